@@ -1,0 +1,143 @@
+"""Every error bot-persistence raises on purpose, in one tree.
+
+Library code raises these; only the command line turns them into one line of
+text and an exit code. Each message says what happened, to what, and what to
+do next, and never contains a password::
+
+    BotPersistenceError                 exit 1 unless noted
+    ├── ConfigurationError              exit 2: bad settings or input
+    │   ├── InvalidDatabaseUrlError
+    │   └── GuardRefusedError           a destructive command was refused
+    ├── ProvisionError                  getting a server running failed
+    │   ├── BackendUnavailableError     this backend cannot run here
+    │   ├── PortInUseError
+    │   └── ServerStartError
+    ├── DatabaseUnavailableError        the server cannot be used
+    │   ├── ServerNotRunningError
+    │   ├── AuthenticationFailedError
+    │   └── DatabaseMissingError
+    ├── SchemaError
+    │   ├── SchemaNotAtHeadError
+    │   └── MigrationFailedError
+    ├── SeedError
+    └── RepositoryError                 the bot's data calls
+        ├── NotFoundError
+        ├── AlreadyExistsError
+        └── InvalidInputError
+
+Driver errors are turned into these at one boundary,
+:func:`bot_persistence.connection.translate_connect_error`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "AuthenticationFailedError",
+    "BackendUnavailableError",
+    "BotPersistenceError",
+    "ConfigurationError",
+    "DatabaseMissingError",
+    "DatabaseUnavailableError",
+    "GuardRefusedError",
+    "InvalidDatabaseUrlError",
+    "InvalidInputError",
+    "MigrationFailedError",
+    "NotFoundError",
+    "PortInUseError",
+    "ProvisionError",
+    "RepositoryError",
+    "SchemaError",
+    "SchemaNotAtHeadError",
+    "SeedError",
+    "ServerNotRunningError",
+    "ServerStartError",
+]
+
+
+class BotPersistenceError(Exception):
+    """Root of every error raised on purpose; its message is one actionable line."""
+
+    exit_code: int = 1
+
+
+class ConfigurationError(BotPersistenceError):
+    """A setting or an argument is wrong; the user must change it."""
+
+    exit_code = 2
+
+
+class InvalidDatabaseUrlError(ConfigurationError):
+    """``DATABASE_URL`` cannot be parsed, or names a database we cannot speak to."""
+
+
+class GuardRefusedError(ConfigurationError):
+    """A destructive command was refused: a non-local host, production, or no consent."""
+
+
+class ProvisionError(BotPersistenceError):
+    """A backend could not give us a running server."""
+
+
+class BackendUnavailableError(ProvisionError):
+    """The chosen backend cannot run on this machine (no binaries, no Docker engine)."""
+
+    exit_code = 2
+
+
+class PortInUseError(ProvisionError):
+    """The configured port is taken by a program that is not our server."""
+
+
+class ServerStartError(ProvisionError):
+    """The server process did not come up; the message points at its log."""
+
+
+class DatabaseUnavailableError(BotPersistenceError):
+    """The server or the database cannot be used right now."""
+
+
+class ServerNotRunningError(DatabaseUnavailableError):
+    """Nothing answers at the configured host and port."""
+
+
+class AuthenticationFailedError(DatabaseUnavailableError):
+    """The server refused the user name or password from settings."""
+
+
+class DatabaseMissingError(DatabaseUnavailableError):
+    """The server runs, but the configured database does not exist on it."""
+
+
+class SchemaError(BotPersistenceError):
+    """The database schema is not what the code expects."""
+
+
+class SchemaNotAtHeadError(SchemaError):
+    """The database's Alembic revision is not the newest one; run ``bot-db migrate``."""
+
+
+class MigrationFailedError(SchemaError):
+    """A migration raised; the database stays at the revision before it."""
+
+
+class SeedError(BotPersistenceError):
+    """A seed file is missing, malformed, or refers to rows that do not exist."""
+
+
+class RepositoryError(BotPersistenceError):
+    """A data call of the bot's could not be carried out; nothing was changed."""
+
+
+class NotFoundError(RepositoryError):
+    """The row asked for does not exist."""
+
+
+class AlreadyExistsError(RepositoryError):
+    """A row with the same natural key exists already."""
+
+
+class InvalidInputError(RepositoryError):
+    """An argument is out of range, too long, or of the wrong kind."""
+
+    exit_code = 2

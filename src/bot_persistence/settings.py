@@ -1,0 +1,220 @@
+"""All configuration, read once from the environment and ``.env``, then passed down.
+
+``DATABASE_URL`` wins when it is set; otherwise the URL is built from the
+``POSTGRES_*`` parts, the same names the official PostgreSQL image and
+``compose/docker-compose.yml`` use. Everything that is ours alone is a
+``BOT_DB_*`` variable. Defaults are safe for development and are listed, with a
+comment each, in ``.env.example`` (``nox -s docs-check`` proves the two agree).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot_persistence.errors import InvalidDatabaseUrlError
+
+__all__ = ["BackendName", "Environment", "Settings", "is_local_host"]
+
+BackendName = Literal["auto", "embedded", "docker", "compose", "external"]
+Environment = Literal["development", "test", "production"]
+
+_DRIVER = "postgresql+psycopg"
+_ACCEPTED_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}
+
+
+def _env(name: str) -> AliasChoices:
+    """Read a field from exactly this environment variable (and its field name in code)."""
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """Where the database is, how to reach it, and how the tool behaves.
+
+    Build it with ``Settings()`` to read the environment and ``.env``, or pass
+    values directly (``Settings(postgres_port=5999)``) in tests and scripts.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("DATABASE_URL"),
+        description="Full connection URL; when set it wins over the POSTGRES_* parts.",
+    )
+    postgres_host: str = Field(default="127.0.0.1", validation_alias=_env("POSTGRES_HOST"))
+    postgres_port: int = Field(default=5433, ge=1, le=65535, validation_alias=_env("POSTGRES_PORT"))
+    postgres_db: str = Field(default="bot", min_length=1, validation_alias=_env("POSTGRES_DB"))
+    postgres_user: str = Field(default="bot", min_length=1, validation_alias=_env("POSTGRES_USER"))
+    postgres_password: SecretStr = Field(
+        default=SecretStr("bot-dev-password"), validation_alias=_env("POSTGRES_PASSWORD")
+    )
+    postgres_image: str = Field(default="postgres:18", validation_alias=_env("POSTGRES_IMAGE"))
+
+    backend: BackendName = Field(default="auto", validation_alias=_env("BOT_DB_BACKEND"))
+    environment: Environment = Field(
+        default="development", validation_alias=_env("BOT_DB_ENVIRONMENT")
+    )
+    data_dir: Path = Field(default=Path(".devdb"), validation_alias=_env("BOT_DB_DATA_DIR"))
+    pool_size: int = Field(default=5, ge=1, le=100, validation_alias=_env("BOT_DB_POOL_SIZE"))
+    max_overflow: int = Field(default=5, ge=0, le=100, validation_alias=_env("BOT_DB_MAX_OVERFLOW"))
+    pool_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("BOT_DB_POOL_TIMEOUT"))
+    pool_recycle: int = Field(default=1800, ge=-1, validation_alias=_env("BOT_DB_POOL_RECYCLE"))
+    connect_timeout: int = Field(
+        default=5, ge=1, le=300, validation_alias=_env("BOT_DB_CONNECT_TIMEOUT")
+    )
+    startup_timeout: float = Field(
+        default=30.0, gt=0, validation_alias=_env("BOT_DB_STARTUP_TIMEOUT")
+    )
+    statement_timeout_ms: int = Field(
+        default=30_000, ge=0, validation_alias=_env("BOT_DB_STATEMENT_TIMEOUT_MS")
+    )
+    migrate_on_startup: bool = Field(
+        default=False, validation_alias=_env("BOT_DB_MIGRATE_ON_STARTUP")
+    )
+
+    @classmethod
+    def from_values(cls, **values: Any) -> Settings:
+        """Settings from these values and the defaults alone: no environment, no ``.env``.
+
+        For tests and scripts that must not pick up a developer's configuration.
+        """
+        return _IsolatedSettings(**values)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_url_is_unset(cls, value: object) -> object:
+        """``DATABASE_URL=`` in ``.env`` means "not set", as a person reading it expects."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def url(self) -> URL:
+        """The SQLAlchemy URL for the configured database, always on the psycopg driver."""
+        if self.database_url is None:
+            return URL.create(
+                _DRIVER,
+                username=self.postgres_user,
+                password=self.postgres_password.get_secret_value(),
+                host=self.postgres_host,
+                port=self.postgres_port,
+                database=self.postgres_db,
+            )
+        return _parse_database_url(self.database_url.get_secret_value())
+
+    @property
+    def url_from_environment(self) -> bool:
+        """True when ``DATABASE_URL`` was given, which makes the server someone else's."""
+        return self.database_url is not None
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with the password replaced by ``***``: safe for logs and output."""
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def plain_url(self) -> str:
+        """A libpq URL (``postgresql://...``) with the password, for psql and editors."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    @property
+    def host(self) -> str:
+        """The host the URL names; a Unix-socket directory when the URL uses one."""
+        url = self.url
+        socket_dir = url.query.get("host")
+        if isinstance(socket_dir, tuple):
+            socket_dir = socket_dir[0]
+        return url.host or socket_dir or "localhost"
+
+    @property
+    def port(self) -> int:
+        """The port the URL names, 5432 when it names none."""
+        return self.url.port or 5432
+
+    @property
+    def database(self) -> str:
+        """The database name the URL names."""
+        return self.url.database or self.url.username or "postgres"
+
+    @property
+    def user(self) -> str:
+        """The role the URL names."""
+        return self.url.username or "postgres"
+
+    @property
+    def password(self) -> str:
+        """The password the URL carries, empty when none."""
+        return self.url.password or ""
+
+
+class _IsolatedSettings(Settings):
+    """Settings that read only what they are given."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _parse_database_url(raw: str) -> URL:
+    """Parse ``DATABASE_URL`` and move it onto psycopg 3, or say what is wrong with it."""
+    try:
+        url = make_url(raw.strip())
+    except ValueError:
+        raise InvalidDatabaseUrlError(
+            "DATABASE_URL has a port that is not a number; write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
+    except ArgumentError:
+        raise InvalidDatabaseUrlError(
+            "DATABASE_URL is not a valid URL; write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (quote special characters "
+            "in the password with %XX)"
+        ) from None
+    if url.drivername not in _ACCEPTED_SCHEMES:
+        raise InvalidDatabaseUrlError(
+            f"DATABASE_URL uses the scheme {url.drivername!r}; bot-persistence speaks only "
+            "PostgreSQL: use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    if url.host is None and "host" not in url.query:
+        raise InvalidDatabaseUrlError(
+            "DATABASE_URL names no host; write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    if not url.database:
+        raise InvalidDatabaseUrlError(
+            "DATABASE_URL names no database; add it after the host: "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    return url.set(drivername=_DRIVER)
+
+
+def is_local_host(host: str) -> bool:
+    """True for loopback addresses, ``localhost`` and Unix-socket directories.
+
+    Destructive commands run without ``--force`` only against such hosts.
+    """
+    if not host or host.startswith("/") or host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
