@@ -1,0 +1,194 @@
+"""Alembic driven from Python: upgrade under an advisory lock, downgrade, autogenerate.
+
+Many bot processes (shards) may start at once and each may migrate. Upgrades
+take a PostgreSQL session advisory lock first, so exactly one runs the
+migrations; the others wait on the lock, then find the database at head and do
+nothing. Each revision runs in its own transaction (see ``alembic/env.py``), so a
+failure leaves the database at the revision before the failing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from bot_persistence.connection import connected_engine
+from bot_persistence.errors import ConfigurationError, MigrationFailedError
+from bot_persistence.project import alembic_ini
+from bot_persistence.settings import Settings
+
+__all__ = [
+    "MIGRATION_LOCK_KEY",
+    "MigrationResult",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "new_revision",
+    "revision_of",
+    "script_directory",
+    "upgrade",
+]
+
+_log = logging.getLogger(__name__)
+
+#: The advisory lock key every migrating process agrees on ("botmigr" in ASCII).
+MIGRATION_LOCK_KEY = 0x626F746D696772
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationResult:
+    """Where the database was before and after a migrate or downgrade."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        """True when at least one revision ran."""
+        return self.before != self.after
+
+
+def alembic_config(
+    settings: Settings,
+    *,
+    connection: Connection | None = None,
+    ini: Path | None = None,
+    stdout: io.TextIOBase | None = None,
+) -> Config:
+    """An Alembic ``Config`` for the project, bound to ``connection`` when given."""
+    path = ini or alembic_ini()
+    config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
+    config.attributes["skip_logging_config"] = True
+    config.attributes["url"] = settings.url
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def script_directory(settings: Settings, *, ini: Path | None = None) -> ScriptDirectory:
+    """The revision scripts, loaded once per call."""
+    return ScriptDirectory.from_config(alembic_config(settings, ini=ini))
+
+
+def head_revision(settings: Settings, *, ini: Path | None = None) -> str | None:
+    """The single head revision; a clear error when the history has several."""
+    heads = script_directory(settings, ini=ini).get_heads()
+    if len(heads) > 1:
+        raise MigrationFailedError(
+            f"the migration history has {len(heads)} heads ({', '.join(sorted(heads))}); "
+            "merge them with `alembic merge -m 'merge heads' heads`"
+        )
+    return heads[0] if heads else None
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision recorded in ``connection``'s database, ``None`` when unmigrated."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def current_revision(settings: Settings) -> str | None:
+    """The database's revision, ``None`` for an unmigrated database."""
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        return revision_of(conn)
+
+
+@contextmanager
+def _locked_connection(settings: Settings) -> Iterator[Connection]:
+    """A connection holding the migration advisory lock for as long as it is open."""
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        # Session-level lock, committed at once so Alembic sees no open transaction
+        # and can run each revision in a transaction of its own.
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return str(exc.orig).strip().splitlines()[0]
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def upgrade(
+    settings: Settings, target: str = "head", *, ini: Path | None = None
+) -> MigrationResult:
+    """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
+    with _locked_connection(settings) as conn:
+        before = revision_of(conn)
+        config = alembic_config(settings, connection=conn, ini=ini)
+        try:
+            command.upgrade(config, target)
+        except CommandError as exc:
+            raise ConfigurationError(f"cannot migrate to {target!r}: {exc}") from None
+        except (SQLAlchemyError, Exception) as exc:
+            conn.rollback()
+            failed_at = revision_of(conn)
+            raise MigrationFailedError(
+                f"a migration after revision {failed_at or 'base'} failed: {_describe(exc)}; "
+                f"the database stays at {failed_at or 'base'}: fix the migration and run "
+                "`bot-db migrate` again"
+            ) from exc
+        conn.commit()
+        return MigrationResult(before=before, after=revision_of(conn))
+
+
+def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> MigrationResult:
+    """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
+    with _locked_connection(settings) as conn:
+        before = revision_of(conn)
+        config = alembic_config(settings, connection=conn, ini=ini)
+        try:
+            command.downgrade(config, target)
+        except CommandError as exc:
+            raise ConfigurationError(f"cannot downgrade to {target!r}: {exc}") from None
+        except (SQLAlchemyError, Exception) as exc:
+            conn.rollback()
+            raise MigrationFailedError(
+                f"downgrade to {target} failed at revision {revision_of(conn) or 'base'}: "
+                f"{_describe(exc)}"
+            ) from exc
+        conn.commit()
+        return MigrationResult(before=before, after=revision_of(conn))
+
+
+def new_revision(settings: Settings, message: str, *, autogenerate: bool = True) -> Path:
+    """Write a new revision, autogenerated from the models against the migrated database."""
+    if not message.strip():
+        raise ConfigurationError("a revision needs a message: bot-db revision -m 'add ...'")
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        config = alembic_config(settings, connection=conn)
+        if importlib.util.find_spec("ruff") is None:
+            # The post-write hook formats with ruff; without it, write unformatted.
+            config.set_section_option("post_write_hooks", "hooks", "")
+        try:
+            script = command.revision(config, message=message, autogenerate=autogenerate)
+        except CommandError as exc:
+            text_ = str(exc)
+            if "not up to date" in text_:
+                raise ConfigurationError(
+                    "the database is not at head, so autogenerate would repeat old changes; "
+                    "run `bot-db migrate` first"
+                ) from None
+            raise ConfigurationError(f"cannot write the revision: {text_}") from None
+    if script is None or isinstance(script, list):
+        raise MigrationFailedError("alembic wrote no single revision file")
+    return Path(script.path)

@@ -1,0 +1,108 @@
+"""Playlists users own, the tracks the bot knows, and the ordered link between them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot_persistence.models.base import Base, Snowflake, TimestampMixin
+from bot_persistence.models.users import User
+
+__all__ = ["Playlist", "PlaylistTrack", "Track"]
+
+
+class Playlist(TimestampMixin, Base):
+    """A named, ordered list of tracks owned by one user; names are unique per owner."""
+
+    __tablename__ = "playlists"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("users.id", ondelete="CASCADE"))
+    # The guild it was made in; the playlist outlives the bot leaving that guild.
+    guild_id: Mapped[int | None] = mapped_column(
+        Snowflake, ForeignKey("guilds.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(100))
+
+    owner: Mapped[User] = relationship(back_populates="playlists")
+    entries: Mapped[list[PlaylistTrack]] = relationship(
+        back_populates="playlist",
+        order_by="PlaylistTrack.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name"),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="name_length"),
+        Index(None, "guild_id"),
+    )
+
+
+class Track(Base):
+    """A playable track, known once by its source URL however many playlists hold it."""
+
+    __tablename__ = "tracks"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    source_url: Mapped[str] = mapped_column(Text, unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    artist: Mapped[str | None] = mapped_column(String(300))
+    duration_seconds: Mapped[int | None]
+    # Source-specific details (thumbnails, ids, chapter marks) whose shape differs
+    # per source: the one truly open-shaped column, hence JSONB.
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("char_length(title) > 0", name="title_not_empty"),
+        CheckConstraint("duration_seconds >= 0", name="duration_not_negative"),
+    )
+
+
+class PlaylistTrack(Base):
+    """A track at a position in a playlist; positions are 0-based and unique per playlist.
+
+    The position constraint is DEFERRABLE so a move can shift a run of rows in one
+    UPDATE: PostgreSQL checks a non-deferrable unique constraint row by row and
+    would reject the shift half-way.
+    """
+
+    __tablename__ = "playlist_tracks"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("playlists.id", ondelete="CASCADE")
+    )
+    # A track in use cannot disappear from under a playlist.
+    track_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("tracks.id", ondelete="RESTRICT"), index=True
+    )
+    position: Mapped[int]
+    added_by: Mapped[int | None] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    added_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    playlist: Mapped[Playlist] = relationship(back_populates="entries")
+    track: Mapped[Track] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        UniqueConstraint("playlist_id", "position", deferrable=True, initially="IMMEDIATE"),
+        CheckConstraint("position >= 0", name="position_not_negative"),
+    )
