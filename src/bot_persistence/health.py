@@ -1,0 +1,114 @@
+"""The health probe: reachable, authenticated, database present, schema at head.
+
+One structured report that ``bot-db check`` prints (or emits as JSON) and that
+``bot-db up`` runs last. Each failed step carries the typed error whose message
+says what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from sqlalchemy import text
+
+from bot_persistence.connection import sync_engine, translate_connect_error
+from bot_persistence.errors import (
+    AuthenticationFailedError,
+    BotPersistenceError,
+    DatabaseMissingError,
+    SchemaNotAtHeadError,
+)
+from bot_persistence.migrations import head_revision, revision_of
+from bot_persistence.settings import Settings
+
+__all__ = ["HealthReport", "probe"]
+
+
+@dataclasses.dataclass(frozen=True)
+class HealthReport:
+    """What the probe found; ``error`` is set exactly when ``ok`` is false."""
+
+    url: str
+    reachable: bool = False
+    authenticated: bool = False
+    database_present: bool = False
+    revision: str | None = None
+    head: str | None = None
+    server_version: str | None = None
+    elapsed_ms: float = 0.0
+    error: BotPersistenceError | None = None
+
+    @property
+    def at_head(self) -> bool:
+        """True when the schema is at the newest revision."""
+        return self.database_present and self.revision == self.head
+
+    @property
+    def ok(self) -> bool:
+        """True when every step passed."""
+        return self.error is None
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view, for ``--json``."""
+        return {
+            "ok": self.ok,
+            "url": self.url,
+            "reachable": self.reachable,
+            "authenticated": self.authenticated,
+            "database_present": self.database_present,
+            "revision": self.revision,
+            "head": self.head,
+            "at_head": self.at_head,
+            "server_version": self.server_version,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "error": str(self.error) if self.error else None,
+            "error_type": type(self.error).__name__ if self.error else None,
+        }
+
+
+def probe(settings: Settings) -> HealthReport:
+    """Run the probe once, without retrying: it answers "is it usable now?"."""
+    started = time.perf_counter()
+    report = HealthReport(url=settings.masked_url)
+
+    def done(**changes: object) -> HealthReport:
+        elapsed = (time.perf_counter() - started) * 1000
+        return dataclasses.replace(report, elapsed_ms=elapsed, **changes)  # type: ignore[arg-type]
+
+    try:
+        head = head_revision(settings)
+    except BotPersistenceError as exc:
+        return done(error=exc)
+    report = dataclasses.replace(report, head=head)
+    engine = sync_engine(settings)
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+            revision = revision_of(conn)
+    except Exception as exc:
+        error = translate_connect_error(exc, settings)
+        reachable = isinstance(error, AuthenticationFailedError | DatabaseMissingError)
+        return done(
+            reachable=reachable,
+            authenticated=isinstance(error, DatabaseMissingError),
+            error=error,
+        )
+    finally:
+        engine.dispose()
+    report = dataclasses.replace(
+        report,
+        reachable=True,
+        authenticated=True,
+        database_present=True,
+        revision=revision,
+        server_version=str(version),
+    )
+    if revision != head:
+        return done(
+            error=SchemaNotAtHeadError(
+                f"database {settings.database!r} is at revision {revision or 'base (empty)'}, "
+                f"not at head {head}; run `bot-db migrate`"
+            )
+        )
+    return done()

