@@ -1,0 +1,324 @@
+"""``bot-db``: the development database from the command line.
+
+Each subcommand is one small function taking the parsed arguments, the
+settings and a :class:`~bot_persistence.output.Console`; the work is done by
+the package's modules. Expected failures are our typed errors, printed here as
+one line with exit 2 (usage, configuration, refused) or 1 (a failed check);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot_persistence import devdb, guards, health, migrations, seeding
+from bot_persistence.errors import BotPersistenceError, ConfigurationError
+from bot_persistence.output import Console
+from bot_persistence.project import psqlrc
+from bot_persistence.provision import select_backend
+from bot_persistence.provision.embedded import embedded_bin_dir
+from bot_persistence.settings import Settings
+
+__all__ = ["build_parser", "main", "run"]
+
+Handler = Callable[[argparse.Namespace, Settings, Console], int]
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Start the dev database: server, migrations, seeds, probe."""
+    report = devdb.up(settings, backend=args.backend, seed=args.seed, progress=out.ok)
+    out.ok(f"check     {report.health.server_version}, revision {report.health.revision}")
+    out.line()
+    out.field("ready in", f"{report.elapsed:.2f}s")
+    out.field("url", report.url)
+    out.line(
+        out.paint("Put DATABASE_URL in .env with `bot-db url` (it prints the password).", "dim")
+    )
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Stop the dev server, keeping its data (--purge deletes the data)."""
+    backend, _ = select_backend(settings, args.backend)
+    if args.purge:
+        guards.guard_destructive(settings, action="delete the database data", force=args.force)
+        guards.confirm(
+            f"Delete all data of the {backend.name} dev database?", yes=args.yes, stdin=args.stdin
+        )
+    out.ok(backend.down(purge=args.purge))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Show the server, the schema revision and row counts (--json for machines)."""
+    backend, reason = select_backend(settings, args.backend)
+    server = backend.status()
+    report = health.probe(settings)
+    counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
+    if args.json:
+        out.json(
+            {
+                "backend": backend.name,
+                "reason": reason,
+                "server": {"running": server.running, "detail": server.detail, "data": server.data},
+                "health": report.as_dict(),
+                "counts": counts,
+            }
+        )
+        return 0 if report.ok else 1
+    out.field("backend", f"{backend.name} ({reason})")
+    out.field("server", server.detail)
+    out.field("url", report.url)
+    out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    if counts:
+        out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
+    if report.error is not None:
+        out.fail(str(report.error))
+        return 1
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Probe the database: reachable, authenticated, present, at head (exit 1 if not)."""
+    report = health.probe(settings)
+    if args.json:
+        out.json(report.as_dict())
+        return 0 if report.ok else 1
+    if report.error is not None:
+        out.fail(str(report.error))
+        return 1
+    out.ok(
+        f"{report.url}: PostgreSQL {report.server_version}, at head {report.head} "
+        f"({report.elapsed_ms:.0f} ms)"
+    )
+    return 0
+
+
+def cmd_url(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Print the connection URL with its password, to paste into .env or a tool."""
+    url = settings.url if args.driver else settings.url.set(drivername="postgresql")
+    out.line(url.render_as_string(hide_password=False))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Migrate to head, or to --to REV, under the migration lock."""
+    result = migrations.upgrade(settings, args.to)
+    if result.changed:
+        out.ok(f"migrated {result.before or 'base'} -> {result.after}")
+    else:
+        out.ok(f"already at {result.after or 'base'}")
+    return 0
+
+
+def cmd_downgrade(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Downgrade to REV (a revision id, -1 or base); destroys data, so it is guarded."""
+    guards.guard_destructive(settings, action=f"downgrade to {args.revision}", force=args.force)
+    guards.confirm(
+        f"Downgrade {settings.database!r} to {args.revision}, dropping what later revisions hold?",
+        yes=args.yes,
+        stdin=args.stdin,
+    )
+    result = migrations.downgrade(settings, args.revision)
+    out.ok(f"downgraded {result.before or 'base'} -> {result.after or 'base'}")
+    return 0
+
+
+def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Write a new migration, autogenerated from the models (review it before committing)."""
+    path = migrations.new_revision(settings, args.message, autogenerate=not args.empty)
+    out.ok(f"wrote {path}")
+    out.line(
+        out.paint("Review it, then run `bot-db migrate` and `nox -s migrate-roundtrip`.", "dim")
+    )
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Apply seeds/ again (an idempotent upsert; your other rows are kept)."""
+    report = seeding.apply_seeds(settings)
+    out.ok(f"seeded {report.summary()}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Drop the database and rebuild it: migrated to head and seeded (guarded)."""
+    guards.guard_destructive(settings, action="reset the database", force=args.force)
+    guards.confirm(
+        f"Drop database {settings.database!r} and rebuild it from migrations and seeds?",
+        yes=args.yes,
+        stdin=args.stdin,
+    )
+    backend, _ = select_backend(settings, args.backend)
+    report = devdb.reset(settings, backend)
+    out.ok(
+        f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
+    )
+    return 0
+
+
+def _psql() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    return str(embedded_bin_dir() / "psql")
+
+
+def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Open psql on the dev database with the project's .psqlrc (extra args go to psql)."""
+    target = settings.url.set(drivername="postgresql", password=None)
+    env = {**os.environ, "PGPASSWORD": settings.password, "PGCONNECT_TIMEOUT": "5"}
+    rc_file = psqlrc()
+    if rc_file.is_file():
+        env["PSQLRC"] = str(rc_file)
+    extra = [arg for arg in args.psql_args if arg != "--"]
+    command = [_psql(), target.render_as_string(hide_password=False), *extra]
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bot-db`` argument parser; docs-check reads its subcommands and options."""
+    parser = argparse.ArgumentParser(
+        prog="bot-db",
+        description="The bot's development PostgreSQL: up, migrate, seed, check, reset.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each step's detail")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Handler) -> argparse.ArgumentParser:
+        doc = (handler.__doc__ or "").strip().splitlines()[0]
+        sub = commands.add_parser(name, help=doc, description=doc)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def backend_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--backend",
+            choices=["auto", "embedded", "docker", "compose", "external"],
+            help="where PostgreSQL comes from (default: BOT_DB_BACKEND, else auto)",
+        )
+
+    def destructive_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        sub.add_argument(
+            "--force", action="store_true", help="allow a non-local host or production"
+        )
+
+    up = add("up", cmd_up)
+    backend_option(up)
+    up.add_argument(
+        "--seed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply seeds (default: only into an empty database)",
+    )
+
+    down = add("down", cmd_down)
+    backend_option(down)
+    down.add_argument("--purge", action="store_true", help="delete the data too (guarded)")
+    destructive_options(down)
+
+    status = add("status", cmd_status)
+    backend_option(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    check = add("check", cmd_check)
+    check.add_argument("--json", action="store_true", help="print JSON")
+
+    url = add("url", cmd_url)
+    url.add_argument(
+        "--driver", action="store_true", help="SQLAlchemy form (postgresql+psycopg://)"
+    )
+
+    migrate = add("migrate", cmd_migrate)
+    migrate.add_argument("--to", default="head", metavar="REV", help="target revision")
+
+    downgrade = add("downgrade", cmd_downgrade)
+    downgrade.add_argument("revision", metavar="REV", help="target: a revision id, -1 or base")
+    destructive_options(downgrade)
+
+    revision = add("revision", cmd_revision)
+    revision.add_argument("-m", "--message", required=True, help="what the migration does")
+    revision.add_argument("--empty", action="store_true", help="no autogenerate: an empty script")
+
+    add("seed", cmd_seed)
+
+    reset = add("reset", cmd_reset)
+    backend_option(reset)
+    destructive_options(reset)
+
+    shell = add("shell", cmd_shell)
+    shell.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
+    return parser
+
+
+def _settings_error(exc: ValidationError) -> ConfigurationError:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
+    return ConfigurationError(f"{name}: {first['msg']}; fix it in .env or the environment")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
+    out = Console(stdout, err=stderr)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed usage or help itself
+        return int(exc.code or 0)
+    args.stdin = stdin
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if settings is None:
+            try:
+                settings = Settings()
+            except ValidationError as exc:
+                raise _settings_error(exc) from None
+        handler: Handler = args.handler
+        return handler(args, settings, out)
+    except BotPersistenceError as exc:
+        if args.debug:
+            raise
+        out.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+    except SQLAlchemyError as exc:
+        # Not one of ours: say what the server said, in one line, without the URL.
+        if args.debug:
+            raise
+        original = getattr(exc, "orig", None) or exc
+        first = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
+        out.error(f"unexpected database error: {first}; run with --debug for the traceback")
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,151 @@
+"""The development database workflows, composed from provision, migrations, seeding, health.
+
+``up`` is what ``nox -s db`` runs: a server from the chosen backend, the
+database migrated to head, seeded when empty, then probed. ``reset`` drops and
+rebuilds the database. The command line only formats what these return.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from psycopg import sql
+from sqlalchemy import func, select
+
+from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.health import HealthReport, probe
+from bot_persistence.migrations import MigrationResult, upgrade
+from bot_persistence.models import (
+    Guild,
+    GuildSettings,
+    Playlist,
+    PlaylistTrack,
+    Track,
+    User,
+    UserPreferences,
+)
+from bot_persistence.provision import Backend, ServerReady, select_backend
+from bot_persistence.provision.base import ensure_database
+from bot_persistence.seeding import SeedReport, apply_seeds
+from bot_persistence.settings import Settings
+
+__all__ = ["UpReport", "reset", "table_counts", "up"]
+
+Progress = Callable[[str], None]
+
+#: Tables whose row counts ``status`` shows, in a reading order.
+COUNTED = (User, Guild, GuildSettings, UserPreferences, Playlist, Track, PlaylistTrack)
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class UpReport:
+    """What ``up`` did, step by step, and how long it took."""
+
+    backend: str
+    reason: str
+    server: ServerReady
+    migration: MigrationResult
+    seeds: SeedReport | None
+    health: HealthReport
+    elapsed: float
+    url: str
+
+
+def _database_is_empty(settings: Settings) -> bool:
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(User)).scalar_one() == 0
+
+
+def up(
+    settings: Settings,
+    *,
+    backend: str | None = None,
+    seed: bool | None = None,
+    progress: Progress = _quiet,
+) -> UpReport:
+    """Bring the dev database to a usable state; idempotent and quick when it is.
+
+    ``seed=None`` seeds an empty database only, so a contributor's own rows are
+    never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
+    """
+    started = time.perf_counter()
+    chosen, reason = select_backend(settings, backend)
+    progress(f"backend   {chosen.name}: {reason}")
+    server = chosen.up()
+    state = "created and started" if server.created else "started" if server.started else "running"
+    progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
+    migration = upgrade(settings)
+    progress(
+        f"migrate   {migration.before or 'base'} -> {migration.after}"
+        if migration.changed
+        else f"migrate   at head {migration.after}"
+    )
+    should_seed = seed if seed is not None else _database_is_empty(settings)
+    seeds = apply_seeds(settings) if should_seed else None
+    progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
+    health = probe(settings)
+    if health.error is not None:
+        raise health.error
+    return UpReport(
+        backend=chosen.name,
+        reason=reason,
+        server=server,
+        migration=migration,
+        seeds=seeds,
+        health=health,
+        elapsed=time.perf_counter() - started,
+        url=settings.masked_url,
+    )
+
+
+def drop_database(settings: Settings) -> None:
+    """Drop the configured database, ending its sessions first (PostgreSQL 13+)."""
+    with connected_engine(settings, url=admin_url(settings)) as engine:
+        autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit as conn:
+            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(settings.database)
+            )
+            conn.exec_driver_sql(statement.as_string())
+
+
+def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
+    """Drop the database and build it again: created, migrated to head, seeded.
+
+    The caller has already guarded and asked; this does the destroying.
+    """
+    started = time.perf_counter()
+    chosen, reason = (backend, "reset") if backend else select_backend(settings)
+    server = chosen.up()
+    drop_database(settings)
+    ensure_database(settings)
+    migration = upgrade(settings)
+    seeds = apply_seeds(settings)
+    health = probe(settings)
+    if health.error is not None:
+        raise health.error
+    return UpReport(
+        backend=chosen.name,
+        reason=reason,
+        server=server,
+        migration=migration,
+        seeds=seeds,
+        health=health,
+        elapsed=time.perf_counter() - started,
+        url=settings.masked_url,
+    )
+
+
+def table_counts(settings: Settings) -> dict[str, int]:
+    """Row counts of the bot's tables, for ``status``."""
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        return {
+            model.__tablename__: conn.execute(select(func.count()).select_from(model)).scalar_one()
+            for model in COUNTED
+        }
