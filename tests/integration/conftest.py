@@ -1,0 +1,11 @@
+"""Every test in this folder talks to a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.integration)
