@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot_persistence.errors import (
+    AuthenticationFailedError,
     BackendUnavailableError,
     PortInUseError,
     ServerStartError,
@@ -362,7 +363,14 @@ class EmbeddedBackend(Backend):
     def up(self) -> ServerReady:
         created = self.cluster.ensure_initialized()
         started = self.cluster.start(timeout=self.settings.startup_timeout)
-        ensure_database(self.settings)
+        try:
+            ensure_database(self.settings)
+        except AuthenticationFailedError:
+            raise AuthenticationFailedError(
+                f"the embedded server in {self.cluster.root} refused user "
+                f"{self.settings.user!r} with POSTGRES_PASSWORD from .env: it was created with "
+                "other credentials; restore them, or run `bot-db down --purge` to start over"
+            ) from None
         return ServerReady(created=created, started=started, detail=str(self.cluster.root))
 
     def down(self, *, purge: bool = False) -> str:
