@@ -40,9 +40,15 @@ dockerd_pid() {
 }
 
 log_tail() {
-    if [ -r "$LOG" ]; then
-        printf -- '--- last lines of %s ---\n' "$LOG" >&2
-        tail -n 25 "$LOG" >&2
+    [ -r "$LOG" ] || return 0
+    printf -- '--- last lines of %s (grpc chatter left out) ---\n' "$LOG" >&2
+    grep -v 'module=grpc' "$LOG" | tail -n 20 >&2
+    # the two usual suspects on VMs and in containers
+    if tail -n 50 "$LOG" | grep -qiE 'graphdriver|overlay'; then
+        printf 'hint: try DOCKERD_STORAGE_DRIVER=vfs (slower, works everywhere)\n' >&2
+    fi
+    if tail -n 50 "$LOG" | grep -qiE 'iptables|nat chain'; then
+        printf 'hint: try DOCKERD_EXTRA_ARGS=--iptables=false (published ports then rely on docker-proxy)\n' >&2
     fi
 }
 
@@ -124,7 +130,8 @@ flags=(
 say "starting dockerd ${flags[*]} (log: $LOG)"
 printf '\n=== %s docker-engine.sh: dockerd %s\n' "$(date -u +%FT%TZ)" "${flags[*]}" >>"$LOG"
 # setsid: own session, so the daemon outlives this shell and its job group.
-setsid dockerd "${flags[@]}" </dev/null >>"$LOG" 2>&1 &
+# 9>&-: the daemon must not inherit (and so hold forever) the setup lock.
+setsid dockerd "${flags[@]}" </dev/null >>"$LOG" 2>&1 9>&- &
 pid=$!
 wait_for_engine "$pid"
 say "engine ready (pid $pid, $(docker -H "unix://$SOCK" info --format '{{.ServerVersion}}, storage {{.Driver}}, cgroup {{.CgroupDriver}}'))"
