@@ -20,7 +20,7 @@ set -euo pipefail
 
 DEFAULT_TAG=bot-persistence/postgres:15-offline
 SUITE=bookworm
-PACKAGES=postgresql-15,locales,tzdata
+PACKAGES=postgresql-15,locales,tzdata,xz-utils,zstd
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 say() { printf 'build.sh: %s\n' "$*" >&2; }
