@@ -21,6 +21,11 @@
 #
 # Arguments: `IMAGE -c key=value ...` is run as `postgres -c key=value ...`;
 # any other command is run as given.
+#
+# The function names and behaviour follow the official image's
+# docker-entrypoint.sh (docker-library/postgres, Copyright (c) 2014 Docker,
+# Inc., MIT License), so init scripts written for that image, which may
+# call these functions when sourced, work here too.
 set -Eeo pipefail
 
 # usage: file_env VAR [DEFAULT]
@@ -152,7 +157,7 @@ docker_temp_server_start() {
 	fi
 	set -- "$@" -c listen_addresses='' -p "${PGPORT:-5432}"
 
-	NOTIFY_SOCKET= \
+	NOTIFY_SOCKET='' \
 	PGUSER="${PGUSER:-$POSTGRES_USER}" \
 	pg_ctl -D "$PGDATA" \
 		-o "$(printf '%q ' "$@")" \
@@ -173,18 +178,22 @@ docker_process_sql() {
 		query_runner+=( --dbname "$POSTGRES_DB" )
 	fi
 
-	PGHOST= PGHOSTADDR= "${query_runner[@]}" "$@"
+	PGHOST='' PGHOSTADDR='' "${query_runner[@]}" "$@"
 }
 
 docker_setup_db() {
+	# POSTGRES_DB='' only for the function (connect to "postgres"); the
+	# :db variable deliberately gets the real name.
 	local dbAlreadyExists
+	# shellcheck disable=SC2097,SC2098
 	dbAlreadyExists="$(
-		POSTGRES_DB= docker_process_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only <<-'EOSQL'
+		POSTGRES_DB='' docker_process_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only <<-'EOSQL'
 			SELECT 1 FROM pg_database WHERE datname = :'db' ;
 		EOSQL
 	)"
 	if [ -z "$dbAlreadyExists" ]; then
-		POSTGRES_DB= docker_process_sql --dbname postgres --set db="$POSTGRES_DB" <<-'EOSQL'
+		# shellcheck disable=SC2097,SC2098
+		POSTGRES_DB='' docker_process_sql --dbname postgres --set db="$POSTGRES_DB" <<-'EOSQL'
 			CREATE DATABASE :"db" ;
 		EOSQL
 		printf '\n'
@@ -193,7 +202,8 @@ docker_setup_db() {
 
 # usage: docker_process_init_files [file [file [...]]]
 docker_process_init_files() {
-	# psql here for backwards compatibility "${psql[@]}"
+	# for init scripts written as "${psql[@]}" -c '...', as upstream
+	# shellcheck disable=SC2034
 	psql=( docker_process_sql )
 
 	printf '\n'
@@ -206,6 +216,7 @@ docker_process_init_files() {
 					"$f"
 				else
 					printf '%s: sourcing %s\n' "$0" "$f"
+					# shellcheck disable=SC1090
 					. "$f"
 				fi
 				;;
@@ -245,7 +256,7 @@ _main() {
 			# drop root: re-run this script as postgres (same PID)
 			export HOME=/var/lib/postgresql
 			exec setpriv --reuid=postgres --regid=postgres --init-groups \
-				"$BASH_SOURCE" "$@"
+				"${BASH_SOURCE[0]}" "$@"
 		fi
 
 		if [ -z "$DATABASE_ALREADY_EXISTS" ]; then
