@@ -52,10 +52,24 @@ docker info >/dev/null 2>&1 || die "cannot reach the Docker engine${DOCKER_HOST:
 
 present() { docker image inspect "$tag" >/dev/null 2>&1; }
 
-if [ -z "$rebuild" ] && present; then
+# Fingerprint of what goes into the image, stored as a label, so a skipped
+# build can say that the existing image predates a recipe change.
+recipe=$(cat "$HERE/Dockerfile" "$HERE/docker-entrypoint.sh" - <<<"$SUITE $PACKAGES" | sha256sum | cut -c1-16)
+recipe_label=org.bot-persistence.image-recipe
+
+skip() {
+	local built
 	say "image $tag is already present; skipping the build (use --rebuild to force)"
+	built=$(docker image inspect --format "{{index .Config.Labels \"$recipe_label\"}}" "$tag" 2>/dev/null || true)
+	if [ "$built" != "$recipe" ]; then
+		say "note: $tag was built from another version of compose/image; --rebuild to update it"
+	fi
 	printf 'POSTGRES_IMAGE=%s\n' "$tag"
 	exit 0
+}
+
+if [ -z "$rebuild" ] && present; then
+	skip
 fi
 
 command -v mmdebstrap >/dev/null 2>&1 || die "mmdebstrap not found (apt-get install mmdebstrap, or run .ci/docker-engine.sh)"
@@ -85,21 +99,21 @@ if command -v flock >/dev/null 2>&1; then
 	exec 9>"${TMPDIR:-/tmp}/bot-persistence-image-build.lock"
 	flock 9
 	if [ -z "$rebuild" ] && present; then
-		say "image $tag was built meanwhile; skipping the build"
-		printf 'POSTGRES_IMAGE=%s\n' "$tag"
-		exit 0
+		skip
 	fi
 fi
 
 old_ids=$(docker image inspect --format '{{.Id}}' "$tag" "$base_tag" 2>/dev/null || true)
 start=$(date +%s)
 
+# Hooks are shell snippets that mmdebstrap runs with $1 = the new root.
 # The essential hooks run before postgresql-common is installed:
 #  - no "main" cluster under /var/lib/postgresql/15 (the entrypoint makes
 #    one in $PGDATA);
 #  - postgres user/group with uid/gid 999 like the official image, so a
 #    data volume can move between the two images.
 say "bootstrapping Debian $SUITE with $PACKAGES (mmdebstrap, sources: ${sources[*]})"
+# shellcheck disable=SC2016  # the hooks' $1 is for mmdebstrap to expand
 if ! TMPDIR=$tmp mmdebstrap \
 	--variant=minbase \
 	--include="$PACKAGES" \
@@ -130,7 +144,9 @@ say "root filesystem imported as $base_tag after $(($(date +%s) - start))s"
 
 mkdir "$tmp/context"
 cp "$HERE/Dockerfile" "$HERE/docker-entrypoint.sh" "$tmp/context/"
-if ! docker build --build-arg BASE="$base_tag" -t "$tag" "$tmp/context" >"$tmp/build.log" 2>&1; then
+if ! docker build --build-arg BASE="$base_tag" --label "$recipe_label=$recipe" \
+	-t "$tag" "$tmp/context" >"$tmp/build.log" 2>&1
+then
 	tail -n 40 "$tmp/build.log" >&2
 	die "docker build failed (see above)"
 fi
