@@ -113,8 +113,10 @@ start=$(date +%s)
 #  - postgres user/group with uid/gid 999 like the official image, so a
 #    data volume can move between the two images.
 say "bootstrapping Debian $SUITE with $PACKAGES (mmdebstrap, sources: ${sources[*]})"
+# mmdebstrap runs with the system PATH: its helpers (mmtarfilter) are
+# python3 scripts and must get Debian's python3, not e.g. a pyenv one.
 # shellcheck disable=SC2016  # the hooks' $1 is for mmdebstrap to expand
-if ! TMPDIR=$tmp mmdebstrap \
+if ! TMPDIR=$tmp PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap \
 	--variant=minbase \
 	--include="$PACKAGES" \
 	--dpkgopt='path-exclude=/usr/share/man/*' \
