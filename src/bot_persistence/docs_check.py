@@ -238,7 +238,7 @@ def _check_bot_db(words: Sequence[str], spec: CommandSpec) -> list[str]:
     for word in words:
         if word == "--":
             break
-        if word.startswith("-") and word != "-":
+        if word.startswith("-") and not re.match(r"^-(\d+)?$", word):
             option = word.split("=", 1)[0]
             if option not in current.options and option not in spec.options:
                 found.append(f"`{' '.join(path)} {option}`: no such option")
@@ -336,7 +336,7 @@ def anchors(text: str) -> set[str]:
     """The ``#anchors`` a Markdown file's headings give, duplicates numbered as GitHub does."""
     seen: dict[str, int] = {}
     result: set[str] = set()
-    for _, line in _prose_lines(text):
+    for _, line in _prose_lines(text, blank_code=False):
         match = _HEADING.match(line) if line.startswith("#") else None
         if match is None:
             continue
