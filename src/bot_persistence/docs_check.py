@@ -550,7 +550,8 @@ def run_checks(root: Path, catalog: Catalog | None = None) -> list[Problem]:
     problems += check_troubleshooting(
         root / "docs" / "troubleshooting.md", shown_as=Path("docs/troubleshooting.md")
     )
-    return [dataclasses.replace(p, path=rel(p.path)) for p in problems]
+    unique = dict.fromkeys(dataclasses.replace(p, path=rel(p.path)) for p in problems)
+    return list(unique)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

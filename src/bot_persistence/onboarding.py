@@ -113,14 +113,20 @@ def run_steps(
     *,
     clock: Callable[[], float] = time.perf_counter,
     on_step: Callable[[Outcome], None] | None = None,
+    measured: Sequence[Outcome] = (),
 ) -> Checklist:
     """Run every step in order, timing each; a step that raises is a failed step.
 
     Later steps still run after a failure, so the checklist shows everything
     that needs fixing in one go rather than one problem per attempt.
+    ``measured`` are steps timed before this process started (nox creating the
+    environment); they count towards the total like the others.
     """
-    outcomes: list[Outcome] = []
-    start = clock()
+    outcomes: list[Outcome] = list(measured)
+    if on_step is not None:
+        for outcome in outcomes:
+            on_step(outcome)
+    start = clock() - sum(outcome.seconds for outcome in outcomes)
     for step in steps:
         began = clock()
         try:
@@ -204,7 +210,10 @@ def bot_db_step(argv: Sequence[str], run: Callable[..., int] | None = None) -> S
     out, err = io.StringIO(), io.StringIO()
     code = run(list(argv), stdout=out, stderr=err, stdin=io.StringIO())
     lines = [line for line in (out.getvalue() + err.getvalue()).splitlines() if line.strip()]
-    detail = lines[-1].lstrip("✓✗ ").removeprefix("bot-db: error: ") if lines else ""
+    # The last finished step says most on success; on failure the error line is last.
+    done = [line for line in lines if line.startswith("✓")] if code == 0 else []
+    chosen = (done or lines or [""])[-1]
+    detail = chosen.lstrip("✓✗ ").removeprefix("bot-db: error: ")
     if code == 0:
         return StepResult("ok", detail or f"bot-db {' '.join(argv)}")
     return StepResult("fail", detail or f"bot-db {' '.join(argv)} exited {code}")
@@ -299,6 +308,13 @@ def main(
     )
     parser.add_argument("--json", action="store_true", help="print the record as JSON")
     parser.add_argument(
+        "--started-at",
+        type=float,
+        default=None,
+        metavar="EPOCH",
+        help="when set-up began (nox passes it), so the total includes installing",
+    )
+    parser.add_argument(
         "--record",
         type=Path,
         default=None,
@@ -309,11 +325,16 @@ def main(
     out = Console(stdout)
     record_path = args.record or root / ".bot-db" / "onboarding.json"
     chosen = list(steps) if steps is not None else default_steps(root)
+    measured: list[Outcome] = []
+    if args.started_at is not None:
+        setup = max(0.0, time.time() - args.started_at)
+        detail = "nox creating the environment and installing the package"
+        measured.append(Outcome("set-up (venv, install)", "ok", detail, setup))
     if not args.json:
-        out.line(f"Onboarding checklist ({len(chosen)} steps, goal {GOAL_SECONDS / 60:.0f} min)")
-    checklist = run_steps(
-        chosen, on_step=None if args.json else (lambda outcome: _print_outcome(out, outcome))
-    )
+        count = len(chosen) + len(measured)
+        out.line(f"Onboarding checklist ({count} steps, goal {GOAL_SECONDS / 60:.0f} min)")
+    on_step = None if args.json else (lambda outcome: _print_outcome(out, outcome))
+    checklist = run_steps(chosen, on_step=on_step, measured=measured)
     record(checklist, record_path)
     if args.json:
         out.json(checklist.as_dict())

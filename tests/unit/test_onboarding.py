@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +157,27 @@ def test_default_steps_cover_the_checklist(tmp_path: Path) -> None:
         "smoke flows (bot-db smoke)",
         "unit tests",
     ]
+
+
+def test_time_spent_before_the_checklist_counts_towards_the_total(tmp_path: Path) -> None:
+    out = io.StringIO()
+    started = time.time() - 42.0
+    steps = steps_with(StepResult("ok", "fine"))
+    code = onboarding.main(
+        ["--json", "--started-at", str(started)], root=tmp_path, steps=steps, stdout=out
+    )
+    record = json.loads(out.getvalue())
+    assert code == 0
+    assert record["steps"][0]["name"] == "set-up (venv, install)"
+    assert 42.0 <= record["steps"][0]["seconds"] < 60.0
+    assert record["total_seconds"] >= 42.0
+
+
+def test_a_successful_bot_db_step_reports_its_last_finished_step() -> None:
+    def up(argv: list[str], *, stdout: io.StringIO, **_: object) -> int:
+        stdout.write("✓ server    started\n✓ check     18.6, revision abc\n\nPut it in .env\n")
+        return 0
+
+    assert onboarding.bot_db_step(["up"], run=up) == StepResult(
+        "ok", "check     18.6, revision abc"
+    )
