@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TextIO
 
+from bot_persistence.command_catalog import CommandSpec
 from bot_persistence.output import Console
 
 __all__ = [
@@ -226,17 +227,10 @@ def smoke_step(
     if commands is None:
         from bot_persistence.cli import build_parser
 
-        commands = _subcommands(build_parser())
+        commands = list(CommandSpec.from_parser(build_parser()).subcommands)
     if "smoke" not in commands:
         return StepResult("skip", "this version of bot-db has no `smoke` command yet")
     return bot_db_step(["smoke"], run)
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return list(action.choices)
-    return []
 
 
 def unit_tests_step(root: Path, timeout: float = 240.0) -> StepResult:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot_persistence import docs_check, erd
-from bot_persistence.docs_check import Catalog, CommandSpec, Problem
+from bot_persistence.command_catalog import Catalog, CommandSpec
+from bot_persistence.docs_check import Problem
 from bot_persistence.errors import ConfigurationError, SeedError
 
 REPO = Path(__file__).resolve().parents[2]
