@@ -36,6 +36,7 @@ __all__ = [
     "check_env_example",
     "check_erd",
     "check_links",
+    "check_script_commands",
     "check_troubleshooting",
     "default_docs",
     "main",
@@ -115,8 +116,10 @@ def _segments(line: str) -> Iterator[list[str]]:
 
 
 def _placeholder(word: str) -> bool:
-    """``COMMAND``, ``NAME``, ``<rev>``, ``...``: a word standing for what the reader fills in."""
-    return word.isupper() or word.startswith("<") or "..." in word or word in {"[", "]"}
+    """``COMMAND``, ``<rev>``, ``...``, ``${{ matrix.python }}``: a word filled in later."""
+    return (
+        word.isupper() or word.startswith("<") or "..." in word or "$" in word or word in {"[", "]"}
+    )
 
 
 # --- the checks ------------------------------------------------------------------
@@ -212,6 +215,29 @@ def check_commands(doc: Path, catalog: Catalog, *, shown_as: Path | None = None)
     label = shown_as or doc
     problems: list[Problem] = []
     for number, line in _shell_lines(doc.read_text(encoding="utf-8")):
+        for words in _segments(line):
+            problems += [Problem(label, number, m) for m in _check_words(words, catalog)]
+    return problems
+
+
+_RUN_KEY = re.compile(r"^\s*(?:-\s+)?run:\s*")
+
+
+def check_script_commands(
+    script: Path, catalog: Catalog, *, shown_as: Path | None = None
+) -> list[Problem]:
+    """The commands a CI script or workflow runs exist too (``.ci/run``, ``run:`` steps).
+
+    Every line is read as a shell line, with a workflow's ``run:`` key taken
+    off; anything else on a line (YAML keys, shell keywords) names no command
+    we know and is passed over.
+    """
+    label = shown_as or script
+    problems: list[Problem] = []
+    for number, raw in enumerate(script.read_text(encoding="utf-8").splitlines(), start=1):
+        line = _RUN_KEY.sub("", raw).strip()
+        if line.startswith("#"):
+            continue
         for words in _segments(line):
             problems += [Problem(label, number, m) for m in _check_words(words, catalog)]
     return problems
@@ -437,6 +463,10 @@ def run_checks(root: Path, catalog: Catalog | None = None) -> list[Problem]:
     for doc in default_docs(root):
         problems += check_commands(doc, catalog, shown_as=rel(doc))
         problems += check_links(doc, shown_as=rel(doc))
+    scripts = [root / ".ci" / "run", *sorted((root / ".github" / "workflows").glob("*.y*ml"))]
+    for script in scripts:
+        if script.is_file():
+            problems += check_script_commands(script, catalog, shown_as=rel(script))
     problems += check_env_example(root / ".env.example", shown_as=Path(".env.example"))
     problems += check_erd(root / "docs" / "schema.md", shown_as=Path("docs/schema.md"))
     problems += check_troubleshooting(

@@ -277,3 +277,24 @@ def test_main_prints_problems_and_exits_1(
     assert docs_check.main(["--root", str(project)]) == 1
     out = capsys.readouterr().out
     assert ".env.example:1: NOT_A_SETTING is not a setting" in out
+
+
+def test_workflow_and_ci_script_commands_are_checked(catalog: Catalog, tmp_path: Path) -> None:
+    workflow = write(
+        tmp_path / "ci.yml",
+        """
+        jobs:
+          tests:
+            steps:
+              - uses: actions/setup-python@v5
+                with:
+                  python-version: "3.11"
+              - run: nox -s "tests-${{ matrix.python }}"
+              - run: nox -s integration
+              # - run: nox -s commented-out
+        """,
+    )
+    assert messages(docs_check.check_script_commands(workflow, catalog)) == [
+        f"{workflow}:8: `nox -s integration`: the noxfile has no such session "
+        "(there are: docs-check, tests)"
+    ]
