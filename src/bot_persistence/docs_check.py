@@ -67,38 +67,66 @@ class Problem:
 # --- reading Markdown ----------------------------------------------------------
 
 
-def _shell_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Command lines a reader would type: shell code blocks, and code spans elsewhere."""
+def _blocks(text: str) -> Iterator[tuple[str, int, str]]:
+    """``("code", line, text)`` for each line of a shell code block, ``("prose", first
+    line, text)`` for each paragraph outside code blocks (lines joined by newlines,
+    so a code span or a link may wrap as Markdown allows)."""
     fence: str | None = None
     shell = False
+    paragraph: list[str] = []
+    first = 0
     for number, line in enumerate(text.splitlines(), start=1):
         match = _FENCE.match(line)
+        if fence is None and not match and line.strip():
+            if not paragraph:
+                first = number
+            paragraph.append(line)
+            continue
+        if paragraph:
+            yield "prose", first, "\n".join(paragraph)
+            paragraph = []
         if fence is None and match:
             fence, shell = match.group(1), match.group(2).lower() in _SHELL_LANGUAGES
-            continue
-        if fence is not None:
+        elif fence is not None:
             if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
                 fence = None
             elif shell:
-                yield number, re.sub(r"^\s*[$>]\s+", "", line)
+                yield "code", number, line
+    if paragraph:
+        yield "prose", first, "\n".join(paragraph)
+
+
+def _line_of(paragraph: str, first: int, offset: int) -> int:
+    return first + paragraph.count("\n", 0, offset)
+
+
+def _shell_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Command lines a reader would type: shell code blocks, and code spans elsewhere."""
+    for kind, number, block in _blocks(text):
+        if kind == "code":
+            yield number, re.sub(r"^\s*[$>]\s+", "", block)
             continue
-        for span in _CODE_SPAN.finditer(line):
-            yield number, span.group(2).strip()
+        flat = block.replace("\n", " ")
+        for span in _CODE_SPAN.finditer(flat):
+            yield _line_of(block, number, span.start()), span.group(2).strip()
 
 
 def _prose_lines(text: str, *, blank_code: bool = True) -> Iterator[tuple[int, str]]:
     """Lines outside code blocks, with code spans blanked out unless ``blank_code`` is false."""
-    fence: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _FENCE.match(line)
-        if fence is None and match:
-            fence = match.group(1)
+    for kind, number, block in _blocks(text):
+        if kind != "prose":
             continue
-        if fence is not None:
-            if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
-                fence = None
-            continue
-        yield number, _CODE_SPAN.sub("", line) if blank_code else line
+        if blank_code:
+            block = _CODE_SPAN.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), block)
+        for offset, line in enumerate(block.split("\n")):
+            yield number + offset, line
+
+
+def _prose_paragraphs(text: str) -> Iterator[tuple[int, str]]:
+    """Paragraphs outside code blocks, code spans blanked (newlines kept, lengths kept)."""
+    for kind, number, block in _blocks(text):
+        if kind == "prose":
+            yield number, _CODE_SPAN.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), block)
 
 
 def _segments(line: str) -> Iterator[list[str]]:
@@ -270,8 +298,9 @@ def check_links(doc: Path, *, shown_as: Path | None = None) -> list[Problem]:
     label = shown_as or doc
     text = doc.read_text(encoding="utf-8")
     problems: list[Problem] = []
-    for number, line in _prose_lines(text):
-        for match in _LINK.finditer(line):
+    for first, paragraph in _prose_paragraphs(text):
+        for match in _LINK.finditer(paragraph.replace("\n", " ")):
+            number = _line_of(paragraph, first, match.start())
             target = match.group(1)
             if _EXTERNAL.match(target):
                 continue

@@ -298,3 +298,25 @@ def test_workflow_and_ci_script_commands_are_checked(catalog: Catalog, tmp_path:
         f"{workflow}:8: `nox -s integration`: the noxfile has no such session "
         "(there are: docs-check, tests)"
     ]
+
+
+def test_code_spans_and_links_that_wrap_across_lines_are_read_whole(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    doc = write(
+        tmp_path / "wrapped.md",
+        """
+        # Wrapped
+
+        A sentence that ends with `bot-db
+        frobnicate` and a [link whose text
+        wraps](missing.md), then `make up`.
+        """,
+    )
+    assert messages(docs_check.check_commands(doc, catalog)) == [
+        f"{doc}:3: `bot-db frobnicate`: no such command "
+        "(there are: downgrade, reset, shell, snapshot, up)"
+    ]
+    assert messages(docs_check.check_links(doc)) == [
+        f"{doc}:4: link to 'missing.md': missing.md does not exist"
+    ]
