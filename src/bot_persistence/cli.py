@@ -297,7 +297,11 @@ def main(
     out = Console(stdout, err=stderr)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "command", None) != "shell":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if extra:  # `bot-db shell -c 'SELECT 1'`: options psql knows and we do not
+            args.psql_args = [*extra, *args.psql_args]
     except SystemExit as exc:  # argparse printed usage or help itself
         return int(exc.code or 0)
     args.stdin = stdin
