@@ -48,7 +48,7 @@ def seed(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite with coverage: unit tests and real-PostgreSQL integration tests."""
-    _install(session, "test")
+    _install(session, "test", "migrations")
     session.run(
         "pytest",
         "--cov",
@@ -67,8 +67,15 @@ def lint(session: nox.Session) -> None:
     session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic")
 
 
+@nox.session(name="migrate-roundtrip", python=DEFAULT_PYTHON)
+def migrate_roundtrip(session: nox.Session) -> None:
+    """Prove every migration up, down and up on a throw-away database (`-- --pg 15`, `--url`)."""
+    _install(session, "migrations")
+    session.run("bot-db", "roundtrip", *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
-    _install(session, "test")
+    _install(session, "test", "migrations")
     session.run("python", "-m", "benchmarks", *session.posargs)

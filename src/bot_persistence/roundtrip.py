@@ -1,0 +1,539 @@
+"""The migration roundtrip: every revision up, down and up again, on a throw-away database.
+
+``bot-db roundtrip`` (and ``nox -s migrate-roundtrip``) proves the history on a
+fresh database of its own, created on the server it is given and dropped after:
+
+- **heads**: exactly one head (merge revisions are fine);
+- **stairway**: for each revision in topological order (ancestors first, so
+  branches and merges are walked as Alembic would), upgrade that one step,
+  downgrade it, upgrade it again; after the downgrade the schema must equal the
+  schema before the step, compared both ways by :mod:`schema_compare`. A
+  revision declared irreversible (see below) is upgraded only;
+- **models**: the models match the migrations: Alembic's autogenerate finds
+  nothing to do (types and server defaults compared, the server judging
+  whether two default spellings are equal), and the schema ``create_all``
+  builds from the models equals the one the migrations built, which also
+  catches what autogenerate does not see (enum labels, CHECK expressions,
+  deferrable constraints, identity columns);
+- **seeds**: with ``seeds/`` loaded at head, each revision is downgraded and
+  upgraded again with the data in place; every row and value that existed
+  before an upgrade must still be there after it;
+- **squawk**: each revision's own upgrade SQL is linted (:mod:`sql_lint`).
+
+Each revision is run through ``alembic/env.py`` exactly as ``bot-db migrate``
+runs it (one transaction per revision), from a script directory loaded once
+and one open connection, so the whole roundtrip costs little more than a
+plain upgrade and downgrade.
+
+A revision that truly cannot be undone declares it in its own file, next to
+the downgrade that raises, with the reason::
+
+    # irreversible: the downgrade cannot bring back what the upgrade deleted.
+    irreversible = "merges duplicate tracks; which rows were merged is not kept"
+
+A revision whose upgrade rewrites existing values on purpose (a normalising
+backfill) declares ``rewrites_data = "why"``, and the seeds check does not
+compare the values it rewrites.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationStep
+from alembic.script import Script, ScriptDirectory
+from psycopg import sql
+from pydantic import SecretStr
+from sqlalchemy import Connection, MetaData, text
+from sqlalchemy.exc import DBAPIError
+
+from bot_persistence import schema_compare, seeding, sql_lint
+from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.errors import BotPersistenceError, MigrationCheckError
+from bot_persistence.migrations import alembic_config
+from bot_persistence.models import Base
+from bot_persistence.project import alembic_ini
+from bot_persistence.schema_compare import SchemaSnapshot
+from bot_persistence.settings import Settings
+
+__all__ = [
+    "CheckResult",
+    "RoundtripReport",
+    "irreversible_reason",
+    "revisions_in_order",
+    "roundtrip",
+]
+
+Progress = Callable[["CheckResult"], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome: a line a person reads, and the detail when it failed."""
+
+    check: str
+    ok: bool
+    summary: str
+    detail: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class RoundtripReport:
+    """Everything the roundtrip found, in the order it found it."""
+
+    server: str = ""
+    revisions: list[str] = dataclasses.field(default_factory=list)
+    results: list[CheckResult] = dataclasses.field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def findings(self) -> list[CheckResult]:
+        """The failed checks."""
+        return [result for result in self.results if not result.ok]
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed."""
+        return not self.findings
+
+    def raise_for_findings(self) -> None:
+        """Raise :class:`MigrationCheckError` naming the first finding, if there is one."""
+        if self.findings:
+            first = self.findings[0]
+            more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
+            raise MigrationCheckError(f"{first.check}: {first.summary}{more}")
+
+
+def _quiet(_: CheckResult) -> None:
+    return None
+
+
+def revisions_in_order(script: ScriptDirectory) -> list[Script]:
+    """Every revision, ancestors before descendants (a topological order of the graph)."""
+    return list(reversed(list(script.walk_revisions("base", "heads"))))
+
+
+def irreversible_reason(revision: Script) -> str | None:
+    """The revision's ``irreversible`` declaration: why its downgrade cannot undo it."""
+    return _declared(revision, "irreversible")
+
+
+def _declared(revision: Script, name: str) -> str | None:
+    value: Any = getattr(revision.module, name, None)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise MigrationCheckError(
+            f"revision {revision.revision}: `{name}` must be a sentence saying why, "
+            f'e.g. {name} = "drops a column whose data is not kept"'
+        )
+    return value.strip()
+
+
+def _label(revision: Script) -> str:
+    doc = (revision.doc or "").strip().splitlines()
+    return f"{revision.revision} ({doc[0]})" if doc and doc[0] else revision.revision
+
+
+def _first_line(exc: BaseException) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+# -- the scratch databases ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
+    """A new, empty database on ``server``, dropped on exit whatever happened."""
+    name = f"bot_roundtrip_{uuid.uuid4().hex[:10]}_{label}"
+    with connected_engine(server, url=admin_url(server)) as admin:
+        autocommit = admin.execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit.connect() as conn:
+            conn.exec_driver_sql(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string()
+            )
+        try:
+            yield _with_database(server, name)
+        finally:
+            with autocommit.connect() as conn:
+                conn.exec_driver_sql(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                    .format(sql.Identifier(name))
+                    .as_string()
+                )
+
+
+def _with_database(server: Settings, name: str) -> Settings:
+    """``server``'s settings naming database ``name``, keeping every other URL part."""
+    url = server.url.set(database=name).render_as_string(hide_password=False)
+    return server.model_copy(update={"database_url": SecretStr(url)})
+
+
+# -- running one step -----------------------------------------------------------------
+
+
+class _Runner:
+    """Runs single revision steps through ``env.py`` on one connection, script loaded once."""
+
+    def __init__(self, script: ScriptDirectory, config: Config, conn: Connection) -> None:
+        self.script = script
+        self.config = config
+        self.conn = conn
+
+    def step(self, revision: Script, *, up: bool) -> None:
+        """Upgrade or downgrade exactly ``revision``, in a transaction of its own."""
+        if self.conn.in_transaction():
+            self.conn.rollback()  # only reads happened since the last step
+        make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
+
+        def one_step(rev: Any, context: MigrationContext) -> list[Any]:
+            return [make(self.script.revision_map, revision)]
+
+        with EnvironmentContext(
+            self.config,
+            self.script,
+            fn=one_step,
+            destination_rev=revision.revision if up else None,
+        ):
+            self.script.run_env()
+        if self.conn.in_transaction():
+            self.conn.commit()
+
+    def snapshot(self) -> SchemaSnapshot:
+        taken = schema_compare.snapshot(self.conn)
+        self.conn.rollback()
+        return taken
+
+
+# -- the checks -------------------------------------------------------------------------
+
+
+def _heads(script: ScriptDirectory) -> CheckResult:
+    heads = script.get_heads()
+    if len(heads) == 1:
+        return CheckResult("heads", True, f"one head: {heads[0]}")
+    if not heads:
+        return CheckResult("heads", True, "no revisions yet")
+    named = [_label(script.get_revision(head)) for head in sorted(heads)]
+    return CheckResult(
+        "heads",
+        False,
+        f"the history has {len(heads)} heads: {', '.join(sorted(heads))}",
+        (
+            *(f"head {label}" for label in named),
+            "merge them: `alembic merge -m 'merge heads' heads`, review, and run again",
+        ),
+    )
+
+
+def _stairway(runner: _Runner, order: Sequence[Script]) -> CheckResult:
+    """Up, down, up for each revision; the schema after a downgrade equals the one before."""
+    before = runner.snapshot()
+    stopped: list[str] = []
+    for revision in order:
+        try:
+            runner.step(revision, up=True)
+        except Exception as exc:
+            return CheckResult(
+                "stairway",
+                False,
+                f"upgrade of {_label(revision)} failed: {_first_line(exc)}",
+                ("fix the revision's upgrade(); it must run on a database at its parent",),
+            )
+        after = runner.snapshot()
+        reason = irreversible_reason(revision)
+        if reason is not None:
+            stopped.append(f"{revision.revision} is irreversible ({reason}): not downgraded")
+            before = after
+            continue
+        try:
+            runner.step(revision, up=False)
+        except Exception as exc:
+            return CheckResult(
+                "stairway",
+                False,
+                f"downgrade of {_label(revision)} failed: {_first_line(exc)}",
+                (
+                    "fix its downgrade(), or declare it irreversible with a reason "
+                    "(see docs/migrations.md)",
+                ),
+            )
+        restored = runner.snapshot()
+        difference = schema_compare.diff(before, restored, labels=("before upgrade", "after"))
+        if difference:
+            return CheckResult(
+                "stairway",
+                False,
+                f"downgrade of {_label(revision)} does not restore the schema it started from",
+                (
+                    "- only before the upgrade, + left after the downgrade, ~ changed:",
+                    *difference,
+                    "make downgrade() undo exactly what upgrade() did "
+                    "(enum types are not dropped with their table)",
+                ),
+            )
+        try:
+            runner.step(revision, up=True)
+        except Exception as exc:
+            return CheckResult(
+                "stairway",
+                False,
+                f"upgrade of {_label(revision)} failed after its downgrade: {_first_line(exc)}",
+                ("the downgrade leaves something behind that the upgrade trips over",),
+            )
+        before = after
+    return CheckResult(
+        "stairway",
+        True,
+        f"{len(order)} revision(s) up, down, up: each downgrade restored the schema",
+        tuple(stopped),
+    )
+
+
+def _model_match(
+    runner: _Runner, metadata: MetaData, server: Settings, migrated: SchemaSnapshot
+) -> CheckResult:
+    """No pending autogenerate diff, and the models' own DDL builds the same schema."""
+    context = MigrationContext.configure(
+        connection=runner.conn,
+        opts={"compare_type": True, "compare_server_default": True, "target_metadata": metadata},
+    )
+    operations = produce_migrations(context, metadata).upgrade_ops
+    pending = (
+        []
+        if operations is None or operations.is_empty()
+        else render_python_code(operations).strip().splitlines()
+    )
+    runner.conn.rollback()
+    with _scratch_database(server, "models") as models_db, connected_engine(models_db) as engine:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+        with engine.connect() as conn:
+            from_models = schema_compare.snapshot(conn)
+    difference = schema_compare.diff(migrated, from_models, labels=("migrations", "models"))
+    if not pending and not difference:
+        return CheckResult(
+            "models", True, "models match the migrations (autogenerate and schema compare)"
+        )
+    detail: list[str] = []
+    if pending:
+        detail += ["autogenerate would write:", *(f"  {line}" for line in pending)]
+    if difference:
+        detail += ["schema from migrations (-) against schema from models (+):", *difference]
+    if pending:
+        detail.append(
+            'write the migration: `bot-db revision -m "..."` against a migrated database, '
+            "review it, and run the roundtrip again"
+        )
+    else:
+        detail.append(
+            "autogenerate does not see these: write them by hand in "
+            '`bot-db revision -m "..." --empty`, or change the models back'
+        )
+    return CheckResult("models", False, "the models and the migrations differ", tuple(detail))
+
+
+# -- the seeds check --------------------------------------------------------------------
+
+Rows = dict[str, list[dict[str, Any]]]
+
+_TABLES_SQL = text(
+    """
+    SELECT n.nspname, c.relname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND c.relname <> 'alembic_version'
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\\_%'
+    ORDER BY 1, 2
+    """
+)
+
+
+def _rows(conn: Connection) -> Rows:
+    """Every row of every table as JSON objects, read in one query."""
+    tables = [(str(schema), str(name)) for schema, name in conn.execute(_TABLES_SQL)]
+    if not tables:
+        conn.rollback()
+        return {}
+    union = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {}, COALESCE(jsonb_agg(to_jsonb(t)), '[]'::jsonb) FROM {} t").format(
+            sql.Literal(f"{schema}.{name}"), sql.Identifier(schema, name)
+        )
+        for schema, name in tables
+    )
+    found = {str(name): list(rows) for name, rows in conn.exec_driver_sql(union.as_string())}
+    conn.rollback()
+    return found
+
+
+def _lost(before: Rows, after: Rows) -> list[str]:
+    """Rows or values present before an upgrade and missing after it (common columns only)."""
+    lines: list[str] = []
+    for table, old_rows in before.items():
+        if not old_rows:
+            continue
+        if table not in after:
+            lines.append(f"table {table} with {len(old_rows)} row(s) is gone")
+            continue
+        new_rows = after[table]
+        columns = set(old_rows[0]) & (set(new_rows[0]) if new_rows else set(old_rows[0]))
+
+        def key(row: dict[str, Any], columns: set[str] = columns) -> str:
+            return json.dumps({name: row.get(name) for name in sorted(columns)}, sort_keys=True)
+
+        missing = Counter(map(key, old_rows)) - Counter(map(key, new_rows))
+        for row, count in sorted(missing.items())[:5]:
+            lines.append(f"{table}: {row}" + (f" (x{count})" if count > 1 else ""))
+        if len(missing) > 5:
+            lines.append(f"{table}: ... and {len(missing) - 5} more")
+    return lines
+
+
+def _seeds_survive(
+    runner: _Runner, order: Sequence[Script], database: Settings, seeds_folder: Path | None
+) -> CheckResult:
+    """Seeds at head; walk down and back up with the data in place; nothing old may be lost."""
+    try:
+        seeded = seeding.apply_seeds(database, folder=seeds_folder)
+    except BotPersistenceError as exc:
+        return CheckResult("seeds", False, f"the seeds do not load at head: {exc}")
+    walked: list[tuple[Script, Rows]] = []
+    for revision in reversed(order):
+        if not revision._normalized_down_revisions or irreversible_reason(revision) is not None:
+            break  # a root creates the tables the seeds live in; an irreversible one stays
+        try:
+            runner.step(revision, up=False)
+        except Exception as exc:
+            return CheckResult(
+                "seeds",
+                False,
+                f"downgrade of {_label(revision)} fails with seeded data: {_first_line(exc)}",
+            )
+        walked.append((revision, _rows(runner.conn)))
+    kept = 0
+    for revision, before in reversed(walked):
+        try:
+            runner.step(revision, up=True)
+        except Exception as exc:
+            return CheckResult(
+                "seeds",
+                False,
+                f"upgrade of {_label(revision)} fails with seeded data: {_first_line(exc)}",
+                ("an upgrade must work on a database that holds rows, not only an empty one",),
+            )
+        if _declared(revision, "rewrites_data") is not None:
+            continue
+        lost = _lost(before, _rows(runner.conn))
+        if lost:
+            return CheckResult(
+                "seeds",
+                False,
+                f"upgrade of {_label(revision)} loses or changes existing data",
+                (
+                    *lost,
+                    "keep existing rows and values, or declare rewrites_data with a reason",
+                ),
+            )
+        kept += 1
+    return CheckResult(
+        "seeds",
+        True,
+        f"seeds ({seeded.summary()}) kept through {kept} upgrade(s) with data in place",
+    )
+
+
+def _lint(script: ScriptDirectory, order: Sequence[Script], url: Any, pg_major: int) -> CheckResult:
+    findings = sql_lint.lint_revisions(script, order, url=url, pg_major=pg_major)
+    blocking = [finding for finding in findings if finding.exempt_because is None]
+    exempted = [finding for finding in findings if finding.exempt_because is not None]
+    notes = tuple(
+        f"{finding.revision}: {finding.rule} exempted ({finding.exempt_because})"
+        for finding in exempted
+    )
+    if blocking:
+        by_revision = sorted({finding.revision for finding in blocking})
+        return CheckResult(
+            "squawk",
+            False,
+            f"{len(blocking)} unsafe operation(s) in revision(s) {', '.join(by_revision)}",
+            (
+                *(f"{finding.revision}: {finding.describe()}" for finding in blocking),
+                "make the operation safe for a busy table, or add a squawk_exemptions entry "
+                "with the reason to that revision (docs/migrations.md)",
+            ),
+        )
+    return CheckResult(
+        "squawk",
+        True,
+        f"{len(order)} revision(s) linted, no unsafe operation"
+        + (f" ({len(exempted)} exempted)" if exempted else ""),
+        notes,
+    )
+
+
+# -- the whole roundtrip ------------------------------------------------------------------
+
+
+def roundtrip(
+    server: Settings,
+    *,
+    ini: Path | None = None,
+    metadata: MetaData | None = None,
+    seeds_folder: Path | None = None,
+    lint: bool = True,
+    script: ScriptDirectory | None = None,
+    progress: Progress = _quiet,
+) -> RoundtripReport:
+    """Run every check on fresh databases created on ``server`` and dropped after.
+
+    ``server`` names a server where its user may create databases; its own
+    database is never touched. ``metadata`` defaults to the models'. A check
+    that cannot run because an earlier one failed (no single head, a broken
+    stairway) is left out rather than reported twice.
+    """
+    started = time.perf_counter()
+    metadata = metadata if metadata is not None else Base.metadata
+    config_ini = ini or alembic_ini()
+    if script is None:
+        script = ScriptDirectory.from_config(alembic_config(server, ini=config_ini))
+    report = RoundtripReport()
+
+    def add(result: CheckResult) -> CheckResult:
+        report.results.append(result)
+        progress(result)
+        return result
+
+    order = revisions_in_order(script)
+    report.revisions = [revision.revision for revision in order]
+    heads = add(_heads(script))
+    with _scratch_database(server, "steps") as database, connected_engine(database) as engine:
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+            major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
+            conn.rollback()
+            report.server = f"PostgreSQL {version}"
+            if heads.ok:
+                config = alembic_config(database, connection=conn, ini=config_ini)
+                runner = _Runner(script, config, conn)
+                stairway = add(_stairway(runner, order))
+                if stairway.ok:
+                    migrated = runner.snapshot()
+                    add(_model_match(runner, metadata, server, migrated))
+                    add(_seeds_survive(runner, order, database, seeds_folder))
+        if lint:
+            add(_lint(script, order, database.url, major))
+    report.elapsed = time.perf_counter() - started
+    return report
