@@ -135,6 +135,9 @@ def upgrade(
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        # End the read's implicit transaction: Alembic must find none open, or it
+        # runs every revision inside ours and a failure undoes all of them.
+        conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.upgrade(config, target)
@@ -183,6 +186,9 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        # End the read's implicit transaction: Alembic must find none open, or it
+        # runs every revision inside ours and a failure undoes all of them.
+        conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.downgrade(config, target)

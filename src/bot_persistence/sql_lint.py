@@ -60,7 +60,6 @@ EXCLUDED_RULES: tuple[str, ...] = (
     "prefer-text-field",
     "prefer-bigint-over-int",
     "prefer-bigint-over-smallint",
-    "prefer-big-int",
     "prefer-identity",
     # Alembic revisions run once, under a version check: they need not be
     # idempotent (IF NOT EXISTS everywhere would hide drift instead).
@@ -151,6 +150,7 @@ def _without_bookkeeping(sql: str) -> str:
 
 
 def _statement_at(sql: str, line: int) -> str:
+    """The text on 1-based ``line`` of ``sql``."""
     lines = sql.splitlines()
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
@@ -188,7 +188,7 @@ def lint_revisions(
     for item in raw:
         revision, sql = files[str(item["file"])]
         exemptions = exemptions_of(revision)
-        line = int(item.get("line") or 0)
+        line = int(item.get("line") or 0) + 1  # squawk's JSON counts lines from 0
         findings.append(
             LintFinding(
                 revision=revision.revision,
@@ -234,8 +234,11 @@ def _run_squawk(binary: str, paths: Sequence[str], pg_major: int) -> list[dict[s
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     try:
+        # Exit 0: nothing found; 1: findings. Anything else is squawk failing.
+        if result.returncode not in (0, 1):
+            raise ValueError(result.returncode)
         parsed: Any = json.loads(result.stdout or "[]")
-    except json.JSONDecodeError:
+    except (ValueError, json.JSONDecodeError):
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise MigrationCheckError(
             f"squawk failed (exit {result.returncode}): {detail[0] if detail else 'no output'}; "
