@@ -40,14 +40,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from alembic import op as alembic_op
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -182,40 +185,81 @@ def _with_database(server: Settings, name: str) -> Settings:
     return server.model_copy(update={"database_url": SecretStr(url)})
 
 
-# -- running one step -----------------------------------------------------------------
+# -- running steps ---------------------------------------------------------------------
+
+#: Something to do inside a step's transaction, right after its upgrade or downgrade ran.
+Action = Callable[[], None]
+
+
+class _Stop(Exception):
+    """Raised inside a step to end the run with a finding (the step's transaction rolls back)."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.summary)
+        self.result = result
 
 
 class _Runner:
-    """Runs single revision steps through ``env.py`` on one connection, script loaded once."""
+    """Runs chosen revision steps through ``env.py`` on one connection, script loaded once.
+
+    Steps go to Alembic as one run (one ``env.py`` pass, one look at the version
+    table), each in its own transaction as ``bot-db migrate`` runs them. A step
+    may carry an action that runs inside its transaction once its migration
+    function returned: the schema it built is visible there, and raising
+    :class:`_Stop` ends the run with a finding.
+    """
 
     def __init__(self, script: ScriptDirectory, config: Config, conn: Connection) -> None:
         self.script = script
         self.config = config
         self.conn = conn
+        self.current: tuple[Script, bool] | None = None
 
-    def step(self, revision: Script, *, up: bool) -> None:
-        """Upgrade or downgrade exactly ``revision``, in a transaction of its own."""
+    def run(self, steps: Sequence[tuple[Script, bool, Action | None]]) -> None:
         if self.conn.in_transaction():
-            self.conn.rollback()  # only reads happened since the last step
-        make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
+            self.conn.rollback()  # only reads happened since the last run
+        planned = [self._step(revision, up, action) for revision, up, action in steps]
 
-        def one_step(rev: Any, context: MigrationContext) -> list[Any]:
-            return [make(self.script.revision_map, revision)]
+        def these_steps(rev: Any, context: MigrationContext) -> list[Any]:
+            return planned
 
-        with EnvironmentContext(
-            self.config,
-            self.script,
-            fn=one_step,
-            destination_rev=revision.revision if up else None,
-        ):
+        with EnvironmentContext(self.config, self.script, fn=these_steps):
             self.script.run_env()
         if self.conn.in_transaction():
             self.conn.commit()
 
+    def _step(self, revision: Script, up: bool, action: Action | None) -> MigrationStep:
+        make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
+        step = make(self.script.revision_map, revision)
+        original = step.migration_fn
+
+        @functools.wraps(original)
+        def run_then_act(*args: Any, **kwargs: Any) -> None:
+            self.current = (revision, up)
+            # Alembic notes each enum type it creates or drops once per run (a DDL
+            # memo); in this run a type may be created again after a downgrade
+            # dropped it, as it would be by separate `alembic` commands.
+            alembic_op.get_context().impl.memo.clear()
+            original(*args, **kwargs)
+            if action is not None:
+                action()
+
+        step.migration_fn = run_then_act
+        return step
+
     def snapshot(self) -> SchemaSnapshot:
-        taken = schema_compare.snapshot(self.conn)
-        self.conn.rollback()
-        return taken
+        """The schema now; inside a step it sees that step's uncommitted work."""
+        return schema_compare.snapshot(self.conn)
+
+    def failure(self, check: str, exc: BaseException, *, context: str = "") -> CheckResult:
+        """A finding naming the step that raised ``exc``."""
+        if isinstance(exc, _Stop):
+            return exc.result
+        what = "a step"
+        if self.current is not None:
+            revision, up = self.current
+            what = f"{'upgrade' if up else 'downgrade'} of {_label(revision)}"
+        return CheckResult(check, False, f"{what} failed{context}: {_first_line(exc)}")
 
 
 # -- the checks -------------------------------------------------------------------------
@@ -239,72 +283,186 @@ def _heads(script: ScriptDirectory) -> CheckResult:
     )
 
 
-def _stairway(runner: _Runner, order: Sequence[Script]) -> CheckResult:
-    """Up, down, up for each revision; the schema after a downgrade equals the one before."""
-    before = runner.snapshot()
-    stopped: list[str] = []
-    for revision in order:
-        try:
-            runner.step(revision, up=True)
-        except Exception as exc:
-            return CheckResult(
-                "stairway",
-                False,
-                f"upgrade of {_label(revision)} failed: {_first_line(exc)}",
-                ("fix the revision's upgrade(); it must run on a database at its parent",),
+def _floor(order: Sequence[Script]) -> int:
+    """The index up to which revisions get their own up, down, up on the empty schema.
+
+    Above it, the downgrades run in one walk down from head with the seeds in
+    place and the upgrades again in one walk up. Roots stay below the floor
+    (their downgrade drops the tables the seeds live in), and so does every
+    revision up to the last irreversible one (the walk down stops there).
+    """
+    floor = -1
+    for index, revision in enumerate(order):
+        if not revision._normalized_down_revisions or irreversible_reason(revision) is not None:
+            floor = index
+    return floor
+
+
+class _Stairway:
+    """Every revision up, down and up again; each downgrade restores the schema it started from.
+
+    ``schemas[i]`` is the schema with ``order[:i + 1]`` applied (``schemas[-1]``
+    the empty one), taken on the way up; a downgrade of ``order[i]`` must give
+    back ``schemas[i - 1]``.
+    """
+
+    def __init__(self, runner: _Runner, order: Sequence[Script]) -> None:
+        self.runner = runner
+        self.order = order
+        self.floor = _floor(order)
+        self.schemas: dict[int, SchemaSnapshot] = {}
+        self.notes: list[str] = []
+
+    def _keep(self, index: int) -> Action:
+        def keep() -> None:
+            self.schemas[index] = self.runner.snapshot()
+
+        return keep
+
+    def _restores(self, index: int, *, with_data: bool = False) -> Action:
+        revision = self.order[index]
+
+        def compare() -> None:
+            difference = schema_compare.diff(
+                self.schemas[index - 1], self.runner.snapshot(), labels=("before upgrade", "after")
             )
-        after = runner.snapshot()
-        reason = irreversible_reason(revision)
-        if reason is not None:
-            stopped.append(f"{revision.revision} is irreversible ({reason}): not downgraded")
+            if difference:
+                seeded = " (seeds in place)" if with_data else ""
+                raise _Stop(
+                    CheckResult(
+                        "stairway",
+                        False,
+                        f"downgrade of {_label(revision)}{seeded} does not restore the schema "
+                        "it started from",
+                        (
+                            "- only before the upgrade, + left after the downgrade, ~ changed:",
+                            *difference,
+                            "make downgrade() undo exactly what upgrade() did "
+                            "(enum types are not dropped with their table)",
+                        ),
+                    )
+                )
+
+        return compare
+
+    def up_from_base(self) -> CheckResult | None:
+        """Walk up from the empty schema; below the floor, each revision goes up, down, up."""
+        self.schemas[-1] = self.runner.snapshot()
+        self.runner.conn.rollback()
+        steps: list[tuple[Script, bool, Action | None]] = []
+        for index, revision in enumerate(self.order):
+            steps.append((revision, True, self._keep(index)))
+            if index > self.floor:
+                continue
+            reason = irreversible_reason(revision)
+            if reason is not None:
+                self.notes.append(f"{revision.revision} is irreversible ({reason}): not downgraded")
+                continue
+            steps += [(revision, False, self._restores(index)), (revision, True, None)]
+        try:
+            self.runner.run(steps)
+        except Exception as exc:
+            return self.runner.failure("stairway", exc)
+        return None
+
+    def down_to_floor(self) -> CheckResult | None:
+        """Walk down from head to the floor, the seeds in place, comparing each schema."""
+        steps: list[tuple[Script, bool, Action | None]] = [
+            (self.order[index], False, self._restores(index, with_data=True))
+            for index in range(len(self.order) - 1, self.floor, -1)
+        ]
+        try:
+            self.runner.run(steps)
+        except Exception as exc:
+            return self.runner.failure(
+                "stairway",
+                exc,
+                context=" with the seeds in place (fix its downgrade(), or declare it "
+                "irreversible with a reason: docs/migrations.md)",
+            )
+        return None
+
+    def result(self) -> CheckResult:
+        return CheckResult(
+            "stairway",
+            True,
+            f"{len(self.order)} revision(s) up, down, up: each downgrade restored the schema",
+            tuple(self.notes),
+        )
+
+
+def _up_with_data(stairway: _Stairway) -> CheckResult:
+    """Walk back up from the floor; rows and values present before each upgrade must remain."""
+    runner = stairway.runner
+    before = _rows(runner.conn)
+    runner.conn.rollback()
+    checked = 0
+
+    def kept(index: int) -> Action:
+        revision = stairway.order[index]
+
+        def compare() -> None:
+            nonlocal before, checked
+            after = _rows(runner.conn)
+            lost = [] if _declared(revision, "rewrites_data") else _lost(before, after)
+            if lost:
+                raise _Stop(
+                    CheckResult(
+                        "seeds",
+                        False,
+                        f"upgrade of {_label(revision)} loses or changes existing data",
+                        (
+                            *lost,
+                            "keep existing rows and values, or declare rewrites_data with a reason",
+                        ),
+                    )
+                )
             before = after
-            continue
-        try:
-            runner.step(revision, up=False)
-        except Exception as exc:
-            return CheckResult(
-                "stairway",
-                False,
-                f"downgrade of {_label(revision)} failed: {_first_line(exc)}",
-                (
-                    "fix its downgrade(), or declare it irreversible with a reason "
-                    "(see docs/migrations.md)",
-                ),
-            )
-        restored = runner.snapshot()
-        difference = schema_compare.diff(before, restored, labels=("before upgrade", "after"))
-        if difference:
-            return CheckResult(
-                "stairway",
-                False,
-                f"downgrade of {_label(revision)} does not restore the schema it started from",
-                (
-                    "- only before the upgrade, + left after the downgrade, ~ changed:",
-                    *difference,
-                    "make downgrade() undo exactly what upgrade() did "
-                    "(enum types are not dropped with their table)",
-                ),
-            )
-        try:
-            runner.step(revision, up=True)
-        except Exception as exc:
-            return CheckResult(
-                "stairway",
-                False,
-                f"upgrade of {_label(revision)} failed after its downgrade: {_first_line(exc)}",
-                ("the downgrade leaves something behind that the upgrade trips over",),
-            )
-        before = after
-    return CheckResult(
-        "stairway",
-        True,
-        f"{len(order)} revision(s) up, down, up: each downgrade restored the schema",
-        tuple(stopped),
-    )
+            checked += 1
+
+        return compare
+
+    steps: list[tuple[Script, bool, Action | None]] = [
+        (stairway.order[index], True, kept(index))
+        for index in range(stairway.floor + 1, len(stairway.order))
+    ]
+    try:
+        runner.run(steps)
+    except Exception as exc:
+        return runner.failure(
+            "seeds",
+            exc,
+            context=" with the seeds in place (an upgrade must work on a database that holds rows)",
+        )
+    final = schema_compare.diff(stairway.schemas[len(stairway.order) - 1], runner.snapshot())
+    runner.conn.rollback()
+    if final:
+        return CheckResult(
+            "stairway",
+            False,
+            "upgrading again after the downgrades builds a different schema",
+            ("- first time up, + second time up, ~ changed:", *final),
+        )
+    return CheckResult("seeds", True, f"kept through {checked} upgrade(s) with data in place")
+
+
+def _schema_from_models(server: Settings, metadata: MetaData) -> SchemaSnapshot:
+    """The schema ``create_all`` builds from the models, in a scratch database of its own.
+
+    Independent of the migrations, so it runs in a thread alongside them.
+    """
+    with _scratch_database(server, "models") as models_db, connected_engine(models_db) as engine:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+        with engine.connect() as conn:
+            return schema_compare.snapshot(conn)
 
 
 def _model_match(
-    runner: _Runner, metadata: MetaData, server: Settings, migrated: SchemaSnapshot
+    runner: _Runner,
+    metadata: MetaData,
+    from_models: Future[SchemaSnapshot],
+    migrated: SchemaSnapshot,
 ) -> CheckResult:
     """No pending autogenerate diff, and the models' own DDL builds the same schema."""
     context = MigrationContext.configure(
@@ -318,12 +476,9 @@ def _model_match(
         else render_python_code(operations).strip().splitlines()
     )
     runner.conn.rollback()
-    with _scratch_database(server, "models") as models_db, connected_engine(models_db) as engine:
-        with engine.begin() as conn:
-            metadata.create_all(conn)
-        with engine.connect() as conn:
-            from_models = schema_compare.snapshot(conn)
-    difference = schema_compare.diff(migrated, from_models, labels=("migrations", "models"))
+    difference = schema_compare.diff(
+        migrated, from_models.result(), labels=("migrations", "models")
+    )
     if not pending and not difference:
         return CheckResult(
             "models", True, "models match the migrations (autogenerate and schema compare)"
@@ -346,7 +501,7 @@ def _model_match(
     return CheckResult("models", False, "the models and the migrations differ", tuple(detail))
 
 
-# -- the seeds check --------------------------------------------------------------------
+# -- existing data ---------------------------------------------------------------------
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -363,10 +518,9 @@ _TABLES_SQL = text(
 
 
 def _rows(conn: Connection) -> Rows:
-    """Every row of every table as JSON objects, read in one query."""
+    """Every row of every table as JSON objects, read in one query (in the caller's transaction)."""
     tables = [(str(schema), str(name)) for schema, name in conn.execute(_TABLES_SQL)]
     if not tables:
-        conn.rollback()
         return {}
     union = sql.SQL(" UNION ALL ").join(
         sql.SQL("SELECT {}, COALESCE(jsonb_agg(to_jsonb(t)), '[]'::jsonb) FROM {} t").format(
@@ -374,9 +528,7 @@ def _rows(conn: Connection) -> Rows:
         )
         for schema, name in tables
     )
-    found = {str(name): list(rows) for name, rows in conn.exec_driver_sql(union.as_string())}
-    conn.rollback()
-    return found
+    return {str(name): list(rows) for name, rows in conn.exec_driver_sql(union.as_string())}
 
 
 def _lost(before: Rows, after: Rows) -> list[str]:
@@ -402,61 +554,8 @@ def _lost(before: Rows, after: Rows) -> list[str]:
     return lines
 
 
-def _seeds_survive(
-    runner: _Runner, order: Sequence[Script], database: Settings, seeds_folder: Path | None
-) -> CheckResult:
-    """Seeds at head; walk down and back up with the data in place; nothing old may be lost."""
-    try:
-        seeded = seeding.apply_seeds(database, folder=seeds_folder)
-    except BotPersistenceError as exc:
-        return CheckResult("seeds", False, f"the seeds do not load at head: {exc}")
-    walked: list[tuple[Script, Rows]] = []
-    for revision in reversed(order):
-        if not revision._normalized_down_revisions or irreversible_reason(revision) is not None:
-            break  # a root creates the tables the seeds live in; an irreversible one stays
-        try:
-            runner.step(revision, up=False)
-        except Exception as exc:
-            return CheckResult(
-                "seeds",
-                False,
-                f"downgrade of {_label(revision)} fails with seeded data: {_first_line(exc)}",
-            )
-        walked.append((revision, _rows(runner.conn)))
-    kept = 0
-    for revision, before in reversed(walked):
-        try:
-            runner.step(revision, up=True)
-        except Exception as exc:
-            return CheckResult(
-                "seeds",
-                False,
-                f"upgrade of {_label(revision)} fails with seeded data: {_first_line(exc)}",
-                ("an upgrade must work on a database that holds rows, not only an empty one",),
-            )
-        if _declared(revision, "rewrites_data") is not None:
-            continue
-        lost = _lost(before, _rows(runner.conn))
-        if lost:
-            return CheckResult(
-                "seeds",
-                False,
-                f"upgrade of {_label(revision)} loses or changes existing data",
-                (
-                    *lost,
-                    "keep existing rows and values, or declare rewrites_data with a reason",
-                ),
-            )
-        kept += 1
-    return CheckResult(
-        "seeds",
-        True,
-        f"seeds ({seeded.summary()}) kept through {kept} upgrade(s) with data in place",
-    )
-
-
-def _lint(script: ScriptDirectory, order: Sequence[Script], url: Any, pg_major: int) -> CheckResult:
-    findings = sql_lint.lint_revisions(script, order, url=url, pg_major=pg_major)
+def _lint_result(pending: sql_lint.PendingLint, count: int) -> CheckResult:
+    findings = pending.findings()
     blocking = [finding for finding in findings if finding.exempt_because is None]
     exempted = [finding for finding in findings if finding.exempt_because is not None]
     notes = tuple(
@@ -478,7 +577,7 @@ def _lint(script: ScriptDirectory, order: Sequence[Script], url: Any, pg_major: 
     return CheckResult(
         "squawk",
         True,
-        f"{len(order)} revision(s) linted, no unsafe operation"
+        f"{count} revision(s) linted, no unsafe operation"
         + (f" ({len(exempted)} exempted)" if exempted else ""),
         notes,
     )
@@ -511,29 +610,74 @@ def roundtrip(
         script = ScriptDirectory.from_config(alembic_config(server, ini=config_ini))
     report = RoundtripReport()
 
-    def add(result: CheckResult) -> CheckResult:
+    def add(result: CheckResult) -> None:
         report.results.append(result)
         progress(result)
-        return result
 
     order = revisions_in_order(script)
     report.revisions = [revision.revision for revision in order]
-    heads = add(_heads(script))
-    with _scratch_database(server, "steps") as database, connected_engine(database) as engine:
-        with engine.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar_one()
-            major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
-            conn.rollback()
-            report.server = f"PostgreSQL {version}"
-            if heads.ok:
-                config = alembic_config(database, connection=conn, ini=config_ini)
-                runner = _Runner(script, config, conn)
-                stairway = add(_stairway(runner, order))
-                if stairway.ok:
-                    migrated = runner.snapshot()
-                    add(_model_match(runner, metadata, server, migrated))
-                    add(_seeds_survive(runner, order, database, seeds_folder))
-        if lint:
-            add(_lint(script, order, database.url, major))
+    heads = _heads(script)
+    add(heads)
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="models") as background,
+        _scratch_database(server, "steps") as database,
+        connected_engine(database) as engine,
+        engine.connect() as conn,
+    ):
+        report.server = f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()}"
+        major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
+        conn.rollback()
+        # squawk runs in the background while the database work goes on.
+        pending = (
+            sql_lint.start_lint(script, order, url=database.url, pg_major=major) if lint else None
+        )
+        if heads.ok:
+            runner = _Runner(
+                script, alembic_config(database, connection=conn, ini=config_ini), conn
+            )
+            from_models = background.submit(_schema_from_models, server, metadata)
+            for result in _database_checks(
+                runner, order, metadata, from_models, database, seeds_folder
+            ):
+                add(result)
+        if pending is not None:
+            add(_lint_result(pending, len(order)))
     report.elapsed = time.perf_counter() - started
     return report
+
+
+def _database_checks(
+    runner: _Runner,
+    order: Sequence[Script],
+    metadata: MetaData,
+    from_models: Future[SchemaSnapshot],
+    database: Settings,
+    seeds_folder: Path | None,
+) -> Iterator[CheckResult]:
+    """Stairway, models and seeds, in the order they can run; stops where one breaks."""
+    stairway = _Stairway(runner, order)
+    broken = stairway.up_from_base()
+    if broken is not None:
+        yield broken
+        return
+    models = _model_match(runner, metadata, from_models, stairway.schemas[len(order) - 1])
+    try:
+        seeded = seeding.apply_seeds(database, folder=seeds_folder)
+    except BotPersistenceError as exc:
+        yield stairway.result()
+        yield models
+        yield CheckResult("seeds", False, f"the seeds do not load at head: {exc}")
+        return
+    broken = stairway.down_to_floor()
+    if broken is not None:
+        yield broken
+        yield models
+        return
+    data = _up_with_data(stairway)
+    if data.check == "stairway":
+        yield data
+        yield models
+        return
+    yield stairway.result()
+    yield models
+    yield dataclasses.replace(data, summary=f"seeds ({seeded.summary()}) {data.summary}")

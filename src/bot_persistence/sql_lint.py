@@ -24,6 +24,7 @@ in development (``bot-db downgrade`` is guarded).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import shutil
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from alembic import op as alembic_op
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationStep
 from alembic.script import Script, ScriptDirectory
@@ -46,10 +48,13 @@ from bot_persistence.settings import Settings
 __all__ = [
     "EXCLUDED_RULES",
     "LintFinding",
+    "PendingLint",
     "exemptions_of",
     "lint_revisions",
     "revision_sql",
+    "revisions_sql",
     "squawk_binary",
+    "start_lint",
 ]
 
 #: Rules about style rather than locks or rewrites of a busy table. Each is a
@@ -116,25 +121,65 @@ def exemptions_of(revision: Script) -> dict[str, str]:
 
 def revision_sql(script: ScriptDirectory, revision: Script, url: URL | str) -> str:
     """Alembic's offline SQL for ``revision``'s upgrade step alone, as squawk should see it."""
+    starting = list(revision._normalized_down_revisions) or None
+    return _offline(script, [revision], url, starting=starting)[revision.revision]
+
+
+def revisions_sql(
+    script: ScriptDirectory, order: Sequence[Script], url: URL | str
+) -> dict[str, str]:
+    """Each revision's own upgrade SQL, rendered in one offline run from base.
+
+    ``order`` is every revision, ancestors first. Each step's output is cut out
+    of the stream as it is written, so each revision gets exactly the SQL its
+    upgrade emits, as ``alembic upgrade PARENT:REV --sql`` would print it.
+    """
+    return _offline(script, order, url, starting=None)
+
+
+def _offline(
+    script: ScriptDirectory,
+    revisions: Sequence[Script],
+    url: URL | str,
+    *,
+    starting: list[str] | None,
+) -> dict[str, str]:
     buffer = io.StringIO()
     config = alembic_config(Settings.from_values())
     config.attributes["url"] = url
     config.output_buffer = buffer
-    starting = list(revision._normalized_down_revisions) or None
+    written: dict[str, str] = {}
 
-    def one_step(rev: Any, context: MigrationContext) -> list[Any]:
-        return [MigrationStep.upgrade_from_script(script.revision_map, revision)]
+    def cut_out(revision: Script) -> MigrationStep:
+        step = MigrationStep.upgrade_from_script(script.revision_map, revision)
+        original = step.migration_fn
+
+        @functools.wraps(original)
+        def render(*args: Any, **kwargs: Any) -> None:
+            # A named type is emitted once per run unless the DDL memo is cleared.
+            alembic_op.get_context().impl.memo.clear()
+            start = buffer.tell()
+            original(*args, **kwargs)
+            written[revision.revision] = _without_bookkeeping(buffer.getvalue()[start:])
+
+        step.migration_fn = render
+        return step
+
+    steps = [cut_out(revision) for revision in revisions]
+
+    def these_steps(rev: Any, context: MigrationContext) -> list[Any]:
+        return steps
 
     with EnvironmentContext(
         config,
         script,
-        fn=one_step,
+        fn=these_steps,
         as_sql=True,
         starting_rev=starting,
-        destination_rev=revision.revision,
+        destination_rev=revisions[-1].revision,
     ):
         script.run_env()
-    return _without_bookkeeping(buffer.getvalue())
+    return written
 
 
 def _without_bookkeeping(sql: str) -> str:
@@ -155,6 +200,98 @@ def _statement_at(sql: str, line: int) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
+class PendingLint:
+    """A squawk run started in the background; :meth:`findings` waits for it.
+
+    The SQL is rendered before squawk starts (Alembic's ``context`` proxy is
+    process-wide, so rendering must not overlap a migration run); squawk itself
+    runs alongside whatever the caller does next.
+    """
+
+    def __init__(
+        self,
+        folder: tempfile.TemporaryDirectory[str],
+        files: dict[str, tuple[Script, str]],
+        process: subprocess.Popen[str] | None,
+    ) -> None:
+        self._folder = folder
+        self._files = files
+        self._process = process
+
+    def findings(self) -> list[LintFinding]:
+        """Wait for squawk and return its findings, exempt ones marked."""
+        try:
+            if self._process is None:
+                return []
+            out, err = self._process.communicate(timeout=120)
+            raw = _parse_report(self._process.returncode, out, err)
+        finally:
+            self._folder.cleanup()
+        findings: list[LintFinding] = []
+        for item in raw:
+            revision, sql = self._files[str(item["file"])]
+            line = int(item.get("line") or 0) + 1  # squawk's JSON counts lines from 0
+            findings.append(
+                LintFinding(
+                    revision=revision.revision,
+                    rule=str(item["rule_name"]),
+                    message=str(item["message"]),
+                    line=line,
+                    statement=_statement_at(sql, line),
+                    exempt_because=exemptions_of(revision).get(str(item["rule_name"])),
+                )
+            )
+        return findings
+
+
+def start_lint(
+    script: ScriptDirectory,
+    revisions: Iterable[Script],
+    *,
+    url: URL | str,
+    pg_major: int,
+) -> PendingLint:
+    """Render each revision's upgrade SQL and start squawk on all of them at once.
+
+    Merge revisions with no SQL of their own are skipped. Unknown exemption
+    rules raise, so a typo cannot look like it silences something.
+    """
+    binary = squawk_binary()
+    revisions = list(revisions)
+    _check_rule_names(binary, {rule for rev in revisions for rule in exemptions_of(rev)})
+    folder = tempfile.TemporaryDirectory(prefix="bot-db-squawk-")
+    files: dict[str, tuple[Script, str]] = {}
+    try:
+        rendered = revisions_sql(script, revisions, url) if revisions else {}
+        for revision in revisions:
+            sql = rendered[revision.revision]
+            if all(line.startswith("--") for line in sql.splitlines() if line.strip()):
+                continue  # nothing but Alembic's comment: a merge revision, say
+            path = Path(folder.name) / f"{revision.revision}.sql"
+            path.write_text(sql, encoding="utf-8")
+            files[str(path)] = (revision, sql)
+        process = None
+        if files:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    "--reporter",
+                    "json",
+                    "--assume-in-transaction",
+                    f"--pg-version={pg_major}.0",
+                    f"--exclude={','.join(EXCLUDED_RULES)}",
+                    *files,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+    except BaseException:
+        folder.cleanup()
+        raise
+    return PendingLint(folder, files, process)
+
+
 def lint_revisions(
     script: ScriptDirectory,
     revisions: Iterable[Script],
@@ -162,44 +299,8 @@ def lint_revisions(
     url: URL | str,
     pg_major: int,
 ) -> list[LintFinding]:
-    """Lint each revision's upgrade SQL with squawk in one run; exempt findings are marked.
-
-    Merge revisions with no SQL of their own are skipped. Unknown exemption
-    rules raise, so a typo cannot silence nothing while looking like it silences.
-    """
-    binary = squawk_binary()
-    revisions = list(revisions)
-    _check_rule_names(binary, {rule for rev in revisions for rule in exemptions_of(rev)})
-    with tempfile.TemporaryDirectory(prefix="bot-db-squawk-") as folder:
-        files: dict[str, tuple[Script, str]] = {}
-        for revision in revisions:
-            sql = revision_sql(script, revision, url)
-            if not sql.strip() or all(
-                line.startswith("--") for line in sql.splitlines() if line.strip()
-            ):
-                continue
-            path = Path(folder) / f"{revision.revision}.sql"
-            path.write_text(sql, encoding="utf-8")
-            files[str(path)] = (revision, sql)
-        if not files:
-            return []
-        raw = _run_squawk(binary, list(files), pg_major)
-    findings: list[LintFinding] = []
-    for item in raw:
-        revision, sql = files[str(item["file"])]
-        exemptions = exemptions_of(revision)
-        line = int(item.get("line") or 0) + 1  # squawk's JSON counts lines from 0
-        findings.append(
-            LintFinding(
-                revision=revision.revision,
-                rule=str(item["rule_name"]),
-                message=str(item["message"]),
-                line=line,
-                statement=_statement_at(sql, line),
-                exempt_because=exemptions.get(str(item["rule_name"])),
-            )
-        )
-    return findings
+    """Lint each revision's upgrade SQL with squawk in one run and wait for the findings."""
+    return start_lint(script, revisions, url=url, pg_major=pg_major).findings()
 
 
 def _check_rule_names(binary: str, rules: set[str]) -> None:
@@ -222,26 +323,16 @@ def _check_rule_names(binary: str, rules: set[str]) -> None:
         )
 
 
-def _run_squawk(binary: str, paths: Sequence[str], pg_major: int) -> list[dict[str, Any]]:
-    command = [
-        binary,
-        "--reporter",
-        "json",
-        "--assume-in-transaction",
-        f"--pg-version={pg_major}.0",
-        f"--exclude={','.join(EXCLUDED_RULES)}",
-        *paths,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+def _parse_report(returncode: int, out: str, err: str) -> list[dict[str, Any]]:
     try:
         # Exit 0: nothing found; 1: findings. Anything else is squawk failing.
-        if result.returncode not in (0, 1):
-            raise ValueError(result.returncode)
-        parsed: Any = json.loads(result.stdout or "[]")
+        if returncode not in (0, 1):
+            raise ValueError(returncode)
+        parsed: Any = json.loads(out or "[]")
     except (ValueError, json.JSONDecodeError):
-        detail = (result.stderr or result.stdout).strip().splitlines()
+        detail = (err or out).strip().splitlines()
         raise MigrationCheckError(
-            f"squawk failed (exit {result.returncode}): {detail[0] if detail else 'no output'}; "
+            f"squawk failed (exit {returncode}): {detail[0] if detail else 'no output'}; "
             "check that squawk-cli runs here (`squawk --version`)"
         ) from None
     if not isinstance(parsed, list):

@@ -11,7 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import CheckConstraint, Column, Index, Integer, MetaData, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Enum,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
 
 from bot_persistence import cli
 from bot_persistence.errors import MigrationCheckError
@@ -90,6 +100,19 @@ def models_with(change: Callable[[MetaData], object]) -> MetaData:
     return copy
 
 
+def add_bpm(metadata: MetaData) -> None:
+    metadata.tables["tracks"].append_column(Column("bpm", Integer()))
+
+
+def add_moods(metadata: MetaData) -> None:
+    Table(
+        "moods",
+        metadata,
+        Column("id", BigInteger, primary_key=True),
+        Column("mood", Enum("calm", "hype", name="mood"), nullable=False),
+    )
+
+
 def failed(report: RoundtripReport) -> dict[str, str]:
     """Failed check -> its summary line followed by its detail."""
     return {r.check: "\n".join((r.summary, *r.detail)) for r in report.findings}
@@ -139,9 +162,6 @@ def test_branches_joined_by_a_merge_revision_walk_cleanly(
 def test_a_model_changed_without_a_migration_shows_the_autogenerate_diff(
     server: Settings, history: History
 ) -> None:
-    def add_bpm(metadata: MetaData) -> None:
-        metadata.tables["tracks"].append_column(Column("bpm", Integer()))
-
     report = roundtrip(server, ini=history.ini, metadata=models_with(add_bpm), lint=False)
     found = failed(report)
     assert list(found) == ["models"]
@@ -173,7 +193,7 @@ def test_a_downgrade_that_does_not_undo_its_upgrade_is_shown(
         upgrade='op.add_column("tracks", sa.Column("bpm", sa.Integer()))',
         downgrade="pass",
     )
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, ini=history.ini, metadata=models_with(add_bpm), lint=False)
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "downgrade of aaaa00000001" in found["stairway"]
@@ -194,7 +214,7 @@ def test_an_enum_type_left_behind_by_a_downgrade_is_caught(
         """,
         downgrade='op.drop_table("moods")',
     )
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, ini=history.ini, metadata=models_with(add_moods), lint=False)
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "+ enum type mood: 'calm', 'hype'" in found["stairway"]
