@@ -4,26 +4,28 @@
 fresh database of its own, created on the server it is given and dropped after:
 
 - **heads**: exactly one head (merge revisions are fine);
-- **stairway**: for each revision in topological order (ancestors first, so
-  branches and merges are walked as Alembic would), upgrade that one step,
-  downgrade it, upgrade it again; after the downgrade the schema must equal the
-  schema before the step, compared both ways by :mod:`schema_compare`. A
-  revision declared irreversible (see below) is upgraded only;
+- **stairway**: every revision goes up, down and up again, in topological
+  order (ancestors first, so branches and merges are walked as Alembic walks
+  them); after each downgrade the schema must equal the schema before that
+  revision's upgrade, compared both ways by :mod:`schema_compare`. Roots and
+  revisions up to the last irreversible one do this one by one on the empty
+  schema; the rest go up from base, then down from head with the seeds in
+  place, then up again (see :func:`_floor`). Either way each downgrade runs
+  while its revision is the newest one applied. A revision declared
+  irreversible (see below) is upgraded only;
 - **models**: the models match the migrations: Alembic's autogenerate finds
   nothing to do (types and server defaults compared, the server judging
   whether two default spellings are equal), and the schema ``create_all``
   builds from the models equals the one the migrations built, which also
   catches what autogenerate does not see (enum labels, CHECK expressions,
   deferrable constraints, identity columns);
-- **seeds**: with ``seeds/`` loaded at head, each revision is downgraded and
-  upgraded again with the data in place; every row and value that existed
-  before an upgrade must still be there after it;
+- **seeds**: ``seeds/`` loads at head, and on the way back up every row and
+  value that existed before an upgrade must still be there after it;
 - **squawk**: each revision's own upgrade SQL is linted (:mod:`sql_lint`).
 
 Each revision is run through ``alembic/env.py`` exactly as ``bot-db migrate``
 runs it (one transaction per revision), from a script directory loaded once
-and one open connection, so the whole roundtrip costs little more than a
-plain upgrade and downgrade.
+and one open connection, each phase's steps handed to Alembic as one run.
 
 A revision that truly cannot be undone declares it in its own file, next to
 the downgrade that raises, with the reason::
@@ -33,7 +35,7 @@ the downgrade that raises, with the reason::
 
 A revision whose upgrade rewrites existing values on purpose (a normalising
 backfill) declares ``rewrites_data = "why"``, and the seeds check does not
-compare the values it rewrites.
+compare existing rows across its upgrade.
 """
 
 from __future__ import annotations
