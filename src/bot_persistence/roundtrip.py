@@ -64,7 +64,7 @@ from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.exc import DBAPIError
 
 from bot_persistence import schema_compare, seeding, sql_lint
-from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.connection import admin_url, sync_engine, translate_connect_error
 from bot_persistence.errors import BotPersistenceError, MigrationCheckError
 from bot_persistence.migrations import alembic_config
 from bot_persistence.models import Base
@@ -162,23 +162,31 @@ def _first_line(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
-    """A new, empty database on ``server``, dropped on exit whatever happened."""
+    """A new, empty database on ``server``, dropped on exit whatever happened.
+
+    One maintenance connection is held for both statements: every new
+    connection costs a password handshake, and the roundtrip makes few of them.
+    """
     name = f"bot_roundtrip_{uuid.uuid4().hex[:10]}_{label}"
-    with connected_engine(server, url=admin_url(server)) as admin:
-        autocommit = admin.execution_options(isolation_level="AUTOCOMMIT")
-        with autocommit.connect() as conn:
-            conn.exec_driver_sql(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string()
-            )
+    identifier = sql.Identifier(name)
+    admin = sync_engine(server, url=admin_url(server))
+    try:
         try:
-            yield _with_database(server, name)
-        finally:
-            with autocommit.connect() as conn:
+            conn = admin.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except DBAPIError as exc:
+            raise translate_connect_error(exc, server) from None
+        with conn:
+            conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(identifier).as_string())
+            try:
+                yield _with_database(server, name)
+            finally:
                 conn.exec_driver_sql(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                    .format(sql.Identifier(name))
+                    .format(identifier)
                     .as_string()
                 )
+    finally:
+        admin.dispose()
 
 
 def _with_database(server: Settings, name: str) -> Settings:
@@ -453,11 +461,15 @@ def _schema_from_models(server: Settings, metadata: MetaData) -> SchemaSnapshot:
 
     Independent of the migrations, so it runs in a thread alongside them.
     """
-    with _scratch_database(server, "models") as models_db, connected_engine(models_db) as engine:
-        with engine.begin() as conn:
-            metadata.create_all(conn)
-        with engine.connect() as conn:
-            return schema_compare.snapshot(conn)
+    with _scratch_database(server, "models") as models_db:
+        engine = sync_engine(models_db)
+        try:
+            with engine.connect() as conn:
+                metadata.create_all(conn)
+                conn.commit()
+                return schema_compare.snapshot(conn)
+        finally:
+            engine.dispose()
 
 
 def _model_match(
@@ -623,8 +635,7 @@ def roundtrip(
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="models") as background,
         _scratch_database(server, "steps") as database,
-        connected_engine(database) as engine,
-        engine.connect() as conn,
+        sync_engine(database).connect() as conn,
     ):
         report.server = f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()}"
         major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
@@ -638,9 +649,7 @@ def roundtrip(
                 script, alembic_config(database, connection=conn, ini=config_ini), conn
             )
             from_models = background.submit(_schema_from_models, server, metadata)
-            for result in _database_checks(
-                runner, order, metadata, from_models, database, seeds_folder
-            ):
+            for result in _database_checks(runner, order, metadata, from_models, seeds_folder):
                 add(result)
         if pending is not None:
             add(_lint_result(pending, len(order)))
@@ -653,7 +662,6 @@ def _database_checks(
     order: Sequence[Script],
     metadata: MetaData,
     from_models: Future[SchemaSnapshot],
-    database: Settings,
     seeds_folder: Path | None,
 ) -> Iterator[CheckResult]:
     """Stairway, models and seeds, in the order they can run; stops where one breaks."""
@@ -664,11 +672,12 @@ def _database_checks(
         return
     models = _model_match(runner, metadata, from_models, stairway.schemas[len(order) - 1])
     try:
-        seeded = seeding.apply_seeds(database, folder=seeds_folder)
-    except BotPersistenceError as exc:
+        with runner.conn.begin():
+            seeded = seeding.apply_seeds_on(runner.conn, folder=seeds_folder)
+    except (BotPersistenceError, DBAPIError) as exc:
         yield stairway.result()
         yield models
-        yield CheckResult("seeds", False, f"the seeds do not load at head: {exc}")
+        yield CheckResult("seeds", False, f"the seeds do not load at head: {_first_line(exc)}")
         return
     broken = stairway.down_to_floor()
     if broken is not None:

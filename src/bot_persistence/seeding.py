@@ -36,7 +36,7 @@ from bot_persistence.models import (
 from bot_persistence.project import seeds_dir
 from bot_persistence.settings import Settings
 
-__all__ = ["SeedData", "SeedReport", "apply_seeds", "load_seeds"]
+__all__ = ["SeedData", "SeedReport", "apply_seeds", "apply_seeds_on", "load_seeds"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -237,6 +237,21 @@ def apply_seeds(settings: Settings, *, folder: Path | None = None) -> SeedReport
                 f"seeding failed and nothing was changed: {detail}; check the seed files "
                 "(and that the database is migrated: `bot-db migrate`)"
             ) from None
+    return _report(data)
+
+
+def apply_seeds_on(conn: Connection, *, folder: Path | None = None) -> SeedReport:
+    """Upsert the seed data through an open connection, in the caller's transaction.
+
+    For checks that already hold a connection (the migration roundtrip); driver
+    errors are the caller's to handle.
+    """
+    data = load_seeds(folder)
+    _apply(conn, data)
+    return _report(data)
+
+
+def _report(data: SeedData) -> SeedReport:
     return SeedReport(
         counts={
             "users": len(data.users),

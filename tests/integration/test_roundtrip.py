@@ -345,3 +345,9 @@ def test_a_version_nobody_has_is_one_line_naming_the_ways_out() -> None:
     assert code == 2
     assert "no PostgreSQL 9 server binaries" in err and "--url" in err
     assert err.count("\n") == 1
+
+
+def test_a_declaration_without_a_reason_is_refused(server: Settings, history: History) -> None:
+    history.add("aaaa00000001", **IRREVERSIBLE, extra='irreversible = "  "')
+    with pytest.raises(MigrationCheckError, match="`irreversible` must be a sentence saying why"):
+        roundtrip(server, ini=history.ini, lint=False)
