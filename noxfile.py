@@ -13,7 +13,7 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "migrate-roundtrip"]
 # A missing interpreter is an error in CI and a skip on a laptop.
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 

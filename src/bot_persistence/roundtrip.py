@@ -640,17 +640,22 @@ def roundtrip(
         report.server = f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()}"
         major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
         conn.rollback()
-        # squawk runs in the background while the database work goes on.
+        # The models' own schema and squawk are built alongside the stairway.
+        from_models = background.submit(_schema_from_models, server, metadata)
         pending = (
             sql_lint.start_lint(script, order, url=database.url, pg_major=major) if lint else None
         )
-        if heads.ok:
-            runner = _Runner(
-                script, alembic_config(database, connection=conn, ini=config_ini), conn
-            )
-            from_models = background.submit(_schema_from_models, server, metadata)
-            for result in _database_checks(runner, order, metadata, from_models, seeds_folder):
-                add(result)
+        try:
+            if heads.ok:
+                runner = _Runner(
+                    script, alembic_config(database, connection=conn, ini=config_ini), conn
+                )
+                for result in _database_checks(runner, order, metadata, from_models, seeds_folder):
+                    add(result)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
         if pending is not None:
             add(_lint_result(pending, len(order)))
     report.elapsed = time.perf_counter() - started

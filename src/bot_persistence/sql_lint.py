@@ -51,7 +51,6 @@ __all__ = [
     "PendingLint",
     "exemptions_of",
     "lint_revisions",
-    "revision_sql",
     "revisions_sql",
     "squawk_binary",
     "start_lint",
@@ -117,12 +116,6 @@ def exemptions_of(revision: Script) -> dict[str, str]:
             "reason it is safe, e.g. {'adding-not-nullable-field': 'the table is new'}"
         )
     return dict(raw)
-
-
-def revision_sql(script: ScriptDirectory, revision: Script, url: URL | str) -> str:
-    """Alembic's offline SQL for ``revision``'s upgrade step alone, as squawk should see it."""
-    starting = list(revision._normalized_down_revisions) or None
-    return _offline(script, [revision], url, starting=starting)[revision.revision]
 
 
 def revisions_sql(
@@ -217,6 +210,13 @@ class PendingLint:
         self._folder = folder
         self._files = files
         self._process = process
+
+    def cancel(self) -> None:
+        """Stop squawk and remove its files: the caller will not read the findings."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+        self._folder.cleanup()
 
     def findings(self) -> list[LintFinding]:
         """Wait for squawk and return its findings, exempt ones marked."""
