@@ -44,6 +44,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import textwrap
 import time
 import uuid
 from collections import Counter
@@ -322,6 +323,8 @@ class _Stairway:
         self.floor = _floor(order)
         self.schemas: dict[int, SchemaSnapshot] = {}
         self.notes: list[str] = []
+        #: Set once the seeds are loaded at head, before the walk down.
+        self.seeded = False
 
     def _keep(self, index: int) -> Action:
         def keep() -> None:
@@ -337,7 +340,7 @@ class _Stairway:
                 self.schemas[index - 1], self.runner.snapshot(), labels=("before upgrade", "after")
             )
             if difference:
-                seeded = " (seeds in place)" if with_data else ""
+                seeded = ", with the seeds in place," if with_data and self.seeded else ""
                 raise _Stop(
                     CheckResult(
                         "stairway",
@@ -487,7 +490,13 @@ def _model_match(
     pending = (
         []
         if operations is None or operations.is_empty()
-        else render_python_code(operations).strip().splitlines()
+        else textwrap.dedent(
+            "\n".join(
+                line
+                for line in render_python_code(operations).splitlines()
+                if line.strip() and not line.lstrip().startswith("# ###")
+            )
+        ).splitlines()
     )
     runner.conn.rollback()
     difference = schema_compare.diff(
@@ -676,24 +685,22 @@ def _database_checks(
         yield broken
         return
     models = _model_match(runner, metadata, from_models, stairway.schemas[len(order) - 1])
+    seeds: CheckResult | None = None
     try:
         with runner.conn.begin():
             seeded = seeding.apply_seeds_on(runner.conn, folder=seeds_folder)
+        stairway.seeded = True
     except (BotPersistenceError, DBAPIError) as exc:
-        yield stairway.result()
-        yield models
-        yield CheckResult("seeds", False, f"the seeds do not load at head: {_first_line(exc)}")
-        return
+        # The walk down and up still runs, on the empty schema.
+        seeds = CheckResult("seeds", False, f"the seeds do not load at head: {_first_line(exc)}")
     broken = stairway.down_to_floor()
-    if broken is not None:
-        yield broken
-        yield models
-        return
-    data = _up_with_data(stairway)
-    if data.check == "stairway":
-        yield data
-        yield models
-        return
-    yield stairway.result()
+    data = _up_with_data(stairway) if broken is None else None
+    if data is not None and data.check == "stairway":
+        broken = data
+    yield broken or stairway.result()
     yield models
-    yield dataclasses.replace(data, summary=f"seeds ({seeded.summary()}) {data.summary}")
+    if seeds is not None:
+        yield seeds
+    elif data is not None and broken is None:
+        summary = f"seeds ({seeded.summary()}) {data.summary}" if data.ok else data.summary
+        yield dataclasses.replace(data, summary=summary)

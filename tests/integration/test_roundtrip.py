@@ -351,3 +351,27 @@ def test_a_declaration_without_a_reason_is_refused(server: Settings, history: Hi
     history.add("aaaa00000001", **IRREVERSIBLE, extra='irreversible = "  "')
     with pytest.raises(MigrationCheckError, match="`irreversible` must be a sentence saying why"):
         roundtrip(server, ini=history.ini, lint=False)
+
+
+def test_seeds_that_do_not_load_still_leave_the_stairway_walked(
+    server: Settings, history: History, tmp_path: Path
+) -> None:
+    history.add(
+        "aaaa00000001",
+        upgrade='op.add_column("tracks", sa.Column("bpm", sa.Integer()))',
+        downgrade="pass",
+    )
+    broken_seeds = tmp_path / "seeds"
+    broken_seeds.mkdir()
+    (broken_seeds / "users.json").write_text('[{"id": 1, "username": ""}]')
+    report = roundtrip(
+        server,
+        ini=history.ini,
+        metadata=models_with(add_bpm),
+        seeds_folder=broken_seeds,
+        lint=False,
+    )
+    found = failed(report)
+    assert list(found) == ["stairway", "seeds"]
+    assert "+ column tracks.bpm: integer NULL" in found["stairway"]
+    assert "users.json" in found["seeds"]
