@@ -498,10 +498,11 @@ def _model_match(
             )
         ).splitlines()
     )
-    runner.conn.rollback()
-    difference = schema_compare.diff(
-        migrated, from_models.result(), labels=("migrations", "models")
+    migrated, models = schema_compare.without_equivalent_defaults(
+        runner.conn, migrated, from_models.result()
     )
+    runner.conn.rollback()
+    difference = schema_compare.diff(migrated, models, labels=("migrations", "models"))
     if not pending and not difference:
         return CheckResult(
             "models", True, "models match the migrations (autogenerate and schema compare)"

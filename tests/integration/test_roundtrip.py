@@ -19,8 +19,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
+    String,
     Table,
     Text,
+    text,
 )
 
 from bot_persistence import cli
@@ -168,6 +171,39 @@ def test_a_model_changed_without_a_migration_shows_the_autogenerate_diff(
     assert "op.add_column('tracks', sa.Column('bpm'" in found["models"]
     assert "+ column tracks.bpm: integer NULL" in found["models"]
     assert "bot-db revision -m" in found["models"]
+
+
+def test_defaults_spelled_differently_with_the_same_value_raise_nothing(
+    server: Settings, history: History
+) -> None:
+    """The migrations say text("50") and "!"; these models say "50" and '!'::varchar."""
+
+    def respell(metadata: MetaData) -> None:
+        settings = metadata.tables["guild_settings"]
+        settings.append_column(
+            Column("default_volume", SmallInteger, server_default="50", nullable=False),
+            replace_existing=True,
+        )
+        settings.append_column(
+            Column("prefix", String(8), server_default=text("'!'::varchar"), nullable=False),
+            replace_existing=True,
+        )
+
+    report = roundtrip(server, ini=history.ini, metadata=models_with(respell), lint=False)
+    assert report.ok, failed(report)
+
+
+def test_a_changed_default_value_is_caught(server: Settings, history: History) -> None:
+    def louder(metadata: MetaData) -> None:
+        metadata.tables["guild_settings"].append_column(
+            Column("default_volume", SmallInteger, server_default="60", nullable=False),
+            replace_existing=True,
+        )
+
+    report = roundtrip(server, ini=history.ini, metadata=models_with(louder), lint=False)
+    found = failed(report)
+    assert list(found) == ["models"]
+    assert "~ default guild_settings.default_volume: migrations '50'" in found["models"]
 
 
 def test_a_change_autogenerate_cannot_see_is_caught_by_the_schema_compare(
