@@ -77,11 +77,13 @@ def _declared(revision: Script, name: str) -> str | None:
 
 
 def label(revision: Script) -> str:
+    """``id (first line of its message)``: how a finding names a revision."""
     doc = (revision.doc or "").strip().splitlines()
     return f"{revision.revision} ({doc[0]})" if doc and doc[0] else revision.revision
 
 
 def first_line(exc: BaseException) -> str:
+    """The server's (or the exception's) first line, for a one-line finding."""
     original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = str(original).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -123,6 +125,7 @@ class StepRunner:
         self.current: tuple[Script, bool] | None = None
 
     def run(self, steps: Sequence[tuple[Script, bool, Action | None]]) -> None:
+        """Run ``(revision, upgrade?, action)`` steps in this order, as one Alembic run."""
         if self.conn.in_transaction():
             self.conn.rollback()  # only reads happened since the last run
         planned = [self._step(revision, up, action) for revision, up, action in steps]
