@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
@@ -53,7 +54,11 @@ from sqlalchemy.exc import DBAPIError
 
 from bot_persistence import schema_compare, seeding, sql_lint
 from bot_persistence.connection import admin_url, sync_engine, translate_connect_error
-from bot_persistence.errors import BotPersistenceError, MigrationCheckError
+from bot_persistence.errors import (
+    BotPersistenceError,
+    ConfigurationError,
+    MigrationCheckError,
+)
 from bot_persistence.migrations import alembic_config
 from bot_persistence.models import Base
 from bot_persistence.project import alembic_ini
@@ -135,7 +140,17 @@ def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
         except DBAPIError as exc:
             raise translate_connect_error(exc, server) from None
         with conn:
-            conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(identifier).as_string())
+            try:
+                conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(identifier).as_string())
+            except DBAPIError as exc:
+                if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+                    raise ConfigurationError(
+                        f"user {server.user!r} may not create databases on "
+                        f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
+                        "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
+                        "server"
+                    ) from None
+                raise
             try:
                 yield _with_database(server, name)
             finally:

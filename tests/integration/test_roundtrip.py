@@ -23,11 +23,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    create_engine,
     text,
 )
+from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
-from bot_persistence.errors import MigrationCheckError
+from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
 from bot_persistence.provision.embedded import EmbeddedCluster
@@ -411,3 +413,43 @@ def test_seeds_that_do_not_load_still_leave_the_stairway_walked(
     assert list(found) == ["stairway", "seeds"]
     assert "+ column tracks.bpm: integer NULL" in found["stairway"]
     assert "users.json" in found["seeds"]
+
+
+def test_the_command_uses_database_url_when_set_in_a_database_of_its_own(
+    server: Settings, settings: Settings
+) -> None:
+    """CI gives a service container through DATABASE_URL; its own database is left alone."""
+    configured = Settings.from_values(
+        database_url=settings.url.render_as_string(hide_password=False)
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["roundtrip", "--no-lint"], settings=configured, stdout=out, stderr=err, stdin=io.StringIO()
+    )
+    assert code == 0, out.getvalue() + err.getvalue()
+    assert "DATABASE_URL" in out.getvalue() and PASSWORD not in out.getvalue()
+    engine = create_engine(settings.url, poolclass=NullPool)
+    with engine.connect() as conn:
+        tables = conn.execute(
+            text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        ).scalar()
+    engine.dispose()
+    assert tables == 0
+
+
+def test_a_user_who_may_not_create_databases_is_told_what_to_do(
+    server: Settings, settings: Settings
+) -> None:
+    admin = create_engine(server.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE ROLE plain_user LOGIN PASSWORD 'plain-pw' NOCREATEDB"))
+    try:
+        plain = make_settings(
+            server.port, "postgres", postgres_user="plain_user", postgres_password="plain-pw"
+        )
+        with pytest.raises(ConfigurationError, match="may not create databases"):
+            roundtrip(plain, lint=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("DROP ROLE plain_user"))
+        admin.dispose()
