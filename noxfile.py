@@ -16,7 +16,7 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "migrate-roundtrip"]
 # A missing interpreter is an error in CI and a skip on a laptop.
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 
@@ -56,7 +56,7 @@ def seed(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite with coverage: unit tests and real-PostgreSQL integration tests."""
-    _install(session, "test")
+    _install(session, "test", "migrations")
     session.run(
         "pytest",
         "--cov",
@@ -99,10 +99,17 @@ def _actionlint(session: nox.Session) -> None:
     session.run(str(binary), ".github/workflows/*.yml", external=True)
 
 
+@nox.session(name="migrate-roundtrip", python=DEFAULT_PYTHON)
+def migrate_roundtrip(session: nox.Session) -> None:
+    """Prove every migration up, down and up on a throw-away database (`-- --pg 15`, `--url`)."""
+    _install(session, "migrations")
+    session.run("bot-db", "roundtrip", *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
-    _install(session, "test")
+    _install(session, "test", "migrations")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

@@ -21,12 +21,13 @@ from typing import TextIO
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence import devdb, erd, guards, health, migrations, seeding
+from bot_persistence import devdb, erd, guards, health, migrations, roundtrip, seeding
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.output import Console
 from bot_persistence.project import project_root, psqlrc
 from bot_persistence.provision import select_backend
 from bot_persistence.provision.embedded import embedded_bin_dir
+from bot_persistence.provision.scratch import DEFAULT_MAJOR, throwaway_server
 from bot_persistence.settings import Settings
 
 __all__ = ["build_parser", "main", "run"]
@@ -167,6 +168,41 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
     return 0
 
 
+def _print_check(out: Console, result: roundtrip.CheckResult) -> None:
+    line = f"{result.check:<9} {result.summary}"
+    if result.ok:
+        out.ok(line)
+    else:
+        out.fail(line)
+    for detail in result.detail:
+        out.line(f"    {detail}" if not result.ok else out.paint(f"    {detail}", "dim"))
+
+
+def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Prove the migrations on a throw-away database: stairway, drift, seeds, squawk."""
+
+    def run(server: Settings, source: str) -> int:
+        out.field("server", source)
+        report = roundtrip.roundtrip(
+            server, lint=not args.no_lint, progress=lambda r: _print_check(out, r)
+        )
+        count = len(report.findings)
+        summary = (
+            f"{len(report.revisions)} revision(s) on {report.server} in {report.elapsed:.2f}s: "
+            + ("all checks passed" if report.ok else f"{count} finding(s)")
+        )
+        (out.ok if report.ok else out.fail)(summary)
+        return 0 if report.ok else 1
+
+    if args.url:
+        given = Settings.from_values(database_url=args.url, backend="external")
+        return run(given, f"{given.masked_url} (a scratch database of its own on it)")
+    if args.pg is None and settings.url_from_environment:
+        return run(settings, f"DATABASE_URL {settings.masked_url} (a scratch database of its own)")
+    with throwaway_server(args.pg or DEFAULT_MAJOR) as scratch:
+        return run(scratch.settings, scratch.source)
+
+
 def _psql() -> str:
     found = shutil.which("psql")
     if found:
@@ -264,6 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     revision.add_argument("--empty", action="store_true", help="no autogenerate: an empty script")
 
     add("seed", cmd_seed)
+
+    check_migrations = add("roundtrip", cmd_roundtrip)
+    where = check_migrations.add_mutually_exclusive_group()
+    where.add_argument(
+        "--pg",
+        type=int,
+        metavar="MAJOR",
+        help=f"a throw-away PostgreSQL MAJOR (default {DEFAULT_MAJOR}; DATABASE_URL's if set)",
+    )
+    where.add_argument(
+        "--url", metavar="URL", help="run on this server, in a scratch database of its own"
+    )
+    check_migrations.add_argument(
+        "--no-lint", action="store_true", help="skip the squawk lint of each revision's SQL"
+    )
 
     reset = add("reset", cmd_reset)
     backend_option(reset)

@@ -18,7 +18,8 @@ do next, and never contains a password::
     │   └── DatabaseMissingError
     ├── SchemaError
     │   ├── SchemaNotAtHeadError
-    │   └── MigrationFailedError
+    │   ├── MigrationFailedError
+    │   └── MigrationCheckError         the roundtrip or a lint found a problem
     ├── SeedError
     └── RepositoryError                 the bot's data calls
         ├── NotFoundError
@@ -42,6 +43,7 @@ __all__ = [
     "GuardRefusedError",
     "InvalidDatabaseUrlError",
     "InvalidInputError",
+    "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
     "PortInUseError",
@@ -119,6 +121,13 @@ class SchemaNotAtHeadError(SchemaError):
 
 class MigrationFailedError(SchemaError):
     """A migration raised; the database stays at the revision before it."""
+
+
+class MigrationCheckError(SchemaError):
+    """The migration history failed a check (heads, roundtrip, drift, lint) or is malformed.
+
+    The message is one line; the roundtrip's report holds the detail of each finding.
+    """
 
 
 class SeedError(BotPersistenceError):

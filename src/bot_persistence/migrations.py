@@ -40,6 +40,7 @@ __all__ = [
     "new_revision",
     "revision_of",
     "script_directory",
+    "startup_upgrade",
     "upgrade",
 ]
 
@@ -134,6 +135,9 @@ def upgrade(
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        # End the read's implicit transaction: Alembic must find none open, or it
+        # runs every revision inside ours and a failure undoes all of them.
+        conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.upgrade(config, target)
@@ -142,19 +146,49 @@ def upgrade(
         except (SQLAlchemyError, Exception) as exc:
             conn.rollback()
             failed_at = revision_of(conn)
+            failing = _next_revision(config, target, failed_at)
             raise MigrationFailedError(
-                f"a migration after revision {failed_at or 'base'} failed: {_describe(exc)}; "
-                f"the database stays at {failed_at or 'base'}: fix the migration and run "
-                "`bot-db migrate` again"
+                f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
+                f"{_describe(exc)}; the database stays at {failed_at or 'base'}: fix the "
+                "migration and run `bot-db migrate` again"
             ) from exc
         conn.commit()
         return MigrationResult(before=before, after=revision_of(conn))
+
+
+def _next_revision(config: Config, target: str, at: str | None) -> str | None:
+    """The revision an upgrade from ``at`` towards ``target`` runs first: the one that failed."""
+    try:
+        script = ScriptDirectory.from_config(config)
+        pending = list(script.iterate_revisions(target, at, implicit_base=True))
+    except Exception:  # naming the revision is a courtesy; the error says the rest
+        return None
+    if not pending:
+        return None
+    first = pending[-1]
+    doc = (first.doc or "").strip().splitlines()
+    return f"{first.revision} ({doc[0]})" if doc and doc[0] else first.revision
+
+
+def startup_upgrade(settings: Settings) -> MigrationResult | None:
+    """The bot's optional start-up migration (``BOT_DB_MIGRATE_ON_STARTUP``), for development.
+
+    Many shards may start at once: :func:`upgrade` holds the advisory lock, so
+    exactly one of them migrates and the others wait, then find head. Returns
+    ``None`` when the setting is off.
+    """
+    if not settings.migrate_on_startup:
+        return None
+    return upgrade(settings)
 
 
 def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> MigrationResult:
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        # End the read's implicit transaction: Alembic must find none open, or it
+        # runs every revision inside ours and a failure undoes all of them.
+        conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.downgrade(config, target)

@@ -29,13 +29,14 @@ from bot_persistence.models import (
     PlaylistTrack,
     RepeatMode,
     Track,
+    TrackSource,
     User,
     UserPreferences,
 )
 from bot_persistence.project import seeds_dir
 from bot_persistence.settings import Settings
 
-__all__ = ["SeedData", "SeedReport", "apply_seeds", "load_seeds"]
+__all__ = ["SeedData", "SeedReport", "apply_seeds", "apply_seeds_on", "load_seeds"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,6 +78,14 @@ class TrackSeed(_Seed):
     title: str = Field(min_length=1, max_length=300)
     artist: str | None = Field(default=None, max_length=300)
     duration_seconds: int | None = Field(default=None, ge=0)
+    #: Told by the URL's host when the seed does not say.
+    source: TrackSource | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The ``tracks`` row, with the source filled in from the URL when not given."""
+        values = self.model_dump(mode="json")
+        values["source"] = (self.source or TrackSource.from_url(self.source_url)).value
+        return values
 
 
 class PlaylistSeed(_Seed):
@@ -151,11 +160,14 @@ def _track_ids(conn: Connection, tracks: Sequence[TrackSeed]) -> dict[str, int]:
     unique = {track.source_url: track for track in tracks}
     if not unique:
         return {}
-    values = [track.model_dump(mode="json") for track in unique.values()]
+    values = [track.row() for track in unique.values()]
     statement = insert(Track).values(values)
     upsert = statement.on_conflict_do_update(
         index_elements=["source_url"],
-        set_={name: statement.excluded[name] for name in ("title", "artist", "duration_seconds")},
+        set_={
+            name: statement.excluded[name]
+            for name in ("title", "artist", "duration_seconds", "source")
+        },
     ).returning(Track.source_url, Track.id)
     return {row.source_url: row.id for row in conn.execute(upsert)}
 
@@ -225,6 +237,21 @@ def apply_seeds(settings: Settings, *, folder: Path | None = None) -> SeedReport
                 f"seeding failed and nothing was changed: {detail}; check the seed files "
                 "(and that the database is migrated: `bot-db migrate`)"
             ) from None
+    return _report(data)
+
+
+def apply_seeds_on(conn: Connection, *, folder: Path | None = None) -> SeedReport:
+    """Upsert the seed data through an open connection, in the caller's transaction.
+
+    For checks that already hold a connection (the migration roundtrip); driver
+    errors are the caller's to handle.
+    """
+    data = load_seeds(folder)
+    _apply(conn, data)
+    return _report(data)
+
+
+def _report(data: SeedData) -> SeedReport:
     return SeedReport(
         counts={
             "users": len(data.users),

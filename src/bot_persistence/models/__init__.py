@@ -2,7 +2,7 @@
 
 from bot_persistence.models.base import NAMING_CONVENTION, Base
 from bot_persistence.models.guilds import Guild, GuildSettings
-from bot_persistence.models.playlists import Playlist, PlaylistTrack, Track
+from bot_persistence.models.playlists import Playlist, PlaylistTrack, Track, TrackSource
 from bot_persistence.models.users import RepeatMode, User, UserPreferences
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "PlaylistTrack",
     "RepeatMode",
     "Track",
+    "TrackSource",
     "User",
     "UserPreferences",
 ]

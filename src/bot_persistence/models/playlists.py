@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Enum,
     ForeignKey,
     Identity,
     Index,
@@ -23,7 +26,37 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot_persistence.models.base import Base, Snowflake, TimestampMixin
 from bot_persistence.models.users import User
 
-__all__ = ["Playlist", "PlaylistTrack", "Track"]
+__all__ = ["Playlist", "PlaylistTrack", "Track", "TrackSource"]
+
+
+class TrackSource(str, enum.Enum):
+    """Where a track is played from, told by its URL's host; ``other`` for any we do not know."""
+
+    YOUTUBE = "youtube"
+    SOUNDCLOUD = "soundcloud"
+    BANDCAMP = "bandcamp"
+    SPOTIFY = "spotify"
+    OTHER = "other"
+
+    @classmethod
+    def from_url(cls, url: str) -> TrackSource:
+        """The source a URL's host tells (``www.youtube.com`` and ``youtu.be`` are YouTube).
+
+        The same rule the migration that added ``tracks.source`` backfilled with.
+        """
+        host = (urlsplit(url.strip()).hostname or "").lower()
+        for source, domains in _SOURCE_DOMAINS.items():
+            if any(host == domain or host.endswith(f".{domain}") for domain in domains):
+                return source
+        return cls.OTHER
+
+
+_SOURCE_DOMAINS: dict[TrackSource, tuple[str, ...]] = {
+    TrackSource.YOUTUBE: ("youtube.com", "youtu.be"),
+    TrackSource.SOUNDCLOUD: ("soundcloud.com",),
+    TrackSource.BANDCAMP: ("bandcamp.com",),
+    TrackSource.SPOTIFY: ("spotify.com",),
+}
 
 
 class Playlist(TimestampMixin, Base):
@@ -67,6 +100,15 @@ class Track(Base):
     # Source-specific details (thumbnails, ids, chapter marks) whose shape differs
     # per source: the one truly open-shaped column, hence JSONB.
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # Lets the player pick the right extractor without parsing the URL again.
+    source: Mapped[TrackSource] = mapped_column(
+        Enum(
+            TrackSource,
+            name="track_source",
+            values_callable=lambda members: [member.value for member in members],
+        ),
+        server_default=TrackSource.OTHER.value,
+    )
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (

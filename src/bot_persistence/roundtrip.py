@@ -1,0 +1,385 @@
+"""The migration roundtrip: every revision up, down and up again, on a throw-away database.
+
+``bot-db roundtrip`` (and ``nox -s migrate-roundtrip``) proves the history on a
+fresh database of its own, created on the server it is given and dropped after:
+
+- **heads**: exactly one head (merge revisions are fine);
+- **stairway**: every revision goes up, down and up again, in topological
+  order (ancestors first, so branches and merges are walked as Alembic walks
+  them); after each downgrade the schema must equal the schema before that
+  revision's upgrade, compared both ways by :mod:`schema_compare`. Roots and
+  revisions up to the last irreversible one do this one by one on the empty
+  schema; the rest go up from base, then down from head with the seeds in
+  place, then up again (:mod:`stairway` walks the graph). Either way each downgrade runs
+  while its revision is the newest one applied. A revision declared
+  irreversible (see below) is upgraded only;
+- **models**: the models match the migrations: Alembic's autogenerate finds
+  nothing to do (types and server defaults compared, the server judging
+  whether two default spellings are equal), and the schema ``create_all``
+  builds from the models equals the one the migrations built, which also
+  catches what autogenerate does not see (enum labels, CHECK expressions,
+  deferrable constraints, identity columns);
+- **seeds**: ``seeds/`` loads at head, and on the way back up every row and
+  value that existed before an upgrade must still be there after it;
+- **squawk**: each revision's own upgrade SQL is linted (:mod:`sql_lint`).
+
+Each revision is run through ``alembic/env.py`` exactly as ``bot-db migrate``
+runs it (one transaction per revision), from a script directory loaded once
+and one open connection, each phase's steps handed to Alembic as one run.
+
+A revision may declare that it is ``irreversible`` or ``rewrites_data``, and
+may carry ``squawk_exemptions``, each with the reason in words; see
+:mod:`stairway`, :mod:`sql_lint` and docs/migrations.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from psycopg import sql
+from pydantic import SecretStr
+from sqlalchemy import MetaData, text
+from sqlalchemy.exc import DBAPIError
+
+from bot_persistence import schema_compare, seeding, sql_lint
+from bot_persistence.connection import admin_url, sync_engine, translate_connect_error
+from bot_persistence.errors import (
+    BotPersistenceError,
+    ConfigurationError,
+    MigrationCheckError,
+)
+from bot_persistence.migrations import alembic_config
+from bot_persistence.models import Base
+from bot_persistence.project import alembic_ini
+from bot_persistence.schema_compare import SchemaSnapshot
+from bot_persistence.settings import Settings
+from bot_persistence.stairway import (
+    CheckResult,
+    Stairway,
+    StepRunner,
+    first_line,
+    irreversible_reason,
+    label,
+    up_with_data,
+)
+
+__all__ = [
+    "CheckResult",
+    "RoundtripReport",
+    "irreversible_reason",
+    "revisions_in_order",
+    "roundtrip",
+]
+
+Progress = Callable[["CheckResult"], None]
+
+
+@dataclasses.dataclass
+class RoundtripReport:
+    """Everything the roundtrip found, in the order it found it."""
+
+    server: str = ""
+    revisions: list[str] = dataclasses.field(default_factory=list)
+    results: list[CheckResult] = dataclasses.field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def findings(self) -> list[CheckResult]:
+        """The failed checks."""
+        return [result for result in self.results if not result.ok]
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed."""
+        return not self.findings
+
+    def raise_for_findings(self) -> None:
+        """Raise :class:`MigrationCheckError` naming the first finding, if there is one."""
+        if self.findings:
+            first = self.findings[0]
+            more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
+            raise MigrationCheckError(f"{first.check}: {first.summary}{more}")
+
+
+def _quiet(_: CheckResult) -> None:
+    return None
+
+
+def revisions_in_order(script: ScriptDirectory) -> list[Script]:
+    """Every revision, ancestors before descendants (a topological order of the graph)."""
+    return list(reversed(list(script.walk_revisions("base", "heads"))))
+
+
+# -- the scratch databases ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
+    """A new, empty database on ``server``, dropped on exit whatever happened.
+
+    One maintenance connection is held for both statements: every new
+    connection costs a password handshake, and the roundtrip makes few of them.
+    """
+    name = f"bot_roundtrip_{uuid.uuid4().hex[:10]}_{label}"
+    identifier = sql.Identifier(name)
+    admin = sync_engine(server, url=admin_url(server))
+    try:
+        try:
+            conn = admin.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except DBAPIError as exc:
+            raise translate_connect_error(exc, server) from None
+        with conn:
+            try:
+                conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(identifier).as_string())
+            except DBAPIError as exc:
+                if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+                    raise ConfigurationError(
+                        f"user {server.user!r} may not create databases on "
+                        f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
+                        "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
+                        "server"
+                    ) from None
+                raise
+            try:
+                yield _with_database(server, name)
+            finally:
+                conn.exec_driver_sql(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                    .format(identifier)
+                    .as_string()
+                )
+    finally:
+        admin.dispose()
+
+
+def _with_database(server: Settings, name: str) -> Settings:
+    """``server``'s settings naming database ``name``, keeping every other URL part."""
+    url = server.url.set(database=name).render_as_string(hide_password=False)
+    return server.model_copy(update={"database_url": SecretStr(url)})
+
+
+# -- the checks -------------------------------------------------------------------------
+
+
+def _heads(script: ScriptDirectory) -> CheckResult:
+    heads = script.get_heads()
+    if len(heads) == 1:
+        return CheckResult("heads", True, f"one head: {heads[0]}")
+    if not heads:
+        return CheckResult("heads", True, "no revisions yet")
+    named = [label(script.get_revision(head)) for head in sorted(heads)]
+    return CheckResult(
+        "heads",
+        False,
+        f"the history has {len(heads)} heads: {', '.join(sorted(heads))}",
+        (
+            *(f"head {label}" for label in named),
+            "merge them: `alembic merge -m 'merge heads' heads`, review, and run again",
+        ),
+    )
+
+
+def _schema_from_models(server: Settings, metadata: MetaData) -> SchemaSnapshot:
+    """The schema ``create_all`` builds from the models, in a scratch database of its own.
+
+    Independent of the migrations, so it runs in a thread alongside them.
+    """
+    with _scratch_database(server, "models") as models_db:
+        engine = sync_engine(models_db)
+        try:
+            with engine.connect() as conn:
+                metadata.create_all(conn)
+                conn.commit()
+                return schema_compare.snapshot(conn)
+        finally:
+            engine.dispose()
+
+
+def _model_match(
+    runner: StepRunner,
+    metadata: MetaData,
+    from_models: Future[SchemaSnapshot],
+    migrated: SchemaSnapshot,
+) -> CheckResult:
+    """No pending autogenerate diff, and the models' own DDL builds the same schema."""
+    context = MigrationContext.configure(
+        connection=runner.conn,
+        opts={"compare_type": True, "compare_server_default": True, "target_metadata": metadata},
+    )
+    operations = produce_migrations(context, metadata).upgrade_ops
+    pending = (
+        []
+        if operations is None or operations.is_empty()
+        else textwrap.dedent(
+            "\n".join(
+                line
+                for line in render_python_code(operations).splitlines()
+                if line.strip() and not line.lstrip().startswith("# ###")
+            )
+        ).splitlines()
+    )
+    migrated, models = schema_compare.without_equivalent_defaults(
+        runner.conn, migrated, from_models.result()
+    )
+    runner.conn.rollback()
+    difference = schema_compare.diff(migrated, models, labels=("migrations", "models"))
+    if not pending and not difference:
+        return CheckResult(
+            "models", True, "models match the migrations (autogenerate and schema compare)"
+        )
+    detail: list[str] = []
+    if pending:
+        detail += ["autogenerate would write:", *(f"  {line}" for line in pending)]
+    if difference:
+        detail += ["schema from migrations (-) against schema from models (+):", *difference]
+    if pending:
+        detail.append(
+            'write the migration: `bot-db revision -m "..."` against a migrated database, '
+            "review it, and run the roundtrip again"
+        )
+    else:
+        detail.append(
+            "autogenerate does not see these: write them by hand in "
+            '`bot-db revision -m "..." --empty`, or change the models back'
+        )
+    return CheckResult("models", False, "the models and the migrations differ", tuple(detail))
+
+
+def _lint_result(pending: sql_lint.PendingLint, count: int) -> CheckResult:
+    findings = pending.findings()
+    blocking = [finding for finding in findings if finding.exempt_because is None]
+    exempted = [finding for finding in findings if finding.exempt_because is not None]
+    notes = tuple(
+        f"{finding.revision}: {finding.rule} exempted ({finding.exempt_because})"
+        for finding in exempted
+    )
+    if blocking:
+        by_revision = sorted({finding.revision for finding in blocking})
+        return CheckResult(
+            "squawk",
+            False,
+            f"{len(blocking)} unsafe operation(s) in revision(s) {', '.join(by_revision)}",
+            (
+                *(f"{finding.revision}: {finding.describe()}" for finding in blocking),
+                "make the operation safe for a busy table, or add a squawk_exemptions entry "
+                "with the reason to that revision (docs/migrations.md)",
+            ),
+        )
+    return CheckResult(
+        "squawk",
+        True,
+        f"{count} revision(s) linted, no unsafe operation"
+        + (f" ({len(exempted)} exempted)" if exempted else ""),
+        notes,
+    )
+
+
+# -- the whole roundtrip ------------------------------------------------------------------
+
+
+def roundtrip(
+    server: Settings,
+    *,
+    ini: Path | None = None,
+    metadata: MetaData | None = None,
+    seeds_folder: Path | None = None,
+    lint: bool = True,
+    script: ScriptDirectory | None = None,
+    progress: Progress = _quiet,
+) -> RoundtripReport:
+    """Run every check on fresh databases created on ``server`` and dropped after.
+
+    ``server`` names a server where its user may create databases; its own
+    database is never touched. ``metadata`` defaults to the models'. A check
+    that cannot run because an earlier one failed (no single head, a broken
+    stairway) is left out rather than reported twice.
+    """
+    started = time.perf_counter()
+    metadata = metadata if metadata is not None else Base.metadata
+    config_ini = ini or alembic_ini()
+    if script is None:
+        script = ScriptDirectory.from_config(alembic_config(server, ini=config_ini))
+    report = RoundtripReport()
+
+    def add(result: CheckResult) -> None:
+        report.results.append(result)
+        progress(result)
+
+    order = revisions_in_order(script)
+    report.revisions = [revision.revision for revision in order]
+    heads = _heads(script)
+    add(heads)
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="models") as background,
+        _scratch_database(server, "steps") as database,
+        sync_engine(database).connect() as conn,
+    ):
+        report.server = f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()}"
+        major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
+        conn.rollback()
+        # The models' own schema and squawk are built alongside the stairway.
+        from_models = background.submit(_schema_from_models, server, metadata)
+        pending = (
+            sql_lint.start_lint(script, order, url=database.url, pg_major=major) if lint else None
+        )
+        try:
+            if heads.ok:
+                runner = StepRunner(
+                    script, alembic_config(database, connection=conn, ini=config_ini), conn
+                )
+                for result in _database_checks(runner, order, metadata, from_models, seeds_folder):
+                    add(result)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
+        if pending is not None:
+            add(_lint_result(pending, len(order)))
+    report.elapsed = time.perf_counter() - started
+    return report
+
+
+def _database_checks(
+    runner: StepRunner,
+    order: Sequence[Script],
+    metadata: MetaData,
+    from_models: Future[SchemaSnapshot],
+    seeds_folder: Path | None,
+) -> Iterator[CheckResult]:
+    """Stairway, models and seeds, in the order they can run; stops where one breaks."""
+    stairway = Stairway(runner, order)
+    broken = stairway.up_from_base()
+    if broken is not None:
+        yield broken
+        return
+    models = _model_match(runner, metadata, from_models, stairway.schemas[len(order) - 1])
+    seeds: CheckResult | None = None
+    try:
+        with runner.conn.begin():
+            seeded = seeding.apply_seeds_on(runner.conn, folder=seeds_folder)
+        stairway.seeded = True
+    except (BotPersistenceError, DBAPIError) as exc:
+        # The walk down and up still runs, on the empty schema.
+        seeds = CheckResult("seeds", False, f"the seeds do not load at head: {first_line(exc)}")
+    broken = stairway.down_to_floor()
+    data = up_with_data(stairway) if broken is None else None
+    if data is not None and data.check == "stairway":
+        broken = data
+    yield broken or stairway.result()
+    yield models
+    if seeds is not None:
+        yield seeds
+    elif data is not None and broken is None:
+        summary = f"seeds ({seeded.summary()}) {data.summary}" if data.ok else data.summary
+        yield dataclasses.replace(data, summary=summary)

@@ -1,0 +1,340 @@
+"""Each revision's own SQL, linted by squawk for operations that lock or rewrite a busy table.
+
+For every revision we render Alembic's offline (``--sql``) output of that one
+upgrade step, not the whole history at once, so a finding points at the
+revision that brings it. Alembic runs each revision inside a transaction
+(``transaction_per_migration`` in ``alembic/env.py``), so the ``BEGIN``/``COMMIT``
+lines are left out and squawk is told ``--assume-in-transaction``; it then
+judges the SQL the way the server will run it (``CREATE INDEX CONCURRENTLY``,
+for one, cannot run there). Alembic's own version-table bookkeeping is left
+out too.
+
+A revision that does something squawk flags on purpose says so in its own
+file, with the reason next to each rule::
+
+    # squawk: rules this revision breaks on purpose, each with why it is safe here.
+    squawk_exemptions = {
+        "adding-not-nullable-field": "tracks gets a DEFAULT, so no row is rewritten",
+    }
+
+Only upgrades are linted: a downgrade is destructive by nature and runs only
+in development (``bot-db downgrade`` is guarded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import op as alembic_op
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationStep
+from alembic.script import Script, ScriptDirectory
+from sqlalchemy.engine import URL
+
+from bot_persistence.errors import ConfigurationError, MigrationCheckError
+from bot_persistence.migrations import alembic_config
+from bot_persistence.settings import Settings
+
+__all__ = [
+    "EXCLUDED_RULES",
+    "LintFinding",
+    "PendingLint",
+    "exemptions_of",
+    "lint_revisions",
+    "revisions_sql",
+    "squawk_binary",
+    "start_lint",
+]
+
+#: Rules about style rather than locks or rewrites of a busy table. Each is a
+#: choice this project made knowingly; the rest of squawk's rules apply.
+EXCLUDED_RULES: tuple[str, ...] = (
+    # Column types are chosen per column in review (VARCHAR(n) for Discord's
+    # length limits, SMALLINT for volumes), not by the linter.
+    "prefer-text-field",
+    "prefer-bigint-over-int",
+    "prefer-bigint-over-smallint",
+    "prefer-identity",
+    # Alembic revisions run once, under a version check: they need not be
+    # idempotent (IF NOT EXISTS everywhere would hide drift instead).
+    "prefer-robust-stmts",
+    # Timeouts are set by whoever runs the migration (the session's settings),
+    # not written into each revision's SQL.
+    "require-lock-timeout",
+    "require-statement-timeout",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LintFinding:
+    """One squawk finding in one revision's upgrade SQL."""
+
+    revision: str
+    rule: str
+    message: str
+    line: int
+    statement: str
+    exempt_because: str | None = None
+
+    def describe(self) -> str:
+        """``rule (line N): message`` and the statement, for a person."""
+        return f"{self.rule} (line {self.line}): {self.message}\n    {self.statement}"
+
+
+def squawk_binary() -> str:
+    """The squawk executable: next to this Python first (a venv), then on PATH."""
+    beside = Path(sys.executable).parent / ("squawk.exe" if sys.platform == "win32" else "squawk")
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("squawk")
+    if found is None:
+        raise ConfigurationError(
+            "squawk is not installed, so migration SQL cannot be linted: run "
+            "`pip install squawk-cli` (nox -s migrate-roundtrip installs it)"
+        )
+    return found
+
+
+def exemptions_of(revision: Script) -> dict[str, str]:
+    """The revision's ``squawk_exemptions``: rule name -> why it is safe; checked for shape."""
+    raw: Any = getattr(revision.module, "squawk_exemptions", {})
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(rule, str) and isinstance(why, str) and why.strip() for rule, why in raw.items()
+    ):
+        raise MigrationCheckError(
+            f"revision {revision.revision}: squawk_exemptions must map each rule name to the "
+            "reason it is safe, e.g. {'adding-not-nullable-field': 'the table is new'}"
+        )
+    return dict(raw)
+
+
+def revisions_sql(
+    script: ScriptDirectory, order: Sequence[Script], url: URL | str
+) -> dict[str, str]:
+    """Each revision's own upgrade SQL, rendered in one offline run from base.
+
+    ``order`` is every revision, ancestors first. Each step's output is cut out
+    of the stream as it is written, so each revision gets exactly the SQL its
+    upgrade emits, as ``alembic upgrade PARENT:REV --sql`` would print it.
+    """
+    return _offline(script, order, url, starting=None)
+
+
+def _offline(
+    script: ScriptDirectory,
+    revisions: Sequence[Script],
+    url: URL | str,
+    *,
+    starting: list[str] | None,
+) -> dict[str, str]:
+    buffer = io.StringIO()
+    config = alembic_config(Settings.from_values())
+    config.attributes["url"] = url
+    config.output_buffer = buffer
+    written: dict[str, str] = {}
+
+    def cut_out(revision: Script) -> MigrationStep:
+        step = MigrationStep.upgrade_from_script(script.revision_map, revision)
+        original = step.migration_fn
+
+        @functools.wraps(original)
+        def render(*args: Any, **kwargs: Any) -> None:
+            # A named type is emitted once per run unless the DDL memo is cleared.
+            alembic_op.get_context().impl.memo.clear()
+            start = buffer.tell()
+            original(*args, **kwargs)
+            written[revision.revision] = _without_bookkeeping(buffer.getvalue()[start:])
+
+        step.migration_fn = render
+        return step
+
+    steps = [cut_out(revision) for revision in revisions]
+
+    def these_steps(rev: Any, context: MigrationContext) -> list[Any]:
+        return steps
+
+    with EnvironmentContext(
+        config,
+        script,
+        fn=these_steps,
+        as_sql=True,
+        starting_rev=starting,
+        destination_rev=revisions[-1].revision,
+    ):
+        script.run_env()
+    return written
+
+
+def _without_bookkeeping(sql: str) -> str:
+    """Drop the transaction wrapper and the version-table statements Alembic adds."""
+    kept: list[str] = []
+    for chunk in sql.split(";\n"):
+        lines = chunk.strip().splitlines()
+        kept.extend(line for line in lines if line.startswith("--"))
+        body = "\n".join(line for line in lines if not line.startswith("--")).strip()
+        if body and body.upper() not in {"BEGIN", "COMMIT"} and "alembic_version" not in body:
+            kept.append(body + ";")
+    return "\n\n".join(kept) + "\n"
+
+
+def _statement_at(sql: str, line: int) -> str:
+    """The text on 1-based ``line`` of ``sql``."""
+    lines = sql.splitlines()
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+class PendingLint:
+    """A squawk run started in the background; :meth:`findings` waits for it.
+
+    The SQL is rendered before squawk starts (Alembic's ``context`` proxy is
+    process-wide, so rendering must not overlap a migration run); squawk itself
+    runs alongside whatever the caller does next.
+    """
+
+    def __init__(
+        self,
+        folder: tempfile.TemporaryDirectory[str],
+        files: dict[str, tuple[Script, str]],
+        process: subprocess.Popen[str] | None,
+    ) -> None:
+        self._folder = folder
+        self._files = files
+        self._process = process
+
+    def cancel(self) -> None:
+        """Stop squawk and remove its files: the caller will not read the findings."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+        self._folder.cleanup()
+
+    def findings(self) -> list[LintFinding]:
+        """Wait for squawk and return its findings, exempt ones marked."""
+        try:
+            if self._process is None:
+                return []
+            out, err = self._process.communicate(timeout=120)
+            raw = _parse_report(self._process.returncode, out, err)
+        finally:
+            self._folder.cleanup()
+        findings: list[LintFinding] = []
+        for item in raw:
+            revision, sql = self._files[str(item["file"])]
+            line = int(item.get("line") or 0) + 1  # squawk's JSON counts lines from 0
+            findings.append(
+                LintFinding(
+                    revision=revision.revision,
+                    rule=str(item["rule_name"]),
+                    message=str(item["message"]),
+                    line=line,
+                    statement=_statement_at(sql, line),
+                    exempt_because=exemptions_of(revision).get(str(item["rule_name"])),
+                )
+            )
+        return findings
+
+
+def start_lint(
+    script: ScriptDirectory,
+    revisions: Iterable[Script],
+    *,
+    url: URL | str,
+    pg_major: int,
+) -> PendingLint:
+    """Render each revision's upgrade SQL and start squawk on all of them at once.
+
+    Merge revisions with no SQL of their own are skipped. Unknown exemption
+    rules raise, so a typo cannot look like it silences something.
+    """
+    binary = squawk_binary()
+    revisions = list(revisions)
+    _check_rule_names(binary, {rule for rev in revisions for rule in exemptions_of(rev)})
+    folder = tempfile.TemporaryDirectory(prefix="bot-db-squawk-")
+    files: dict[str, tuple[Script, str]] = {}
+    try:
+        rendered = revisions_sql(script, revisions, url) if revisions else {}
+        for revision in revisions:
+            sql = rendered[revision.revision]
+            if all(line.startswith("--") for line in sql.splitlines() if line.strip()):
+                continue  # nothing but Alembic's comment: a merge revision, say
+            path = Path(folder.name) / f"{revision.revision}.sql"
+            path.write_text(sql, encoding="utf-8")
+            files[str(path)] = (revision, sql)
+        process = None
+        if files:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    "--reporter",
+                    "json",
+                    "--assume-in-transaction",
+                    f"--pg-version={pg_major}.0",
+                    f"--exclude={','.join(EXCLUDED_RULES)}",
+                    *files,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+    except BaseException:
+        folder.cleanup()
+        raise
+    return PendingLint(folder, files, process)
+
+
+def lint_revisions(
+    script: ScriptDirectory,
+    revisions: Iterable[Script],
+    *,
+    url: URL | str,
+    pg_major: int,
+) -> list[LintFinding]:
+    """Lint each revision's upgrade SQL with squawk in one run and wait for the findings."""
+    return start_lint(script, revisions, url=url, pg_major=pg_major).findings()
+
+
+def _check_rule_names(binary: str, rules: set[str]) -> None:
+    """Raise when an exemption names a rule squawk does not know (a typo exempts nothing)."""
+    if not rules:
+        return
+    result = subprocess.run(
+        [binary, f"--exclude={','.join(sorted(rules))}"],
+        input="SELECT 1;\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise MigrationCheckError(
+            f"a squawk_exemptions entry names an unknown rule: {detail[0] if detail else ''}; "
+            "use the rule name squawk prints"
+        )
+
+
+def _parse_report(returncode: int, out: str, err: str) -> list[dict[str, Any]]:
+    try:
+        # Exit 0: nothing found; 1: findings. Anything else is squawk failing.
+        if returncode not in (0, 1):
+            raise ValueError(returncode)
+        parsed: Any = json.loads(out or "[]")
+    except (ValueError, json.JSONDecodeError):
+        detail = (err or out).strip().splitlines()
+        raise MigrationCheckError(
+            f"squawk failed (exit {returncode}): {detail[0] if detail else 'no output'}; "
+            "check that squawk-cli runs here (`squawk --version`)"
+        ) from None
+    if not isinstance(parsed, list):
+        raise MigrationCheckError("squawk printed an unexpected report; update squawk-cli")
+    return [item for item in parsed if isinstance(item, dict)]

@@ -1,0 +1,161 @@
+"""Migrating for real: once across many processes, atomically per revision, data kept right."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from bot_persistence import migrations
+from bot_persistence.errors import MigrationFailedError
+from bot_persistence.project import project_root
+from bot_persistence.settings import Settings
+
+INITIAL = "51d3e20ba02e"
+TRACK_SOURCE = "ebaf3bf6b546"
+
+STARTUP = (
+    "from bot_persistence.migrations import startup_upgrade\n"
+    "from bot_persistence.settings import Settings\n"
+    "result = startup_upgrade(Settings())\n"
+    "assert result is not None\n"
+    "print(f'migrated {result.before} -> {result.after}' if result.changed "
+    "else f'already at {result.after}')\n"
+)
+
+
+def waiting_on_lock(conn: Connection) -> int:
+    """How many sessions wait for an advisory lock in this database right now."""
+    count = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    ).scalar_one()
+    conn.rollback()
+    return int(count)
+
+
+def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings) -> None:
+    """Shards start together: one migrates, the others wait on the lock, then see head."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.url.render_as_string(hide_password=False),
+        "BOT_DB_MIGRATE_ON_STARTUP": "true",
+        "NO_COLOR": "1",
+    }
+    holder = create_engine(settings.url, poolclass=NullPool)
+    processes: list[subprocess.Popen[str]] = []
+    with holder.connect() as conn, holder.connect() as watcher:
+        # Hold the lock ourselves until every process is queued on it, so they
+        # really contend at once instead of finishing one after another.
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY})
+        conn.commit()
+        commands = [[sys.executable, "-m", "bot_persistence", "migrate"]] * 3 + [
+            [sys.executable, "-c", STARTUP]
+        ] * 3
+        for command in commands:
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    env=env,
+                    cwd=project_root(),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        deadline = time.monotonic() + 60
+        while waiting_on_lock(watcher) < len(processes):
+            assert time.monotonic() < deadline, "the processes never queued on the lock"
+            assert all(p.poll() is None for p in processes), "a process ended early"
+            time.sleep(0.05)  # poll interval of a condition bounded by the deadline
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY})
+        conn.commit()
+    holder.dispose()
+    outputs = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        outputs.append(out)
+    ran = [out for out in outputs if "migrated" in out]
+    assert len(ran) == 1, outputs
+    assert f"-> {TRACK_SOURCE}" in ran[0]
+    assert sum(f"already at {TRACK_SOURCE}" in out for out in outputs) == len(processes) - 1
+    assert migrations.current_revision(settings) == TRACK_SOURCE
+
+
+def test_a_migration_failing_part_way_leaves_the_previous_revision(
+    settings: Settings, tmp_path: Path
+) -> None:
+    root = project_root()
+    shutil.copy(root / "alembic.ini", tmp_path / "alembic.ini")
+    shutil.copytree(
+        root / "alembic", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (tmp_path / "alembic" / "versions" / "broken.py").write_text(
+        f'''"""add a table, then fail"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "b0b0b0b0b0b0"
+down_revision = "{TRACK_SOURCE}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
+    op.execute("SELECT 1 / 0")
+
+
+def downgrade() -> None:
+    op.drop_table("half_done")
+'''
+    )
+    with pytest.raises(MigrationFailedError) as caught:
+        migrations.upgrade(settings, ini=tmp_path / "alembic.ini")
+    message = str(caught.value)
+    assert "revision b0b0b0b0b0b0 (add a table, then fail) failed" in message
+    assert "division by zero" in message
+    assert f"stays at {TRACK_SOURCE}" in message
+    assert migrations.current_revision(settings) == TRACK_SOURCE
+    engine = create_engine(settings.url, poolclass=NullPool)
+    with engine.connect() as conn:
+        leftover = conn.execute(text("SELECT to_regclass('half_done')")).scalar()
+    engine.dispose()
+    assert leftover is None
+
+
+def test_the_track_source_backfill_classifies_existing_rows(settings: Settings) -> None:
+    migrations.upgrade(settings, INITIAL)
+    urls = {
+        "https://www.youtube.com/watch?v=abc": "youtube",
+        "https://youtu.be/abc": "youtube",
+        "https://soundcloud.com/artist/song": "soundcloud",
+        "https://artist.bandcamp.com/track/song": "bandcamp",
+        "https://open.spotify.com/track/1": "spotify",
+        "https://notyoutube.com/watch": "other",
+        "https://example.com/tracks/a": "other",
+    }
+    engine = create_engine(settings.url, poolclass=NullPool)
+    with engine.begin() as conn:
+        for number, url in enumerate(urls):
+            conn.execute(
+                text("INSERT INTO tracks (source_url, title) VALUES (:u, :t)"),
+                {"u": url, "t": f"track {number}"},
+            )
+    migrations.upgrade(settings)
+    with engine.connect() as conn:
+        found: dict[str, str] = dict(
+            conn.execute(text("SELECT source_url, source::text FROM tracks")).all()
+        )
+    engine.dispose()
+    assert found == urls
