@@ -160,6 +160,7 @@ class SmokeFailedError(BotPersistenceError):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(f"{step}: {message}")
         self.step = step
+        self.detail = message
 
 
 class RepositoryError(BotPersistenceError):
