@@ -3,12 +3,15 @@
 The public API is re-exported here; everything else is internal.
 """
 
+from bot_persistence.db import Database
 from bot_persistence.errors import (
     AlreadyExistsError,
     AuthenticationFailedError,
     BackendUnavailableError,
     BotPersistenceError,
     ConfigurationError,
+    ConnectionLostError,
+    DatabaseClosedError,
     DatabaseMissingError,
     DatabaseUnavailableError,
     GuardRefusedError,
@@ -16,6 +19,7 @@ from bot_persistence.errors import (
     InvalidInputError,
     MigrationFailedError,
     NotFoundError,
+    PoolExhaustedError,
     PortInUseError,
     ProvisionError,
     RepositoryError,
@@ -24,6 +28,14 @@ from bot_persistence.errors import (
     SeedError,
     ServerNotRunningError,
     ServerStartError,
+    SmokeFailedError,
+    StatementTimeoutError,
+)
+from bot_persistence.repositories import (
+    GuildSettingsRepository,
+    PlaylistRepository,
+    TrackInput,
+    UserPreferencesRepository,
 )
 from bot_persistence.settings import Settings
 
@@ -33,13 +45,19 @@ __all__ = [
     "BackendUnavailableError",
     "BotPersistenceError",
     "ConfigurationError",
+    "ConnectionLostError",
+    "Database",
+    "DatabaseClosedError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
     "GuardRefusedError",
+    "GuildSettingsRepository",
     "InvalidDatabaseUrlError",
     "InvalidInputError",
     "MigrationFailedError",
     "NotFoundError",
+    "PlaylistRepository",
+    "PoolExhaustedError",
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
@@ -49,4 +67,8 @@ __all__ = [
     "ServerNotRunningError",
     "ServerStartError",
     "Settings",
+    "SmokeFailedError",
+    "StatementTimeoutError",
+    "TrackInput",
+    "UserPreferencesRepository",
 ]
