@@ -15,8 +15,9 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot_persistence.errors import (
@@ -135,20 +136,20 @@ def translate_constraint_errors(
     """
     try:
         yield
-    except IntegrityError as exc:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
+    except (DBAPIError, psycopg.Error) as exc:
+        # Statements sent through SQLAlchemy raise its wrapper; COPY raises psycopg's own.
+        original = exc.orig if isinstance(exc, DBAPIError) else exc
+        sqlstate = getattr(original, "sqlstate", None) or ""
         if sqlstate == "23503":
             raise NotFoundError(not_found) from exc
         if sqlstate == "23505":
             raise AlreadyExistsError(exists) from exc
-        raise InvalidInputError(f"the database refused the value: {_first_line(exc)}") from exc
-    except DBAPIError as exc:
-        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-        if sqlstate.startswith("22"):  # data exception: out of range, bad encoding, ...
+        if sqlstate.startswith(("22", "23")):  # a data exception or another constraint
             raise InvalidInputError(f"the database refused the value: {_first_line(exc)}") from exc
         raise
 
 
-def _first_line(exc: DBAPIError) -> str:
-    text = str(exc.orig if exc.orig is not None else exc).strip()
+def _first_line(exc: BaseException) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(original).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -7,13 +7,16 @@ leave exactly one row.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import Field, field_validator
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.dml import ReturningInsert
 
-from bot_persistence.models import Guild, GuildSettings
+from bot_persistence.models import Base
 from bot_persistence.repositories.base import (
     MAX_BIGINT,
     Repository,
@@ -75,6 +78,32 @@ class GuildConfig(GuildSettingsUpdate):
 
 _FIELDS = tuple(GuildSettingsUpdate.model_fields)
 
+# Statements are built once, with bind parameters: building and caching a
+# statement per call would cost more than its round trip.
+_guilds = Base.metadata.tables["guilds"]
+_settings = Base.metadata.tables["guild_settings"]
+_new_guild = pg_insert(_guilds).values(id=bindparam("guild_id"), name=bindparam("name"))
+_ENSURE_GUILD = _new_guild.on_conflict_do_update(
+    index_elements=[_guilds.c.id],
+    set_={"name": _new_guild.excluded.name},
+    where=_guilds.c.name.is_distinct_from(_new_guild.excluded.name),
+)
+_GET = select(*(_settings.c[name] for name in _FIELDS)).where(
+    _settings.c.guild_id == bindparam("guild_id")
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert(fields: tuple[str, ...]) -> ReturningInsert[Any]:
+    """The upsert writing exactly ``fields``: one statement per set of fields, built once."""
+    new = pg_insert(_settings).values(
+        guild_id=bindparam("guild_id"), **{name: bindparam(name) for name in fields}
+    )
+    return new.on_conflict_do_update(
+        index_elements=[_settings.c.guild_id],
+        set_={**{name: new.excluded[name] for name in fields}, "updated_at": func.now()},
+    ).returning(*(_settings.c[name] for name in _FIELDS))
+
 
 class GuildSettingsRepository(Repository):
     """Guilds and their settings, inside one unit of work."""
@@ -83,24 +112,12 @@ class GuildSettingsRepository(Repository):
         """Record the guild (or its new name): an upsert that writes only on a change."""
         guild_id = check_id(guild_id, "guild id")
         name = check_text(name, "guild name", max_length=MAX_GUILD_NAME_LENGTH)
-        statement = insert(Guild).values(id=guild_id, name=name)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Guild.id],
-            set_={"name": statement.excluded.name},
-            where=Guild.name.is_distinct_from(statement.excluded.name),
-        )
-        await self.session.execute(statement)
+        await self.session.execute(_ENSURE_GUILD, {"guild_id": guild_id, "name": name})
 
     async def get(self, guild_id: int) -> GuildConfig:
         """The guild's settings, or the defaults when nobody changed one yet."""
         guild_id = check_id(guild_id, "guild id")
-        row = (
-            await self.session.execute(
-                select(*(getattr(GuildSettings, name) for name in _FIELDS)).where(
-                    GuildSettings.guild_id == guild_id
-                )
-            )
-        ).one_or_none()
+        row = (await self.session.execute(_GET, {"guild_id": guild_id})).one_or_none()
         if row is None:
             return GuildConfig(guild_id=guild_id)
         return GuildConfig.model_construct(guild_id=guild_id, stored=True, **row._asdict())
@@ -108,19 +125,21 @@ class GuildSettingsRepository(Repository):
     async def update(
         self, guild_id: int, changes: GuildSettingsUpdate | Mapping[str, object]
     ) -> GuildConfig:
-        """Change the fields given in ``changes`` (validated); the guild must exist."""
+        """Change the fields given in ``changes`` (validated); the guild must exist.
+
+        One upsert, so a concurrent first write of a guild's settings still
+        leaves exactly one row.
+        """
         guild_id = check_id(guild_id, "guild id")
         update: GuildSettingsUpdate = validate(GuildSettingsUpdate, changes, "guild settings")
-        values = {name: getattr(update, name) for name in update.model_fields_set}
-        if not values:
+        fields = tuple(sorted(update.model_fields_set))
+        if not fields:
             return await self.get(guild_id)
-        statement = insert(GuildSettings).values(guild_id=guild_id, **values)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[GuildSettings.guild_id],
-            set_={**{name: statement.excluded[name] for name in values}, "updated_at": func.now()},
-        ).returning(*(getattr(GuildSettings, name) for name in _FIELDS))
+        values = {name: getattr(update, name) for name in fields}
         with translate_constraint_errors(
             not_found=f"guild {guild_id} is not known; record it with ensure_guild first"
         ):
-            row = (await self.session.execute(upsert)).one()
+            row = (
+                await self.session.execute(_upsert(fields), {"guild_id": guild_id, **values})
+            ).one()
         return GuildConfig.model_construct(guild_id=guild_id, stored=True, **row._asdict())

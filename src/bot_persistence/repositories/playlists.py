@@ -23,8 +23,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import Field, JsonValue, field_validator
-from sqlalchemy import Text, any_, bindparam, case, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,6 +167,135 @@ _TRACK_COUNT = (
 )
 # The columns of a PlaylistSummary, in its field order.
 _SUMMARY = (*_SUMMARY_COLUMNS, _TRACK_COUNT, _playlists.c.created_at, _playlists.c.updated_at)
+_TRACK_COLUMNS = (
+    _tracks.c.id,
+    _tracks.c.source_url,
+    _tracks.c.title,
+    _tracks.c.artist,
+    _tracks.c.duration_seconds,
+    _tracks.c.extra,
+)
+
+# Every statement is built once, with bind parameters: building one per call
+# would cost more than the round trip it makes.
+# "pid", not "playlist_id": SQLAlchemy keeps column names for VALUES/SET parameters.
+_PLAYLIST = _playlists.c.id == bindparam("pid")
+_IN_PLAYLIST = _entries.c.playlist_id == bindparam("pid")
+_CREATE = (
+    pg_insert(_playlists)
+    .values(owner_id=bindparam("owner_id"), name=bindparam("name"), guild_id=bindparam("guild_id"))
+    .on_conflict_do_nothing(index_elements=["owner_id", "name"])
+    .returning(_playlists.c.id, _playlists.c.created_at, _playlists.c.updated_at)
+)
+_RENAME = (
+    update(_playlists)
+    .where(_PLAYLIST)
+    .values(name=bindparam("new_name"), updated_at=func.now())
+    .returning(*_SUMMARY)
+)
+_DELETE = delete(_playlists).where(_PLAYLIST).returning(_playlists.c.id)
+_HEAD = select(*_SUMMARY_COLUMNS, _playlists.c.created_at, _playlists.c.updated_at).where(_PLAYLIST)
+_ENTRIES = (
+    select(_entries.c.position, _entries.c.added_by, _entries.c.added_at, *_TRACK_COLUMNS)
+    .join_from(_entries, _tracks, _entries.c.track_id == _tracks.c.id)
+    .where(_IN_PLAYLIST)
+    .order_by(_entries.c.position)
+)
+_BY_NAME = select(*_SUMMARY).where(
+    _playlists.c.owner_id == bindparam("owner_id"), _playlists.c.name == bindparam("name")
+)
+_LIST = (
+    select(*_SUMMARY)
+    .where(_playlists.c.owner_id == bindparam("owner_id"))
+    .order_by(_playlists.c.name)
+    .limit(bindparam("limit", type_=Integer))
+    .offset(bindparam("offset", type_=Integer))
+)
+_COUNT = select(_TRACK_COUNT).where(_PLAYLIST)
+# Locks the playlist's row until the unit of work ends (and records the change).
+_LOCK = update(_playlists).where(_PLAYLIST).values(updated_at=func.now()).returning(_playlists.c.id)
+_SIZE = select(func.count(), func.coalesce(func.max(_entries.c.position) + 1, 0)).where(
+    _IN_PLAYLIST
+)
+_NEW_TRACKS = pg_insert(_tracks).on_conflict_do_nothing(index_elements=["source_url"])
+_INSERT_TRACK = _NEW_TRACKS.returning(_tracks.c.id)
+# An import sends its rows as one array per column: one statement, one round trip,
+# whatever the count (executemany would send a statement per row).
+_staged_tracks = (
+    func.unnest(
+        bindparam("urls", type_=ARRAY(Text)),
+        bindparam("titles", type_=ARRAY(Text)),
+        bindparam("artists", type_=ARRAY(Text)),
+        bindparam("durations", type_=ARRAY(Integer)),
+        bindparam("extras", type_=ARRAY(JSONB)),
+    )
+    .table_valued("source_url", "title", "artist", "duration_seconds", "extra")
+    .render_derived(name="staged")
+)
+_INSERT_TRACKS = (
+    pg_insert(_tracks)
+    .from_select(
+        ["source_url", "title", "artist", "duration_seconds", "extra"],
+        select(*_staged_tracks.c),
+    )
+    .on_conflict_do_nothing(index_elements=["source_url"])
+    .returning(_tracks.c.source_url, _tracks.c.id)
+)
+_staged_entries = (
+    func.unnest(bindparam("track_ids", type_=ARRAY(BigInteger)))
+    .table_valued("track_id", with_ordinality="n")
+    .render_derived(name="staged")
+)
+_APPEND_ENTRIES = insert(_entries).from_select(
+    ["playlist_id", "track_id", "position", "added_by"],
+    select(
+        bindparam("target", type_=BigInteger),
+        _staged_entries.c.track_id,
+        bindparam("start", type_=Integer) + _staged_entries.c.n - 1,
+        bindparam("by", type_=BigInteger),
+    ),
+)
+_TRACK_BY_URL = select(*_TRACK_COLUMNS).where(_tracks.c.source_url == bindparam("source_url"))
+_TRACK_BY_ID = select(*_TRACK_COLUMNS).where(_tracks.c.id == bindparam("track_id"))
+_IDS_BY_URL = select(_tracks.c.source_url, _tracks.c.id).where(
+    _tracks.c.source_url == any_(bindparam("urls", type_=ARRAY(Text)))
+)
+_INSERT_ENTRY = insert(_entries).returning(_entries.c.added_at)
+_SHIFT_DOWN = (
+    update(_entries)
+    .where(_IN_PLAYLIST, _entries.c.position >= bindparam("from_position", type_=Integer))
+    .values(position=_entries.c.position + 1)
+)
+_SHIFT_UP = (
+    update(_entries)
+    .where(_IN_PLAYLIST, _entries.c.position > bindparam("after_position", type_=Integer))
+    .values(position=_entries.c.position - 1)
+)
+_REMOVE = (
+    delete(_entries)
+    .where(_IN_PLAYLIST, _entries.c.position == bindparam("at_position", type_=Integer))
+    .returning(_entries.c.track_id)
+)
+# The moved row takes its new place and the run between shifts by one ("step"), in
+# one statement: the deferrable constraint is checked when the statement ends.
+_MOVE = (
+    update(_entries)
+    .where(
+        _IN_PLAYLIST,
+        _entries.c.position.between(
+            bindparam("low", type_=Integer), bindparam("high", type_=Integer)
+        ),
+    )
+    .values(
+        position=case(
+            (
+                _entries.c.position == bindparam("source", type_=Integer),
+                bindparam("target", type_=Integer),
+            ),
+            else_=_entries.c.position + bindparam("step", type_=Integer),
+        )
+    )
+)
 
 
 class PlaylistRepository(Repository):
@@ -180,17 +321,12 @@ class PlaylistRepository(Repository):
         name = check_text(name, "playlist name", max_length=MAX_PLAYLIST_NAME_LENGTH)
         if guild_id is not None:
             guild_id = check_id(guild_id, "guild id")
-        statement = (
-            pg_insert(_playlists)
-            .values(owner_id=owner_id, name=name, guild_id=guild_id)
-            .on_conflict_do_nothing(index_elements=["owner_id", "name"])
-            .returning(*_SUMMARY_COLUMNS, _playlists.c.created_at, _playlists.c.updated_at)
-        )
+        params = {"owner_id": owner_id, "name": name, "guild_id": guild_id}
         with translate_constraint_errors(
             not_found=f"user {owner_id} or guild {guild_id} is not known; record them with "
             "ensure_user/ensure_guild first"
         ):
-            row = (await self.session.execute(statement)).one_or_none()
+            row = (await self.session.execute(_CREATE, params)).one_or_none()
         if row is None:
             raise AlreadyExistsError(
                 f"user {owner_id} already has a playlist named {name!r}; pick another name"
@@ -209,17 +345,13 @@ class PlaylistRepository(Repository):
         """Give the playlist a new name, unique among its owner's playlists."""
         playlist_id = check_id(playlist_id, "playlist id")
         name = check_text(name, "playlist name", max_length=MAX_PLAYLIST_NAME_LENGTH)
-        statement = (
-            update(_playlists)
-            .where(_playlists.c.id == playlist_id)
-            .values(name=name, updated_at=func.now())
-            .returning(*_SUMMARY)
-        )
         with translate_constraint_errors(
             exists=f"the owner of playlist {playlist_id} already has a playlist named {name!r}; "
             "pick another name"
         ):
-            row = (await self.session.execute(statement)).one_or_none()
+            row = (
+                await self.session.execute(_RENAME, {"pid": playlist_id, "new_name": name})
+            ).one_or_none()
         if row is None:
             raise _no_playlist(playlist_id)
         return PlaylistSummary(*row)
@@ -227,39 +359,18 @@ class PlaylistRepository(Repository):
     async def delete(self, playlist_id: int) -> None:
         """Delete the playlist and its entries (the tracks stay known)."""
         playlist_id = check_id(playlist_id, "playlist id")
-        statement = delete(_playlists).where(_playlists.c.id == playlist_id)
-        deleted = (await self.session.execute(statement.returning(_playlists.c.id))).first()
+        deleted = (await self.session.execute(_DELETE, {"pid": playlist_id})).first()
         if deleted is None:
             raise _no_playlist(playlist_id)
 
     async def get(self, playlist_id: int) -> PlaylistDetail:
         """The playlist with its tracks in order: two queries, however many tracks."""
         playlist_id = check_id(playlist_id, "playlist id")
-        head = (
-            await self.session.execute(
-                select(*_SUMMARY_COLUMNS, _playlists.c.created_at, _playlists.c.updated_at).where(
-                    _playlists.c.id == playlist_id
-                )
-            )
-        ).one_or_none()
+        params = {"pid": playlist_id}
+        head = (await self.session.execute(_HEAD, params)).one_or_none()
         if head is None:
             raise _no_playlist(playlist_id)
-        rows = await self.session.execute(
-            select(
-                _entries.c.position,
-                _entries.c.added_by,
-                _entries.c.added_at,
-                _tracks.c.id,
-                _tracks.c.source_url,
-                _tracks.c.title,
-                _tracks.c.artist,
-                _tracks.c.duration_seconds,
-                _tracks.c.extra,
-            )
-            .join_from(_entries, _tracks, _entries.c.track_id == _tracks.c.id)
-            .where(_entries.c.playlist_id == playlist_id)
-            .order_by(_entries.c.position)
-        )
+        rows = await self.session.execute(_ENTRIES, params)
         entries = tuple(
             PlaylistEntry(position, TrackInfo(*track), added_by, added_at)
             for position, added_by, added_at, *track in rows
@@ -270,13 +381,8 @@ class PlaylistRepository(Repository):
         """The owner's playlist called ``name`` (as a user types it in a command)."""
         owner_id = check_id(owner_id, "owner id")
         name = check_text(name, "playlist name", max_length=MAX_PLAYLIST_NAME_LENGTH)
-        row = (
-            await self.session.execute(
-                select(*_SUMMARY).where(
-                    _playlists.c.owner_id == owner_id, _playlists.c.name == name
-                )
-            )
-        ).one_or_none()
+        params = {"owner_id": owner_id, "name": name}
+        row = (await self.session.execute(_BY_NAME, params)).one_or_none()
         if row is None:
             raise NotFoundError(f"user {owner_id} has no playlist named {name!r}")
         return PlaylistSummary(*row)
@@ -288,21 +394,13 @@ class PlaylistRepository(Repository):
         owner_id = check_id(owner_id, "owner id")
         limit = check_position(limit, "limit")
         offset = check_position(offset, "offset")
-        rows = await self.session.execute(
-            select(*_SUMMARY)
-            .where(_playlists.c.owner_id == owner_id)
-            .order_by(_playlists.c.name)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [PlaylistSummary(*row) for row in rows]
+        params = {"owner_id": owner_id, "limit": limit, "offset": offset}
+        return [PlaylistSummary(*row) for row in await self.session.execute(_LIST, params)]
 
     async def count(self, playlist_id: int) -> int:
         """How many tracks the playlist holds."""
         playlist_id = check_id(playlist_id, "playlist id")
-        found = (
-            await self.session.execute(select(_TRACK_COUNT).where(_playlists.c.id == playlist_id))
-        ).scalar_one_or_none()
+        found = (await self.session.execute(_COUNT, {"pid": playlist_id})).scalar_one_or_none()
         if found is None:
             raise _no_playlist(playlist_id)
         return int(found)
@@ -336,24 +434,15 @@ class PlaylistRepository(Repository):
         if position is None or position == count:
             position = end
         else:
-            await self.session.execute(
-                update(_entries)
-                .where(_entries.c.playlist_id == playlist_id, _entries.c.position >= position)
-                .values(position=_entries.c.position + 1)
-            )
+            await self.session.execute(_SHIFT_DOWN, {"pid": playlist_id, "from_position": position})
+        entry = {
+            "playlist_id": playlist_id,
+            "track_id": track_info.id,
+            "position": position,
+            "added_by": added_by,
+        }
         with translate_constraint_errors(not_found=f"user {added_by} is not known"):
-            added_at = (
-                await self.session.execute(
-                    insert(_entries)
-                    .values(
-                        playlist_id=playlist_id,
-                        track_id=track_info.id,
-                        position=position,
-                        added_by=added_by,
-                    )
-                    .returning(_entries.c.added_at)
-                )
-            ).scalar_one()
+            added_at = (await self.session.execute(_INSERT_ENTRY, entry)).scalar_one()
         return PlaylistEntry(position, track_info, added_by, added_at)
 
     async def add_tracks(
@@ -365,9 +454,8 @@ class PlaylistRepository(Repository):
     ) -> range:
         """Append many tracks at once (a playlist import); returns the positions they took.
 
-        New tracks are inserted in URL order, so two imports that share tracks
-        take row locks in the same order and cannot deadlock; both rows and
-        entries go in as batched multi-row statements.
+        New tracks go in as multi-row INSERTs, the entries with COPY: a few
+        statements for thousands of tracks.
         """
         playlist_id = check_id(playlist_id, "playlist id")
         items: list[TrackInput] = [
@@ -380,37 +468,15 @@ class PlaylistRepository(Repository):
             raise _full(playlist_id, self.max_tracks, adding=len(items), count=count)
         if not items:
             return range(end, end)
-        first: dict[str, TrackInput] = {}
-        for item in items:
-            first.setdefault(item.source_url, item)
-        urls = sorted(first)
-        with translate_constraint_errors():
-            await self.session.execute(
-                pg_insert(_tracks).on_conflict_do_nothing(index_elements=["source_url"]),
-                [first[url].model_dump() for url in urls],
-            )
-        ids = dict(
-            (
-                await self.session.execute(
-                    select(_tracks.c.source_url, _tracks.c.id).where(
-                        _tracks.c.source_url == any_(bindparam("urls", urls, type_=ARRAY(Text)))
-                    )
-                )
-            ).all()
-        )
+        ids = await self._ensure_tracks(items)
+        params = {
+            "target": playlist_id,
+            "start": end,
+            "by": added_by,
+            "track_ids": [ids[item.source_url] for item in items],
+        }
         with translate_constraint_errors(not_found=f"user {added_by} is not known"):
-            await self.session.execute(
-                insert(_entries),
-                [
-                    {
-                        "playlist_id": playlist_id,
-                        "track_id": ids[item.source_url],
-                        "position": end + offset,
-                        "added_by": added_by,
-                    }
-                    for offset, item in enumerate(items)
-                ],
-            )
+            await self.session.execute(_APPEND_ENTRIES, params)
         return range(end, end + len(items))
 
     async def remove_track(self, playlist_id: int, position: int) -> TrackInfo:
@@ -419,38 +485,14 @@ class PlaylistRepository(Repository):
         position = check_position(position)
         count, _ = await self._lock(playlist_id)
         _check_in_range(playlist_id, position, count)
-        track_id = (
-            await self.session.execute(
-                delete(_entries)
-                .where(_entries.c.playlist_id == playlist_id, _entries.c.position == position)
-                .returning(_entries.c.track_id)
-            )
-        ).scalar_one()
-        await self.session.execute(
-            update(_entries)
-            .where(_entries.c.playlist_id == playlist_id, _entries.c.position > position)
-            .values(position=_entries.c.position - 1)
-        )
-        row = (
-            await self.session.execute(
-                select(
-                    _tracks.c.id,
-                    _tracks.c.source_url,
-                    _tracks.c.title,
-                    _tracks.c.artist,
-                    _tracks.c.duration_seconds,
-                    _tracks.c.extra,
-                ).where(_tracks.c.id == track_id)
-            )
-        ).one()
+        params = {"pid": playlist_id, "at_position": position}
+        track_id = (await self.session.execute(_REMOVE, params)).scalar_one()
+        await self.session.execute(_SHIFT_UP, {"pid": playlist_id, "after_position": position})
+        row = (await self.session.execute(_TRACK_BY_ID, {"track_id": track_id})).one()
         return TrackInfo(*row)
 
     async def move_track(self, playlist_id: int, from_position: int, to_position: int) -> None:
-        """Move the entry at ``from_position`` to ``to_position``, shifting those between.
-
-        One ``UPDATE``: the moved row takes its new place and the run between
-        shifts by one, checked for uniqueness when the statement ends.
-        """
+        """Move the entry at ``from_position`` to ``to_position``, shifting those between."""
         playlist_id = check_id(playlist_id, "playlist id")
         source = check_position(from_position, "from_position")
         target = check_position(to_position, "to_position")
@@ -459,19 +501,16 @@ class PlaylistRepository(Repository):
         _check_in_range(playlist_id, target, count)
         if source == target:
             return
-        step = -1 if source < target else 1
         await self.session.execute(
-            update(_entries)
-            .where(
-                _entries.c.playlist_id == playlist_id,
-                _entries.c.position.between(min(source, target), max(source, target)),
-            )
-            .values(
-                position=case(
-                    (_entries.c.position == source, target),
-                    else_=_entries.c.position + step,
-                )
-            )
+            _MOVE,
+            {
+                "pid": playlist_id,
+                "low": min(source, target),
+                "high": max(source, target),
+                "source": source,
+                "target": target,
+                "step": -1 if source < target else 1,
+            },
         )
 
     # -- internals -------------------------------------------------------------------
@@ -483,35 +522,42 @@ class PlaylistRepository(Repository):
         READ COMMITTED each statement sees what committed before it began, so it
         sees every entry the previous lock holder added.
         """
-        locked = (
-            await self.session.execute(
-                update(_playlists)
-                .where(_playlists.c.id == playlist_id)
-                .values(updated_at=func.now())
-                .returning(_playlists.c.id)
-            )
-        ).first()
-        if locked is None:
+        params = {"pid": playlist_id}
+        if (await self.session.execute(_LOCK, params)).first() is None:
             raise _no_playlist(playlist_id)
-        count, end = (
-            await self.session.execute(
-                select(func.count(), func.coalesce(func.max(_entries.c.position) + 1, 0)).where(
-                    _entries.c.playlist_id == playlist_id
-                )
-            )
-        ).one()
+        count, end = (await self.session.execute(_SIZE, params)).one()
         return int(count), int(end)
+
+    async def _ensure_tracks(self, items: list[TrackInput]) -> dict[str, int]:
+        """The ids of ``items``' tracks by URL, inserting those that are new.
+
+        All rows go in with one ``INSERT ... SELECT FROM unnest(arrays)``, in
+        URL order, so two imports sharing tracks lock them in the same order and
+        cannot deadlock; only URLs that were known already are looked up after.
+        """
+        first: dict[str, TrackInput] = {}
+        for item in items:
+            first.setdefault(item.source_url, item)
+        urls = sorted(first)
+        columns = {
+            "urls": urls,
+            "titles": [first[url].title for url in urls],
+            "artists": [first[url].artist for url in urls],
+            "durations": [first[url].duration_seconds for url in urls],
+            "extras": [first[url].extra for url in urls],
+        }
+        with translate_constraint_errors():
+            ids: dict[str, int] = dict((await self.session.execute(_INSERT_TRACKS, columns)).all())
+        if len(ids) < len(urls):
+            known = [url for url in urls if url not in ids]
+            ids.update((await self.session.execute(_IDS_BY_URL, {"urls": known})).all())
+        return ids
 
     async def _ensure_track(self, item: TrackInput) -> TrackInfo:
         """The stored track for ``item``'s URL, inserted when new."""
         with translate_constraint_errors():
             inserted = (
-                await self.session.execute(
-                    pg_insert(_tracks)
-                    .values(**item.model_dump())
-                    .on_conflict_do_nothing(index_elements=["source_url"])
-                    .returning(_tracks.c.id)
-                )
+                await self.session.execute(_INSERT_TRACK, item.model_dump())
             ).scalar_one_or_none()
         if inserted is not None:
             return TrackInfo(
@@ -522,18 +568,9 @@ class PlaylistRepository(Repository):
                 item.duration_seconds,
                 dict(item.extra),
             )
-        row = (
-            await self.session.execute(
-                select(
-                    _tracks.c.id,
-                    _tracks.c.source_url,
-                    _tracks.c.title,
-                    _tracks.c.artist,
-                    _tracks.c.duration_seconds,
-                    _tracks.c.extra,
-                ).where(_tracks.c.source_url == item.source_url)
-            )
-        ).one()
+        # Known already (possibly since a moment ago, committed by a concurrent call:
+        # this statement's snapshot sees it).
+        row = (await self.session.execute(_TRACK_BY_URL, {"source_url": item.source_url})).one()
         return TrackInfo(*row)
 
 
