@@ -246,8 +246,7 @@ class Database:
                         # A lost connection cannot roll back; the server already did.
                         await session.rollback()
                     raise
-        except (DBAPIError, PoolTimeoutError, psycopg.Error) as exc:
-            # psycopg's own errors come from what bypasses SQLAlchemy (COPY).
+        except (DBAPIError, PoolTimeoutError) as exc:
             translated = translate_call_error(exc, self.settings)
             if translated is None:
                 raise

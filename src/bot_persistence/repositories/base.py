@@ -15,7 +15,6 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,10 +135,8 @@ def translate_constraint_errors(
     """
     try:
         yield
-    except (DBAPIError, psycopg.Error) as exc:
-        # Statements sent through SQLAlchemy raise its wrapper; COPY raises psycopg's own.
-        original = exc.orig if isinstance(exc, DBAPIError) else exc
-        sqlstate = getattr(original, "sqlstate", None) or ""
+    except DBAPIError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
         if sqlstate == "23503":
             raise NotFoundError(not_found) from exc
         if sqlstate == "23505":
