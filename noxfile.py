@@ -72,7 +72,7 @@ def lint(session: nox.Session) -> None:
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic")
+    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
     _actionlint(session)
 
 

@@ -3,12 +3,15 @@
 The public API is re-exported here; everything else is internal.
 """
 
+from bot_persistence.db import Database
 from bot_persistence.errors import (
     AlreadyExistsError,
     AuthenticationFailedError,
     BackendUnavailableError,
     BotPersistenceError,
     ConfigurationError,
+    ConnectionLostError,
+    DatabaseClosedError,
     DatabaseMissingError,
     DatabaseUnavailableError,
     GuardRefusedError,
@@ -17,6 +20,7 @@ from bot_persistence.errors import (
     MigrationCheckError,
     MigrationFailedError,
     NotFoundError,
+    PoolExhaustedError,
     PortInUseError,
     ProvisionError,
     RepositoryError,
@@ -25,6 +29,14 @@ from bot_persistence.errors import (
     SeedError,
     ServerNotRunningError,
     ServerStartError,
+    SmokeFailedError,
+    StatementTimeoutError,
+)
+from bot_persistence.repositories import (
+    GuildSettingsRepository,
+    PlaylistRepository,
+    TrackInput,
+    UserPreferencesRepository,
 )
 from bot_persistence.settings import Settings
 
@@ -34,14 +46,20 @@ __all__ = [
     "BackendUnavailableError",
     "BotPersistenceError",
     "ConfigurationError",
+    "ConnectionLostError",
+    "Database",
+    "DatabaseClosedError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
     "GuardRefusedError",
+    "GuildSettingsRepository",
     "InvalidDatabaseUrlError",
     "InvalidInputError",
     "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
+    "PlaylistRepository",
+    "PoolExhaustedError",
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
@@ -51,4 +69,8 @@ __all__ = [
     "ServerNotRunningError",
     "ServerStartError",
     "Settings",
+    "SmokeFailedError",
+    "StatementTimeoutError",
+    "TrackInput",
+    "UserPreferencesRepository",
 ]

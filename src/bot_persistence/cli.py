@@ -10,6 +10,7 @@ one line with exit 2 (usage, configuration, refused) or 1 (a failed check);
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import shutil
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot_persistence import devdb, erd, guards, health, migrations, roundtrip, seeding
-from bot_persistence.errors import BotPersistenceError, ConfigurationError
+from bot_persistence.errors import BotPersistenceError, ConfigurationError, SmokeFailedError
 from bot_persistence.output import Console
 from bot_persistence.project import project_root, psqlrc
 from bot_persistence.provision import select_backend
@@ -203,6 +204,19 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
         return run(scratch.settings, scratch.source)
 
 
+def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Run the bot's flows end to end against the database, leaving it as it was."""
+    from bot_persistence import smoke  # the async stack loads only for this command
+
+    try:
+        asyncio.run(smoke.run(settings, progress=out.ok))
+    except SmokeFailedError as exc:
+        out.fail(str(exc))
+        return exc.exit_code
+    out.ok("smoke test passed; the database is as it was")
+    return 0
+
+
 def _psql() -> str:
     found = shutil.which("psql")
     if found:
@@ -319,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     reset = add("reset", cmd_reset)
     backend_option(reset)
     destructive_options(reset)
+
+    add("smoke", cmd_smoke)
 
     shell = add("shell", cmd_shell)
     shell.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")

@@ -15,12 +15,17 @@ do next, and never contains a password::
     ├── DatabaseUnavailableError        the server cannot be used
     │   ├── ServerNotRunningError
     │   ├── AuthenticationFailedError
-    │   └── DatabaseMissingError
+    │   ├── DatabaseMissingError
+    │   ├── ConnectionLostError         the server went away during a call
+    │   ├── PoolExhaustedError          no pooled connection became free in time
+    │   ├── StatementTimeoutError       a statement ran past statement_timeout
+    │   └── DatabaseClosedError         the bot's Database is shut down
     ├── SchemaError
     │   ├── SchemaNotAtHeadError
     │   ├── MigrationFailedError
     │   └── MigrationCheckError         the roundtrip or a lint found a problem
     ├── SeedError
+    ├── SmokeFailedError                a step of `bot-db smoke` failed
     └── RepositoryError                 the bot's data calls
         ├── NotFoundError
         ├── AlreadyExistsError
@@ -38,6 +43,8 @@ __all__ = [
     "BackendUnavailableError",
     "BotPersistenceError",
     "ConfigurationError",
+    "ConnectionLostError",
+    "DatabaseClosedError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
     "GuardRefusedError",
@@ -46,6 +53,7 @@ __all__ = [
     "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
+    "PoolExhaustedError",
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
@@ -54,6 +62,8 @@ __all__ = [
     "SeedError",
     "ServerNotRunningError",
     "ServerStartError",
+    "SmokeFailedError",
+    "StatementTimeoutError",
 ]
 
 
@@ -111,6 +121,25 @@ class DatabaseMissingError(DatabaseUnavailableError):
     """The server runs, but the configured database does not exist on it."""
 
 
+class ConnectionLostError(DatabaseUnavailableError):
+    """The server closed the connection during a call (it restarted or went away).
+
+    The unit of work was rolled back; the next call gets a fresh connection.
+    """
+
+
+class PoolExhaustedError(DatabaseUnavailableError):
+    """Every pooled connection stayed busy for ``BOT_DB_POOL_TIMEOUT`` seconds."""
+
+
+class StatementTimeoutError(DatabaseUnavailableError):
+    """A statement ran longer than ``BOT_DB_STATEMENT_TIMEOUT_MS`` and was cancelled."""
+
+
+class DatabaseClosedError(DatabaseUnavailableError):
+    """A unit of work was asked of a :class:`~bot_persistence.db.Database` that is closed."""
+
+
 class SchemaError(BotPersistenceError):
     """The database schema is not what the code expects."""
 
@@ -132,6 +161,15 @@ class MigrationCheckError(SchemaError):
 
 class SeedError(BotPersistenceError):
     """A seed file is missing, malformed, or refers to rows that do not exist."""
+
+
+class SmokeFailedError(BotPersistenceError):
+    """A step of ``bot-db smoke`` failed; ``step`` names it, the message says why."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
+        self.detail = message
 
 
 class RepositoryError(BotPersistenceError):

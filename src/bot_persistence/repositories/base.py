@@ -1,0 +1,152 @@
+"""What every repository shares: checking arguments, and turning driver errors into ours.
+
+Arguments are checked in Python before any statement runs, so bad input (a
+wrong type, an empty or overlong name, a NUL byte, an id out of range) is an
+:class:`~bot_persistence.errors.InvalidInputError` that changed nothing. The
+database's own constraints stay the last line; when one fires anyway (a
+foreign key to a user nobody created, a race the caller lost) the error is
+translated here, and the unit of work it happened in is rolled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot_persistence.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    NotFoundError,
+)
+
+__all__ = [
+    "MAX_BIGINT",
+    "Repository",
+    "StrictModel",
+    "check_id",
+    "check_position",
+    "check_text",
+    "has_control_characters",
+    "translate_constraint_errors",
+    "validate",
+    "validation_message",
+]
+
+#: The largest value a PostgreSQL BIGINT (and a Discord snowflake) can hold.
+MAX_BIGINT = 2**63 - 1
+
+
+class Repository:
+    """Base of the repositories: each works inside one unit of work (an ``AsyncSession``).
+
+    Get the session from :meth:`bot_persistence.Database.session`; the repository
+    never commits, so several calls compose into one atomic unit of work.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class StrictModel(BaseModel):
+    """Input and output values: immutable, no unknown fields, no silent type coercion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def check_id(value: object, what: str) -> int:
+    """``value`` as a positive BIGINT id (a Discord snowflake or a row id), or a typed error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{what} must be an integer id, not {type(value).__name__}")
+    if not 0 < value <= MAX_BIGINT:
+        raise InvalidInputError(f"{what} {value} is out of range: ids are positive 64-bit integers")
+    return value
+
+
+def check_position(value: object, what: str = "position") -> int:
+    """``value`` as a 0-based position, or a typed error (the upper end is the caller's)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{what} must be an integer, not {type(value).__name__}")
+    if value < 0:
+        raise InvalidInputError(f"{what} {value} is negative; positions count from 0")
+    return value
+
+
+def has_control_characters(text: str) -> bool:
+    """True when ``text`` holds a NUL byte or another control character."""
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def check_text(value: object, what: str, *, max_length: int) -> str:
+    """``value`` stripped, 1..max_length characters, no control characters; else a typed error.
+
+    PostgreSQL text cannot hold NUL at all, and other control characters in a
+    name only ever come from a bug or an attack, so both are refused here.
+    """
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be text, not {type(value).__name__}")
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidInputError(f"{what} is empty; give 1 to {max_length} characters")
+    if len(cleaned) > max_length:
+        raise InvalidInputError(
+            f"{what} is {len(cleaned)} characters long; the most is {max_length}"
+        )
+    if has_control_characters(cleaned):
+        raise InvalidInputError(f"{what} contains control characters (such as NUL); remove them")
+    return cleaned
+
+
+def validation_message(exc: ValidationError, what: str) -> str:
+    """One line from pydantic's errors: ``what: field: problem; field: problem``."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "value"
+        parts.append(f"{where}: {error['msg']}")
+    return f"{what}: {'; '.join(parts)}"
+
+
+def validate(model: type[StrictModel], data: Any, what: str) -> Any:
+    """``data`` validated as ``model`` (a mapping or an instance), or InvalidInputError."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(validation_message(exc, what)) from None
+
+
+@contextlib.contextmanager
+def translate_constraint_errors(
+    *,
+    not_found: str = "a row it refers to does not exist",
+    exists: str = "such a row exists already",
+) -> Iterator[None]:
+    """Turn a constraint violation from the database into our typed error.
+
+    ``not_found`` is the message for a foreign-key violation, ``exists`` for a
+    unique one. Anything else that is the caller's input (a check constraint,
+    a value PostgreSQL cannot store) becomes InvalidInputError.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate == "23503":
+            raise NotFoundError(not_found) from exc
+        if sqlstate == "23505":
+            raise AlreadyExistsError(exists) from exc
+        if sqlstate.startswith(("22", "23")):  # a data exception or another constraint
+            raise InvalidInputError(f"the database refused the value: {_first_line(exc)}") from exc
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,596 @@
+"""Playlists: named, ordered lists of tracks that users own.
+
+Positions are 0-based and dense (0..n-1) in every playlist; every call that
+changes a playlist's entries first locks the playlist's row (an ``UPDATE`` that
+also bumps ``updated_at``), so concurrent adds, moves and removes on one
+playlist queue up behind each other instead of racing for a position. Calls on
+different playlists do not wait for each other.
+
+The ``(playlist_id, position)`` constraint is DEFERRABLE INITIALLY IMMEDIATE,
+which PostgreSQL checks at the end of each statement rather than row by row:
+that is what lets one ``UPDATE`` shift a run of positions by one. (It also means
+``ON CONFLICT`` cannot use it as an arbiter, which nothing here needs.)
+
+Tracks are shared between playlists and known once by their source URL; adding
+a track that is known already reuses its row (the first metadata stays).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import Field, JsonValue, field_validator
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot_persistence.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from bot_persistence.models import Base
+from bot_persistence.repositories.base import (
+    Repository,
+    StrictModel,
+    check_id,
+    check_position,
+    check_text,
+    has_control_characters,
+    translate_constraint_errors,
+    validate,
+)
+
+__all__ = [
+    "DEFAULT_MAX_TRACKS",
+    "PlaylistDetail",
+    "PlaylistEntry",
+    "PlaylistRepository",
+    "PlaylistSummary",
+    "TrackInfo",
+    "TrackInput",
+]
+
+#: The most tracks one playlist may hold unless the repository is told otherwise.
+DEFAULT_MAX_TRACKS = 10_000
+MAX_PLAYLIST_NAME_LENGTH = 100
+
+# Core tables: the repository reads and writes rows, not ORM objects, so that a
+# playlist of thousands of tracks costs tuples rather than tracked instances.
+_playlists = Base.metadata.tables["playlists"]
+_tracks = Base.metadata.tables["tracks"]
+_entries = Base.metadata.tables["playlist_tracks"]
+
+
+class TrackInput(StrictModel):
+    """A track to add, as the bot's player describes it; validated when built."""
+
+    source_url: str = Field(min_length=1, max_length=2048)
+    title: str = Field(min_length=1, max_length=300)
+    artist: str | None = Field(default=None, min_length=1, max_length=300)
+    duration_seconds: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    extra: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("source_url")
+    @classmethod
+    def _url_is_one_token(cls, value: str) -> str:
+        if value != value.strip() or any(char.isspace() for char in value):
+            raise ValueError("a source URL has no spaces")
+        if has_control_characters(value):
+            raise ValueError("a source URL has no control characters")
+        return value
+
+    @field_validator("title", "artist")
+    @classmethod
+    def _text_is_printable(cls, value: str | None) -> str | None:
+        if value is not None and (has_control_characters(value) or not value.strip()):
+            raise ValueError("must be printable text, without control characters such as NUL")
+        return value
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrackInfo:
+    """A track as stored: its id is shared by every playlist that holds it."""
+
+    id: int
+    source_url: str
+    title: str
+    artist: str | None
+    duration_seconds: int | None
+    extra: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlaylistEntry:
+    """A track at a 0-based position in a playlist."""
+
+    position: int
+    track: TrackInfo
+    added_by: int | None
+    added_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlaylistSummary:
+    """A playlist without its tracks, as a list of a user's playlists shows it."""
+
+    id: int
+    owner_id: int
+    guild_id: int | None
+    name: str
+    track_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlaylistDetail:
+    """A playlist with its entries in order."""
+
+    id: int
+    owner_id: int
+    guild_id: int | None
+    name: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    entries: tuple[PlaylistEntry, ...]
+
+    @property
+    def tracks(self) -> tuple[TrackInfo, ...]:
+        """The tracks in playlist order."""
+        return tuple(entry.track for entry in self.entries)
+
+
+_SUMMARY_COLUMNS = (
+    _playlists.c.id,
+    _playlists.c.owner_id,
+    _playlists.c.guild_id,
+    _playlists.c.name,
+)
+_TRACK_COUNT = (
+    select(func.count())
+    .where(_entries.c.playlist_id == _playlists.c.id)
+    .scalar_subquery()
+    .label("track_count")
+)
+# The columns of a PlaylistSummary, in its field order.
+_SUMMARY = (*_SUMMARY_COLUMNS, _TRACK_COUNT, _playlists.c.created_at, _playlists.c.updated_at)
+_TRACK_COLUMNS = (
+    _tracks.c.id,
+    _tracks.c.source_url,
+    _tracks.c.title,
+    _tracks.c.artist,
+    _tracks.c.duration_seconds,
+    _tracks.c.extra,
+)
+
+# Every statement is built once, with bind parameters: building one per call
+# would cost more than the round trip it makes.
+# "pid", not "playlist_id": SQLAlchemy keeps column names for VALUES/SET parameters.
+_PLAYLIST = _playlists.c.id == bindparam("pid")
+_IN_PLAYLIST = _entries.c.playlist_id == bindparam("pid")
+_CREATE = (
+    pg_insert(_playlists)
+    .values(owner_id=bindparam("owner_id"), name=bindparam("name"), guild_id=bindparam("guild_id"))
+    .on_conflict_do_nothing(index_elements=["owner_id", "name"])
+    .returning(_playlists.c.id, _playlists.c.created_at, _playlists.c.updated_at)
+)
+_RENAME = (
+    update(_playlists)
+    .where(_PLAYLIST)
+    .values(name=bindparam("new_name"), updated_at=func.now())
+    .returning(*_SUMMARY)
+)
+_DELETE = delete(_playlists).where(_PLAYLIST).returning(_playlists.c.id)
+_HEAD = select(*_SUMMARY_COLUMNS, _playlists.c.created_at, _playlists.c.updated_at).where(_PLAYLIST)
+_ENTRIES = (
+    select(_entries.c.position, _entries.c.added_by, _entries.c.added_at, *_TRACK_COLUMNS)
+    .join_from(_entries, _tracks, _entries.c.track_id == _tracks.c.id)
+    .where(_IN_PLAYLIST)
+    .order_by(_entries.c.position)
+)
+_BY_NAME = select(*_SUMMARY).where(
+    _playlists.c.owner_id == bindparam("owner_id"), _playlists.c.name == bindparam("name")
+)
+_LIST = (
+    select(*_SUMMARY)
+    .where(_playlists.c.owner_id == bindparam("owner_id"))
+    .order_by(_playlists.c.name)
+    .limit(bindparam("limit", type_=Integer))
+    .offset(bindparam("offset", type_=Integer))
+)
+_COUNT = select(_TRACK_COUNT).where(_PLAYLIST)
+# Locks the playlist's row until the unit of work ends (and records the change).
+_LOCK = update(_playlists).where(_PLAYLIST).values(updated_at=func.now()).returning(_playlists.c.id)
+_SIZE = select(func.count(), func.coalesce(func.max(_entries.c.position) + 1, 0)).where(
+    _IN_PLAYLIST
+)
+_NEW_TRACKS = pg_insert(_tracks).on_conflict_do_nothing(index_elements=["source_url"])
+_INSERT_TRACK = _NEW_TRACKS.returning(_tracks.c.id)
+# An import sends its rows as one array per column: one statement, one round trip,
+# whatever the count (executemany would send a statement per row).
+_staged_tracks = (
+    func.unnest(
+        bindparam("urls", type_=ARRAY(Text)),
+        bindparam("titles", type_=ARRAY(Text)),
+        bindparam("artists", type_=ARRAY(Text)),
+        bindparam("durations", type_=ARRAY(Integer)),
+        bindparam("extras", type_=ARRAY(JSONB)),
+    )
+    .table_valued("source_url", "title", "artist", "duration_seconds", "extra")
+    .render_derived(name="staged")
+)
+_INSERT_TRACKS = (
+    pg_insert(_tracks)
+    .from_select(
+        ["source_url", "title", "artist", "duration_seconds", "extra"],
+        select(*_staged_tracks.c),
+    )
+    .on_conflict_do_nothing(index_elements=["source_url"])
+    .returning(_tracks.c.source_url, _tracks.c.id)
+)
+_staged_entries = (
+    func.unnest(bindparam("track_ids", type_=ARRAY(BigInteger)))
+    .table_valued("track_id", with_ordinality="n")
+    .render_derived(name="staged")
+)
+_APPEND_ENTRIES = insert(_entries).from_select(
+    ["playlist_id", "track_id", "position", "added_by"],
+    select(
+        bindparam("target", type_=BigInteger),
+        _staged_entries.c.track_id,
+        bindparam("start", type_=Integer) + _staged_entries.c.n - 1,
+        bindparam("by", type_=BigInteger),
+    ),
+)
+_TRACK_BY_URL = select(*_TRACK_COLUMNS).where(_tracks.c.source_url == bindparam("source_url"))
+_TRACK_BY_ID = select(*_TRACK_COLUMNS).where(_tracks.c.id == bindparam("track_id"))
+_IDS_BY_URL = select(_tracks.c.source_url, _tracks.c.id).where(
+    _tracks.c.source_url == any_(bindparam("urls", type_=ARRAY(Text)))
+)
+_INSERT_ENTRY = insert(_entries).returning(_entries.c.added_at)
+_SHIFT_DOWN = (
+    update(_entries)
+    .where(_IN_PLAYLIST, _entries.c.position >= bindparam("from_position", type_=Integer))
+    .values(position=_entries.c.position + 1)
+)
+_SHIFT_UP = (
+    update(_entries)
+    .where(_IN_PLAYLIST, _entries.c.position > bindparam("after_position", type_=Integer))
+    .values(position=_entries.c.position - 1)
+)
+_REMOVE = (
+    delete(_entries)
+    .where(_IN_PLAYLIST, _entries.c.position == bindparam("at_position", type_=Integer))
+    .returning(_entries.c.track_id)
+)
+# The moved row takes its new place and the run between shifts by one ("step"), in
+# one statement: the deferrable constraint is checked when the statement ends.
+_MOVE = (
+    update(_entries)
+    .where(
+        _IN_PLAYLIST,
+        _entries.c.position.between(
+            bindparam("low", type_=Integer), bindparam("high", type_=Integer)
+        ),
+    )
+    .values(
+        position=case(
+            (
+                _entries.c.position == bindparam("source", type_=Integer),
+                bindparam("target", type_=Integer),
+            ),
+            else_=_entries.c.position + bindparam("step", type_=Integer),
+        )
+    )
+)
+
+
+class PlaylistRepository(Repository):
+    """Playlists and their tracks, inside one unit of work (see :class:`Repository`)."""
+
+    def __init__(self, session: AsyncSession, *, max_tracks: int = DEFAULT_MAX_TRACKS) -> None:
+        super().__init__(session)
+        self.max_tracks = max_tracks
+
+    # -- playlists -----------------------------------------------------------------
+
+    async def create(
+        self, owner_id: int, name: str, *, guild_id: int | None = None
+    ) -> PlaylistSummary:
+        """A new empty playlist; AlreadyExistsError when the owner has one of that name.
+
+        The owner (and the guild, when given) must be recorded first
+        (``ensure_user``/``ensure_guild``). Two concurrent creates of the same
+        name give one playlist and one AlreadyExistsError: the unique constraint
+        decides, through ``ON CONFLICT DO NOTHING``.
+        """
+        owner_id = check_id(owner_id, "owner id")
+        name = check_text(name, "playlist name", max_length=MAX_PLAYLIST_NAME_LENGTH)
+        if guild_id is not None:
+            guild_id = check_id(guild_id, "guild id")
+        params = {"owner_id": owner_id, "name": name, "guild_id": guild_id}
+        with translate_constraint_errors(
+            not_found=f"user {owner_id} or guild {guild_id} is not known; record them with "
+            "ensure_user/ensure_guild first"
+        ):
+            row = (await self.session.execute(_CREATE, params)).one_or_none()
+        if row is None:
+            raise AlreadyExistsError(
+                f"user {owner_id} already has a playlist named {name!r}; pick another name"
+            )
+        return PlaylistSummary(
+            id=row.id,
+            owner_id=owner_id,
+            guild_id=guild_id,
+            name=name,
+            track_count=0,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    async def rename(self, playlist_id: int, name: str) -> PlaylistSummary:
+        """Give the playlist a new name, unique among its owner's playlists."""
+        playlist_id = check_id(playlist_id, "playlist id")
+        name = check_text(name, "playlist name", max_length=MAX_PLAYLIST_NAME_LENGTH)
+        with translate_constraint_errors(
+            exists=f"the owner of playlist {playlist_id} already has a playlist named {name!r}; "
+            "pick another name"
+        ):
+            row = (
+                await self.session.execute(_RENAME, {"pid": playlist_id, "new_name": name})
+            ).one_or_none()
+        if row is None:
+            raise _no_playlist(playlist_id)
+        return PlaylistSummary(*row)
+
+    async def delete(self, playlist_id: int) -> None:
+        """Delete the playlist and its entries (the tracks stay known)."""
+        playlist_id = check_id(playlist_id, "playlist id")
+        deleted = (await self.session.execute(_DELETE, {"pid": playlist_id})).first()
+        if deleted is None:
+            raise _no_playlist(playlist_id)
+
+    async def get(self, playlist_id: int) -> PlaylistDetail:
+        """The playlist with its tracks in order: two queries, however many tracks."""
+        playlist_id = check_id(playlist_id, "playlist id")
+        params = {"pid": playlist_id}
+        head = (await self.session.execute(_HEAD, params)).one_or_none()
+        if head is None:
+            raise _no_playlist(playlist_id)
+        rows = await self.session.execute(_ENTRIES, params)
+        entries = tuple(
+            PlaylistEntry(position, TrackInfo(*track), added_by, added_at)
+            for position, added_by, added_at, *track in rows
+        )
+        return PlaylistDetail(*head, entries=entries)
+
+    async def get_by_name(self, owner_id: int, name: str) -> PlaylistSummary:
+        """The owner's playlist called ``name`` (as a user types it in a command)."""
+        owner_id = check_id(owner_id, "owner id")
+        name = check_text(name, "playlist name", max_length=MAX_PLAYLIST_NAME_LENGTH)
+        params = {"owner_id": owner_id, "name": name}
+        row = (await self.session.execute(_BY_NAME, params)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"user {owner_id} has no playlist named {name!r}")
+        return PlaylistSummary(*row)
+
+    async def list_for_user(
+        self, owner_id: int, *, limit: int = 100, offset: int = 0
+    ) -> list[PlaylistSummary]:
+        """The owner's playlists by name, with their track counts (one query)."""
+        owner_id = check_id(owner_id, "owner id")
+        limit = check_position(limit, "limit")
+        offset = check_position(offset, "offset")
+        params = {"owner_id": owner_id, "limit": limit, "offset": offset}
+        return [PlaylistSummary(*row) for row in await self.session.execute(_LIST, params)]
+
+    async def count(self, playlist_id: int) -> int:
+        """How many tracks the playlist holds."""
+        playlist_id = check_id(playlist_id, "playlist id")
+        found = (await self.session.execute(_COUNT, {"pid": playlist_id})).scalar_one_or_none()
+        if found is None:
+            raise _no_playlist(playlist_id)
+        return int(found)
+
+    # -- entries ---------------------------------------------------------------------
+
+    async def add_track(
+        self,
+        playlist_id: int,
+        track: TrackInput | Mapping[str, object],
+        *,
+        position: int | None = None,
+        added_by: int | None = None,
+    ) -> PlaylistEntry:
+        """Add ``track`` at the end, or at ``position`` (0..count) shifting the rest down."""
+        playlist_id = check_id(playlist_id, "playlist id")
+        item: TrackInput = validate(TrackInput, track, "track")
+        if position is not None:
+            position = check_position(position)
+        if added_by is not None:
+            added_by = check_id(added_by, "added_by")
+        count, end = await self._lock(playlist_id)
+        if count >= self.max_tracks:
+            raise _full(playlist_id, self.max_tracks)
+        if position is not None and position > count:
+            raise InvalidInputError(
+                f"position {position} is past the end of playlist {playlist_id}, which has "
+                f"{count} tracks; use 0..{count}"
+            )
+        track_info = await self._ensure_track(item)
+        if position is None or position == count:
+            position = end
+        else:
+            await self.session.execute(_SHIFT_DOWN, {"pid": playlist_id, "from_position": position})
+        entry = {
+            "playlist_id": playlist_id,
+            "track_id": track_info.id,
+            "position": position,
+            "added_by": added_by,
+        }
+        with translate_constraint_errors(not_found=f"user {added_by} is not known"):
+            added_at = (await self.session.execute(_INSERT_ENTRY, entry)).scalar_one()
+        return PlaylistEntry(position, track_info, added_by, added_at)
+
+    async def add_tracks(
+        self,
+        playlist_id: int,
+        tracks: Iterable[TrackInput | Mapping[str, object]],
+        *,
+        added_by: int | None = None,
+    ) -> range:
+        """Append many tracks at once (a playlist import); returns the positions they took.
+
+        New tracks go in as multi-row INSERTs, the entries with COPY: a few
+        statements for thousands of tracks.
+        """
+        playlist_id = check_id(playlist_id, "playlist id")
+        items: list[TrackInput] = [
+            validate(TrackInput, track, f"track {index}") for index, track in enumerate(tracks)
+        ]
+        if added_by is not None:
+            added_by = check_id(added_by, "added_by")
+        count, end = await self._lock(playlist_id)
+        if count + len(items) > self.max_tracks:
+            raise _full(playlist_id, self.max_tracks, adding=len(items), count=count)
+        if not items:
+            return range(end, end)
+        ids = await self._ensure_tracks(items)
+        params = {
+            "target": playlist_id,
+            "start": end,
+            "by": added_by,
+            "track_ids": [ids[item.source_url] for item in items],
+        }
+        with translate_constraint_errors(not_found=f"user {added_by} is not known"):
+            await self.session.execute(_APPEND_ENTRIES, params)
+        return range(end, end + len(items))
+
+    async def remove_track(self, playlist_id: int, position: int) -> TrackInfo:
+        """Remove the entry at ``position``; the ones after it move up by one."""
+        playlist_id = check_id(playlist_id, "playlist id")
+        position = check_position(position)
+        count, _ = await self._lock(playlist_id)
+        _check_in_range(playlist_id, position, count)
+        params = {"pid": playlist_id, "at_position": position}
+        track_id = (await self.session.execute(_REMOVE, params)).scalar_one()
+        await self.session.execute(_SHIFT_UP, {"pid": playlist_id, "after_position": position})
+        row = (await self.session.execute(_TRACK_BY_ID, {"track_id": track_id})).one()
+        return TrackInfo(*row)
+
+    async def move_track(self, playlist_id: int, from_position: int, to_position: int) -> None:
+        """Move the entry at ``from_position`` to ``to_position``, shifting those between."""
+        playlist_id = check_id(playlist_id, "playlist id")
+        source = check_position(from_position, "from_position")
+        target = check_position(to_position, "to_position")
+        count, _ = await self._lock(playlist_id)
+        _check_in_range(playlist_id, source, count)
+        _check_in_range(playlist_id, target, count)
+        if source == target:
+            return
+        await self.session.execute(
+            _MOVE,
+            {
+                "pid": playlist_id,
+                "low": min(source, target),
+                "high": max(source, target),
+                "source": source,
+                "target": target,
+                "step": -1 if source < target else 1,
+            },
+        )
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _lock(self, playlist_id: int) -> tuple[int, int]:
+        """Lock the playlist for this unit of work; return its track count and next position.
+
+        The count is read by a statement of its own after the lock is held: in
+        READ COMMITTED each statement sees what committed before it began, so it
+        sees every entry the previous lock holder added.
+        """
+        params = {"pid": playlist_id}
+        if (await self.session.execute(_LOCK, params)).first() is None:
+            raise _no_playlist(playlist_id)
+        count, end = (await self.session.execute(_SIZE, params)).one()
+        return int(count), int(end)
+
+    async def _ensure_tracks(self, items: list[TrackInput]) -> dict[str, int]:
+        """The ids of ``items``' tracks by URL, inserting those that are new.
+
+        All rows go in with one ``INSERT ... SELECT FROM unnest(arrays)``, in
+        URL order, so two imports sharing tracks lock them in the same order and
+        cannot deadlock; only URLs that were known already are looked up after.
+        """
+        first: dict[str, TrackInput] = {}
+        for item in items:
+            first.setdefault(item.source_url, item)
+        urls = sorted(first)
+        columns = {
+            "urls": urls,
+            "titles": [first[url].title for url in urls],
+            "artists": [first[url].artist for url in urls],
+            "durations": [first[url].duration_seconds for url in urls],
+            "extras": [first[url].extra for url in urls],
+        }
+        with translate_constraint_errors():
+            ids: dict[str, int] = dict((await self.session.execute(_INSERT_TRACKS, columns)).all())
+        if len(ids) < len(urls):
+            known = [url for url in urls if url not in ids]
+            ids.update((await self.session.execute(_IDS_BY_URL, {"urls": known})).all())
+        return ids
+
+    async def _ensure_track(self, item: TrackInput) -> TrackInfo:
+        """The stored track for ``item``'s URL, inserted when new."""
+        with translate_constraint_errors():
+            inserted = (
+                await self.session.execute(_INSERT_TRACK, item.model_dump())
+            ).scalar_one_or_none()
+        if inserted is not None:
+            return TrackInfo(
+                inserted,
+                item.source_url,
+                item.title,
+                item.artist,
+                item.duration_seconds,
+                dict(item.extra),
+            )
+        # Known already (possibly since a moment ago, committed by a concurrent call:
+        # this statement's snapshot sees it).
+        row = (await self.session.execute(_TRACK_BY_URL, {"source_url": item.source_url})).one()
+        return TrackInfo(*row)
+
+
+def _no_playlist(playlist_id: int) -> NotFoundError:
+    return NotFoundError(f"playlist {playlist_id} does not exist (deleted, or a wrong id)")
+
+
+def _full(playlist_id: int, limit: int, *, adding: int = 1, count: int | None = None) -> Exception:
+    held = f" (it holds {count})" if count is not None else ""
+    return InvalidInputError(
+        f"playlist {playlist_id} may hold at most {limit} tracks{held}; adding {adding} "
+        "would pass that: remove some first or make another playlist"
+    )
+
+
+def _check_in_range(playlist_id: int, position: int, count: int) -> None:
+    if position >= count:
+        raise NotFoundError(
+            f"playlist {playlist_id} has no track at position {position}; it holds {count} "
+            f"(positions 0..{count - 1})"
+            if count
+            else f"playlist {playlist_id} has no track at position {position}; it is empty"
+        )

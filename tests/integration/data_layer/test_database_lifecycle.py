@@ -1,0 +1,289 @@
+"""Database.connect: the start-up probe, units of work, shutdown, and a server that restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from bot_persistence import migrations
+from bot_persistence.db import Database
+from bot_persistence.errors import (
+    AuthenticationFailedError,
+    ConnectionLostError,
+    DatabaseClosedError,
+    DatabaseMissingError,
+    DatabaseUnavailableError,
+    PoolExhaustedError,
+    SchemaNotAtHeadError,
+    ServerNotRunningError,
+    StatementTimeoutError,
+)
+from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.repositories import UserPreferencesRepository
+from bot_persistence.settings import Settings
+from tests.conftest import PASSWORD, free_port, make_settings, scratch_root
+from tests.integration.data_layer.conftest import snapshot
+
+USER = 700000000000000001
+
+
+async def test_connect_probes_and_gives_working_sessions(migrated: Settings) -> None:
+    async with Database.connect(migrated) as db:
+        async with db.session() as session:
+            assert (await session.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+        await db.ping()
+    assert db.closed
+
+
+async def test_awaiting_connect_opens_and_close_is_idempotent(migrated: Settings) -> None:
+    db = await Database.connect(migrated)
+    await db.ping()
+    await db.close()
+    await db.close()
+    with pytest.raises(DatabaseClosedError, match=r"Database\.connect"):
+        async with db.session():
+            pass
+
+
+async def test_pool_is_sized_from_settings(migrated: Settings) -> None:
+    settings = migrated.model_copy(update={"pool_size": 3, "max_overflow": 2})
+    async with Database.connect(settings) as db:
+        pool = db.engine.pool
+        assert pool.size() == 3  # type: ignore[attr-defined]
+        assert pool._max_overflow == 2  # type: ignore[attr-defined]
+
+
+async def test_an_unmigrated_database_says_to_migrate(settings: Settings) -> None:
+    with pytest.raises(SchemaNotAtHeadError, match=r"base \(empty\).*run `bot-db migrate`"):
+        await Database.connect(settings)
+
+
+async def test_migrate_on_startup_brings_an_empty_database_to_head(settings: Settings) -> None:
+    settings = settings.model_copy(update={"migrate_on_startup": True})
+    async with Database.connect(settings) as db:
+        await db.ping()
+    assert migrations.current_revision(settings) == migrations.head_revision(settings)
+
+
+async def test_a_wrong_password_says_to_check_env_and_never_shows_it(migrated: Settings) -> None:
+    wrong = migrated.model_copy(update={"postgres_password": SecretStr("not-the-password-xyz")})
+    with pytest.raises(AuthenticationFailedError, match="check POSTGRES_PASSWORD") as caught:
+        await Database.connect(wrong)
+    assert "not-the-password-xyz" not in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+async def test_a_missing_database_says_to_run_up(migrated: Settings) -> None:
+    missing = migrated.model_copy(update={"postgres_db": "no_such_db"})
+    with pytest.raises(DatabaseMissingError, match="run `bot-db up`"):
+        await Database.connect(missing)
+
+
+async def test_no_server_is_retried_until_the_deadline_with_a_line_per_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(free_port(), "bot", startup_timeout=0.6)
+    caplog.set_level(logging.WARNING, logger="bot_persistence.db")
+    with pytest.raises(ServerNotRunningError, match="run `bot-db up`"):
+        await Database.connect(settings)
+    attempts = [r for r in caplog.records if "not ready yet" in r.getMessage()]
+    assert len(attempts) >= 2
+    assert [f"attempt {n}," in r.getMessage() for n, r in enumerate(attempts, 1)] == [True] * len(
+        attempts
+    )
+
+
+async def test_a_unit_of_work_that_raises_is_rolled_back(db: Database, migrated: Settings) -> None:
+    async def failing_unit_of_work() -> None:
+        async with db.session() as session:
+            await UserPreferencesRepository(session).ensure_user(USER, "ghost")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await failing_unit_of_work()
+    assert snapshot(migrated)["users"] == []
+
+
+async def test_close_lets_work_in_flight_finish_then_refuses_new_work(
+    db: Database, migrated: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = asyncio.Event()
+
+    async def slow_unit_of_work() -> None:
+        async with db.session() as session:
+            await UserPreferencesRepository(session).ensure_user(USER, "late")
+            started.set()
+            await session.execute(text("SELECT pg_sleep(0.3)"))
+
+    caplog.set_level(logging.DEBUG)
+    work = asyncio.create_task(slow_unit_of_work())
+    await asyncio.wait_for(started.wait(), 5)
+    await db.close()
+    assert work.done() and work.exception() is None
+    assert [row[:2] for row in snapshot(migrated)["users"]] == [(USER, "late")]
+    with pytest.raises(DatabaseClosedError):
+        async with db.session():
+            pass
+    noisy = [
+        r for r in caplog.records if r.levelno >= logging.WARNING or "closed" in r.getMessage()
+    ]
+    assert noisy == []
+
+
+async def test_close_is_bounded_when_work_does_not_finish(
+    migrated: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = await Database.connect(migrated, shutdown_timeout=0.2)
+    started = asyncio.Event()
+
+    async def stuck() -> None:
+        async with db.session() as session:
+            started.set()
+            await session.execute(text("SELECT pg_sleep(2)"))
+
+    work = asyncio.create_task(stuck())
+    await asyncio.wait_for(started.wait(), 5)
+    loop = asyncio.get_running_loop()
+    begun = loop.time()
+    await db.close()
+    assert loop.time() - begun < 1.5
+    assert any("still running after 0.2s" in r.getMessage() for r in caplog.records)
+    work.cancel()
+    with pytest.raises((asyncio.CancelledError, DatabaseUnavailableError)):
+        await work
+
+
+async def test_a_long_statement_is_cancelled_with_a_typed_error(migrated: Settings) -> None:
+    settings = migrated.model_copy(update={"statement_timeout_ms": 100})
+    async with Database.connect(settings) as db:
+        with pytest.raises(StatementTimeoutError, match="BOT_DB_STATEMENT_TIMEOUT_MS"):
+            async with db.session() as session:
+                await session.execute(text("SELECT pg_sleep(2)"))
+        await db.ping()  # the connection is usable again
+
+
+async def test_an_exhausted_pool_gives_a_typed_error(migrated: Settings) -> None:
+    settings = migrated.model_copy(update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2})
+    async with Database.connect(settings) as db:
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await asyncio.wait_for(holding.wait(), 5)
+        with pytest.raises(PoolExhaustedError, match="BOT_DB_POOL_SIZE"):
+            await db.ping()
+        release.set()
+        await holder
+
+
+# -- a server that restarts under a running bot ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[EmbeddedCluster]:
+    """A server of this module's own, to stop and start without disturbing the shared one."""
+    root = Path(tempfile.mkdtemp(prefix="bp-restart-", dir=scratch_root()))
+    cluster = EmbeddedCluster(root, port=free_port(), user="bot", password=PASSWORD, durable=False)
+    cluster.ensure_initialized()
+    cluster.start(timeout=30)
+    try:
+        yield cluster
+    finally:
+        cluster.purge()
+
+
+@pytest.fixture
+def restart_settings(own_cluster: EmbeddedCluster) -> Settings:
+    own_cluster.start(timeout=30)
+    settings = make_settings(own_cluster.port, "postgres", startup_timeout=5, connect_timeout=2)
+    migrations.upgrade(settings)
+    return settings
+
+
+async def test_after_the_server_restarts_the_next_call_succeeds(
+    own_cluster: EmbeddedCluster, restart_settings: Settings
+) -> None:
+    async with Database.connect(restart_settings) as db:
+        await asyncio.gather(*(db.ping() for _ in range(3)))  # fill the pool
+        await asyncio.to_thread(own_cluster.stop)
+        await asyncio.to_thread(own_cluster.start, timeout=30)
+        await db.ping()
+        async with db.session() as session:
+            await UserPreferencesRepository(session).ensure_user(USER, "back")
+
+
+async def test_calls_while_the_server_is_down_fail_fast_with_a_typed_error(
+    own_cluster: EmbeddedCluster, restart_settings: Settings
+) -> None:
+    async with Database.connect(restart_settings) as db:
+        await db.ping()
+        await asyncio.to_thread(own_cluster.stop)
+        try:
+            loop = asyncio.get_running_loop()
+            begun = loop.time()
+            with pytest.raises(ServerNotRunningError, match="run `bot-db up`"):
+                await db.ping()
+            assert loop.time() - begun < restart_settings.connect_timeout + 1
+        finally:
+            await asyncio.to_thread(own_cluster.start, timeout=30)
+        await db.ping()
+
+
+def wait_until_running(settings: Settings, query: str) -> None:
+    """Block until the server is running ``query`` for someone (deadline 5 s)."""
+    engine = create_engine(settings.url, poolclass=NullPool)
+    deadline = time.monotonic() + 5
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                running = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE query = :q AND state = 'active'"
+                    ),
+                    {"q": query},
+                ).scalar_one()
+                if running:
+                    return
+                time.sleep(0.02)  # polling a condition, bounded by the deadline
+    finally:
+        engine.dispose()
+    raise AssertionError(f"the server never ran {query!r}")
+
+
+async def test_a_connection_lost_mid_call_gives_a_typed_error(
+    own_cluster: EmbeddedCluster, restart_settings: Settings
+) -> None:
+    async with Database.connect(restart_settings) as db:
+        started = asyncio.Event()
+
+        async def long_call() -> None:
+            async with db.session() as session:
+                started.set()
+                await session.execute(text("SELECT pg_sleep(5)"))
+
+        call = asyncio.create_task(long_call())
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.to_thread(wait_until_running, restart_settings, "SELECT pg_sleep(5)")
+        await asyncio.to_thread(own_cluster.stop)
+        try:
+            with pytest.raises(ConnectionLostError, match="lost during a call"):
+                await asyncio.wait_for(call, 10)
+        finally:
+            await asyncio.to_thread(own_cluster.start, timeout=30)
+        await db.ping()
