@@ -1,0 +1,469 @@
+"""Throw-away PostgreSQL in a container, through testcontainers (``--backend docker``).
+
+Tests and CI want a server that exists for one run and leaves nothing behind.
+testcontainers starts it (configure -> start -> wait -> connect); the readiness
+check is its ``ExecWaitStrategy`` running ``pg_isready`` inside the container,
+on the container's own TCP loopback, which the image's start-up server (socket
+only) does not answer: ready means the real server is up.
+
+Cleanup is ours, not the reaper container's (Ryuk cannot be pulled where no
+registry is reachable, and one mechanism everywhere is easier to trust):
+
+- every container we start carries labels naming its role and its owner (host
+  name, process id and that process's start time);
+- leaving :func:`throwaway_server` removes its container, also on Ctrl-C and
+  on SIGTERM/SIGHUP (turned into ``SystemExit`` so ``finally`` runs), and an
+  ``atexit`` hook removes whatever is still registered;
+- a process killed outright (``kill -9``) cannot clean up, so every start
+  first removes throw-away containers whose owner process is gone.
+
+The data directory lives on a tmpfs inside the container, with fsync off:
+nothing in a throw-away server is worth a disk write.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from bot_persistence.connection import sync_engine, wait_until_ready
+from bot_persistence.errors import (
+    BackendUnavailableError,
+    PortInUseError,
+    ServerStartError,
+)
+from bot_persistence.provision.base import (
+    Backend,
+    BackendStatus,
+    ServerReady,
+    ensure_database,
+    port_accepts,
+)
+from bot_persistence.provision.engine import engine_down, image_unavailable
+from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+    from testcontainers.community.postgres import PostgresContainer
+
+__all__ = [
+    "LABEL_OWNER",
+    "LABEL_ROLE",
+    "DockerBackend",
+    "remove_stale_containers",
+    "throwaway_server",
+]
+
+_log = logging.getLogger(__name__)
+
+LABEL_ROLE = "org.bot-persistence.role"
+LABEL_OWNER = "org.bot-persistence.owner"
+LABEL_PORT = "org.bot-persistence.port"
+ROLE_THROWAWAY = "throwaway"
+ROLE_DEV = "dev"
+
+#: Where the data directory goes: below the mount point, as the official image
+#: asks for mounted volumes, and the same path on PostgreSQL 15 and 18 images
+#: (18 would otherwise refuse a mount at ``/var/lib/postgresql/data``).
+DATA_MOUNT = "/var/lib/postgresql/data"
+PGDATA = f"{DATA_MOUNT}/pgdata"
+_THROWAWAY_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+_CONTAINER_PORT = 5432
+
+#: Containers started by this process and not yet removed: the atexit hook's list.
+_LIVE: dict[str, Container] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+# -- who owns a container --------------------------------------------------------
+
+
+def _start_time(pid: int) -> str:
+    """A token that tells a process from a later one that reuses its pid."""
+    try:
+        import psutil
+
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except ImportError:  # pragma: no cover - psutil comes with the embedded extra
+        stat = Path(f"/proc/{pid}/stat")
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[19]
+        except (OSError, IndexError):
+            return ""
+    except Exception:  # psutil.NoSuchProcess, AccessDenied, ZombieProcess
+        return "gone"
+
+
+def _owner_label() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
+def _owner_alive(label: str) -> bool:
+    """True unless the container's owner was a process on this host that no longer runs.
+
+    Containers from another host (a shared engine) are never ours to judge.
+    """
+    host, _, rest = label.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, but someone else's
+    return _start_time(pid) == started
+
+
+# -- the engine, through the Docker SDK that testcontainers brings ------------------
+
+
+def _require_testcontainers() -> None:
+    try:
+        import testcontainers.community.postgres  # noqa: F401
+    except ImportError:
+        raise BackendUnavailableError(
+            "the docker backend needs testcontainers: run "
+            "`pip install 'bot-persistence[docker]'`, or use --backend embedded"
+        ) from None
+
+
+def _client() -> docker.DockerClient:
+    """A client whose engine has answered, or our typed error saying why not."""
+    _require_testcontainers()
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise engine_down(str(exc)) from None
+    return client
+
+
+def _ensure_image(client: docker.DockerClient, image: str) -> None:
+    """Pull ``image`` when absent; where no registry answers, say how to build it offline."""
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    _log.info("image %s is not here; pulling it", image)
+    try:
+        client.images.pull(image)
+    except docker.errors.DockerException:
+        raise image_unavailable(image) from None
+
+
+def remove_stale_containers(client: docker.DockerClient | None = None) -> list[str]:
+    """Remove throw-away containers whose owner process has died; their short ids.
+
+    A run killed with SIGKILL leaves its container behind; the next run calls this.
+    """
+    import docker.errors
+
+    client = client or _client()
+    removed = []
+    for container in client.containers.list(
+        all=True, filters={"label": f"{LABEL_ROLE}={ROLE_THROWAWAY}"}
+    ):
+        owner = container.labels.get(LABEL_OWNER, "")
+        if _owner_alive(owner):
+            continue
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+            removed.append(container.short_id)
+            _log.info("removed container %s of a run that ended (%s)", container.short_id, owner)
+    return removed
+
+
+def _remove(container: Container) -> None:
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+        container.remove(force=True, v=True)
+
+
+def _remove_live() -> None:
+    """atexit: remove every container this process started and still holds."""
+    with _LIVE_LOCK:
+        containers = list(_LIVE.values())
+        _LIVE.clear()
+    for container in containers:
+        _remove(container)
+
+
+atexit.register(_remove_live)
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _cleanup_on_termination() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into ``SystemExit`` while a container is held.
+
+    Python's default for these is to die without running ``finally`` blocks or
+    atexit hooks. Only handlers still at their default are replaced (a test
+    runner's or an application's own stay), and only from the main thread,
+    where signal handlers live.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    replaced: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            replaced[signum] = signal.signal(signum, _exit_on_signal)
+    try:
+        yield
+    finally:
+        for signum, previous in replaced.items():
+            signal.signal(signum, previous)
+
+
+# -- the container ---------------------------------------------------------------------
+
+
+def _postgres_container(
+    settings: Settings, *, role: str, host_port: int | None, durable: bool
+) -> PostgresContainer:
+    """A testcontainers PostgresContainer for ``settings``, not started yet."""
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.core.config import testcontainers_config
+    from testcontainers.core.wait_strategies import ExecWaitStrategy
+
+    # Cleanup is ours (labels, atexit, signals, the stale sweep): no reaper image.
+    testcontainers_config.ryuk_disabled = True
+    labels = {LABEL_ROLE: role, LABEL_OWNER: _owner_label(), LABEL_PORT: str(host_port or "")}
+
+    class _Postgres(PostgresContainer):
+        """Published on loopback only when the engine is local; ready by ``pg_isready``."""
+
+        def _configure(self) -> None:
+            super()._configure()
+            host = self.get_docker_client().host()
+            if host in {"localhost", "127.0.0.1", "::1"}:
+                # A throw-away password must not be reachable from the network.
+                binding: Any = ("127.0.0.1", host_port)
+                self.ports[str(_CONTAINER_PORT)] = binding
+            elif host_port is not None:
+                self.with_bind_ports(_CONTAINER_PORT, host_port)
+
+        def _connect(self) -> None:
+            ExecWaitStrategy(
+                [
+                    "pg_isready",
+                    "--host=127.0.0.1",
+                    f"--username={settings.user}",
+                    f"--dbname={settings.database}",
+                ]
+            ).with_poll_interval(0.1).with_startup_timeout(
+                int(settings.startup_timeout)
+            ).wait_until_ready(self)
+
+    container = _Postgres(
+        settings.postgres_image,
+        username=settings.user,
+        password=settings.password,
+        dbname=settings.database,
+        driver="psycopg",
+        labels=labels,
+    )
+    container.with_env("PGDATA", PGDATA)
+    if not durable:
+        # On PGDATA itself: the entrypoint chowns PGDATA to the server's user,
+        # but not its parents, and a tmpfs mount there would stay root's.
+        container.with_tmpfs_mount(PGDATA)
+        command = ["postgres"]
+        for setting in _THROWAWAY_SETTINGS:
+            command += ["-c", setting]
+        container.with_command(command)
+    return container
+
+
+def _start(container: PostgresContainer, settings: Settings) -> Settings:
+    """Start ``container`` and wait until it serves ``settings``' user and database.
+
+    Returns the settings pointing at it.
+    """
+    import docker.errors
+
+    try:
+        container.start()
+    except TimeoutError:
+        raise ServerStartError(
+            f"PostgreSQL in {settings.postgres_image} did not become ready within "
+            f"{settings.startup_timeout:.0f}s; see `docker logs` of the container, or "
+            "raise BOT_DB_STARTUP_TIMEOUT"
+        ) from None
+    except docker.errors.ImageNotFound:
+        raise image_unavailable(settings.postgres_image) from None
+    except docker.errors.APIError as exc:
+        explanation = str(exc.explanation or exc)
+        if "port is already allocated" in explanation or "address already in use" in explanation:
+            raise PortInUseError(
+                f"port {settings.postgres_port} on 127.0.0.1 is used by another program; set "
+                "POSTGRES_PORT in .env to a free port"
+            ) from None
+        raise ServerStartError(
+            f"Docker could not start {settings.postgres_image}: {explanation.splitlines()[0]}"
+        ) from None
+    host = container.get_container_host_ip()
+    served = settings.model_copy(
+        update={
+            "database_url": None,
+            "postgres_host": "127.0.0.1" if host in {"localhost", "::1"} else host,
+            "postgres_port": int(container.get_exposed_port(_CONTAINER_PORT)),
+            "backend": "external",
+        }
+    )
+    engine = sync_engine(served)
+    try:
+
+        def probe() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        # The container answers inside; this proves the published port does too.
+        wait_until_ready(probe, served)
+    finally:
+        engine.dispose()
+    return served
+
+
+@contextlib.contextmanager
+def throwaway_server(settings: Settings) -> Iterator[Settings]:
+    """Start a throw-away PostgreSQL container from settings.postgres_image; yield Settings
+    pointing at it (host 127.0.0.1, the mapped port, user/password/db from settings); remove
+    the container on exit, even on interrupt."""
+    client = _client()
+    try:
+        remove_stale_containers(client)
+        _ensure_image(client, settings.postgres_image)
+    finally:
+        client.close()
+    container = _postgres_container(settings, role=ROLE_THROWAWAY, host_port=None, durable=False)
+    with _cleanup_on_termination():
+        try:
+            served = _start(container, settings)
+            wrapped = container.get_wrapped_container()
+            with _LIVE_LOCK:
+                _LIVE[wrapped.id] = wrapped
+            yield served
+        finally:
+            _stop(container)
+
+
+def _stop(container: PostgresContainer) -> None:
+    """Remove the container (with its anonymous volumes) and forget it."""
+    wrapped = container._container
+    if wrapped is None:
+        return
+    with _LIVE_LOCK:
+        _LIVE.pop(wrapped.id, None)
+    _remove(wrapped)
+    with contextlib.suppress(Exception):
+        container.get_docker_client().client.close()
+
+
+# -- the backend -----------------------------------------------------------------------
+
+
+def _dev_name(settings: Settings) -> str:
+    return f"bot-persistence-{settings.postgres_port}"
+
+
+class DockerBackend(Backend):
+    """A server in a plain container on ``POSTGRES_PORT``, gone with its data on ``down``.
+
+    For a throw-away server from the command line (``bot-db up --backend
+    docker``); data that must survive ``down`` belongs in the compose backend's
+    named volume.
+    """
+
+    name = "docker"
+
+    def _find(self, client: docker.DockerClient) -> Container | None:
+        import docker.errors
+
+        try:
+            return client.containers.get(_dev_name(self.settings))
+        except docker.errors.NotFound:
+            return None
+
+    def up(self) -> ServerReady:
+        client = _client()
+        try:
+            found = self._find(client)
+            if found is not None and found.status == "running":
+                ensure_database(self.settings)
+                return ServerReady(created=False, started=False, detail=found.name or "")
+            if found is not None:
+                found.remove(force=True, v=True)
+            if port_accepts("127.0.0.1", self.settings.postgres_port):
+                raise PortInUseError(
+                    f"port {self.settings.postgres_port} on 127.0.0.1 is used by another "
+                    "program; set POSTGRES_PORT in .env to a free port"
+                )
+            _ensure_image(client, self.settings.postgres_image)
+        finally:
+            client.close()
+        container = _postgres_container(
+            self.settings, role=ROLE_DEV, host_port=self.settings.postgres_port, durable=True
+        )
+        container.with_name(_dev_name(self.settings))
+        try:
+            _start(container, self.settings)
+        except BaseException:
+            _stop(container)
+            raise
+        ensure_database(self.settings)
+        return ServerReady(created=True, started=True, detail=_dev_name(self.settings))
+
+    def down(self, *, purge: bool = False) -> str:
+        client = _client()
+        try:
+            found = self._find(client)
+            if found is None:
+                return "no container to remove"
+            found.remove(force=True, v=True)
+            return f"removed container {found.name} and its data"
+        finally:
+            client.close()
+
+    def status(self) -> BackendStatus:
+        client = _client()
+        try:
+            found = self._find(client)
+        finally:
+            client.close()
+        if found is None:
+            return BackendStatus(running=False, detail="no container")
+        running = found.status == "running"
+        detail = (
+            f"container {found.name} running on 127.0.0.1:{self.settings.postgres_port}"
+            if running
+            else f"container {found.name} {found.status}"
+        )
+        return BackendStatus(running=running, detail=detail, data=f"inside {found.name}")
