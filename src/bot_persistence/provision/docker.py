@@ -151,8 +151,12 @@ def _client() -> docker.DockerClient:
 
     try:
         client = docker.from_env(timeout=10)
+    except docker.errors.DockerException as exc:
+        raise engine_down(str(exc)) from None
+    try:
         client.ping()
     except docker.errors.DockerException as exc:
+        client.close()
         raise engine_down(str(exc)) from None
     return client
 
