@@ -166,8 +166,30 @@ class ComposeBackend(Backend):
                 "check the engine with `docker info`"
             ) from None
 
+    def _docker(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [docker_cli(), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+
     def _container_id(self) -> str | None:
-        result = self._compose("ps", "-q", SERVICE)
+        """The service's container, running or not, found by the labels Compose puts on it.
+
+        (``docker ps`` answers in milliseconds; ``docker-compose ps`` takes a second.)
+        """
+        result = self._docker(
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            f"label=com.docker.compose.project={self.project}",
+            "--filter",
+            f"label=com.docker.compose.service={SERVICE}",
+        )
         if result.returncode != 0:
             raise engine_down(result.stderr)
         found = result.stdout.strip().splitlines()
@@ -175,19 +197,11 @@ class ComposeBackend(Backend):
 
     def _state(self, container_id: str) -> tuple[str, str]:
         """The container's state and health (``running``/``healthy``, ...)."""
-        result = subprocess.run(
-            [
-                docker_cli(),
-                "inspect",
-                "--format",
-                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
-                container_id,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-            stdin=subprocess.DEVNULL,
+        result = self._docker(
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+            container_id,
         )
         if result.returncode != 0:
             return "missing", ""
@@ -195,14 +209,7 @@ class ComposeBackend(Backend):
         return state, health
 
     def _volume_exists(self) -> bool:
-        result = subprocess.run(
-            [docker_cli(), "volume", "inspect", self.volume],
-            capture_output=True,
-            check=False,
-            timeout=10,
-            stdin=subprocess.DEVNULL,
-        )
-        return result.returncode == 0
+        return self._docker("volume", "inspect", self.volume).returncode == 0
 
     # -- the backend ---------------------------------------------------------------------
 
@@ -283,9 +290,14 @@ class ComposeBackend(Backend):
     def down(self, *, purge: bool = False) -> str:
         require_engine_cli()
         existed = self._volume_exists()
-        # `rm -v` drops the anonymous volume an image may declare for itself
-        # (PostgreSQL 18's /var/lib/postgresql); the named volume stays.
-        self._compose("rm", "--stop", "--force", "-v", SERVICE)
+        container_id = self._container_id()
+        if container_id is not None:
+            # Stopped first, within the image's own stop signal (SIGINT, a fast
+            # shutdown); `rm -v` then drops the anonymous volume an image may
+            # declare for itself (PostgreSQL 18's /var/lib/postgresql). The
+            # named volume stays.
+            self._docker("stop", container_id)
+            self._docker("rm", "--force", "--volumes", container_id)
         result = self._compose("down", *(["--volumes"] if purge else []))
         if result.returncode != 0:
             raise engine_down(result.stderr)
