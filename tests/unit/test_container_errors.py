@@ -94,7 +94,7 @@ def test_missing_image_without_a_registry_points_at_the_offline_build(
         """case "$1 $2" in
   "version --format") echo 20.10.24 ;;
   "compose version") exit 1 ;;
-  "-p "*|"--project-name "*) exit 0 ;;
+  "ps --all") exit 0 ;;
   "pull "*) echo "dial tcp: lookup registry-1.docker.io: no such host" >&2; exit 1 ;;
   *) exit 1 ;;
 esac""",
