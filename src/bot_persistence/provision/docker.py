@@ -143,12 +143,36 @@ def _require_testcontainers() -> None:
         ) from None
 
 
+def _local_socket_refusal() -> str | None:
+    """Why the engine's Unix socket refuses a connection; None when it accepts (or is not one).
+
+    Asked before the Docker SDK is: the SDK leaves the socket of a failed
+    connect unclosed, which a run with warnings as errors reports far from here.
+    The SDK reads ``DOCKER_HOST`` itself; this mirrors it.
+    """
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    family = getattr(socket, "AF_UNIX", None)
+    if family is None or not host.startswith("unix://"):
+        return None
+    path = host.removeprefix("unix://")
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            return f"{path}: {exc.strerror or exc}"
+    return None
+
+
 def _client() -> docker.DockerClient:
     """A client whose engine has answered, or our typed error saying why not."""
     _require_testcontainers()
     import docker
     import docker.errors
 
+    refusal = _local_socket_refusal()
+    if refusal is not None:
+        raise engine_down(refusal)
     try:
         client = docker.from_env(timeout=10)
     except docker.errors.DockerException as exc:
