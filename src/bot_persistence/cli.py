@@ -21,10 +21,10 @@ from typing import TextIO
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence import devdb, guards, health, migrations, seeding
+from bot_persistence import devdb, erd, guards, health, migrations, seeding
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.output import Console
-from bot_persistence.project import psqlrc
+from bot_persistence.project import project_root, psqlrc
 from bot_persistence.provision import select_backend
 from bot_persistence.provision.embedded import embedded_bin_dir
 from bot_persistence.settings import Settings
@@ -186,6 +186,17 @@ def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int
     return subprocess.run(command, env=env, check=False).returncode
 
 
+def cmd_erd(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Print the schema as a Mermaid ER diagram (--write updates docs/schema.md)."""
+    if not args.write:
+        out.line(erd.mermaid().rstrip("\n"))
+        return 0
+    target = project_root() / "docs" / "schema.md"
+    changed = erd.replace_block(target)
+    out.ok(f"{'updated' if changed else 'unchanged'} {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``bot-db`` argument parser; docs-check reads its subcommands and options."""
     parser = argparse.ArgumentParser(
@@ -260,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     shell = add("shell", cmd_shell)
     shell.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
+
+    erd_command = add("erd", cmd_erd)
+    erd_command.add_argument(
+        "--write", action="store_true", help="write the diagram into docs/schema.md"
+    )
     return parser
 
 
@@ -281,7 +297,11 @@ def main(
     out = Console(stdout, err=stderr)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "command", None) != "shell":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if extra:  # `bot-db shell -c 'SELECT 1'`: options psql knows and we do not
+            args.psql_args = [*extra, *args.psql_args]
     except SystemExit as exc:  # argparse printed usage or help itself
         return int(exc.code or 0)
     args.stdin = stdin

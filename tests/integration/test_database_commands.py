@@ -220,3 +220,16 @@ def test_external_down_never_stops_someone_elses_server(settings: Settings) -> N
     code, out, _ = bot_db(settings, "down")
     assert code == 0 and "not managed by bot-db" in out
     assert bot_db(settings, "check")[0] == 1  # still answers: unmigrated, not unreachable
+
+
+def test_shell_passes_psql_options_without_a_separator(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = bot_db(settings, "shell", "-X", "-A", "-t", "-c", "SELECT 40 + 2")
+    assert code == 0
+    assert "42" in capfd.readouterr().out
+
+
+def test_unknown_options_are_still_refused_outside_shell(settings: Settings) -> None:
+    code, _, _ = bot_db(settings, "check", "--colour")
+    assert code == 2

@@ -185,3 +185,24 @@ def test_wrong_password_after_set_up_says_which_setting(dev_settings: Settings) 
     assert code == 1
     assert "POSTGRES_PASSWORD" in out
     assert "not-it" not in out
+
+
+def test_up_with_changed_credentials_says_how_to_recover(dev_settings: Settings) -> None:
+    assert bot_db(dev_settings, "up")[0] == 0
+    changed = dev_settings.model_copy(update={"postgres_password": SecretStr("changed-in-env")})
+    code, out, err = bot_db(changed, "up")
+    assert code == 1
+    assert "created with other credentials" in err and "down --purge" in err
+    assert "changed-in-env" not in out + err
+
+
+def test_a_failed_start_quotes_the_servers_own_reason(dev_settings: Settings) -> None:
+    assert bot_db(dev_settings, "up")[0] == 0
+    assert bot_db(dev_settings, "down")[0] == 0
+    conf = dev_settings.data_dir / "pgdata" / "postgresql.conf"
+    conf.write_text(conf.read_text() + "\nshared_buffers = 'plenty'\n")
+    code, out, err = bot_db(dev_settings, "up")
+    assert code == 1
+    assert "shared_buffers" in err
+    assert str(dev_settings.data_dir / "postgres.log") in err
+    assert "Traceback" not in out + err

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot_persistence.errors import (
+    AuthenticationFailedError,
     BackendUnavailableError,
     PortInUseError,
     ServerStartError,
@@ -48,6 +49,17 @@ SYSTEM_USER = "embedded_postgres"
 #: Written once initdb has finished: a data directory without it was never usable.
 _READY_MARKER = "bot_persistence.initialized"
 _CONF_NAME = "bot_persistence.conf"
+#: Log lines every start writes; anything else in a failed start's log is the reason.
+_ROUTINE_LOG = (
+    "starting PostgreSQL",
+    "listening on",
+    "redirecting log output",
+    "database system",
+    "checkpoint",
+    "received fast shutdown",
+    "aborting any active",
+    "background worker",
+)
 
 
 def embedded_bin_dir() -> Path:
@@ -103,6 +115,7 @@ class EmbeddedCluster:
         self.shared_buffers = shared_buffers
         self.run_as = SYSTEM_USER if _running_as_root() else None
         self._bin = embedded_bin_dir()
+        self._log_offset = 0
 
     # -- state -----------------------------------------------------------------
 
@@ -162,7 +175,7 @@ class EmbeddedCluster:
             ]
             if not self.durable:
                 args.append("--no-sync")
-            self._run("initdb", args, what="initdb")
+            self._run("initdb", args, what="creating the cluster (initdb)")
         conf = self.pgdata / "postgresql.conf"
         with conf.open("a", encoding="utf-8") as handle:
             handle.write(f"\ninclude_if_exists = '{_CONF_NAME}'\n")
@@ -209,6 +222,7 @@ class EmbeddedCluster:
                 "POSTGRES_PORT in .env to a free port"
             )
         self.write_config()
+        self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         self._run(
             "pg_ctl",
             [
@@ -221,7 +235,7 @@ class EmbeddedCluster:
                 "-t",
                 str(int(timeout)),
             ],
-            what="the server",
+            what="starting the server",
         )
         return True
 
@@ -229,7 +243,11 @@ class EmbeddedCluster:
         """Stop the server (fast shutdown: sessions are ended, data is kept); True if it ran."""
         if self.running_pid() is None:
             return False
-        self._run("pg_ctl", ["stop", "-D", str(self.pgdata), "-m", "fast", "-w"], what="the server")
+        self._run(
+            "pg_ctl",
+            ["stop", "-D", str(self.pgdata), "-m", "fast", "-w"],
+            what="stopping the server",
+        )
         return True
 
     def purge(self) -> None:
@@ -252,11 +270,33 @@ class EmbeddedCluster:
         )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
-            last = detail[-1] if detail else f"exit code {result.returncode}"
-            raise ServerStartError(
-                f"{what} failed to start ({tool}: {last}); see {self.log_file}, or run "
-                "`bot-db down --purge` to start over with an empty database"
+            last = self._log_reason() or (
+                detail[-1] if detail else f"exit code {result.returncode}"
             )
+            raise ServerStartError(
+                f"{what} failed: {last}; see {self.log_file}, or run "
+                "`bot-db down --purge` to start over (this deletes the dev data)"
+            )
+
+    def _log_reason(self) -> str | None:
+        """The server's own words on why this start failed, from its log.
+
+        The first complaint is the cause ("could not bind ...", "invalid value
+        for parameter ..."); the FATAL line after it is often only a summary.
+        """
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(self._log_offset)
+                lines = log.read().decode("utf-8", errors="replace").splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            for level in ("PANIC:", "FATAL:", "ERROR:", "LOG:"):
+                if level in line:
+                    message = line.split(level, 1)[1].strip()
+                    if not message.startswith(_ROUTINE_LOG):
+                        return message
+        return None
 
     def _remove_stale_pid_file(self) -> None:
         pid_file = self.pgdata / "postmaster.pid"
@@ -362,7 +402,14 @@ class EmbeddedBackend(Backend):
     def up(self) -> ServerReady:
         created = self.cluster.ensure_initialized()
         started = self.cluster.start(timeout=self.settings.startup_timeout)
-        ensure_database(self.settings)
+        try:
+            ensure_database(self.settings)
+        except AuthenticationFailedError:
+            raise AuthenticationFailedError(
+                f"the embedded server in {self.cluster.root} refused user "
+                f"{self.settings.user!r} with POSTGRES_PASSWORD from .env: it was created with "
+                "other credentials; restore them, or run `bot-db down --purge` to start over"
+            ) from None
         return ServerReady(created=created, started=started, detail=str(self.cluster.root))
 
     def down(self, *, purge: bool = False) -> str:

@@ -1,0 +1,55 @@
+"""The project's .psqlrc and the onboarding steps, against a real server."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bot_persistence import cli, onboarding
+from bot_persistence.settings import Settings
+
+
+def test_shell_uses_the_project_psqlrc(
+    settings: Settings,
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the per-database history lands here
+    code = cli.main(
+        ["shell", "--", "-c", "SELECT NULL AS nothing"],
+        settings=settings,
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    out = capfd.readouterr().out
+    assert code == 0
+    assert f"bot-persistence shell on {settings.database}" in out
+    assert "∅" in out  # NULL is visible
+    assert "Time:" in out  # \timing is on
+
+
+def test_onboarding_provisions_and_probes_through_bot_db(settings: Settings) -> None:
+    def bot_db(argv: list[str], **streams: object) -> int:
+        return cli.main(argv, settings=settings, **streams)  # type: ignore[arg-type]
+
+    steps = [
+        onboarding.Step("up", lambda: onboarding.bot_db_step(["up"], run=bot_db)),
+        onboarding.Step("check", lambda: onboarding.bot_db_step(["check"], run=bot_db)),
+    ]
+    checklist = onboarding.run_steps(steps)
+    assert [o.status for o in checklist.outcomes] == ["ok", "ok"], checklist.outcomes
+    assert "at head" in checklist.outcomes[1].detail
+
+
+def test_onboarding_check_fails_with_the_fix_when_the_database_is_missing(
+    settings: Settings,
+) -> None:
+    missing = Settings.from_values(**{**settings.model_dump(), "postgres_db": "no_such_db"})
+    result = onboarding.bot_db_step(
+        ["check"], run=lambda argv, **streams: cli.main(argv, settings=missing, **streams)
+    )
+    assert result.status == "fail"
+    assert "bot-db up" in result.detail
