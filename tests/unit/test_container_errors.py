@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot_persistence import cli
-from bot_persistence.provision import compose, docker
+from bot_persistence.provision import cleanup, compose
 from bot_persistence.settings import Settings
 
 
@@ -138,8 +138,8 @@ def test_docker_backend_without_testcontainers_says_which_extra(
 def test_a_dead_owner_is_told_from_a_live_one_and_other_hosts_are_left_alone() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    host = docker._owner_label().split(":")[0]
-    assert docker._owner_alive(docker._owner_label())
-    assert not docker._owner_alive(f"{host}:{child.pid}:{docker._start_time(os.getpid())}")
-    assert not docker._owner_alive(f"{host}:{os.getpid()}:0.00")  # pid reused by another process
-    assert docker._owner_alive(f"elsewhere:{child.pid}:1.00")
+    host = cleanup._owner_label().split(":")[0]
+    assert cleanup._owner_alive(cleanup._owner_label())
+    assert not cleanup._owner_alive(f"{host}:{child.pid}:{cleanup._start_time(os.getpid())}")
+    assert not cleanup._owner_alive(f"{host}:{os.getpid()}:0.00")  # pid reused by another process
+    assert cleanup._owner_alive(f"elsewhere:{child.pid}:1.00")

@@ -6,16 +6,9 @@ check is its ``ExecWaitStrategy`` running ``pg_isready`` inside the container,
 on the container's own TCP loopback, which the image's start-up server (socket
 only) does not answer: ready means the real server is up.
 
-Cleanup is ours, not the reaper container's (Ryuk cannot be pulled where no
-registry is reachable, and one mechanism everywhere is easier to trust):
-
-- every container we start carries labels naming its role and its owner (host
-  name, process id and that process's start time);
-- leaving :func:`throwaway_server` removes its container, also on Ctrl-C and
-  on SIGTERM/SIGHUP (turned into ``SystemExit`` so ``finally`` runs), and an
-  ``atexit`` hook removes whatever is still registered;
-- a process killed outright (``kill -9``) cannot clean up, so every start
-  first removes throw-away containers whose owner process is gone.
+Cleanup is ours, not the reaper container's: labels, ``finally``, signals,
+``atexit``, and a sweep of containers whose owner died (see
+:mod:`bot_persistence.provision.cleanup`).
 
 The data directory lives on a tmpfs inside the container, with fsync off:
 nothing in a throw-away server is worth a disk write.
@@ -23,16 +16,11 @@ nothing in a throw-away server is worth a disk write.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
-import signal
 import socket
-import threading
 from collections.abc import Iterator
-from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -49,6 +37,18 @@ from bot_persistence.provision.base import (
     ServerReady,
     ensure_database,
     port_accepts,
+)
+from bot_persistence.provision.cleanup import (
+    LABEL_OWNER,
+    LABEL_ROLE,
+    ROLE_DEV,
+    ROLE_THROWAWAY,
+    hold,
+    owner_labels,
+    release,
+    remove,
+    remove_stale_containers,
+    removed_on_termination,
 )
 from bot_persistence.provision.engine import engine_down, image_unavailable
 from bot_persistence.settings import Settings
@@ -68,12 +68,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-LABEL_ROLE = "org.bot-persistence.role"
-LABEL_OWNER = "org.bot-persistence.owner"
-LABEL_PORT = "org.bot-persistence.port"
-ROLE_THROWAWAY = "throwaway"
-ROLE_DEV = "dev"
-
 #: Where the data directory goes: below the mount point, as the official image
 #: asks for mounted volumes, and the same path on PostgreSQL 15 and 18 images
 #: (18 would otherwise refuse a mount at ``/var/lib/postgresql/data``).
@@ -81,53 +75,6 @@ DATA_MOUNT = "/var/lib/postgresql/data"
 PGDATA = f"{DATA_MOUNT}/pgdata"
 _THROWAWAY_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 _CONTAINER_PORT = 5432
-
-#: Containers started by this process and not yet removed: the atexit hook's list.
-_LIVE: dict[str, Container] = {}
-_LIVE_LOCK = threading.Lock()
-
-
-# -- who owns a container --------------------------------------------------------
-
-
-def _start_time(pid: int) -> str:
-    """A token that tells a process from a later one that reuses its pid."""
-    try:
-        import psutil
-
-        return f"{psutil.Process(pid).create_time():.2f}"
-    except ImportError:  # pragma: no cover - psutil comes with the embedded extra
-        stat = Path(f"/proc/{pid}/stat")
-        try:
-            return stat.read_text().rsplit(")", 1)[1].split()[19]
-        except (OSError, IndexError):
-            return ""
-    except Exception:  # psutil.NoSuchProcess, AccessDenied, ZombieProcess
-        return "gone"
-
-
-def _owner_label() -> str:
-    pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
-
-
-def _owner_alive(label: str) -> bool:
-    """True unless the container's owner was a process on this host that no longer runs.
-
-    Containers from another host (a shared engine) are never ours to judge.
-    """
-    host, _, rest = label.partition(":")
-    pid_text, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, but someone else's
-    return _start_time(pid) == started
 
 
 # -- the engine, through the Docker SDK that testcontainers brings ------------------
@@ -201,75 +148,6 @@ def _ensure_image(client: docker.DockerClient, image: str) -> None:
         raise image_unavailable(image) from None
 
 
-def remove_stale_containers(client: docker.DockerClient | None = None) -> list[str]:
-    """Remove throw-away containers whose owner process has died; their short ids.
-
-    A run killed with SIGKILL leaves its container behind; the next run calls this.
-    """
-    import docker.errors
-
-    client = client or _client()
-    removed = []
-    for container in client.containers.list(
-        all=True, filters={"label": f"{LABEL_ROLE}={ROLE_THROWAWAY}"}
-    ):
-        owner = container.labels.get(LABEL_OWNER, "")
-        if _owner_alive(owner):
-            continue
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-            removed.append(container.short_id)
-            _log.info("removed container %s of a run that ended (%s)", container.short_id, owner)
-    return removed
-
-
-def _remove(container: Container) -> None:
-    import docker.errors
-
-    with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-        container.remove(force=True, v=True)
-
-
-def _remove_live() -> None:
-    """atexit: remove every container this process started and still holds."""
-    with _LIVE_LOCK:
-        containers = list(_LIVE.values())
-        _LIVE.clear()
-    for container in containers:
-        _remove(container)
-
-
-atexit.register(_remove_live)
-
-
-def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def _cleanup_on_termination() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into ``SystemExit`` while a container is held.
-
-    Python's default for these is to die without running ``finally`` blocks or
-    atexit hooks. Only handlers still at their default are replaced (a test
-    runner's or an application's own stay), and only from the main thread,
-    where signal handlers live.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    replaced: dict[int, Any] = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
-            replaced[signum] = signal.signal(signum, _exit_on_signal)
-    try:
-        yield
-    finally:
-        for signum, previous in replaced.items():
-            signal.signal(signum, previous)
-
-
 # -- the container ---------------------------------------------------------------------
 
 
@@ -283,7 +161,7 @@ def _postgres_container(
 
     # Cleanup is ours (labels, atexit, signals, the stale sweep): no reaper image.
     testcontainers_config.ryuk_disabled = True
-    labels = {LABEL_ROLE: role, LABEL_OWNER: _owner_label(), LABEL_PORT: str(host_port or "")}
+    labels = owner_labels(role, host_port)
 
     class _Postgres(PostgresContainer):
         """Published on loopback only when the engine is local; ready by ``pg_isready``."""
@@ -392,12 +270,10 @@ def throwaway_server(settings: Settings) -> Iterator[Settings]:
     finally:
         client.close()
     container = _postgres_container(settings, role=ROLE_THROWAWAY, host_port=None, durable=False)
-    with _cleanup_on_termination():
+    with removed_on_termination():
         try:
             served = _start(container, settings)
-            wrapped = container.get_wrapped_container()
-            with _LIVE_LOCK:
-                _LIVE[wrapped.id] = wrapped
+            hold(container.get_wrapped_container())
             yield served
         finally:
             _stop(container)
@@ -408,9 +284,8 @@ def _stop(container: PostgresContainer) -> None:
     wrapped = container._container
     if wrapped is None:
         return
-    with _LIVE_LOCK:
-        _LIVE.pop(wrapped.id, None)
-    _remove(wrapped)
+    release(wrapped)
+    remove(wrapped)
     with contextlib.suppress(Exception):
         container.get_docker_client().client.close()
 
