@@ -143,3 +143,14 @@ def test_a_dead_owner_is_told_from_a_live_one_and_other_hosts_are_left_alone() -
     assert not cleanup._owner_alive(f"{host}:{child.pid}:{cleanup._start_time(os.getpid())}")
     assert not cleanup._owner_alive(f"{host}:{os.getpid()}:0.00")  # pid reused by another process
     assert cleanup._owner_alive(f"elsewhere:{child.pid}:1.00")
+
+
+def test_backends_register_on_import_without_testcontainers_installed() -> None:
+    code = (
+        "import sys; sys.modules['testcontainers'] = None; sys.modules['docker'] = None; "
+        "import bot_persistence.provision as p; print(sorted(p.BACKENDS))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "['compose', 'docker', 'embedded', 'external']"
