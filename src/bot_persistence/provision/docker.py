@@ -75,6 +75,7 @@ DATA_MOUNT = "/var/lib/postgresql/data"
 PGDATA = f"{DATA_MOUNT}/pgdata"
 _THROWAWAY_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 _CONTAINER_PORT = 5432
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 # -- the engine, through the Docker SDK that testcontainers brings ------------------
@@ -169,7 +170,7 @@ def _postgres_container(
         def _configure(self) -> None:
             super()._configure()
             host = self.get_docker_client().host()
-            if host in {"localhost", "127.0.0.1", "::1"}:
+            if host in _LOCAL_HOSTS:
                 # A throw-away password must not be reachable from the network.
                 binding: Any = ("127.0.0.1", host_port)
                 self.ports[str(_CONTAINER_PORT)] = binding
@@ -235,12 +236,17 @@ def _start(container: PostgresContainer, settings: Settings) -> Settings:
         raise ServerStartError(
             f"Docker could not start {settings.postgres_image}: {explanation.splitlines()[0]}"
         ) from None
+    port = int(container.get_exposed_port(_CONTAINER_PORT))
     host = container.get_container_host_ip()
+    # testcontainers guesses a gateway address when it believes it runs in a
+    # container; where the published port answers on loopback, loopback it is.
+    if host in _LOCAL_HOSTS or port_accepts("127.0.0.1", port):
+        host = "127.0.0.1"
     served = settings.model_copy(
         update={
             "database_url": None,
-            "postgres_host": "127.0.0.1" if host in {"localhost", "::1"} else host,
-            "postgres_port": int(container.get_exposed_port(_CONTAINER_PORT)),
+            "postgres_host": host,
+            "postgres_port": port,
             "backend": "external",
         }
     )
