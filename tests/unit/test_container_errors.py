@@ -1,0 +1,156 @@
+"""The container backends' failures before any PostgreSQL runs: one actionable line each.
+
+A stand-in ``docker`` program on PATH plays an engine that is down or an image
+that cannot be pulled; the real Docker SDK meets a socket nobody listens on.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot_persistence import cli
+from bot_persistence.provision import cleanup, compose
+from bot_persistence.settings import Settings
+
+
+def run(argv: list[str], settings: Settings) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(argv, settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
+    return code, out.getvalue(), err.getvalue()
+
+
+def make(**values: object) -> Settings:
+    return Settings.from_values(postgres_password="container-secret", **values)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compose_detection() -> Iterator[None]:
+    compose.compose_command.cache_clear()
+    yield
+    compose.compose_command.cache_clear()
+
+
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """Put a ``docker`` (and ``docker-compose``) made of ``script`` first and alone on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("docker", "docker-compose"):
+        program = bin_dir / name
+        program.write_text(f"#!/bin/sh\n{script}\n")
+        program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+
+def test_compose_backend_without_docker_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = run(["up", "--backend", "compose"], make())
+    assert code == 2
+    assert "no `docker` program" in err
+    assert "--backend embedded" in err
+    assert err.count("\n") == 1
+
+
+def test_engine_that_does_not_answer_is_one_line_with_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_docker(
+        tmp_path,
+        monkeypatch,
+        'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1',
+    )
+    code, out, err = run(["up", "--backend", "compose"], make())
+    assert code == 2
+    assert "no Docker engine answers" in err
+    assert "start it" in err
+    assert "container-secret" not in out + err
+
+
+def test_engine_that_refuses_this_user_names_the_docker_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_docker(tmp_path, monkeypatch, 'echo "permission denied on the socket" >&2; exit 1')
+    code, _, err = run(["up", "--backend", "compose"], make())
+    assert code == 2
+    assert "docker group" in err
+
+
+def test_missing_image_without_a_registry_points_at_the_offline_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine that answers, has no images and reaches no registry.
+    fake_docker(
+        tmp_path,
+        monkeypatch,
+        """case "$1 $2" in
+  "version --format") echo 20.10.24 ;;
+  "compose version") exit 1 ;;
+  "ps --all") exit 0 ;;
+  "pull "*) echo "dial tcp: lookup registry-1.docker.io: no such host" >&2; exit 1 ;;
+  *) exit 1 ;;
+esac""",
+    )
+    code, _, err = run(["up", "--backend", "compose"], make(postgres_image="postgres:18"))
+    assert code == 2
+    assert "image postgres:18 is not on this machine" in err
+    assert "nox -s image" in err
+    assert "POSTGRES_IMAGE=bot-persistence/postgres:15-offline" in err
+
+
+def test_compose_v2_is_preferred_and_v1_is_the_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_docker(tmp_path, monkeypatch, '[ "$1" = compose ] && exit 0; exit 1')
+    assert compose.compose_command()[1:] == ("compose",)
+    compose.compose_command.cache_clear()
+    (tmp_path / "bin" / "docker").write_text("#!/bin/sh\nexit 1\n")
+    assert compose.compose_command() == (str(tmp_path / "bin" / "docker-compose"),)
+
+
+def test_docker_backend_with_no_engine_on_the_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nobody-listens.sock")
+    code, _, err = run(["up", "--backend", "docker"], make())
+    gc.collect()  # a socket left unclosed would be reported now, as an error
+    assert code == 2
+    assert "no Docker engine answers" in err
+
+
+def test_docker_backend_without_testcontainers_says_which_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "testcontainers.community.postgres", None)
+    code, _, err = run(["up", "--backend", "docker"], make())
+    assert code == 2
+    assert "bot-persistence[docker]" in err
+
+
+def test_a_dead_owner_is_told_from_a_live_one_and_other_hosts_are_left_alone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    host = cleanup._owner_label().split(":")[0]
+    assert cleanup._owner_alive(cleanup._owner_label())
+    assert not cleanup._owner_alive(f"{host}:{child.pid}:{cleanup._start_time(os.getpid())}")
+    assert not cleanup._owner_alive(f"{host}:{os.getpid()}:0.00")  # pid reused by another process
+    assert cleanup._owner_alive(f"elsewhere:{child.pid}:1.00")
+
+
+def test_backends_register_on_import_without_testcontainers_installed() -> None:
+    code = (
+        "import sys; sys.modules['testcontainers'] = None; sys.modules['docker'] = None; "
+        "import bot_persistence.provision as p; print(sorted(p.BACKENDS))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "['compose', 'docker', 'embedded', 'external']"
