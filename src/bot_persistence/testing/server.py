@@ -1,0 +1,245 @@
+"""Where a test run's PostgreSQL comes from, and how xdist workers share one server.
+
+``embedded``: a throw-away server from the wheel's binaries, data on tmpfs
+where the OS has one, durability off. Its state lives in a run folder,
+``<tmpfs>/bp-pytest-<uid>/<run id>/``, keyed by a run id that every xdist
+worker of one run is given by the controller. The first worker to need the
+server starts it under a file lock in that folder and writes ``server.json``;
+the others find it and connect. The controller (or the only process, without
+xdist) stops it and deletes the folder when the run ends. A run killed before
+that leaves a folder whose ``owner.pid`` is dead; the next run stops that
+server and deletes the folder.
+
+``external``: a server someone else runs (``--db-url`` or ``DATABASE_URL``),
+as a CI service container. ``docker``: a throw-away container from
+:func:`bot_persistence.provision.docker.throwaway_server`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Literal
+
+from bot_persistence.errors import ConfigurationError, PortInUseError
+from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.settings import Settings
+from bot_persistence.testing.databases import owner_alive
+
+__all__ = [
+    "RunDir",
+    "ServerChoice",
+    "TestBackend",
+    "choose_server",
+    "docker_server",
+    "scratch_base",
+    "sweep_stale_runs",
+]
+
+_log = logging.getLogger(__name__)
+
+TestBackend = Literal["auto", "embedded", "docker", "external"]
+TEST_BACKENDS: tuple[TestBackend, ...] = ("auto", "embedded", "docker", "external")
+_SERVER_USER = "bot"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerChoice:
+    """The backend a run uses, the URL for ``external``, and why, for the header line."""
+
+    backend: Literal["embedded", "docker", "external"]
+    reason: str
+    url: str | None = None
+
+
+def choose_server(
+    option_backend: str | None, option_url: str | None, environ: Mapping[str, str]
+) -> ServerChoice:
+    """``--db-url`` or ``DATABASE_URL`` means external; else ``--db-backend``/``BOT_DB_BACKEND``.
+
+    Only the process environment is read, never ``.env``: a contributor's
+    ``.env`` points at their dev database, which a test run must not use.
+    """
+    url = option_url or environ.get("DATABASE_URL", "").strip() or None
+    source = "--db-url" if option_url else "DATABASE_URL"
+    requested = option_backend or environ.get("BOT_DB_BACKEND", "").strip() or "auto"
+    if requested == "compose":
+        requested = "docker"  # the long-lived compose server is for dev data; tests get their own
+    if requested not in TEST_BACKENDS:
+        raise ConfigurationError(
+            f"unknown test database backend {requested!r}; choose one of {', '.join(TEST_BACKENDS)}"
+        )
+    if url is not None:
+        if requested not in ("auto", "external"):
+            raise ConfigurationError(
+                f"{source} names a server but the backend is {requested!r}; drop one of them"
+            )
+        return ServerChoice("external", f"{source} is set", url)
+    if requested == "external":
+        raise ConfigurationError(
+            "--db-backend external needs a server: pass --db-url "
+            "postgresql://USER:PASSWORD@HOST/DB or set DATABASE_URL"
+        )
+    if requested == "docker":
+        return ServerChoice("docker", "a throw-away container (--db-backend docker)")
+    return ServerChoice("embedded", "a throw-away embedded server on tmpfs")
+
+
+def scratch_base() -> Path:
+    """The folder holding run folders: tmpfs where the OS has one, per user."""
+    shm = Path("/dev/shm")  # noqa: S108 - tmpfs on purpose; the folder below is per user, 0700
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    base = parent / f"bp-pytest-{uid}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    return base
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _lock(path: Path) -> contextlib.AbstractContextManager[object]:
+    try:
+        from filelock import FileLock
+    except ImportError:  # pragma: no cover - a dependency of the testing extra
+        raise ConfigurationError(
+            "the pytest plugin needs filelock: pip install 'bot-persistence[testing]'"
+        ) from None
+    return FileLock(str(path), timeout=120)
+
+
+class RunDir:
+    """One run's folder: the lock, the owner's pid and the shared server's address."""
+
+    def __init__(self, run_id: str, *, owner_pid: int, base: Path | None = None) -> None:
+        self.run_id = run_id
+        self.owner_pid = owner_pid
+        self.path = (base or scratch_base()) / run_id
+        self._info = self.path / "server.json"
+
+    def embedded_server(self, *, startup_timeout: float = 30.0) -> Settings:
+        """Admin settings for the run's embedded server, started by the first caller."""
+        self.path.mkdir(mode=0o755, exist_ok=True)
+        owner = self.path / "owner.pid"
+        if not owner.exists():
+            owner.write_text(f"{self.owner_pid}\n")
+        with _lock(self.path / "lock"):
+            info = self._read_info()
+            if info is not None:
+                cluster = _cluster(self.path, info)
+                if cluster.running_port() == info["port"]:
+                    return _settings(info)
+            for attempt in range(3):
+                info = {"port": _free_port(), "password": secrets.token_urlsafe(18)}
+                cluster = _cluster(self.path, info)
+                cluster.ensure_initialized()
+                try:
+                    cluster.start(timeout=startup_timeout)
+                except PortInUseError:  # taken between choosing and starting: choose again
+                    if attempt == 2:
+                        raise
+                    continue
+                self._info.write_text(json.dumps(info))
+                self._info.chmod(0o600)
+                return _settings(info)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_info(self) -> dict[str, object] | None:
+        try:
+            return dict(json.loads(self._info.read_text()))
+        except (OSError, ValueError):
+            return None
+
+    def purge(self) -> None:
+        """Stop the run's server, if one was started, and delete the folder."""
+        purge_run_folder(self.path)
+
+
+def _cluster(path: Path, info: Mapping[str, object]) -> EmbeddedCluster:
+    return EmbeddedCluster(
+        path,
+        port=int(str(info["port"])),
+        user=_SERVER_USER,
+        password=str(info["password"]),
+        durable=False,
+        max_connections=100,
+    )
+
+
+def _settings(info: Mapping[str, object]) -> Settings:
+    return Settings.from_values(
+        postgres_host="127.0.0.1",
+        postgres_port=int(str(info["port"])),
+        postgres_db="postgres",
+        postgres_user=_SERVER_USER,
+        postgres_password=str(info["password"]),
+        backend="external",
+        environment="test",
+        connect_timeout=5,
+    )
+
+
+def purge_run_folder(path: Path) -> None:
+    """Stop the server of the run folder at ``path`` (if any) and delete the folder."""
+    try:
+        info = dict(json.loads((path / "server.json").read_text()))
+    except (OSError, ValueError):
+        info = None
+    if info is not None:
+        try:
+            _cluster(path, info).stop()
+        except Exception as exc:  # a half-made folder must still be removed
+            _log.warning("could not stop the test server in %s: %s", path, exc)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def sweep_stale_runs(base: Path | None = None) -> list[Path]:
+    """Stop the servers and delete the folders of runs whose owner process is gone."""
+    removed = []
+    for folder in sorted((base or scratch_base()).iterdir()):
+        try:
+            pid = int((folder / "owner.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue  # being created right now, or not ours
+        if owner_alive(pid):
+            continue
+        _log.info("removing %s, left by a test run that is gone (pid %d)", folder, pid)
+        purge_run_folder(folder)
+        removed.append(folder)
+    return removed
+
+
+@contextlib.contextmanager
+def docker_server() -> Iterator[Settings]:
+    """A throw-away PostgreSQL container for the run; removed on exit."""
+    try:
+        throwaway_server = importlib.import_module(
+            "bot_persistence.provision.docker"
+        ).throwaway_server
+    except (ImportError, AttributeError):
+        raise ConfigurationError(
+            "--db-backend docker needs bot_persistence.provision.docker, which this "
+            "checkout lacks; use --db-backend embedded or --db-url"
+        ) from None
+    wanted = Settings.from_values(
+        postgres_user=_SERVER_USER,
+        postgres_password=secrets.token_urlsafe(18),
+        postgres_db="postgres",
+        backend="docker",
+        environment="test",
+    )
+    with throwaway_server(wanted) as ready:
+        yield ready
