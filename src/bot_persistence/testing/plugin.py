@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import functools
 import importlib
+import importlib.util
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -63,6 +64,7 @@ __all__ = [
 _RUN_ID = "bot_persistence_run_id"
 _OWNER_PID = "bot_persistence_owner_pid"
 _SERVER_URL = "bot_persistence_server_url"
+_DOCKER_MODULE = "bot_persistence.provision.docker"
 
 
 # -- options and the run ------------------------------------------------------------
@@ -155,7 +157,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "db_template(kind): start the test's database from the 'seeded' (default), "
         "'migrated' (no seed rows) or 'empty' (not migrated) template",
     )
-    config.stash[_RUN_KEY] = _Run(config)
+    run = _Run(config)
+    config.stash[_RUN_KEY] = run
+    # A wrong backend is a usage error before any test runs, in one line.
+    if run.choice.backend == "docker" and importlib.util.find_spec(_DOCKER_MODULE) is None:
+        raise pytest.UsageError(
+            f"--db-backend docker needs {_DOCKER_MODULE}, which this checkout lacks; "
+            "use --db-backend embedded or --db-url"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
