@@ -15,7 +15,9 @@ do next, and never contains a password::
     ├── DatabaseUnavailableError        the server cannot be used
     │   ├── ServerNotRunningError
     │   ├── AuthenticationFailedError
-    │   └── DatabaseMissingError
+    │   ├── DatabaseMissingError
+    │   └── DatabaseInUseError          other sessions hold the database
+    ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
     │   ├── SchemaNotAtHeadError
     │   └── MigrationFailedError
@@ -37,6 +39,7 @@ __all__ = [
     "BackendUnavailableError",
     "BotPersistenceError",
     "ConfigurationError",
+    "DatabaseInUseError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
     "GuardRefusedError",
@@ -52,6 +55,7 @@ __all__ = [
     "SeedError",
     "ServerNotRunningError",
     "ServerStartError",
+    "SnapshotError",
 ]
 
 
@@ -107,6 +111,14 @@ class AuthenticationFailedError(DatabaseUnavailableError):
 
 class DatabaseMissingError(DatabaseUnavailableError):
     """The server runs, but the configured database does not exist on it."""
+
+
+class DatabaseInUseError(DatabaseUnavailableError):
+    """Other sessions are connected to a database that must have none (to copy or replace it)."""
+
+
+class SnapshotError(BotPersistenceError):
+    """A snapshot is missing, exists already, or has a name PostgreSQL cannot hold."""
 
 
 class SchemaError(BotPersistenceError):
