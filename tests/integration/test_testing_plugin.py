@@ -3,6 +3,8 @@
 Runs that only need a server use this run's server as an external one
 (``--db-url``); runs that prove templates are kept or rebuilt get a server of
 their own, so they never replace the templates the rest of the suite uses.
+Inner embedded runs pass ``--db-fresh-server`` (they neither take nor give the
+cached cluster), except the one test about that cache.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def shared_url(db_server: Settings) -> str:
 @pytest.fixture
 def own_server() -> Iterator[Settings]:
     """A server of this test's own, so templates built on it touch nobody else's run."""
-    run = RunDir(f"own-{uuid.uuid4().hex}", owner_pid=os.getpid())
+    run = RunDir(f"own-{uuid.uuid4().hex}", owner_pid=os.getpid(), use_cache=False)
     try:
         yield run.embedded_server()
     finally:
@@ -259,7 +261,9 @@ def test_xdist_workers_share_one_server_and_use_their_own_databases(
     monkeypatch.setenv("SEEN_FILE", str(seen))
     pytester.makepyfile(test_xdist=RECORDS_ITS_SERVER)
     inner_ini(pytester)
-    result = pytester.runpytest_subprocess("-n", "2", "--db-backend", "embedded")
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--db-backend", "embedded", "--db-fresh-server"
+    )
     result.assert_outcomes(passed=6)
     lines = [line.split("|") for line in seen.read_text().splitlines()]
     assert {line[0] for line in lines} == {"gw0", "gw1"}
@@ -394,7 +398,7 @@ def test_server_of_a_killed_run_is_stopped_and_removed_by_the_next_run(
 ) -> None:
     from bot_persistence.provision.base import port_accepts
 
-    pid = run_killed(pytester, monkeypatch, "--db-backend", "embedded")
+    pid = run_killed(pytester, monkeypatch, "--db-backend", "embedded", "--db-fresh-server")
     (folder,) = [
         folder
         for folder in scratch_base().iterdir()
@@ -404,6 +408,38 @@ def test_server_of_a_killed_run_is_stopped_and_removed_by_the_next_run(
     assert port_accepts("127.0.0.1", port), "the killed run's server should still be running"
 
     pytester.makepyfile(test_next=USES_THE_DATABASE)
-    pytester.runpytest_subprocess("--db-backend", "embedded").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("--db-backend", "embedded", "--db-fresh-server").assert_outcomes(
+        passed=1
+    )
     assert not folder.exists()
     assert not port_accepts("127.0.0.1", port)
+
+
+RECORDS_ITS_CLUSTER = """
+    import os
+    from sqlalchemy import text
+
+    def test_records_cluster(db_session):
+        cluster = db_session.scalar(text("SELECT system_identifier FROM pg_control_system()"))
+        template = db_session.scalar(text(
+            "SELECT oid FROM pg_database WHERE datname LIKE 'bpt_tpl_%seeded'"))
+        with open(os.environ["SEEN_FILE"], "a") as handle:
+            handle.write(f"{cluster} {template}\\n")
+"""
+
+
+def test_next_embedded_run_reuses_the_cached_server_and_its_templates(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = pytester.path / "seen.txt"
+    monkeypatch.setenv("SEEN_FILE", str(seen))
+    pytester.makepyfile(test_cluster=RECORDS_ITS_CLUSTER)
+    inner_ini(pytester)
+    for _ in range(2):
+        pytester.runpytest_subprocess("--db-backend", "embedded").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("--db-backend", "embedded", "--db-fresh-server").assert_outcomes(
+        passed=1
+    )
+    first, second, fresh = seen.read_text().splitlines()
+    assert first == second, "the second run made a new cluster or rebuilt the template"
+    assert fresh.split()[0] != first.split()[0], "--db-fresh-server reused the cached cluster"

@@ -86,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="an existing server to create test databases on (e.g. a CI service "
         "container); its user must be allowed to create databases",
     )
+    group.addoption(
+        "--db-fresh-server",
+        action="store_true",
+        default=False,
+        help="make the embedded server with initdb instead of reusing the data directory "
+        "(and templates) the last run left in the cache",
+    )
 
 
 class _Run:
@@ -116,7 +123,11 @@ class _Run:
 
     @property
     def run_dir(self) -> RunDir:
-        return RunDir(self.run_id, owner_pid=self.owner_pid)
+        return RunDir(
+            self.run_id,
+            owner_pid=self.owner_pid,
+            use_cache=not self.config.getoption("db_fresh_server"),
+        )
 
     def admin(self) -> Settings:
         """Settings for a role that may create databases on the run's server."""
