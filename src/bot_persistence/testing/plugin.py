@@ -59,6 +59,7 @@ __all__ = [
     "db_factory",
     "db_session",
     "db_url",
+    "savepoint_session",
 ]
 
 _RUN_ID = "bot_persistence_run_id"
@@ -227,6 +228,7 @@ def db_databases(db_server: Settings, pytestconfig: pytest.Config) -> Iterator[T
     finally:
         for name in databases.owned():
             databases.drop(name)
+        databases.close()
 
 
 class _WorkerDatabases:
@@ -289,7 +291,17 @@ def _kind(request: pytest.FixtureRequest) -> TemplateKind:
 @pytest.fixture
 def db_session(request: pytest.FixtureRequest, _db_worker: _WorkerDatabases) -> Iterator[Session]:
     """A session whose work, ``commit()`` included, is rolled back after the test."""
-    engine = _db_worker.engine(_kind(request))
+    with savepoint_session(_db_worker.engine(_kind(request))) as session:
+        yield session
+
+
+@contextlib.contextmanager
+def savepoint_session(engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back at the end.
+
+    ``commit()`` in the session releases a savepoint instead of committing, so
+    code under test may commit as it does in production.
+    """
     with engine.connect() as connection:
         outer = connection.begin()
         session = Session(bind=connection, join_transaction_mode="create_savepoint")

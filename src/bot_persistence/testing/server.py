@@ -32,6 +32,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
+import psycopg
+from psycopg import sql
+
 from bot_persistence.errors import ConfigurationError, PortInUseError
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
 from bot_persistence.settings import Settings
@@ -166,7 +169,8 @@ class RunDir:
             for attempt in range(3):
                 info = {"port": _free_port(), "password": password}
                 cluster = _cluster(self.path, info)
-                if not cluster.ensure_initialized() and cluster.run_as is not None:
+                created = cluster.ensure_initialized()
+                if not created and cluster.run_as is not None:
                     shutil.chown(self.path, cluster.run_as, cluster.run_as)  # for the server's log
                 try:
                     cluster.start(timeout=startup_timeout)
@@ -174,6 +178,8 @@ class RunDir:
                     if attempt == 2:
                         raise
                     continue
+                if created:
+                    _cheap_password(_settings(info))
                 self._info.write_text(json.dumps(info))
                 self._info.chmod(0o600)
                 return _settings(info)
@@ -246,6 +252,31 @@ def _build_key() -> str:
     stat = binary.stat() if binary.exists() else None
     raw = f"{binary}|{stat.st_size if stat else 0}|{stat.st_mtime_ns if stat else 0}|{_SERVER_USER}"
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def _cheap_password(admin: Settings) -> None:
+    """Store the password with one SCRAM iteration: connecting costs 3 ms instead of 10.
+
+    The default 4096 iterations guard weak passwords against offline guessing;
+    this one is random, 18 bytes, and lives only as long as the throw-away
+    server. PostgreSQL 16 and later only; older servers keep the default.
+    """
+    with psycopg.connect(
+        host=admin.host,
+        port=admin.port,
+        user=admin.user,
+        password=admin.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if conn.info.server_version < 160000:
+            return
+        conn.execute("SET scram_iterations = 1")
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(admin.user), sql.Literal(admin.password)
+            )
+        )
 
 
 def _cluster(path: Path, info: Mapping[str, object]) -> EmbeddedCluster:
