@@ -70,5 +70,5 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
-    _install(session, "test")
+    _install(session, "test", "bench")
     session.run("python", "-m", "benchmarks", *session.posargs)
