@@ -443,3 +443,44 @@ def test_next_embedded_run_reuses_the_cached_server_and_its_templates(
     first, second, fresh = seen.read_text().splitlines()
     assert first == second, "the second run made a new cluster or rebuilt the template"
     assert fresh.split()[0] != first.split()[0], "--db-fresh-server reused the cached cluster"
+
+
+BROKEN_MIGRATION = '''
+"""a migration with a typo in its SQL
+
+Revision ID: badc0ffee002
+Revises: {head}
+"""
+
+from alembic import op
+
+revision = "badc0ffee002"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("CREAT TABLE oops (id int)")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_broken_migration_fails_the_tests_in_one_line_and_leaves_no_template(
+    pytester: pytest.Pytester, own_server: Settings
+) -> None:
+    from bot_persistence.migrations import head_revision
+
+    copy_project(pytester.path)
+    head = head_revision(own_server, ini=pytester.path / "alembic.ini")
+    versions = pytester.path / "alembic" / "versions"
+    (versions / "20990101_badc0ffee002_broken.py").write_text(BROKEN_MIGRATION.format(head=head))
+    pytester.makepyfile(test_uses=USES_THE_DATABASE)
+    inner_ini(pytester)
+    result = pytester.runpytest("--db-url", url_of(own_server))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*test database: a migration after revision * failed*CREAT*"])
+    assert database_names(own_server, "bpt\\_%") == {}

@@ -21,6 +21,8 @@ URL = "postgresql://ci:secret@127.0.0.1:5432/ci"
         (None, None, {"DATABASE_URL": URL}, "external"),
         ("external", None, {"DATABASE_URL": URL}, "external"),
         (None, None, {"DATABASE_URL": "  "}, "embedded"),
+        ("embedded", None, {"DATABASE_URL": URL}, "embedded"),
+        (None, None, {"DATABASE_URL": URL, "BOT_DB_BACKEND": "embedded"}, "external"),
     ],
     ids=[
         "default-embedded",
@@ -31,6 +33,8 @@ URL = "postgresql://ci:secret@127.0.0.1:5432/ci"
         "database-url-means-external",
         "external-with-database-url",
         "blank-database-url-is-unset",
+        "explicit-embedded-beats-database-url",
+        "database-url-beats-env-backend",
     ],
 )
 def test_choose_server(

