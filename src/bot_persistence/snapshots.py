@@ -135,22 +135,11 @@ def _sessions(conn: Connection, database: str) -> list[Session]:
 
 
 def _end_sessions(conn: Connection, database: str) -> None:
-    # Keep new sessions out while we copy; put back by _allow_connections.
-    _run(
-        conn,
-        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(database)),
-    )
+    # Waits (up to 5 s each) until the sessions are gone, so the copy can start.
     conn.exec_driver_sql(
         "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
         "WHERE datname = %(name)s AND pid <> pg_backend_pid()",
         {"name": database},
-    )
-
-
-def _allow_connections(conn: Connection, database: str) -> None:
-    _run(
-        conn,
-        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(database)),
     )
 
 
@@ -183,6 +172,23 @@ def _copy(conn: Connection, source: str, target: str) -> None:
         raise
 
 
+def _copy_ending_sessions(
+    conn: Connection, source: str, target: str, *, end_sessions: bool
+) -> None:
+    """Copy ``source``; with ``end_sessions``, end its sessions first, and again if a
+    client (a bot's pool) reconnects before the copy starts, a few times at most."""
+    attempts = 5 if end_sessions else 1
+    for attempt in range(1, attempts + 1):
+        if end_sessions:
+            _end_sessions(conn, source)
+        try:
+            _copy(conn, source, target)
+            return
+        except DatabaseInUseError:
+            if attempt == attempts:
+                raise
+
+
 def save(settings: Settings, name: str, *, end_sessions: bool = False) -> Snapshot:
     """Copy the dev database to snapshot ``name``; refuses a name in use."""
     target = _snapshot_database(settings, name)
@@ -200,13 +206,7 @@ def save(settings: Settings, name: str, *, end_sessions: bool = False) -> Snapsh
         sessions = _sessions(conn, settings.database)
         if sessions and not end_sessions:
             raise _in_use(settings.database, sessions, f"snapshot {settings.database!r}")
-        if sessions:
-            _end_sessions(conn, settings.database)
-        try:
-            _copy(conn, settings.database, target)
-        finally:
-            if sessions:
-                _allow_connections(conn, settings.database)
+        _copy_ending_sessions(conn, settings.database, target, end_sessions=end_sessions)
         created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         comment = json.dumps(
             {"bot_db_snapshot": name, "of": settings.database, "created": created.isoformat()}
@@ -312,7 +312,13 @@ def save_before_reset(settings: Settings) -> tuple[Snapshot | None, list[str]]:
         if not _exists(conn, settings.database):
             return None, []
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    snapshot = save(settings, f"{AUTO_PREFIX}{stamp}", end_sessions=True)
+    taken = {snap.name for snap in list_snapshots(settings)}
+    name = f"{AUTO_PREFIX}{stamp}"
+    for suffix in range(2, 100):  # two resets within one second
+        if name not in taken:
+            break
+        name = f"{AUTO_PREFIX}{stamp}-{suffix}"
+    snapshot = save(settings, name, end_sessions=True)
     automatic = [s for s in list_snapshots(settings) if s.name.startswith(AUTO_PREFIX)]
     pruned = [s.name for s in automatic[:-KEEP_AUTO]]
     for name in pruned:

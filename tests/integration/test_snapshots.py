@@ -200,3 +200,10 @@ def test_reset_keeps_only_the_newest_automatic_snapshots(
     kept = [snap.name for snap in snapshots.list_snapshots(dev)]
     assert pruned == names[:3]
     assert kept == [names[3], taken.name]
+
+
+def test_two_resets_within_a_second_keep_both_snapshots(dev: Settings) -> None:
+    first, _ = snapshots.save_before_reset(dev)
+    second, _ = snapshots.save_before_reset(dev)
+    assert first is not None and second is not None
+    assert first.name != second.name
