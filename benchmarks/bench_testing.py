@@ -256,6 +256,58 @@ def _pytest_postgresql_per_test(bench: Bench, databases: TestDatabases) -> Measu
     )
 
 
+_ONE_TEST = """
+def test_one(db_session):
+    assert db_session.connection() is not None
+"""
+
+_NO_DATABASE = """
+def test_one():
+    assert True
+"""
+
+
+def _whole_pytest_run(bench: Bench) -> None:
+    """What a contributor waits for: ``pytest`` on one database test, as a new process."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-pytest-", dir=Path.cwd()))
+    (folder / "test_db.py").write_text(_ONE_TEST)
+    (folder / "test_plain.py").write_text(_NO_DATABASE)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BOT_DB_BACKEND")}
+
+    def pytest_run(*args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+            cwd=folder,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    try:
+        plain = bench.time(
+            "pytest, one test, no database (baseline)",
+            lambda: pytest_run("test_plain.py"),
+            repeat=RUNS,
+        )
+        cold = bench.time(
+            "pytest, one db_session test, cold",
+            lambda: pytest_run("test_db.py", "--db-fresh-server"),
+            repeat=RUNS,
+        )
+        warm = bench.time(
+            "pytest, one db_session test, warm cache",
+            lambda: pytest_run("test_db.py"),
+            repeat=RUNS,
+            warmup=1,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    bench.record(plain)
+    bench.record(cold, baseline=plain)
+    bench.record(warm, baseline=plain)
+
+
 def run(bench: Bench) -> None:
     _ready_from_nothing(bench)
+    _whole_pytest_run(bench)
     _per_test(bench)
