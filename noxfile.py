@@ -7,6 +7,7 @@ Sessions call the package (`bot-db ...`, `pytest ...`); the logic lives in
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -49,13 +50,12 @@ def seed(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the test suite with coverage: unit tests and real-PostgreSQL integration tests."""
     _install(session, "test")
-    session.run(
-        "pytest",
-        "--cov",
-        "--cov-report=term-missing:skip-covered",
-        *session.posargs,
-        env={"COVERAGE_FILE": f".coverage.{session.python}"},
-    )
+    # `coverage run`, not `pytest --cov`: our pytest plugin is an entry point, so the
+    # package is imported before pytest-cov could start measuring it.
+    env = {"COVERAGE_FILE": str(Path(f".coverage.{session.python}").resolve())}
+    session.run("coverage", "run", "-m", "pytest", *session.posargs, env=env)
+    session.run("coverage", "combine", "--quiet", env=env)
+    session.run("coverage", "report", env=env)
 
 
 @nox.session(python=DEFAULT_PYTHON)
