@@ -135,6 +135,8 @@ def _pytest_postgresql_start() -> Measurement | None:
     script.write_text(_PPG_START)
     script.parent.chmod(0o755)
     script.chmod(0o644)
+    if as_root:  # the server's data goes in there, written by the system user
+        shutil.chown(script.parent, SYSTEM_USER, SYSTEM_USER)
     samples: list[float] = []
     try:
         for _ in range(RUNS):
@@ -153,8 +155,11 @@ def _pytest_postgresql_start() -> Measurement | None:
 
 
 def _one_start(script: Path, pg_ctl: str, site: str, as_root: bool) -> float | None:
-    candidates = [os.path.realpath(sys.executable), shutil.which("python3") or ""]
-    for python in filter(None, candidates):
+    # The venv's interpreter may live under a home the system user cannot enter;
+    # a system Python of the same version can import the venv's packages instead.
+    same = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [os.path.realpath(sys.executable), f"/usr/bin/{same}", f"/usr/local/bin/{same}"]
+    for python in (c for c in candidates if Path(c).is_file()):
         try:
             result = subprocess.run(
                 [python, str(script), pg_ctl, str(_free_port()), str(script.parent)],
