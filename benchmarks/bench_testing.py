@@ -33,8 +33,8 @@ from bot_persistence.project import project_root
 from bot_persistence.provision.embedded import SYSTEM_USER, EmbeddedCluster, embedded_bin_dir
 from bot_persistence.seeding import apply_seeds
 from bot_persistence.settings import Settings
+from bot_persistence.testing import savepoint_session
 from bot_persistence.testing.databases import TestDatabases
-from bot_persistence.testing.plugin import savepoint_session
 from bot_persistence.testing.server import RunDir, scratch_base
 
 RUNS = 5

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot_persistence.settings import Settings
-from bot_persistence.testing.plugin import TestDatabase
+from bot_persistence.testing import TestDatabase
 
 pytest_plugins = ["pytester"]
 

@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 from bot_persistence import cli, snapshots
 from bot_persistence.errors import SnapshotError
 from bot_persistence.settings import Settings
-from bot_persistence.testing.plugin import TestDatabase
+from bot_persistence.testing import TestDatabase
 
 
 class Terminal(io.StringIO):

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot_persistence.models import Playlist, User
-from bot_persistence.testing.plugin import TestDatabase
+from bot_persistence.testing import TestDatabase
 
 
 def test_a_new_user_has_no_playlists(db_session: Session) -> None:

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from bot_persistence.models import User
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
+from bot_persistence.testing import TestDatabase
 from bot_persistence.testing.databases import TestDatabases, template_hash
-from bot_persistence.testing.plugin import TestDatabase
 from bot_persistence.testing.server import RunDir, scratch_base
 
 
