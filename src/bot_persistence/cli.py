@@ -193,22 +193,22 @@ def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int
     return subprocess.run(command, env=env, check=False).returncode
 
 
-def _consent_to_end_sessions(args: argparse.Namespace, settings: Settings, out: Console) -> bool:
-    """Say who else is connected; True when they may be ended (asked, or --yes)."""
+def _show_sessions(settings: Settings, out: Console) -> int:
+    """Say who else is connected to the dev database; how many."""
     sessions = snapshots.other_sessions(settings)
-    if not sessions:
-        return False
-    out.line(f"{len(sessions)} other session(s) are connected to {settings.database!r}:")
-    for session in sessions:
-        out.line(f"  {session.describe()}")
-    guards.confirm("End them?", yes=args.yes, stdin=args.stdin)
-    return True
+    if sessions:
+        out.line(f"{len(sessions)} other session(s) are connected to {settings.database!r}:")
+        for session in sessions:
+            out.line(f"  {session.describe()}")
+    return len(sessions)
 
 
 def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Save the dev database as snapshot NAME (a server-side copy)."""
-    end = _consent_to_end_sessions(args, settings, out)
-    snap = snapshots.save(settings, args.name, end_sessions=end)
+    others = _show_sessions(settings, out)
+    if others:
+        guards.confirm(f"End them to copy {settings.database!r}?", yes=args.yes, stdin=args.stdin)
+    snap = snapshots.save(settings, args.name, end_sessions=bool(others))
     out.ok(f"saved snapshot {snap.name} of {settings.database!r} ({snap.size})")
     return 0
 
@@ -216,13 +216,14 @@ def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console
 def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Replace the dev database with snapshot NAME (guarded; the snapshot is kept)."""
     guards.guard_destructive(settings, action=f"restore snapshot {args.name}", force=args.force)
+    others = _show_sessions(settings, out)
+    ending = f", ending those {others} session(s)" if others else ""
     guards.confirm(
-        f"Replace database {settings.database!r} with snapshot {args.name!r}?",
+        f"Replace database {settings.database!r} with snapshot {args.name!r}{ending}?",
         yes=args.yes,
         stdin=args.stdin,
     )
-    end = _consent_to_end_sessions(args, settings, out)
-    snap = snapshots.restore(settings, args.name, end_sessions=end)
+    snap = snapshots.restore(settings, args.name, end_sessions=bool(others))
     out.ok(f"restored {settings.database!r} from snapshot {snap.name}")
     return 0
 

@@ -127,7 +127,7 @@ def _exists(conn: Connection, database: str) -> bool:
 
 def _sessions(conn: Connection, database: str) -> list[Session]:
     rows = conn.exec_driver_sql(
-        "SELECT pid, usename, application_name, client_addr::text FROM pg_stat_activity "
+        "SELECT pid, usename, application_name, host(client_addr) FROM pg_stat_activity "
         "WHERE datname = %(name)s AND pid <> pg_backend_pid() ORDER BY pid",
         {"name": database},
     ).all()

@@ -127,15 +127,41 @@ def test_restore_refuses_a_non_local_host_before_connecting() -> None:
     assert code == 2 and "not a local host" in err
 
 
-def test_restore_names_other_sessions_and_asks_before_ending_them(dev: Settings) -> None:
+def test_restore_names_other_sessions_and_asks_before_ending_them(
+    dev: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert bot_db(dev, "snapshot", "save", "clean")[0] == 0
     add_user(dev, 502, "kept")
     with connect(dev) as editor:
-        code, out, err = bot_db(dev, "snapshot", "restore", "clean", stdin=Terminal("y\nn\n"))
+        code, out, err = bot_db(dev, "snapshot", "restore", "clean", stdin=Terminal("n\n"))
         assert code == 2 and "cancelled" in err
         assert "1 other session(s)" in out and "editor" in out
+        assert "ending those 1 session(s)? [y/N]" in capsys.readouterr().out
+        assert "editor on 127.0.0.1)" in out
         assert editor.execute("SELECT 1").fetchone() == (1,)  # still connected
     assert "kept" in user_names(dev)
+
+
+def test_restore_without_a_terminal_names_the_sessions_and_refuses(dev: Settings) -> None:
+    assert bot_db(dev, "snapshot", "save", "clean")[0] == 0
+    with connect(dev):
+        code, out, err = bot_db(dev, "snapshot", "restore", "clean")
+    assert code == 2 and "--yes" in err
+    assert "editor" in out
+
+
+def test_restore_on_a_terminal_ends_sessions_once_agreed(dev: Settings) -> None:
+    assert bot_db(dev, "snapshot", "save", "clean")[0] == 0
+    add_user(dev, 505, "gone")
+    editor = connect(dev)
+    try:
+        code, _, _ = bot_db(dev, "snapshot", "restore", "clean", stdin=Terminal("y\n"))
+        assert code == 0
+        with pytest.raises(psycopg.OperationalError):
+            editor.execute("SELECT 1")
+    finally:
+        editor.close()
+    assert "gone" not in user_names(dev)
 
 
 def test_restore_with_yes_ends_other_sessions(dev: Settings) -> None:
