@@ -484,3 +484,25 @@ def test_a_broken_migration_fails_the_tests_in_one_line_and_leaves_no_template(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*test database: a migration after revision * failed*CREAT*"])
     assert database_names(own_server, "bpt\\_%") == {}
+
+
+def test_a_run_whose_server_stopped_starts_it_again() -> None:
+    from bot_persistence.testing.server import _cluster
+
+    run = RunDir(f"own-{uuid.uuid4().hex}", owner_pid=os.getpid(), use_cache=False)
+    try:
+        first = run.embedded_server()
+        info = json.loads((run.path / "server.json").read_text())
+        _cluster(run.path, info).stop()
+        again = run.embedded_server()
+        assert again.password == first.password
+        with psycopg.connect(
+            host=again.host,
+            port=again.port,
+            user=again.user,
+            password=again.password,
+            dbname="postgres",
+        ) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        run.purge()

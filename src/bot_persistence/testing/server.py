@@ -164,12 +164,13 @@ class RunDir:
             owner.write_text(f"{self.owner_pid}\n")
         with _lock(self.path / "lock"):
             info = self._read_info()
+            password = None
             if info is not None:
                 cluster = _cluster(self.path, info)
                 if cluster.running_port() == info["port"]:
                     return _settings(info)
-            password = None
-            if self.use_cache:
+                password = str(info["password"])  # it stopped mid-run: start it again
+            elif self.use_cache:
                 password = ClusterCache(self.base).take(self.path / "pgdata")
             password = password or secrets.token_urlsafe(18)
             for attempt in range(3):
