@@ -56,6 +56,8 @@ _log = logging.getLogger(__name__)
 TestBackend = Literal["auto", "embedded", "docker", "external"]
 TEST_BACKENDS: tuple[TestBackend, ...] = ("auto", "embedded", "docker", "external")
 _SERVER_USER = "bot"
+#: How many cached data directories (one per PostgreSQL build) to keep.
+KEEP_CACHED = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,6 +253,11 @@ class ClusterCache:
             except OSError as exc:
                 _log.warning("could not keep the test server's data for the next run: %s", exc)
                 shutil.rmtree(self.folder, ignore_errors=True)
+            # One entry per PostgreSQL build (each venv has its own wheel): keep the
+            # few used last, since tmpfs is memory.
+            kept = sorted(self.folder.parent.iterdir(), key=lambda p: p.stat().st_mtime)
+            for stale in kept[:-KEEP_CACHED]:
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def _build_key() -> str:
