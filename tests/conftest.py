@@ -1,25 +1,23 @@
-"""Shared fixtures: a throw-away embedded PostgreSQL for the integration tests.
+"""Shared fixtures and helpers; the database fixtures come from our pytest plugin.
 
-The server lives on tmpfs when the OS has one, with durability off: nothing in
-it is worth keeping. Each test that needs a database gets its own, created
-empty and dropped after, so tests never see each other's rows.
+The plugin (``bot_persistence.testing``) gives the run a throw-away server on
+tmpfs with durability off, and each test that asks for ``settings`` a database
+of its own, created empty and dropped after, so tests never see each other's rows.
 """
 
 from __future__ import annotations
 
 import socket
 import tempfile
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from psycopg import sql
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
-from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.settings import Settings
+from bot_persistence.testing import TestDatabase
+
+pytest_plugins = ["pytester"]
 
 PASSWORD = "test-password-\N{SNOWMAN}"
 
@@ -53,38 +51,11 @@ def make_settings(port: int, database: str, **overrides: object) -> Settings:
     return Settings.from_values(**values)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[EmbeddedCluster]:
-    """One embedded server for the whole run."""
-    root = Path(tempfile.mkdtemp(prefix="bp-test-", dir=scratch_root()))
-    cluster = EmbeddedCluster(root, port=free_port(), user="bot", password=PASSWORD, durable=False)
-    cluster.ensure_initialized()
-    cluster.start(timeout=30)
-    try:
-        yield cluster
-    finally:
-        cluster.purge()
-
-
 @pytest.fixture
-def settings(pg_cluster: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings naming a fresh, empty database of this test's own on the shared server."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    test_settings = make_settings(pg_cluster.port, name)
-    admin = create_engine(
-        test_settings.url.set(database="postgres"),
-        poolclass=NullPool,
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string())
-    try:
-        yield test_settings
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                .format(sql.Identifier(name))
-                .as_string()
-            )
-        admin.dispose()
+def settings(db_factory: Callable[..., TestDatabase]) -> Settings:
+    """Settings naming a fresh, empty database of this test's own on the run's server.
+
+    The server and the clean-up come from the project's pytest plugin
+    (``bot_persistence.testing``); the database is dropped after the test.
+    """
+    return db_factory("empty").settings

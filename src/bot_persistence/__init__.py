@@ -12,6 +12,7 @@ from bot_persistence.errors import (
     ConfigurationError,
     ConnectionLostError,
     DatabaseClosedError,
+    DatabaseInUseError,
     DatabaseMissingError,
     DatabaseUnavailableError,
     DockerEngineDownError,
@@ -33,6 +34,7 @@ from bot_persistence.errors import (
     ServerNotRunningError,
     ServerStartError,
     SmokeFailedError,
+    SnapshotError,
     StatementTimeoutError,
 )
 from bot_persistence.repositories import (
@@ -52,6 +54,7 @@ __all__ = [
     "ConnectionLostError",
     "Database",
     "DatabaseClosedError",
+    "DatabaseInUseError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
     "DockerEngineDownError",
@@ -76,6 +79,7 @@ __all__ = [
     "ServerStartError",
     "Settings",
     "SmokeFailedError",
+    "SnapshotError",
     "StatementTimeoutError",
     "TrackInput",
     "UserPreferencesRepository",

@@ -22,7 +22,7 @@ from typing import TextIO
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence import devdb, erd, guards, health, migrations, roundtrip, seeding
+from bot_persistence import devdb, erd, guards, health, migrations, roundtrip, seeding, snapshots
 from bot_persistence.errors import BotPersistenceError, ConfigurationError, SmokeFailedError
 from bot_persistence.output import Console
 from bot_persistence.project import project_root, psqlrc
@@ -162,6 +162,13 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         stdin=args.stdin,
     )
     backend, _ = select_backend(settings, args.backend)
+    if args.snapshot:
+        backend.up()
+        taken, pruned = snapshots.save_before_reset(settings)
+        if taken is not None:
+            out.ok(f"snapshot  {taken.name} ({taken.size}): `bot-db snapshot restore {taken.name}`")
+        if pruned:
+            out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
     report = devdb.reset(settings, backend)
     out.ok(
         f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
@@ -244,6 +251,66 @@ def cmd_erd(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     target = project_root() / "docs" / "schema.md"
     changed = erd.replace_block(target)
     out.ok(f"{'updated' if changed else 'unchanged'} {target}")
+    return 0
+
+
+def _show_sessions(settings: Settings, out: Console) -> int:
+    """Say who else is connected to the dev database; how many."""
+    sessions = snapshots.other_sessions(settings)
+    if sessions:
+        out.line(f"{len(sessions)} other session(s) are connected to {settings.database!r}:")
+        for session in sessions:
+            out.line(f"  {session.describe()}")
+    return len(sessions)
+
+
+def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Save the dev database as snapshot NAME (a server-side copy)."""
+    others = _show_sessions(settings, out)
+    if others:
+        guards.confirm(f"End them to copy {settings.database!r}?", yes=args.yes, stdin=args.stdin)
+    snap = snapshots.save(settings, args.name, end_sessions=bool(others))
+    out.ok(f"saved snapshot {snap.name} of {settings.database!r} ({snap.size})")
+    return 0
+
+
+def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Replace the dev database with snapshot NAME (guarded; the snapshot is kept)."""
+    guards.guard_destructive(settings, action=f"restore snapshot {args.name}", force=args.force)
+    others = _show_sessions(settings, out)
+    ending = f", ending those {others} session(s)" if others else ""
+    guards.confirm(
+        f"Replace database {settings.database!r} with snapshot {args.name!r}{ending}?",
+        yes=args.yes,
+        stdin=args.stdin,
+    )
+    snap = snapshots.restore(settings, args.name, end_sessions=bool(others))
+    out.ok(f"restored {settings.database!r} from snapshot {snap.name}")
+    return 0
+
+
+def cmd_snapshot_list(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """List the dev database's snapshots, oldest first (--json for machines)."""
+    found = snapshots.list_snapshots(settings)
+    if args.json:
+        out.json([snap.as_dict() for snap in found])
+        return 0
+    if not found:
+        out.line(
+            f"no snapshots of {settings.database!r}; save one with `bot-db snapshot save NAME`"
+        )
+    for snap in found:
+        created = snap.created.strftime("%Y-%m-%d %H:%M UTC") if snap.created else "unknown"
+        out.line(f"{snap.name:<32} {created:<21} {snap.size:>9}")
+    return 0
+
+
+def cmd_snapshot_delete(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Delete snapshot NAME (guarded)."""
+    guards.guard_destructive(settings, action=f"delete snapshot {args.name}", force=args.force)
+    guards.confirm(f"Delete snapshot {args.name!r}?", yes=args.yes, stdin=args.stdin)
+    snapshots.delete(settings, args.name)
+    out.ok(f"deleted snapshot {args.name}")
     return 0
 
 
@@ -333,6 +400,38 @@ def build_parser() -> argparse.ArgumentParser:
     reset = add("reset", cmd_reset)
     backend_option(reset)
     destructive_options(reset)
+    reset.add_argument(
+        "--snapshot",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="save a snapshot first, so the reset can be undone (default: yes)",
+    )
+
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="save, restore, list and delete copies of the dev database",
+        description="Copies of the dev database kept on the server (CREATE DATABASE ... TEMPLATE).",
+    )
+    snapshot_commands = snapshot.add_subparsers(
+        dest="snapshot_command", metavar="ACTION", required=True
+    )
+    for action, handler in (
+        ("save", cmd_snapshot_save),
+        ("restore", cmd_snapshot_restore),
+        ("list", cmd_snapshot_list),
+        ("delete", cmd_snapshot_delete),
+    ):
+        doc = (handler.__doc__ or "").strip().splitlines()[0]
+        sub = snapshot_commands.add_parser(action, help=doc, description=doc)
+        sub.set_defaults(handler=handler)
+        if action == "list":
+            sub.add_argument("--json", action="store_true", help="print JSON")
+            continue
+        sub.add_argument("name", metavar="NAME", help="the snapshot's name")
+        if action == "save":
+            sub.add_argument("--yes", action="store_true", help="end other sessions without asking")
+        else:
+            destructive_options(sub)
 
     add("smoke", cmd_smoke)
 

@@ -22,7 +22,9 @@ do next, and never contains a password::
     │   ├── ConnectionLostError         the server went away during a call
     │   ├── PoolExhaustedError          no pooled connection became free in time
     │   ├── StatementTimeoutError       a statement ran past statement_timeout
-    │   └── DatabaseClosedError         the bot's Database is shut down
+    │   ├── DatabaseClosedError         the bot's Database is shut down
+    │   └── DatabaseInUseError          other sessions hold the database
+    ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
     │   ├── SchemaNotAtHeadError
     │   ├── MigrationFailedError
@@ -48,6 +50,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionLostError",
     "DatabaseClosedError",
+    "DatabaseInUseError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
     "DockerEngineDownError",
@@ -70,6 +73,7 @@ __all__ = [
     "ServerStartError",
     "SmokeFailedError",
     "StatementTimeoutError",
+    "SnapshotError",
 ]
 
 
@@ -158,6 +162,14 @@ class StatementTimeoutError(DatabaseUnavailableError):
 
 class DatabaseClosedError(DatabaseUnavailableError):
     """A unit of work was asked of a :class:`~bot_persistence.db.Database` that is closed."""
+
+
+class DatabaseInUseError(DatabaseUnavailableError):
+    """Other sessions are connected to a database that must have none (to copy or replace it)."""
+
+
+class SnapshotError(BotPersistenceError):
+    """A snapshot is missing, exists already, or has a name PostgreSQL cannot hold."""
 
 
 class SchemaError(BotPersistenceError):

@@ -1,0 +1,279 @@
+"""The database fixtures: savepoint isolation, template clones, sync and async.
+
+Isolation, cheapest first:
+
+- ``db_session`` / ``async_db_session``: one database per worker, cloned from
+  the template once; each test runs inside an outer transaction that is rolled
+  back after it, and the session's ``commit()`` only releases a savepoint
+  (SQLAlchemy's ``join_transaction_mode="create_savepoint"``).
+- ``db_clean`` / ``db_factory``: a database of the test's own, cloned from the
+  template (``CREATE DATABASE ... TEMPLATE``) and dropped after it, for real
+  commits seen by other connections, DDL, or several connections.
+
+``@pytest.mark.db_template("migrated")`` starts a test from the migrated but
+unseeded template (``"empty"``: not even migrated) instead of the seeded one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from bot_persistence.errors import BotPersistenceError
+from bot_persistence.project import project_root
+from bot_persistence.settings import Settings
+from bot_persistence.testing.databases import TEMPLATE_KINDS, TemplateKind, TestDatabases
+from bot_persistence.testing.hooks import RUN_KEY
+
+__all__ = [
+    "TestDatabase",
+    "async_db_session",
+    "database",
+    "db_clean",
+    "db_databases",
+    "db_engine",
+    "db_factory",
+    "db_server",
+    "db_session",
+    "db_url",
+    "savepoint_session",
+]
+
+
+# -- session-wide fixtures ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _readable() -> Iterator[None]:
+    """Our typed errors (a broken migration, a server that will not start) as one line."""
+    try:
+        yield
+    except BotPersistenceError as exc:
+        pytest.fail(f"test database: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def db_server(pytestconfig: pytest.Config) -> Settings:
+    """Settings for a role that may create databases on the run's server (override point)."""
+    with _readable():
+        return pytestconfig.stash[RUN_KEY].admin()
+
+
+@pytest.fixture(scope="session")
+def db_databases(db_server: Settings, pytestconfig: pytest.Config) -> Iterator[TestDatabases]:
+    """This process's databases on the server; left-overs of killed runs are dropped first."""
+    run = pytestconfig.stash[RUN_KEY]
+    with _readable():
+        databases = TestDatabases(
+            db_server, run_id=run.run_id, root=project_root(pytestconfig.rootpath)
+        )
+        databases.sweep()
+    try:
+        yield databases
+    finally:
+        for name in databases.owned():
+            databases.drop(name)
+        databases.close()
+
+
+class _WorkerDatabases:
+    """One database per template kind for this process, made on first use, pooled."""
+
+    def __init__(self, databases: TestDatabases) -> None:
+        self.databases = databases
+        self.engines: dict[TemplateKind, Engine] = {}
+
+    def engine(self, kind: TemplateKind) -> Engine:
+        if kind not in self.engines:
+            with _readable():
+                name = self.databases.clone(kind, name=self.databases.new_name(f"w{kind[0]}_"))
+            self.engines[kind] = create_engine(
+                self.databases.settings_for(name).url, pool_size=2, max_overflow=8
+            )
+        return self.engines[kind]
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _db_worker(db_databases: TestDatabases) -> Iterator[_WorkerDatabases]:
+    worker = _WorkerDatabases(db_databases)
+    try:
+        yield worker
+    finally:
+        worker.close()
+
+
+@pytest.fixture(scope="session")
+def db_engine(_db_worker: _WorkerDatabases) -> Engine:
+    """A pooled engine on this worker's seeded database (shared by every test: do not commit
+    through it directly; use ``db_session``, or ``db_clean`` for real commits)."""
+    return _db_worker.engine("seeded")
+
+
+@pytest.fixture(scope="session")
+def db_url(db_engine: Engine) -> URL:
+    """The URL of this worker's seeded database (``str()`` hides the password)."""
+    return db_engine.url
+
+
+def _kind(request: pytest.FixtureRequest) -> TemplateKind:
+    marker = request.node.get_closest_marker("db_template")
+    if marker is None:
+        return "seeded"
+    kind = marker.args[0] if marker.args else marker.kwargs.get("kind", "seeded")
+    if kind not in TEMPLATE_KINDS:
+        raise pytest.UsageError(
+            f"@pytest.mark.db_template({kind!r}): choose one of {', '.join(TEMPLATE_KINDS)}"
+        )
+    return cast(TemplateKind, kind)
+
+
+# -- per-test fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_session(request: pytest.FixtureRequest, _db_worker: _WorkerDatabases) -> Iterator[Session]:
+    """A session whose work, ``commit()`` included, is rolled back after the test."""
+    with savepoint_session(_db_worker.engine(_kind(request))) as session:
+        yield session
+
+
+@contextlib.contextmanager
+def savepoint_session(engine: Engine) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back at the end.
+
+    ``commit()`` in the session releases a savepoint instead of committing, so
+    code under test may commit as it does in production.
+    """
+    with engine.connect() as connection:
+        outer = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@dataclasses.dataclass
+class TestDatabase:
+    """A database of one test's own: its name, Settings for it, and an engine on it."""
+
+    __test__ = False
+
+    name: str
+    settings: Settings
+    _engine: Engine | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def url(self) -> URL:
+        """Its SQLAlchemy URL (``str()`` hides the password)."""
+        return self.settings.url
+
+    @property
+    def engine(self) -> Engine:
+        """An engine on it, made on first use and disposed after the test."""
+        if self._engine is None:
+            self._engine = create_engine(self.url, poolclass=NullPool)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+@pytest.fixture
+def db_factory(db_databases: TestDatabases) -> Iterator[Callable[..., TestDatabase]]:
+    """``db_factory(template="seeded")`` makes a database of the test's own; all are dropped
+    after the test, their connections ended first."""
+    made: list[TestDatabase] = []
+
+    def make(template: TemplateKind = "seeded") -> TestDatabase:
+        with _readable():
+            name = db_databases.clone(template)
+        made.append(TestDatabase(name, db_databases.settings_for(name)))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for database_ in made:
+            database_.close()
+            db_databases.drop(database_.name)
+
+
+@pytest.fixture
+def db_clean(
+    request: pytest.FixtureRequest, db_factory: Callable[..., TestDatabase]
+) -> TestDatabase:
+    """A fresh database cloned from the template, dropped after the test."""
+    return db_factory(_kind(request))
+
+
+# -- async ---------------------------------------------------------------------------------
+
+
+def _async_fixture(function: Callable[..., Any]) -> Any:
+    """A pytest-asyncio fixture; without pytest-asyncio, a fixture that skips saying so."""
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover - the test dependency group has it
+        name = function.__name__
+
+        @pytest.fixture(name=name)
+        def skipped() -> None:
+            pytest.skip(f"{name} needs pytest-asyncio: pip install pytest-asyncio")
+
+        return skipped
+    return pytest_asyncio.fixture(function)
+
+
+@_async_fixture
+async def async_db_session(
+    request: pytest.FixtureRequest, _db_worker: _WorkerDatabases
+) -> AsyncIterator[AsyncSession]:
+    """An AsyncSession whose work, ``commit()`` included, is rolled back after the test."""
+    url = _db_worker.engine(_kind(request)).url
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            outer = await connection.begin()
+            session = AsyncSession(
+                bind=connection,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+            )
+            try:
+                yield session
+            finally:
+                await session.close()
+                await outer.rollback()
+    finally:
+        await engine.dispose()
+
+
+@_async_fixture
+async def database(
+    request: pytest.FixtureRequest, db_factory: Callable[..., TestDatabase]
+) -> AsyncIterator[Any]:
+    """The bot's async ``Database`` on a database of the test's own (a template clone)."""
+    try:
+        module = importlib.import_module("bot_persistence.db")
+    except ImportError:
+        pytest.skip("the async Database (bot_persistence.db) is not in this checkout")
+    clean = db_factory(_kind(request))
+    async with module.Database.connect(clean.settings) as db:
+        yield db
