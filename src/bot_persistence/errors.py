@@ -72,8 +72,8 @@ __all__ = [
     "ServerNotRunningError",
     "ServerStartError",
     "SmokeFailedError",
-    "StatementTimeoutError",
     "SnapshotError",
+    "StatementTimeoutError",
 ]
 
 
