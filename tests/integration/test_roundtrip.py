@@ -32,7 +32,6 @@ from bot_persistence import cli
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
-from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.settings import Settings
 from tests.conftest import PASSWORD, make_settings
@@ -91,9 +90,9 @@ def history(tmp_path: Path) -> History:
 
 
 @pytest.fixture
-def server(pg_cluster: EmbeddedCluster) -> Settings:
-    """The shared test server; the roundtrip makes (and drops) databases of its own on it."""
-    return make_settings(pg_cluster.port, "postgres")
+def server(db_server: Settings) -> Settings:
+    """The run's test server; the roundtrip makes (and drops) databases of its own on it."""
+    return db_server
 
 
 def models_with(change: Callable[[MetaData], object]) -> MetaData:
@@ -361,7 +360,7 @@ def test_the_command_runs_on_a_given_server_in_a_database_of_its_own(server: Set
     url = server.url.render_as_string(hide_password=False)
     code, out, err = bot_db("roundtrip", "--url", url)
     assert code == 0, out + err
-    assert "a scratch database of its own" in out and PASSWORD not in out
+    assert "a scratch database of its own" in out and server.password not in out
     for check in ("heads", "stairway", "models", "seeds", "squawk"):
         assert f"✓ {check}" in out
     assert "all checks passed" in out
@@ -427,7 +426,7 @@ def test_the_command_uses_database_url_when_set_in_a_database_of_its_own(
         ["roundtrip", "--no-lint"], settings=configured, stdout=out, stderr=err, stdin=io.StringIO()
     )
     assert code == 0, out.getvalue() + err.getvalue()
-    assert "DATABASE_URL" in out.getvalue() and PASSWORD not in out.getvalue()
+    assert "DATABASE_URL" in out.getvalue() and settings.password not in out.getvalue()
     engine = create_engine(settings.url, poolclass=NullPool)
     with engine.connect() as conn:
         tables = conn.execute(

@@ -482,7 +482,8 @@ def test_a_broken_migration_fails_the_tests_in_one_line_and_leaves_no_template(
     inner_ini(pytester)
     result = pytester.runpytest("--db-url", url_of(own_server))
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*test database: a migration after revision * failed*CREAT*"])
+    result.stdout.fnmatch_lines(["*test database: revision badc0ffee002 * failed*CREAT*"])
+    result.stdout.no_fnmatch_line("*The above exception was the direct cause*")
     assert database_names(own_server, "bpt\\_%") == {}
 
 

@@ -1,24 +1,20 @@
 """Fixtures for the bot's data layer: a migrated database per test, and an open Database.
 
-Migrating costs more than copying: the schema is migrated once per run into a
-template database, and each test gets ``CREATE DATABASE ... TEMPLATE`` of it.
+Migrating costs more than copying: the project's pytest plugin migrates a
+template once per run, and each test gets a ``CREATE DATABASE ... TEMPLATE`` copy.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
-from psycopg import sql
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
-from bot_persistence import migrations
 from bot_persistence.db import Database
-from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.settings import Settings
-from tests.conftest import make_settings
+from bot_persistence.testing import TestDatabase
 
 TABLES = (
     "users",
@@ -31,55 +27,12 @@ TABLES = (
 )
 
 
-def _admin(settings: Settings) -> Engine:
-    return create_engine(
-        settings.url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
-    )
-
-
-@pytest.fixture(scope="session")
-def migrated_template(pg_cluster: EmbeddedCluster) -> Iterator[str]:
-    """A database migrated to head once per run, copied by each test that needs one."""
-    name = f"tmpl_{uuid.uuid4().hex[:12]}"
-    settings = make_settings(pg_cluster.port, name)
-    admin = _admin(settings)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string())
-    migrations.upgrade(settings)
-    try:
-        yield name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                .format(sql.Identifier(name))
-                .as_string()
-            )
-        admin.dispose()
-
-
 @pytest.fixture
-def migrated(pg_cluster: EmbeddedCluster, migrated_template: str) -> Iterator[Settings]:
-    """Settings naming a fresh database at head, of this test's own."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    settings = make_settings(pg_cluster.port, name, pool_size=10, max_overflow=5)
-    admin = _admin(settings)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-            .format(sql.Identifier(name), sql.Identifier(migrated_template))
-            .as_string()
-        )
-    try:
-        yield settings
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                .format(sql.Identifier(name))
-                .as_string()
-            )
-        admin.dispose()
+def migrated(db_factory: Callable[..., TestDatabase]) -> Settings:
+    """Settings naming a fresh database at head, of this test's own (cloned from the
+    plugin's migrated template), with a pool big enough for the concurrency tests."""
+    database = db_factory("migrated")
+    return database.settings.model_copy(update={"pool_size": 10, "max_overflow": 5})
 
 
 @pytest.fixture
