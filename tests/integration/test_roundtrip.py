@@ -34,7 +34,7 @@ from bot_persistence.models import Base
 from bot_persistence.project import project_root
 from bot_persistence.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, make_settings
+from tests.conftest import make_settings
 
 HEAD = "ebaf3bf6b546"
 
