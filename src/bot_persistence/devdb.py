@@ -89,11 +89,24 @@ def up(
     should_seed = seed if seed is not None else _database_is_empty(settings)
     seeds = apply_seeds(settings) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
+    return _probed(settings, chosen, reason, server, migration, seeds, started)
+
+
+def _probed(
+    settings: Settings,
+    backend: Backend,
+    reason: str,
+    server: ServerReady,
+    migration: MigrationResult,
+    seeds: SeedReport | None,
+    started: float,
+) -> UpReport:
+    """Probe the result of ``up`` or ``reset``: raise what is wrong, else report it."""
     health = probe(settings)
     if health.error is not None:
         raise health.error
     return UpReport(
-        backend=chosen.name,
+        backend=backend.name,
         reason=reason,
         server=server,
         migration=migration,
@@ -127,19 +140,7 @@ def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
     ensure_database(settings)
     migration = upgrade(settings)
     seeds = apply_seeds(settings)
-    health = probe(settings)
-    if health.error is not None:
-        raise health.error
-    return UpReport(
-        backend=chosen.name,
-        reason=reason,
-        server=server,
-        migration=migration,
-        seeds=seeds,
-        health=health,
-        elapsed=time.perf_counter() - started,
-        url=settings.masked_url,
-    )
+    return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 
 def table_counts(settings: Settings) -> dict[str, int]:
