@@ -187,7 +187,7 @@ def image(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def integration(session: nox.Session) -> None:
     """Integration tests on every backend available here (embedded, docker, compose)."""
-    _install(session, "test")
+    _install(session, "test", "migrations")
     env = _container_env()
     if "POSTGRES_IMAGE" in env:
         session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']} (the official image is not here)")
