@@ -19,6 +19,7 @@ import pytest
 from bot_persistence import cli
 from bot_persistence.provision import cleanup, compose
 from bot_persistence.settings import Settings
+from tests.conftest import free_port
 
 
 def run(argv: list[str], settings: Settings) -> tuple[int, str, str]:
@@ -28,6 +29,8 @@ def run(argv: list[str], settings: Settings) -> tuple[int, str, str]:
 
 
 def make(**values: object) -> Settings:
+    """Settings on a port nobody uses: a dev server on 5433 must not change the outcome."""
+    values.setdefault("postgres_port", free_port())
     return Settings.from_values(postgres_password="container-secret", **values)
 
 
