@@ -1,9 +1,14 @@
 """bot-persistence: PostgreSQL persistence for a Discord music bot.
 
-The public API is re-exported here; everything else is internal.
+The public API is re-exported here; everything else is internal. The async
+data layer (``Database`` and the repositories) loads on first use, so the
+``bot-db`` command line does not pay for asyncio and the ORM on every start.
 """
 
-from bot_persistence.db import Database
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from bot_persistence.errors import (
     AlreadyExistsError,
     AuthenticationFailedError,
@@ -37,13 +42,38 @@ from bot_persistence.errors import (
     SnapshotError,
     StatementTimeoutError,
 )
-from bot_persistence.repositories import (
-    GuildSettingsRepository,
-    PlaylistRepository,
-    TrackInput,
-    UserPreferencesRepository,
-)
 from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from bot_persistence.db import Database
+    from bot_persistence.repositories import (
+        GuildSettingsRepository,
+        PlaylistRepository,
+        TrackInput,
+        UserPreferencesRepository,
+    )
+
+#: Public names that live in modules loaded on first use, and those modules.
+_LAZY = {
+    "Database": "bot_persistence.db",
+    "GuildSettingsRepository": "bot_persistence.repositories",
+    "PlaylistRepository": "bot_persistence.repositories",
+    "TrackInput": "bot_persistence.repositories",
+    "UserPreferencesRepository": "bot_persistence.repositories",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the async data layer when one of its names is first asked for (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot_persistence' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AlreadyExistsError",
