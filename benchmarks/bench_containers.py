@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,17 +22,12 @@ from pathlib import Path
 
 from benchmarks._harness import Bench, Measurement
 from bot_persistence.errors import BotPersistenceError
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.docker import _client, throwaway_server
 from bot_persistence.provision.engine import OFFLINE_IMAGE
 from bot_persistence.settings import Settings
 
 RUNS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _bot_db(env: dict[str, str], *args: str) -> None:
@@ -64,7 +58,7 @@ def run(bench: Bench) -> None:
     embedded_env = {
         **base_env,
         "BOT_DB_BACKEND": "embedded",
-        "POSTGRES_PORT": str(_free_port()),
+        "POSTGRES_PORT": str(free_port()),
         "BOT_DB_DATA_DIR": str(scratch / "devdb"),
     }
     try:
@@ -102,7 +96,7 @@ def _containers(
         **base_env,
         "BOT_DB_BACKEND": "compose",
         "POSTGRES_IMAGE": image,
-        "POSTGRES_PORT": str(_free_port()),
+        "POSTGRES_PORT": str(free_port()),
         "BOT_DB_COMPOSE_PROJECT": f"bench-{uuid.uuid4().hex[:8]}",
     }
     try:

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks._harness import Bench
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 
 RUNS = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _bot_db(env: dict[str, str], *args: str) -> None:
@@ -38,7 +32,7 @@ def _bot_db(env: dict[str, str], *args: str) -> None:
 
 def run(bench: Bench) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-devdb-", dir=Path.cwd()))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "POSTGRES_PORT": str(port),

@@ -22,7 +22,6 @@ import dataclasses
 import functools
 import itertools
 import shutil
-import socket
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,7 +33,7 @@ from psycopg.types.json import Jsonb
 from benchmarks._harness import Bench
 from bot_persistence import migrations
 from bot_persistence.db import Database
-from bot_persistence.provision.base import ensure_database
+from bot_persistence.provision.base import ensure_database, free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.repositories import (
     GuildSettingsRepository,
@@ -50,12 +49,6 @@ IMPORT_SIZE = 10_000
 IMPORT_REPEAT = 5
 USER = 900000000000000001
 GUILD = 900000000000000002
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _scratch() -> Path:
@@ -408,7 +401,7 @@ def _measure(bench: Bench, side: _Side) -> None:
 def run(bench: Bench) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-repos-", dir=_scratch()))
     password = "bench-password"
-    cluster = EmbeddedCluster(root, port=_free_port(), user="bot", password=password, durable=False)
+    cluster = EmbeddedCluster(root, port=free_port(), user="bot", password=password, durable=False)
     loop = asyncio.new_event_loop()
     try:
         cluster.ensure_initialized()

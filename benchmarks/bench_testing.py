@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from benchmarks._harness import Bench, Measurement
 from bot_persistence.project import project_root
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import SYSTEM_USER, EmbeddedCluster, embedded_bin_dir
 from bot_persistence.seeding import apply_seeds
 from bot_persistence.settings import Settings
@@ -63,7 +64,7 @@ def _ready_from_nothing(bench: Bench) -> None:
     bare_root = Path(tempfile.mkdtemp(prefix="bench-bare-", dir=scratch_base()))
 
     def bare() -> None:
-        cluster = EmbeddedCluster(bare_root / "c", port=_free_port(), user="bot", password="b")
+        cluster = EmbeddedCluster(bare_root / "c", port=free_port(), user="bot", password="b")
         cluster.durable = False
         cluster.ensure_initialized()
         cluster.start(timeout=30)
@@ -90,14 +91,6 @@ def _ready_from_nothing(bench: Bench) -> None:
     other = _pytest_postgresql_start()
     if other is not None:
         bench.record(other, baseline=baseline)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 _PPG_START = """
@@ -162,7 +155,7 @@ def _one_start(script: Path, pg_ctl: str, site: str, as_root: bool) -> float | N
     for python in (c for c in candidates if Path(c).is_file()):
         try:
             result = subprocess.run(
-                [python, str(script), pg_ctl, str(_free_port()), str(script.parent)],
+                [python, str(script), pg_ctl, str(free_port()), str(script.parent)],
                 user=SYSTEM_USER if as_root else None,
                 env={"PYTHONPATH": site, "PATH": os.environ.get("PATH", "")},
                 cwd=script.parent,

@@ -7,13 +7,16 @@ of its own, created empty and dropped after, so tests never see each other's row
 
 from __future__ import annotations
 
-import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.pool import NullPool
 
+from bot_persistence.models import Base
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
 
@@ -22,11 +25,16 @@ pytest_plugins = ["pytester"]
 PASSWORD = "test-password-\N{SNOWMAN}"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def wait_until(condition: Callable[[], object], *, timeout: float, what: str) -> None:
+    """Poll ``condition`` until it is true; fail naming ``what`` when ``timeout`` runs out.
+
+    The one polling loop of the test suite: every wait on the outside world goes
+    through here, so none of them can become a bare sleep.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not so within {timeout:g} s"
+        time.sleep(0.02)  # wait-ok: the poll interval of a condition bounded by the deadline
 
 
 def scratch_root() -> Path:
@@ -59,3 +67,21 @@ def settings(db_factory: Callable[..., TestDatabase]) -> Settings:
     (``bot_persistence.testing``); the database is dropped after the test.
     """
     return db_factory("empty").settings
+
+
+def table_rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the models, ids included, in a stable order.
+
+    Comparing two of these proves a call changed nothing (or exactly what it should).
+    """
+    engine = create_engine(settings.url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: [
+                    tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key))
+                ]
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()

@@ -13,8 +13,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
+from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, free_port
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.docker
 

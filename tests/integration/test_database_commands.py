@@ -13,38 +13,13 @@ from sqlalchemy.pool import NullPool
 from bot_persistence import cli, migrations, seeding
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-
-TABLES = (
-    "users",
-    "guilds",
-    "guild_settings",
-    "user_preferences",
-    "playlists",
-    "tracks",
-    "playlist_tracks",
-)
+from tests.conftest import table_rows
 
 
 def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
     return code, out.getvalue(), err.getvalue()
-
-
-def rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, ids included, in a stable order."""
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return {
-                table: [
-                    tuple(row)
-                    for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))  # noqa: S608
-                ]
-                for table in TABLES
-            }
-    finally:
-        engine.dispose()
 
 
 def strip_times(
@@ -94,9 +69,9 @@ def test_check_on_a_missing_database_says_how_to_create_it(settings: Settings) -
 def test_seeding_twice_leaves_the_same_rows(settings: Settings) -> None:
     migrations.upgrade(settings)
     assert bot_db(settings, "seed")[0] == 0
-    first = rows(settings)
+    first = table_rows(settings)
     assert bot_db(settings, "seed")[0] == 0
-    assert strip_times(rows(settings)) == strip_times(first)
+    assert strip_times(table_rows(settings)) == strip_times(first)
     assert len(first["users"]) == 4
     assert len(first["playlist_tracks"]) == 8
 
@@ -142,7 +117,7 @@ def test_reset_drops_local_changes_and_reseeds(settings: Settings) -> None:
     engine.dispose()
     code, out, _ = bot_db(settings, "reset", "--yes")
     assert code == 0 and "reset" in out
-    snapshot = rows(settings)
+    snapshot = table_rows(settings)
     assert len(snapshot["users"]) == 4
     assert all(row[0] != 7 for row in snapshot["users"])
 

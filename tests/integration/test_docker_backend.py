@@ -19,9 +19,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.docker import LABEL_OWNER, LABEL_ROLE, throwaway_server
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, free_port
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.docker
 

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +16,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, free_port, make_settings, scratch_root
+from tests.conftest import PASSWORD, make_settings, scratch_root, wait_until
 
 
 @pytest.fixture
@@ -56,13 +56,6 @@ def cluster_of(settings: Settings) -> EmbeddedCluster:
     return EmbeddedCluster(
         settings.data_dir, port=settings.port, user=settings.user, password=settings.password
     )
-
-
-def wait_for(condition: object, *, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.02)
 
 
 def test_up_on_a_fresh_clone_gives_a_migrated_seeded_probed_database(
@@ -147,7 +140,7 @@ def test_up_recovers_from_a_crashed_server_with_a_stale_pid_file(dev_settings: S
     pid = cluster.running_pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: cluster.running_pid() is None)
+    wait_until(lambda: cluster.running_pid() is None, timeout=10, what="the killed server gone")
     assert (cluster.pgdata / "postmaster.pid").exists()
     code, _out, err = bot_db(dev_settings, "up")
     assert (code, err) == (0, "")

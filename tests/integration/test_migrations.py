@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from bot_persistence import migrations
 from bot_persistence.errors import MigrationFailedError
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
+from tests.conftest import wait_until
 
 INITIAL = "51d3e20ba02e"
 TRACK_SOURCE = "ebaf3bf6b546"
@@ -72,11 +72,12 @@ def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings
                     text=True,
                 )
             )
-        deadline = time.monotonic() + 60
-        while waiting_on_lock(watcher) < len(processes):
-            assert time.monotonic() < deadline, "the processes never queued on the lock"
+
+        def all_queued() -> bool:
             assert all(p.poll() is None for p in processes), "a process ended early"
-            time.sleep(0.05)  # poll interval of a condition bounded by the deadline
+            return waiting_on_lock(watcher) >= len(processes)
+
+        wait_until(all_queued, timeout=60, what="every process queued on the lock")
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY})
         conn.commit()
     holder.dispose()

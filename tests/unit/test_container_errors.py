@@ -18,8 +18,8 @@ import pytest
 
 from bot_persistence import cli
 from bot_persistence.provision import cleanup, compose
+from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
-from tests.conftest import free_port
 
 
 def run(argv: list[str], settings: Settings) -> tuple[int, str, str]:

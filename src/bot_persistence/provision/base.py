@@ -23,7 +23,14 @@ from bot_persistence.connection import (
 )
 from bot_persistence.settings import Settings
 
-__all__ = ["Backend", "BackendStatus", "ServerReady", "ensure_database", "port_accepts"]
+__all__ = [
+    "Backend",
+    "BackendStatus",
+    "ServerReady",
+    "ensure_database",
+    "free_port",
+    "port_accepts",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +73,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def status(self) -> BackendStatus:
         """Whether the server runs, without changing anything."""
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def port_accepts(host: str, port: int, *, timeout: float = 0.2) -> bool:

@@ -24,13 +24,13 @@ import dataclasses
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from bot_persistence.errors import BackendUnavailableError
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
 from bot_persistence.settings import Settings
 
@@ -122,12 +122,6 @@ def binaries_for(major: int) -> tuple[Path, str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _scratch_root() -> Path:
     shm = Path("/dev/shm")  # noqa: S108 - tmpfs on purpose: nothing here is kept
     return shm if shm.is_dir() else Path(tempfile.gettempdir())
@@ -179,7 +173,7 @@ def _cluster_server(
     bin_dir: Path, source: str, password: str, *, timeout: float
 ) -> Iterator[ScratchServer]:
     root = Path(tempfile.mkdtemp(prefix="bot-db-scratch-", dir=_scratch_root()))
-    port = _free_port()
+    port = free_port()
     cluster = EmbeddedCluster(
         root, port=port, user="bot", password=password, durable=False, bin_dir=bin_dir
     )

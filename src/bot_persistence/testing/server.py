@@ -26,7 +26,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -36,6 +35,7 @@ import psycopg
 from psycopg import sql
 
 from bot_persistence.errors import ConfigurationError, PortInUseError
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
 from bot_persistence.settings import Settings
 from bot_persistence.testing.databases import owner_alive
@@ -118,12 +118,6 @@ def scratch_base() -> Path:
     return base
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _lock(path: Path) -> contextlib.AbstractContextManager[object]:
     try:
         from filelock import FileLock
@@ -176,7 +170,7 @@ class RunDir:
                 password = ClusterCache(self.base).take(self.path / "pgdata")
             password = password or secrets.token_urlsafe(18)
             for attempt in range(3):
-                info = {"port": _free_port(), "password": password}
+                info = {"port": free_port(), "password": password}
                 cluster = _cluster(self.path, info)
                 created = cluster.ensure_initialized()
                 if not created and cluster.run_as is not None:

@@ -9,22 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import event
 
 from bot_persistence.db import Database
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
-
-TABLES = (
-    "users",
-    "guilds",
-    "guild_settings",
-    "user_preferences",
-    "playlists",
-    "tracks",
-    "playlist_tracks",
-)
+from tests.conftest import table_rows
 
 
 @pytest.fixture
@@ -70,17 +60,5 @@ def statements(db: Database) -> Iterator[StatementCounter]:
         event.remove(db.engine.sync_engine, "before_cursor_execute", counter)
 
 
-def snapshot(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, in a stable order: to prove a call changed nothing."""
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return {
-                table: [
-                    tuple(row)
-                    for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))  # noqa: S608
-                ]
-                for table in TABLES
-            }
-    finally:
-        engine.dispose()
+#: Every row of every table: to prove a call changed nothing.
+snapshot = table_rows

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,10 +26,11 @@ from bot_persistence.errors import (
     ServerNotRunningError,
     StatementTimeoutError,
 )
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.repositories import UserPreferencesRepository
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, free_port, make_settings, scratch_root
+from tests.conftest import PASSWORD, make_settings, scratch_root, wait_until
 from tests.integration.data_layer.conftest import snapshot
 
 USER = 700000000000000001
@@ -247,23 +247,21 @@ async def test_calls_while_the_server_is_down_fail_fast_with_a_typed_error(
 def wait_until_running(settings: Settings, query: str) -> None:
     """Block until the server is running ``query`` for someone (deadline 5 s)."""
     engine = create_engine(settings.url, poolclass=NullPool)
-    deadline = time.monotonic() + 5
     try:
         with engine.connect() as conn:
-            while time.monotonic() < deadline:
-                running = conn.execute(
+            wait_until(
+                lambda: conn.execute(
                     text(
                         "SELECT count(*) FROM pg_stat_activity"
                         " WHERE query = :q AND state = 'active'"
                     ),
                     {"q": query},
-                ).scalar_one()
-                if running:
-                    return
-                time.sleep(0.02)  # polling a condition, bounded by the deadline
+                ).scalar_one(),
+                timeout=5,
+                what=f"the server running {query!r}",
+            )
     finally:
         engine.dispose()
-    raise AssertionError(f"the server never ran {query!r}")
 
 
 async def test_a_connection_lost_mid_call_gives_a_typed_error(

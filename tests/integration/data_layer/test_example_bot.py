@@ -115,5 +115,5 @@ async def test_sigterm_closes_the_bot_and_its_database(bot: Any) -> None:
     deadline = loop.time() + 5
     while not (bot.db.closed and bot.is_closed()):
         assert loop.time() < deadline, "SIGTERM did not close the bot within 5 s"
-        await asyncio.sleep(0.01)  # polling a condition, bounded by the deadline
+        await asyncio.sleep(0.01)  # wait-ok: polling a condition, bounded by the deadline
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
