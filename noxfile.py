@@ -68,7 +68,7 @@ def seed(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite with coverage: unit tests and real-PostgreSQL integration tests."""
-    _install(session, "test", "migrations")
+    _install(session, "test")
     # `coverage run`, not `pytest --cov`: our pytest plugin is an entry point, so the
     # package is imported before pytest-cov could start measuring it.
     env = {"COVERAGE_FILE": str(Path(f".coverage.{session.python}").resolve())}
@@ -130,7 +130,7 @@ def migrate_roundtrip(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
-    _install(session, "test", "migrations", "bench")
+    _install(session, "test", "bench")
     session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env())
 
 
@@ -187,7 +187,7 @@ def image(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def integration(session: nox.Session) -> None:
     """Integration tests on every backend available here (embedded, docker, compose)."""
-    _install(session, "test", "migrations")
+    _install(session, "test")
     env = _container_env()
     if "POSTGRES_IMAGE" in env:
         session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']} (the official image is not here)")
