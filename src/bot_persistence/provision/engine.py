@@ -22,8 +22,10 @@ from bot_persistence.errors import (
 __all__ = [
     "OFFLINE_IMAGE",
     "docker_cli",
+    "engine_answers",
     "engine_down",
     "ensure_image_cli",
+    "image_present",
     "image_unavailable",
     "require_engine_cli",
 ]
@@ -87,11 +89,25 @@ def _docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.Complete
         return subprocess.CompletedProcess(command, 124, "", f"timed out after {timeout:.0f}s")
 
 
-def require_engine_cli() -> None:
+def require_engine_cli(*, timeout: float = _ENGINE_TIMEOUT) -> None:
     """Raise unless the Docker client is installed and its engine answers."""
-    result = _docker("version", "--format", "{{.Server.Version}}")
+    result = _docker("version", "--format", "{{.Server.Version}}", timeout=timeout)
     if result.returncode != 0 or not result.stdout.strip():
         raise engine_down(result.stderr)
+
+
+def engine_answers(*, timeout: float = 3.0) -> bool:
+    """True when a Docker client is installed and its engine answers: for choosing, not failing."""
+    try:
+        require_engine_cli(timeout=timeout)
+    except (DockerNotInstalledError, DockerEngineDownError):
+        return False
+    return True
+
+
+def image_present(image: str) -> bool:
+    """True when ``image`` is on this machine already (nothing is pulled)."""
+    return _docker("image", "inspect", "--format", "{{.Id}}", image).returncode == 0
 
 
 def ensure_image_cli(image: str, *, pull_timeout: float = 600.0) -> bool:
@@ -101,7 +117,7 @@ def ensure_image_cli(image: str, *, pull_timeout: float = 600.0) -> bool:
     be reached that fails within a second or two, and the error names the
     offline image as the way out.
     """
-    if _docker("image", "inspect", "--format", "{{.Id}}", image).returncode == 0:
+    if image_present(image):
         return False
     _log.info("image %s is not here; pulling it", image)
     pulled = _docker("pull", "--quiet", image, timeout=pull_timeout)

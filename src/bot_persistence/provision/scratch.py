@@ -32,6 +32,7 @@ from pathlib import Path
 from bot_persistence.errors import BackendUnavailableError
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
+from bot_persistence.provision.engine import engine_answers, image_present
 from bot_persistence.settings import Settings
 
 __all__ = ["DEFAULT_MAJOR", "ScratchServer", "binaries_for", "throwaway_server"]
@@ -75,19 +76,7 @@ def _container_support() -> bool:
     """True when testcontainers is installed and a Docker engine answers."""
     import importlib.util
 
-    from bot_persistence.provision.selection import docker_engine_answers
-
-    return importlib.util.find_spec("testcontainers") is not None and docker_engine_answers()
-
-
-def _image_present(image: str) -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    found = subprocess.run(
-        [docker, "image", "inspect", image], capture_output=True, check=False, timeout=30
-    )
-    return found.returncode == 0
+    return importlib.util.find_spec("testcontainers") is not None and engine_answers()
 
 
 def container_image_for(major: int, image: str | None) -> str | None:
@@ -96,7 +85,7 @@ def container_image_for(major: int, image: str | None) -> str | None:
         return None
     candidates = [img for img in (image,) if img and _image_major(img) == major]
     candidates.append(f"postgres:{major}")
-    return next((img for img in candidates if _image_present(img)), None)
+    return next((img for img in candidates if image_present(img)), None)
 
 
 def binaries_for(major: int) -> tuple[Path, str]:

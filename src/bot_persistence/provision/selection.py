@@ -7,17 +7,16 @@ answers; else one line naming the ways out.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable
 
 from bot_persistence.errors import BackendUnavailableError, ConfigurationError
 from bot_persistence.provision.base import Backend
 from bot_persistence.provision.embedded import EmbeddedBackend, embedded_bin_dir
+from bot_persistence.provision.engine import engine_answers
 from bot_persistence.provision.external import ExternalBackend
 from bot_persistence.settings import Settings
 
-__all__ = ["BACKENDS", "docker_engine_answers", "register_backend", "select_backend"]
+__all__ = ["BACKENDS", "register_backend", "select_backend"]
 
 BackendFactory = Callable[[Settings], Backend]
 
@@ -31,22 +30,6 @@ BACKENDS: dict[str, BackendFactory] = {
 def register_backend(name: str, factory: BackendFactory) -> None:
     """Make a backend selectable by name."""
     BACKENDS[name] = factory
-
-
-def docker_engine_answers() -> bool:
-    """True when a Docker client is installed and its engine answers within a second."""
-    if shutil.which("docker") is None:
-        return False
-    try:
-        result = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            timeout=3,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
 
 
 def select_backend(settings: Settings, requested: str | None = None) -> tuple[Backend, str]:
@@ -67,7 +50,7 @@ def select_backend(settings: Settings, requested: str | None = None) -> tuple[Ba
     try:
         embedded_bin_dir()
     except BackendUnavailableError as unavailable:
-        if docker_engine_answers() and "compose" in BACKENDS:
+        if engine_answers() and "compose" in BACKENDS:
             return (
                 BACKENDS["compose"](settings),
                 "no embedded PostgreSQL for this platform; a Docker engine answers (compose)",
