@@ -9,13 +9,12 @@ the run says which backends were exercised.
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 from bot_persistence.errors import BotPersistenceError
 from bot_persistence.provision.docker import _client
-from bot_persistence.provision.engine import OFFLINE_IMAGE
+from bot_persistence.provision.engine import OFFLINE_IMAGE, image_present
 from bot_persistence.settings import Settings
 
 #: Which backend a test module exercises; the rest of this folder uses embedded.
@@ -45,22 +44,13 @@ def docker_engine() -> None:
         pytest.skip(reason)
 
 
-def _image_here(image: str) -> bool:
-    return (
-        subprocess.run(
-            ["docker", "image", "inspect", image], capture_output=True, check=False
-        ).returncode
-        == 0
-    )
-
-
 @pytest.fixture(scope="session")
 def postgres_image(docker_engine: None) -> str:
     """POSTGRES_IMAGE when given; else the official image, or the offline one where only it is."""
     configured = os.environ.get("POSTGRES_IMAGE") or str(
         Settings.model_fields["postgres_image"].default
     )
-    if not _image_here(configured) and _image_here(OFFLINE_IMAGE):
+    if not image_present(configured) and image_present(OFFLINE_IMAGE):
         return OFFLINE_IMAGE
     return configured
 
