@@ -138,7 +138,7 @@ def bench(session: nox.Session) -> None:
 def docs_check(session: nox.Session) -> None:
     """Check the docs against the code: commands, links, .env.example, ER diagram, errors."""
     _install(session)
-    session.run("python", "-m", "bot_persistence.docs_check", *session.posargs)
+    session.run("python", "-m", "bot_persistence.devtools.docs_check", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -147,7 +147,7 @@ def onboarding(session: nox.Session) -> None:
     started = time.time()  # installing counts towards the five-minute goal too
     _install(session, "test")
     session.run(
-        "python", "-m", "bot_persistence.onboarding", "--started-at", f"{started:.3f}",
+        "python", "-m", "bot_persistence.devtools.onboarding", "--started-at", f"{started:.3f}",
         *session.posargs,
     )  # fmt: skip
 

@@ -33,7 +33,7 @@ def run(bench: Bench) -> None:
     )
     check = bench.time(
         "docs-check: every doc, .env.example, ERD, errors",
-        lambda: _python("-m", "bot_persistence.docs_check"),
+        lambda: _python("-m", "bot_persistence.devtools.docs_check"),
         repeat=RUNS,
         warmup=1,
     )

@@ -25,10 +25,10 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table
 from benchmarks._harness import Bench, Measurement
 from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.migrations import alembic_config
+from bot_persistence.migrations.roundtrip import roundtrip
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
 from bot_persistence.provision.scratch import throwaway_server
-from bot_persistence.roundtrip import roundtrip
 from bot_persistence.settings import Settings
 
 RUNS = 7

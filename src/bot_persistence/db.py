@@ -39,7 +39,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot_persistence import migrations
 from bot_persistence.connection import is_retryable, translate_connect_error
 from bot_persistence.errors import (
     BotPersistenceError,
@@ -49,6 +48,8 @@ from bot_persistence.errors import (
     SchemaNotAtHeadError,
     StatementTimeoutError,
 )
+from bot_persistence.project import versions_dir
+from bot_persistence.schema_version import database_revision, single_head
 from bot_persistence.settings import Settings
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "create_engine", "translate_call_error"]
@@ -165,12 +166,16 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            head = await asyncio.to_thread(migrations.head_revision, self.settings)
+            head = single_head(versions_dir())
             if revision != head and self.settings.migrate_on_startup:
+                # The one place the bot's process loads the migration tooling.
+                from bot_persistence.migrations import runner
+
                 # Alembic is synchronous; run it in a thread, under its advisory
                 # lock, so that of many shards starting at once exactly one migrates.
-                result = await asyncio.to_thread(migrations.upgrade, self.settings)
-                _log.info("migrated %s -> %s", result.before or "base", result.after)
+                result = await asyncio.to_thread(runner.upgrade, self.settings)
+                if result.changed:
+                    _log.info("migrated %s -> %s", result.before or "base", result.after)
                 revision = result.after
             if revision != head:
                 raise SchemaNotAtHeadError(
@@ -193,7 +198,7 @@ class Database:
             attempt += 1
             try:
                 async with self.engine.connect() as conn:
-                    return await conn.run_sync(migrations.revision_of)
+                    return await conn.run_sync(database_revision)
             except DBAPIError as exc:
                 if not is_retryable(exc) or time.monotonic() + delay > deadline:
                     raise translate_connect_error(exc, settings) from None

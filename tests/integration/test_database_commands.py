@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from bot_persistence import cli, migrations, seeding
+from bot_persistence import cli, migrations
+from bot_persistence.devdb import seeding
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
 from tests.conftest import table_rows

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot_persistence import cli, onboarding
+from bot_persistence import cli
+from bot_persistence.devtools import onboarding
 from bot_persistence.settings import Settings
 
 

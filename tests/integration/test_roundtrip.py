@@ -30,9 +30,9 @@ from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
+from bot_persistence.migrations.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
-from bot_persistence.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.settings import Settings
 from tests.conftest import make_settings
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from bot_persistence import cli, snapshots
+from bot_persistence import cli
+from bot_persistence.devdb import snapshots
 from bot_persistence.errors import SnapshotError
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase

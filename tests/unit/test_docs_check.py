@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot_persistence import docs_check, erd
-from bot_persistence.command_catalog import Catalog, CommandSpec
-from bot_persistence.docs_check import Problem
+from bot_persistence.devdb import erd
+from bot_persistence.devtools import docs_check
+from bot_persistence.devtools.command_catalog import Catalog, CommandSpec
+from bot_persistence.devtools.docs_check import Problem
 from bot_persistence.errors import ConfigurationError, SeedError
 
 REPO = Path(__file__).resolve().parents[2]

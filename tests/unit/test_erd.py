@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint
 
-from bot_persistence import cli, erd
+from bot_persistence import cli
+from bot_persistence.devdb import erd
 from bot_persistence.settings import Settings
 
 

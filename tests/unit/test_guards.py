@@ -4,8 +4,8 @@ import io
 
 import pytest
 
+from bot_persistence.devdb.guards import confirm, guard_destructive
 from bot_persistence.errors import GuardRefusedError
-from bot_persistence.guards import confirm, guard_destructive
 from bot_persistence.settings import Settings
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot_persistence import onboarding
-from bot_persistence.onboarding import Step, StepResult
+from bot_persistence.devtools import onboarding
+from bot_persistence.devtools.onboarding import Step, StepResult
 
 
 def fake_clock(ticks: list[float]) -> Iterator[float]:
@@ -116,7 +116,7 @@ def test_disk_check_fails_below_the_minimum(tmp_path: Path) -> None:
 
 
 def test_docker_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot_persistence.onboarding.shutil.which", lambda _: None)
+    monkeypatch.setattr("bot_persistence.devtools.onboarding.shutil.which", lambda _: None)
     result = onboarding.check_docker()
     assert result.status == "skip" and "optional" in result.detail
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot_persistence.schema_compare import SchemaSnapshot, diff
-from bot_persistence.sql_lint import _without_bookkeeping
+from bot_persistence.migrations.schema_compare import SchemaSnapshot, diff
+from bot_persistence.migrations.sql_lint import _without_bookkeeping
 
 
 def test_equal_snapshots_have_no_difference() -> None:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from bot_persistence.devdb.seeding import load_seeds
 from bot_persistence.errors import SeedError
-from bot_persistence.seeding import load_seeds
 
 
 def test_the_project_seeds_are_valid() -> None:

@@ -190,8 +190,8 @@ class TestDatabases:
         self, conn: psycopg.Connection[tuple[object, ...]], kind: TemplateKind, name: str
     ) -> None:
         # Imported here: a test run that never needs a template never pays for Alembic.
+        from bot_persistence.devdb.seeding import apply_seeds
         from bot_persistence.migrations import upgrade
-        from bot_persistence.seeding import apply_seeds
 
         # Built under a temporary name, renamed when complete: a template that
         # exists is always whole, even if this process is killed half-way.

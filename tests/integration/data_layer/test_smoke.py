@@ -7,7 +7,8 @@ import io
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from bot_persistence import cli, seeding
+from bot_persistence import cli
+from bot_persistence.devdb import seeding
 from bot_persistence.settings import Settings
 from tests.integration.data_layer.conftest import snapshot
 

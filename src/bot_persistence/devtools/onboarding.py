@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TextIO
 
-from bot_persistence.command_catalog import CommandSpec
-from bot_persistence.output import Console
+from bot_persistence.cli.output import Console
+from bot_persistence.devtools.command_catalog import CommandSpec
 
 __all__ = [
     "GOAL_SECONDS",

@@ -40,7 +40,6 @@ __all__ = [
     "new_revision",
     "revision_of",
     "script_directory",
-    "startup_upgrade",
     "upgrade",
 ]
 
@@ -168,18 +167,6 @@ def _next_revision(config: Config, target: str, at: str | None) -> str | None:
     first = pending[-1]
     doc = (first.doc or "").strip().splitlines()
     return f"{first.revision} ({doc[0]})" if doc and doc[0] else first.revision
-
-
-def startup_upgrade(settings: Settings) -> MigrationResult | None:
-    """The bot's optional start-up migration (``BOT_DB_MIGRATE_ON_STARTUP``), for development.
-
-    Many shards may start at once: :func:`upgrade` holds the advisory lock, so
-    exactly one of them migrates and the others wait, then find head. Returns
-    ``None`` when the setting is off.
-    """
-    if not settings.migrate_on_startup:
-        return None
-    return upgrade(settings)
 
 
 def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> MigrationResult:

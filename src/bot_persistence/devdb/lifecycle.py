@@ -15,7 +15,8 @@ from psycopg import sql
 from sqlalchemy import func, select
 
 from bot_persistence.connection import admin_url, connected_engine
-from bot_persistence.health import HealthReport, probe
+from bot_persistence.devdb.health import HealthReport, probe
+from bot_persistence.devdb.seeding import SeedReport, apply_seeds
 from bot_persistence.migrations import MigrationResult, upgrade
 from bot_persistence.models import (
     Guild,
@@ -28,7 +29,6 @@ from bot_persistence.models import (
 )
 from bot_persistence.provision import Backend, ServerReady, select_backend
 from bot_persistence.provision.base import ensure_database
-from bot_persistence.seeding import SeedReport, apply_seeds
 from bot_persistence.settings import Settings
 
 __all__ = ["UpReport", "reset", "table_counts", "up"]

@@ -52,19 +52,16 @@ from pydantic import SecretStr
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence import schema_compare, seeding, sql_lint
 from bot_persistence.connection import admin_url, sync_engine, translate_connect_error
+from bot_persistence.devdb import seeding
 from bot_persistence.errors import (
     BotPersistenceError,
     ConfigurationError,
     MigrationCheckError,
 )
-from bot_persistence.migrations import alembic_config
-from bot_persistence.models import Base
-from bot_persistence.project import alembic_ini
-from bot_persistence.schema_compare import SchemaSnapshot
-from bot_persistence.settings import Settings
-from bot_persistence.stairway import (
+from bot_persistence.migrations import alembic_config, schema_compare, sql_lint
+from bot_persistence.migrations.schema_compare import SchemaSnapshot
+from bot_persistence.migrations.stairway import (
     CheckResult,
     Stairway,
     StepRunner,
@@ -73,6 +70,9 @@ from bot_persistence.stairway import (
     label,
     up_with_data,
 )
+from bot_persistence.models import Base
+from bot_persistence.project import alembic_ini
+from bot_persistence.settings import Settings
 
 __all__ = [
     "CheckResult",

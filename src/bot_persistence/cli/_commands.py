@@ -1,37 +1,30 @@
-"""``bot-db``: the development database from the command line.
+"""The ``bot-db`` subcommands: one small function each, the work done elsewhere.
 
-Each subcommand is one small function taking the parsed arguments, the
-settings and a :class:`~bot_persistence.output.Console`; the work is done by
-the package's modules. Expected failures are our typed errors, printed here as
-one line with exit 2 (usage, configuration, refused) or 1 (a failed check);
-``--debug`` shows the traceback instead.
+Each takes the parsed arguments, the settings and a
+:class:`~bot_persistence.cli.output.Console`, and returns the exit code; the
+first line of its docstring is the command's help text (``_parser`` reads it).
+Failures are raised as our typed errors and printed by ``_main``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Callable, Sequence
-from typing import TextIO
+from collections.abc import Callable
 
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot_persistence import devdb, erd, guards, health, migrations, roundtrip, seeding, snapshots
-from bot_persistence.errors import BotPersistenceError, ConfigurationError, SmokeFailedError
-from bot_persistence.output import Console
+from bot_persistence import devdb, migrations
+from bot_persistence.cli.output import Console
+from bot_persistence.devdb import erd, guards, health, seeding, snapshots
+from bot_persistence.errors import SmokeFailedError
+from bot_persistence.migrations import roundtrip
 from bot_persistence.project import project_root, psqlrc
 from bot_persistence.provision import select_backend
 from bot_persistence.provision.embedded import embedded_bin_dir
 from bot_persistence.provision.scratch import DEFAULT_MAJOR, throwaway_server
 from bot_persistence.settings import Settings
-
-__all__ = ["build_parser", "main", "run"]
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 
@@ -213,7 +206,7 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
 
 def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Run the bot's flows end to end against the database, leaving it as it was."""
-    from bot_persistence import smoke  # the async stack loads only for this command
+    from bot_persistence.devdb import smoke  # the async stack loads only for this command
 
     try:
         asyncio.run(smoke.run(settings, progress=out.ok))
@@ -312,207 +305,3 @@ def cmd_snapshot_delete(args: argparse.Namespace, settings: Settings, out: Conso
     snapshots.delete(settings, args.name)
     out.ok(f"deleted snapshot {args.name}")
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``bot-db`` argument parser; docs-check reads its subcommands and options."""
-    parser = argparse.ArgumentParser(
-        prog="bot-db",
-        description="The bot's development PostgreSQL: up, migrate, seed, check, reset.",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each step's detail")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def add(name: str, handler: Handler) -> argparse.ArgumentParser:
-        doc = (handler.__doc__ or "").strip().splitlines()[0]
-        sub = commands.add_parser(name, help=doc, description=doc)
-        sub.set_defaults(handler=handler)
-        return sub
-
-    def backend_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--backend",
-            choices=["auto", "embedded", "docker", "compose", "external"],
-            help="where PostgreSQL comes from (default: BOT_DB_BACKEND, else auto)",
-        )
-
-    def destructive_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        sub.add_argument(
-            "--force", action="store_true", help="allow a non-local host or production"
-        )
-
-    up = add("up", cmd_up)
-    backend_option(up)
-    up.add_argument(
-        "--seed",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="apply seeds (default: only into an empty database)",
-    )
-
-    down = add("down", cmd_down)
-    backend_option(down)
-    down.add_argument("--purge", action="store_true", help="delete the data too (guarded)")
-    destructive_options(down)
-
-    status = add("status", cmd_status)
-    backend_option(status)
-    status.add_argument("--json", action="store_true", help="print JSON")
-
-    check = add("check", cmd_check)
-    check.add_argument("--json", action="store_true", help="print JSON")
-
-    url = add("url", cmd_url)
-    url.add_argument(
-        "--driver", action="store_true", help="SQLAlchemy form (postgresql+psycopg://)"
-    )
-
-    migrate = add("migrate", cmd_migrate)
-    migrate.add_argument("--to", default="head", metavar="REV", help="target revision")
-
-    downgrade = add("downgrade", cmd_downgrade)
-    downgrade.add_argument("revision", metavar="REV", help="target: a revision id, -1 or base")
-    destructive_options(downgrade)
-
-    revision = add("revision", cmd_revision)
-    revision.add_argument("-m", "--message", required=True, help="what the migration does")
-    revision.add_argument("--empty", action="store_true", help="no autogenerate: an empty script")
-
-    add("seed", cmd_seed)
-
-    check_migrations = add("roundtrip", cmd_roundtrip)
-    where = check_migrations.add_mutually_exclusive_group()
-    where.add_argument(
-        "--pg",
-        type=int,
-        metavar="MAJOR",
-        help=f"a throw-away PostgreSQL MAJOR (default {DEFAULT_MAJOR}; DATABASE_URL's if set)",
-    )
-    where.add_argument(
-        "--url", metavar="URL", help="run on this server, in a scratch database of its own"
-    )
-    check_migrations.add_argument(
-        "--no-lint", action="store_true", help="skip the squawk lint of each revision's SQL"
-    )
-
-    reset = add("reset", cmd_reset)
-    backend_option(reset)
-    destructive_options(reset)
-    reset.add_argument(
-        "--snapshot",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="save a snapshot first, so the reset can be undone (default: yes)",
-    )
-
-    snapshot = commands.add_parser(
-        "snapshot",
-        help="save, restore, list and delete copies of the dev database",
-        description="Copies of the dev database kept on the server (CREATE DATABASE ... TEMPLATE).",
-    )
-    snapshot_commands = snapshot.add_subparsers(
-        dest="snapshot_command", metavar="ACTION", required=True
-    )
-    for action, handler in (
-        ("save", cmd_snapshot_save),
-        ("restore", cmd_snapshot_restore),
-        ("list", cmd_snapshot_list),
-        ("delete", cmd_snapshot_delete),
-    ):
-        doc = (handler.__doc__ or "").strip().splitlines()[0]
-        sub = snapshot_commands.add_parser(action, help=doc, description=doc)
-        sub.set_defaults(handler=handler)
-        if action == "list":
-            sub.add_argument("--json", action="store_true", help="print JSON")
-            continue
-        sub.add_argument("name", metavar="NAME", help="the snapshot's name")
-        if action == "save":
-            sub.add_argument("--yes", action="store_true", help="end other sessions without asking")
-        else:
-            destructive_options(sub)
-
-    add("smoke", cmd_smoke)
-
-    shell = add("shell", cmd_shell)
-    shell.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
-
-    erd_command = add("erd", cmd_erd)
-    erd_command.add_argument(
-        "--write", action="store_true", help="write the diagram into docs/schema.md"
-    )
-    return parser
-
-
-def _settings_error(exc: ValidationError) -> ConfigurationError:
-    first = exc.errors()[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
-    return ConfigurationError(f"{name}: {first['msg']}; fix it in .env or the environment")
-
-
-def main(
-    argv: Sequence[str] | None = None,
-    *,
-    settings: Settings | None = None,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
-    stdin: TextIO | None = None,
-) -> int:
-    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
-    out = Console(stdout, err=stderr)
-    parser = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-        if extra and getattr(args, "command", None) != "shell":
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        if extra:  # `bot-db shell -c 'SELECT 1'`: options psql knows and we do not
-            args.psql_args = [*extra, *args.psql_args]
-    except SystemExit as exc:  # argparse printed usage or help itself
-        return int(exc.code or 0)
-    args.stdin = stdin
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        if settings is None:
-            try:
-                settings = Settings()
-            except ValidationError as exc:
-                raise _settings_error(exc) from None
-        handler: Handler = args.handler
-        return handler(args, settings, out)
-    except BotPersistenceError as exc:
-        if args.debug:
-            raise
-        out.error(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        out.error("interrupted")
-        return 130
-    except SQLAlchemyError as exc:
-        # Not one of ours: say what the server said, in one line, without the URL.
-        if args.debug:
-            raise
-        original = getattr(exc, "orig", None) or exc
-        first = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
-        out.error(f"unexpected database error: {first}; run with --debug for the traceback")
-        return 1
-
-
-def run() -> None:
-    """Console-script entry point."""
-    try:
-        code = main()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # `bot-db status | head`: the reader left; that is not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = 141
-    sys.exit(code)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    run()

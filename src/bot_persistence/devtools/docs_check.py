@@ -1,4 +1,4 @@
-"""Prove the docs tell the truth: ``nox -s docs-check`` (``python -m bot_persistence.docs_check``).
+"""Prove the docs tell the truth: `nox -s docs-check` runs this module.
 
 Docs rot silently: a renamed option, a removed nox session, a new setting
 nobody wrote down. Each check here compares what the docs say with what the
@@ -26,8 +26,9 @@ from pathlib import Path
 
 from pydantic import AliasChoices, SecretStr
 
-from bot_persistence import erd, errors
-from bot_persistence.command_catalog import Catalog, CommandSpec
+from bot_persistence import errors
+from bot_persistence.devdb import erd
+from bot_persistence.devtools.command_catalog import Catalog, CommandSpec
 from bot_persistence.settings import Settings
 
 __all__ = [

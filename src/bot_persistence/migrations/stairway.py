@@ -1,6 +1,6 @@
 """Walking the revision graph: every revision up, down and up again, schema and data checked.
 
-The roundtrip (:mod:`bot_persistence.roundtrip`) uses this in three Alembic
+The roundtrip (:mod:`bot_persistence.migrations.roundtrip`) uses this in three Alembic
 runs on one connection: up from base, down from head with the seeds in place,
 and up again. Each run hands Alembic exactly the steps wanted, each in its own
 transaction as ``bot-db migrate`` runs them, and checks the schema or the rows
@@ -33,9 +33,9 @@ from psycopg import sql
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence import schema_compare
 from bot_persistence.errors import MigrationCheckError
-from bot_persistence.schema_compare import SchemaSnapshot
+from bot_persistence.migrations import schema_compare
+from bot_persistence.migrations.schema_compare import SchemaSnapshot
 
 __all__ = [
     "CheckResult",

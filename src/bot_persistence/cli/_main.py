@@ -1,0 +1,94 @@
+"""The edge of ``bot-db``: parse, read settings, run one command, turn errors into a line.
+
+Expected failures are our typed errors, printed here as one line with exit 2
+(usage, configuration, refused) or 1 (a failed check); ``--debug`` shows the
+traceback instead. Nothing below this module prints an error or exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot_persistence.cli._commands import Handler
+from bot_persistence.cli._parser import build_parser
+from bot_persistence.cli.output import Console
+from bot_persistence.errors import BotPersistenceError, ConfigurationError
+from bot_persistence.settings import Settings
+
+__all__ = ["main", "run"]
+
+
+def _settings_error(exc: ValidationError) -> ConfigurationError:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
+    return ConfigurationError(f"{name}: {first['msg']}; fix it in .env or the environment")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
+    out = Console(stdout, err=stderr)
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "command", None) != "shell":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if extra:  # `bot-db shell -c 'SELECT 1'`: options psql knows and we do not
+            args.psql_args = [*extra, *args.psql_args]
+    except SystemExit as exc:  # argparse printed usage or help itself
+        return int(exc.code or 0)
+    args.stdin = stdin
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if settings is None:
+            try:
+                settings = Settings()
+            except ValidationError as exc:
+                raise _settings_error(exc) from None
+        handler: Handler = args.handler
+        return handler(args, settings, out)
+    except BotPersistenceError as exc:
+        if args.debug:
+            raise
+        out.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+    except SQLAlchemyError as exc:
+        # Not one of ours: say what the server said, in one line, without the URL.
+        if args.debug:
+            raise
+        original = getattr(exc, "orig", None) or exc
+        first = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
+        out.error(f"unexpected database error: {first}; run with --debug for the traceback")
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `bot-db status | head`: the reader left; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 141
+    sys.exit(code)

@@ -1,0 +1,34 @@
+"""The migration tooling: Alembic driven from Python, and the checks on our revisions.
+
+``runner`` upgrades under the migration lock, downgrades and autogenerates
+(its API is re-exported here); ``roundtrip`` proves every revision up, down
+and up again with ``stairway`` and ``schema_compare``; ``sql_lint`` runs
+squawk on each revision's SQL. The bot's process never imports this package
+unless it migrates on start-up (see ``bot_persistence.schema_version``).
+"""
+
+from bot_persistence.migrations.runner import (
+    MIGRATION_LOCK_KEY,
+    MigrationResult,
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    new_revision,
+    revision_of,
+    script_directory,
+    upgrade,
+)
+
+__all__ = [
+    "MIGRATION_LOCK_KEY",
+    "MigrationResult",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "new_revision",
+    "revision_of",
+    "script_directory",
+    "upgrade",
+]

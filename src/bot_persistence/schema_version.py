@@ -1,0 +1,92 @@
+"""Which schema revision the code expects, and which one a database holds, without Alembic.
+
+The bot's start-up probe compares the two on every start. Loading Alembic's
+script machinery for that costs more than the probe itself and drags the
+migration tooling into a process that only serves queries, so this module
+reads the revision files' module-level ``revision`` / ``down_revision``
+assignments with :mod:`ast` (nothing is imported or executed) and the
+database's ``alembic_version`` table with one query. Alembic itself is loaded
+only to migrate (:mod:`bot_persistence.migrations.runner`).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import Connection, text
+
+from bot_persistence.errors import MigrationFailedError
+
+__all__ = ["database_revision", "heads_in", "single_head"]
+
+_KEYS = ("revision", "down_revision")
+
+
+def _assignments(path: Path) -> dict[str, object]:
+    """The literal values of ``revision`` and ``down_revision`` in one revision file."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    found: dict[str, object] = {}
+    for node in tree.body:
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        if isinstance(target, ast.Name) and target.id in _KEYS and value is not None:
+            try:
+                found[target.id] = ast.literal_eval(value)
+            except ValueError:
+                continue
+    return found
+
+
+def _as_tuple(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable):
+        return tuple(str(item) for item in value)
+    return ()
+
+
+def heads_in(versions: Path) -> list[str]:
+    """The head revisions of the revision files in ``versions`` (sorted; empty when none)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(versions.glob("*.py")):
+        values = _assignments(path)
+        revision = values.get("revision")
+        if not isinstance(revision, str):
+            continue
+        revisions.add(revision)
+        parents.update(_as_tuple(values.get("down_revision")))
+    return sorted(revisions - parents)
+
+
+def single_head(versions: Path) -> str | None:
+    """The one head revision, ``None`` for no revisions; a typed error for several heads."""
+    heads = heads_in(versions)
+    if len(heads) > 1:
+        raise MigrationFailedError(
+            f"the migration history has {len(heads)} heads ({', '.join(heads)}); "
+            "merge them with `alembic merge -m 'merge heads' heads`"
+        )
+    return heads[0] if heads else None
+
+
+def database_revision(connection: Connection) -> str | None:
+    """The revision stamped in ``connection``'s database, ``None`` when it was never migrated."""
+    present = connection.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+    if not present.scalar_one():
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) > 1:
+        raise MigrationFailedError(
+            f"the database is stamped with {len(rows)} revisions ({', '.join(sorted(rows))}); "
+            "it has several heads: run `bot-db migrate` on the code that merges them"
+        )
+    return rows[0] if rows else None
