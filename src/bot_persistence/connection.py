@@ -26,6 +26,7 @@ from bot_persistence.errors import (
     BotPersistenceError,
     DatabaseMissingError,
     DatabaseUnavailableError,
+    DiskFullError,
     ServerNotRunningError,
 )
 from bot_persistence.settings import Settings
@@ -67,9 +68,16 @@ def admin_url(settings: Settings) -> URL:
     return settings.url.set(database="postgres")
 
 
+def _original(exc: BaseException) -> BaseException:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
 def _message_of(exc: BaseException) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original)
+    return str(_original(exc))
+
+
+def _first(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else "no detail"
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -86,6 +94,13 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
     message = _message_of(exc)
     lowered = message.lower()
     where = f"{settings.host}:{settings.port}"
+    if "no space left on device" in lowered or getattr(_original(exc), "sqlstate", None) == "53100":
+        return DiskFullError(
+            f"the disk of the server at {where} is full ({_scrub(_first(message), settings)}); "
+            f"free space on the disk of its data directory ({settings.data_dir} for the "
+            "embedded server): delete old snapshots (`bot-db snapshot list`) or other files, "
+            "then run `bot-db up`"
+        )
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return AuthenticationFailedError(
             f"the server at {where} refused the password for user {settings.user!r}; "

@@ -14,6 +14,7 @@ do next, and never contains a password::
     │   │   └── DockerEngineDownError   exit 2: the engine does not answer
     │   ├── ImageUnavailableError       exit 2: image absent, no registry
     │   ├── PortInUseError
+    │   │   └── ForeignServerError      another checkout's server holds the port
     │   └── ServerStartError
     ├── DatabaseUnavailableError        the server cannot be used
     │   ├── ServerNotRunningError
@@ -23,7 +24,8 @@ do next, and never contains a password::
     │   ├── PoolExhaustedError          no pooled connection became free in time
     │   ├── StatementTimeoutError       a statement ran past statement_timeout
     │   ├── DatabaseClosedError         the bot's Database is shut down
-    │   └── DatabaseInUseError          other sessions hold the database
+    │   ├── DatabaseInUseError          other sessions hold the database
+    │   └── DiskFullError               no space left where the server writes
     ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
     │   ├── SchemaNotAtHeadError
@@ -34,7 +36,7 @@ do next, and never contains a password::
     └── RepositoryError                 the bot's data calls
         ├── NotFoundError
         ├── AlreadyExistsError
-        └── InvalidInputError
+        └── InvalidInputError           exit 2
 
 Driver errors are turned into these at one boundary,
 :func:`bot_persistence.connection.translate_connect_error`.
@@ -53,8 +55,10 @@ __all__ = [
     "DatabaseInUseError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
+    "DiskFullError",
     "DockerEngineDownError",
     "DockerNotInstalledError",
+    "ForeignServerError",
     "GuardRefusedError",
     "ImageUnavailableError",
     "InvalidDatabaseUrlError",
@@ -125,6 +129,13 @@ class PortInUseError(ProvisionError):
     """The configured port is taken by a program that is not our server."""
 
 
+class ForeignServerError(PortInUseError):
+    """The configured port is served by a PostgreSQL that is not this checkout's dev server.
+
+    Nothing reads or writes it: it holds someone else's data.
+    """
+
+
 class ServerStartError(ProvisionError):
     """The server process did not come up; the message points at its log."""
 
@@ -166,6 +177,10 @@ class DatabaseClosedError(DatabaseUnavailableError):
 
 class DatabaseInUseError(DatabaseUnavailableError):
     """Other sessions are connected to a database that must have none (to copy or replace it)."""
+
+
+class DiskFullError(DatabaseUnavailableError):
+    """The disk under the server's data directory is full; the message says where."""
 
 
 class SnapshotError(BotPersistenceError):

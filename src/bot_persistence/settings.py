@@ -196,6 +196,13 @@ def _parse_database_url(raw: str) -> URL:
             "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (quote special characters "
             "in the password with %XX)"
         ) from None
+    if url.host is not None and "@" in url.host:
+        # make_url splits at the first "@": the rest of the password is now in the
+        # host, so the host must not be shown (nor this URL at all).
+        raise InvalidDatabaseUrlError(
+            "DATABASE_URL has more than one '@' before the host; write an '@' in the "
+            "password as %40 (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+        )
     if url.drivername not in _ACCEPTED_SCHEMES:
         raise InvalidDatabaseUrlError(
             f"DATABASE_URL uses the scheme {url.drivername!r}; bot-persistence speaks only "
@@ -214,11 +221,11 @@ def _parse_database_url(raw: str) -> URL:
 
 
 def is_local_host(host: str) -> bool:
-    """True for loopback addresses, ``localhost`` and Unix-socket directories.
+    """True for loopback addresses, ``localhost`` and Unix sockets (a directory, or ``@name``).
 
     Destructive commands run without ``--force`` only against such hosts.
     """
-    if not host or host.startswith("/") or host.lower() in {"localhost", "localhost."}:
+    if not host or host.startswith(("/", "@")) or host.lower() in {"localhost", "localhost."}:
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

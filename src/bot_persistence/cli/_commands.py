@@ -18,7 +18,12 @@ from collections.abc import Callable
 from bot_persistence import devdb, migrations
 from bot_persistence.cli.output import Console
 from bot_persistence.devdb import erd, guards, health, seeding, snapshots
-from bot_persistence.errors import SmokeFailedError
+from bot_persistence.errors import (
+    BackendUnavailableError,
+    SchemaNotAtHeadError,
+    ServerNotRunningError,
+    SmokeFailedError,
+)
 from bot_persistence.migrations import roundtrip
 from bot_persistence.project import project_root, psqlrc
 from bot_persistence.provision import select_backend
@@ -27,6 +32,23 @@ from bot_persistence.provision.scratch import DEFAULT_MAJOR, throwaway_server
 from bot_persistence.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
+
+
+def _ours(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse to read or write a server on the configured port that is not this checkout's."""
+    try:
+        backend, _ = select_backend(settings, getattr(args, "backend", None))
+    except BackendUnavailableError:
+        return  # no backend of ours here, so no server of ours to mistake for another
+    backend.ensure_ours()
+
+
+def _usable(args: argparse.Namespace, settings: Settings, *, need_head: bool = True) -> None:
+    """Raise at once, as one line, what keeps the database from being used (no retrying)."""
+    _ours(args, settings)
+    error = health.probe(settings).error
+    if error is not None and (need_head or not isinstance(error, SchemaNotAtHeadError)):
+        raise error
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
@@ -58,6 +80,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     """Show the server, the schema revision and row counts (--json for machines)."""
     backend, reason = select_backend(settings, args.backend)
     server = backend.status()
+    backend.ensure_ours()
     report = health.probe(settings)
     counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
     if args.json:
@@ -74,7 +97,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     out.field("backend", f"{backend.name} ({reason})")
     out.field("server", server.detail)
     out.field("url", report.url)
-    out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    revision = report.revision or ("base" if report.database_present else "unknown")
+    out.field("revision", f"{revision} (head {report.head})")
     if counts:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
@@ -85,6 +109,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
 
 def cmd_check(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Probe the database: reachable, authenticated, present, at head (exit 1 if not)."""
+    _ours(args, settings)
     report = health.probe(settings)
     if args.json:
         out.json(report.as_dict())
@@ -108,6 +133,7 @@ def cmd_url(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Migrate to head, or to --to REV, under the migration lock."""
+    _ours(args, settings)
     result = migrations.upgrade(settings, args.to)
     if result.changed:
         out.ok(f"migrated {result.before or 'base'} -> {result.after}")
@@ -124,6 +150,7 @@ def cmd_downgrade(args: argparse.Namespace, settings: Settings, out: Console) ->
         yes=args.yes,
         stdin=args.stdin,
     )
+    _ours(args, settings)
     result = migrations.downgrade(settings, args.revision)
     out.ok(f"downgraded {result.before or 'base'} -> {result.after or 'base'}")
     return 0
@@ -141,6 +168,7 @@ def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Apply seeds/ again (an idempotent upsert; your other rows are kept)."""
+    _ours(args, settings)
     report = seeding.apply_seeds(settings)
     out.ok(f"seeded {report.summary()}")
     return 0
@@ -155,6 +183,12 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         stdin=args.stdin,
     )
     backend, _ = select_backend(settings, args.backend)
+    if not backend.status().created:
+        raise ServerNotRunningError(
+            f"there is no {backend.name} dev database here yet, so nothing to reset; "
+            "`bot-db up` creates one"
+        )
+    backend.ensure_ours()
     if args.snapshot:
         backend.up()
         taken, pruned = snapshots.save_before_reset(settings)
@@ -208,6 +242,7 @@ def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int
     """Run the bot's flows end to end against the database, leaving it as it was."""
     from bot_persistence.devdb import smoke  # the async stack loads only for this command
 
+    _usable(args, settings)
     try:
         asyncio.run(smoke.run(settings, progress=out.ok))
     except SmokeFailedError as exc:
@@ -226,6 +261,7 @@ def _psql() -> str:
 
 def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Open psql on the dev database with the project's .psqlrc (extra args go to psql)."""
+    _usable(args, settings, need_head=False)
     target = settings.url.set(drivername="postgresql", password=None)
     env = {**os.environ, "PGPASSWORD": settings.password, "PGCONNECT_TIMEOUT": "5"}
     rc_file = psqlrc()
@@ -259,6 +295,7 @@ def _show_sessions(settings: Settings, out: Console) -> int:
 
 def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Save the dev database as snapshot NAME (a server-side copy)."""
+    _ours(args, settings)
     others = _show_sessions(settings, out)
     if others:
         guards.confirm(f"End them to copy {settings.database!r}?", yes=args.yes, stdin=args.stdin)
@@ -270,6 +307,7 @@ def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console
 def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Replace the dev database with snapshot NAME (guarded; the snapshot is kept)."""
     guards.guard_destructive(settings, action=f"restore snapshot {args.name}", force=args.force)
+    _ours(args, settings)
     others = _show_sessions(settings, out)
     ending = f", ending those {others} session(s)" if others else ""
     guards.confirm(
@@ -284,6 +322,7 @@ def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Cons
 
 def cmd_snapshot_list(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """List the dev database's snapshots, oldest first (--json for machines)."""
+    _ours(args, settings)
     found = snapshots.list_snapshots(settings)
     if args.json:
         out.json([snap.as_dict() for snap in found])
@@ -302,6 +341,7 @@ def cmd_snapshot_delete(args: argparse.Namespace, settings: Settings, out: Conso
     """Delete snapshot NAME (guarded)."""
     guards.guard_destructive(settings, action=f"delete snapshot {args.name}", force=args.force)
     guards.confirm(f"Delete snapshot {args.name!r}?", yes=args.yes, stdin=args.stdin)
+    _ours(args, settings)
     snapshots.delete(settings, args.name)
     out.ok(f"deleted snapshot {args.name}")
     return 0

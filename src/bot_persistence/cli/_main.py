@@ -3,12 +3,19 @@
 Expected failures are our typed errors, printed here as one line with exit 2
 (usage, configuration, refused) or 1 (a failed check); ``--debug`` shows the
 traceback instead. Nothing below this module prints an error or exits.
+
+Ctrl-C and SIGTERM end a command the same way: the work under way unwinds
+(its ``finally`` blocks remove what they made), then one line and exit 130 or
+143. Every error line passes through :func:`redact`, a last guard that no
+password reaches the terminal, whatever a message below us quoted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -22,7 +29,40 @@ from bot_persistence.cli.output import Console
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
 
-__all__ = ["main", "run"]
+__all__ = ["Terminated", "main", "redact", "run"]
+
+#: Secrets shorter than this are not searched for: they would blank ordinary words.
+_MIN_SECRET = 4
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so cleanup runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _secrets(settings: Settings | None) -> list[str]:
+    """Every form of the password a message could quote, including a malformed URL's pieces."""
+    if settings is None:
+        return []
+    found = [settings.postgres_password.get_secret_value()]
+    if settings.database_url is not None:
+        raw = settings.database_url.get_secret_value()
+        userinfo = raw.split("://", 1)[-1].rpartition("@")[0]
+        password = userinfo.partition(":")[2]
+        found += [password, *password.split("@"), userinfo]
+    with contextlib.suppress(BotPersistenceError):
+        found.append(settings.password)
+    return sorted({s for s in found if len(s) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def redact(text: str, settings: Settings | None) -> str:
+    """``text`` with every form of the configured password replaced by ``***``."""
+    for secret in _secrets(settings):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _settings_error(exc: ValidationError) -> ConfigurationError:
@@ -61,28 +101,38 @@ def main(
                 settings = Settings()
             except ValidationError as exc:
                 raise _settings_error(exc) from None
+            except UnicodeDecodeError as exc:
+                raise ConfigurationError(
+                    f".env is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                    f"{exc.start}); save it as UTF-8"
+                ) from None
         handler: Handler = args.handler
         return handler(args, settings, out)
     except BotPersistenceError as exc:
         if args.debug:
             raise
-        out.error(str(exc))
+        out.error(redact(str(exc), settings))
         return exc.exit_code
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.error("interrupted; run the command again to finish what it started")
         return 130
+    except Terminated:
+        out.error("terminated; run the command again to finish what it started")
+        return 143
     except SQLAlchemyError as exc:
         # Not one of ours: say what the server said, in one line, without the URL.
         if args.debug:
             raise
         original = getattr(exc, "orig", None) or exc
         first = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
-        out.error(f"unexpected database error: {first}; run with --debug for the traceback")
+        line = f"unexpected database error: {first}; run with --debug for the traceback"
+        out.error(redact(line, settings))
         return 1
 
 
 def run() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = main()
         sys.stdout.flush()

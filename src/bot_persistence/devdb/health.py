@@ -8,21 +8,28 @@ says what to do.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from bot_persistence.connection import sync_engine, translate_connect_error
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
     DatabaseMissingError,
+    DiskFullError,
     SchemaNotAtHeadError,
 )
 from bot_persistence.migrations import head_revision, revision_of
-from bot_persistence.settings import Settings
+from bot_persistence.settings import Settings, is_local_host
 
-__all__ = ["HealthReport", "probe"]
+__all__ = ["LOW_DISK_BYTES", "HealthReport", "disk_full_error", "probe"]
+
+#: Less free space than this under the data directory counts as a full disk:
+#: PostgreSQL writes its log (WAL) in 16 MB segments and stops when it cannot.
+LOW_DISK_BYTES = 32 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +74,33 @@ class HealthReport:
         }
 
 
+def disk_full_error(path: Path) -> DiskFullError | None:
+    """A DiskFullError naming ``path`` when the disk holding it has (almost) no space left."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return None
+    if usage.free >= LOW_DISK_BYTES:
+        return None
+    mib = 1024 * 1024
+    return DiskFullError(
+        f"the disk holding {path} is full ({usage.free // mib} MB free of "
+        f"{usage.total // mib} MB); free space on it (old snapshots: `bot-db snapshot list` "
+        "and `bot-db snapshot delete NAME`; other large files on that disk), then run `bot-db up`"
+    )
+
+
+def _server_data_directory(conn: Connection) -> Path | None:
+    """The server's data directory when it is readable here (a superuser, a local server)."""
+    try:
+        with conn.begin_nested():
+            found = conn.execute(text("SHOW data_directory")).scalar_one()
+    except Exception:  # not allowed to see it (production roles): nothing to check
+        return None
+    path = Path(str(found))
+    return path if path.exists() else None
+
+
 def probe(settings: Settings) -> HealthReport:
     """Run the probe once, without retrying: it answers "is it usable now?"."""
     started = time.perf_counter()
@@ -81,11 +115,16 @@ def probe(settings: Settings) -> HealthReport:
     except BotPersistenceError as exc:
         return done(error=exc)
     report = dataclasses.replace(report, head=head)
+    full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
+    if full is not None:
+        return done(error=full)
     engine = sync_engine(settings)
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SHOW server_version")).scalar_one()
             revision = revision_of(conn)
+            local = is_local_host(settings.host)
+            data_directory = _server_data_directory(conn) if local else None
     except Exception as exc:
         error = translate_connect_error(exc, settings)
         reachable = isinstance(error, AuthenticationFailedError | DatabaseMissingError)
@@ -104,6 +143,9 @@ def probe(settings: Settings) -> HealthReport:
         revision=revision,
         server_version=str(version),
     )
+    full = disk_full_error(data_directory) if data_directory is not None else None
+    if full is not None:
+        return done(error=full)
     if revision != head:
         return done(
             error=SchemaNotAtHeadError(

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.devdb.health import HealthReport, probe
 from bot_persistence.devdb.seeding import SeedReport, apply_seeds
+from bot_persistence.errors import BotPersistenceError
 from bot_persistence.migrations import MigrationResult, upgrade
 from bot_persistence.models import (
     Guild,
@@ -80,6 +81,27 @@ def up(
     server = chosen.up()
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
+    try:
+        return _after_server(settings, chosen, reason, server, seed, progress, started)
+    except BotPersistenceError as exc:
+        if server.started:
+            # The line the user reads must not leave them guessing about a process.
+            exc.args = (
+                f"{exc}; the server this `up` started is still running (`bot-db down` stops it)",
+            )
+        raise
+
+
+def _after_server(
+    settings: Settings,
+    chosen: Backend,
+    reason: str,
+    server: ServerReady,
+    seed: bool | None,
+    progress: Progress,
+    started: float,
+) -> UpReport:
+    """Migrate, seed when asked or empty, probe: the part of ``up`` after the server runs."""
     migration = upgrade(settings)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"

@@ -49,6 +49,8 @@ class BackendStatus:
     running: bool
     detail: str
     data: str | None = None
+    #: False when the backend's server was never created (``bot-db up`` makes it).
+    created: bool = True
 
 
 class Backend(abc.ABC):
@@ -73,6 +75,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def status(self) -> BackendStatus:
         """Whether the server runs, without changing anything."""
+
+    def ensure_ours(self) -> None:
+        """Raise ForeignServerError when the configured address is served by a server not ours.
+
+        Commands that read or write the dev database call it first, so a port
+        taken by another checkout's server is named, and never written to. A
+        backend whose server is always its own (external, containers) keeps this.
+        """
+        return
 
 
 def free_port() -> int:

