@@ -128,8 +128,11 @@ def ensure_database(settings: Settings) -> bool:
             try:
                 conn.exec_driver_sql(statement.as_string())
             except DBAPIError as exc:
-                if isinstance(exc.orig, psycopg.errors.DuplicateDatabase):
-                    return False  # created by a concurrent `up`
+                # Created by a concurrent `up`: PostgreSQL says so either way, depending
+                # on whether the other CREATE had committed when this one looked.
+                duplicate = (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation)
+                if isinstance(exc.orig, duplicate):
+                    return False
                 raise translate_connect_error(exc, settings) from None
         return True
     finally:

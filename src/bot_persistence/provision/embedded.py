@@ -38,6 +38,7 @@ from pathlib import Path
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BackendUnavailableError,
+    DatabaseUnavailableError,
     ForeignServerError,
     PortInUseError,
     ServerStartError,
@@ -187,6 +188,12 @@ class EmbeddedCluster:
         found = self.postmaster()
         return found.port or None if found else None
 
+    def refuse_orphan(self) -> None:
+        """Raise when a server still runs on a data directory deleted under it."""
+        found = self.postmaster()
+        if found is not None and not found.data_present:
+            raise DatabaseUnavailableError(_orphan_message(self.pgdata, found.pid))
+
     @contextlib.contextmanager
     def locked(self, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the data directory's lock: one ``up``/``down`` at a time changes it."""
@@ -260,9 +267,8 @@ class EmbeddedCluster:
         A server from an earlier ``up`` on another port is restarted on the
         configured one; a ``postmaster.pid`` left by a crash is removed first.
         """
+        self.refuse_orphan()
         found = self.postmaster()
-        if found is not None and not found.data_present:
-            raise ServerStartError(_orphan_message(self.pgdata, found.pid))
         if found is not None and not found.pid_file_ok:
             _log.warning("restarting the server (pid %s): its postmaster.pid is damaged", found.pid)
             self.stop()
@@ -394,8 +400,9 @@ class EmbeddedCluster:
         if self.run_as is None:
             return
         _ensure_system_user(self.run_as)
-        for path in (self.pgdata, self._bin):
-            _make_traversable(path.parent)
+        # .devdb itself stays 0700: it belongs to the server's user, who needs no o+x.
+        for folder in (self.root.parent, self._bin.parent):
+            _make_traversable(folder)
         _make_world_readable(self._bin.parent)
         self._chown(self.root)
         self._chown(self.pgdata)
@@ -447,8 +454,8 @@ def server_environment(password: str) -> dict[str, str]:
 def _orphan_message(pgdata: Path, pid: int) -> str:
     return (
         f"the data directory {pgdata} was deleted while its server (pid {pid}) still runs; "
-        "save what you need now (`bot-db shell`, pg_dump), then `bot-db down` stops it and "
-        "`bot-db up` makes a new one"
+        "save what you need now with pg_dump (on the URL `bot-db url` prints), then "
+        "`bot-db down` stops it and `bot-db up` makes a new one"
     )
 
 
@@ -635,6 +642,7 @@ class EmbeddedBackend(Backend):
 
     def up(self) -> ServerReady:
         with self.cluster.locked():
+            self.cluster.refuse_orphan()  # before initdb: it would share the orphan's paths
             created = self.cluster.ensure_initialized()
             started = self.cluster.start(timeout=self.settings.startup_timeout)
         try:
@@ -655,8 +663,11 @@ class EmbeddedBackend(Backend):
             return f"deleted {self.cluster.root}" if existed else "nothing to delete"
         if not self.cluster.root.exists() and self.cluster.postmaster() is None:
             return "the server was not running; there is no data here"
+        found = self.cluster.postmaster()
         with self.cluster.locked():
             stopped = self.cluster.stop()
+        if stopped and found is not None and not found.data_present:
+            return "stopped the server whose data directory had been deleted"
         if stopped:
             return f"stopped the server; data kept in {self.cluster.root}"
         return "the server was not running; data kept"
@@ -681,6 +692,7 @@ class EmbeddedBackend(Backend):
         settings = self.settings
         if settings.url_from_environment or settings.postgres_host not in _LOOPBACK_NAMES:
             return
+        self.cluster.refuse_orphan()
         port = settings.postgres_port
         if self.cluster.running_port() == port or not port_accepts("127.0.0.1", port):
             return
