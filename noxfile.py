@@ -72,6 +72,8 @@ def tests(session: nox.Session) -> None:
     # `coverage run`, not `pytest --cov`: our pytest plugin is an entry point, so the
     # package is imported before pytest-cov could start measuring it.
     env = {"COVERAGE_FILE": str(Path(f".coverage.{session.python}").resolve())}
+    if os.environ.get("CI"):
+        env["HYPOTHESIS_PROFILE"] = "ci"  # more generated examples than on a laptop
     session.run(
         "coverage",
         "run",

@@ -7,12 +7,14 @@ of its own, created empty and dropped after, so tests never see each other's row
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
@@ -85,3 +87,13 @@ def table_rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
             }
     finally:
         engine.dispose()
+
+
+# Hypothesis: a small example budget on a laptop, a larger one in CI (HYPOTHESIS_PROFILE=ci,
+# set by `nox -s tests` when CI is set). Both without a per-example deadline: examples talk
+# to a real server, whose first call in a test is slower than the rest.
+hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)
+hypothesis_settings.register_profile(
+    "ci", max_examples=150, deadline=None, print_blob=True, derandomize=False
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

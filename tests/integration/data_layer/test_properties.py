@@ -1,0 +1,182 @@
+"""Property tests: whatever a caller passes to a repository, the answer is a result or ours.
+
+Every public repository method is called with generated arguments: any Unicode
+(lone surrogates, NUL, right-to-left marks, 100 000 characters), ids of any
+size and any type, any positions and paging values, any JSON. The call either
+succeeds or raises one of our :class:`~bot_persistence.errors.RepositoryError`
+types, and after an error the database holds exactly what it held before.
+Hypothesis' example budget comes from the profile (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot_persistence.db import Database
+from bot_persistence.errors import RepositoryError
+from bot_persistence.repositories import (
+    GuildSettingsRepository,
+    PlaylistRepository,
+    UserPreferencesRepository,
+)
+from bot_persistence.repositories.base import MAX_BIGINT
+from bot_persistence.settings import Settings
+from tests.integration.data_layer.conftest import snapshot
+
+USER = 500000000000000001
+GUILD = 500000000000000002
+
+#: Text a user, a bug or an attacker can hand over; surrogates included on purpose.
+HOSTILE = [
+    "\ud800",
+    "name\udfff",
+    "a\x00b",
+    "\u202eevil\u202c",
+    "\u0645\u0631\u062d\u0628\u0627",
+    "e\u0301\u0301\u0301",
+    "\U0001f3b5" * 40,
+    "x" * 100_000,
+    " ",
+    "",
+    "'; DROP TABLE users; --",
+    "\\x00",
+    "%s %(name)s {0}",
+]
+texts = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(st.characters(exclude_categories=()), max_size=40),
+    st.text(max_size=10),
+)
+ids = st.one_of(
+    st.sampled_from([USER, GUILD, 1, 2, 0, -1, MAX_BIGINT, MAX_BIGINT + 1]),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.text(max_size=5),
+)
+positions = st.one_of(st.integers(min_value=-3, max_value=5), st.integers(), st.floats(), texts)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=6,
+)
+tracks = st.one_of(
+    st.fixed_dictionaries(
+        {"source_url": st.one_of(texts, st.just("https://music.example/p")), "title": texts},
+        optional={
+            "artist": st.one_of(texts, st.none()),
+            "duration_seconds": st.one_of(st.integers(), st.floats(), texts),
+            "extra": st.dictionaries(texts, json_values, max_size=3),
+            "unexpected": texts,
+        },
+    ),
+    json_values,
+)
+changes = st.dictionaries(
+    st.sampled_from(
+        [
+            "prefix",
+            "default_volume",
+            "locale",
+            "dj_role_id",
+            "announce_channel_id",
+            "announce_now_playing",
+            "max_queue_length",
+            "preferred_volume",
+            "autoplay",
+            "repeat_mode",
+            "nonsense",
+        ]
+    ),
+    st.one_of(texts, st.integers(), st.booleans(), st.none(), st.floats()),
+    max_size=3,
+)
+
+Repos = tuple[PlaylistRepository, GuildSettingsRepository, UserPreferencesRepository]
+Call = Callable[[Repos], Awaitable[object]]
+
+
+def _calls() -> st.SearchStrategy[tuple[str, Call]]:
+    """One generated call of every public repository method (named, for the failure report)."""
+    return st.one_of(
+        st.tuples(ids, texts).map(lambda a: ("ensure_user", lambda r: r[2].ensure_user(*a))),
+        st.tuples(ids, texts).map(lambda a: ("ensure_guild", lambda r: r[1].ensure_guild(*a))),
+        ids.map(lambda i: ("prefs.get", lambda r: r[2].get(i))),
+        st.tuples(ids, changes).map(lambda a: ("prefs.set", lambda r: r[2].set(*a))),
+        ids.map(lambda i: ("guild.get", lambda r: r[1].get(i))),
+        st.tuples(ids, changes).map(lambda a: ("guild.update", lambda r: r[1].update(*a))),
+        st.tuples(ids, texts, ids).map(
+            lambda a: ("create", lambda r: r[0].create(a[0], a[1], guild_id=a[2]))
+        ),
+        st.tuples(ids, texts).map(lambda a: ("rename", lambda r: r[0].rename(*a))),
+        ids.map(lambda i: ("delete", lambda r: r[0].delete(i))),
+        ids.map(lambda i: ("get", lambda r: r[0].get(i))),
+        st.tuples(ids, texts).map(lambda a: ("get_by_name", lambda r: r[0].get_by_name(*a))),
+        st.tuples(ids, positions, positions).map(
+            lambda a: (
+                "list_for_user",
+                lambda r: r[0].list_for_user(a[0], limit=a[1], offset=a[2]),
+            )
+        ),
+        ids.map(lambda i: ("count", lambda r: r[0].count(i))),
+        st.tuples(ids, tracks, st.one_of(st.none(), positions), st.one_of(st.none(), ids)).map(
+            lambda a: (
+                "add_track",
+                lambda r: r[0].add_track(a[0], a[1], position=a[2], added_by=a[3]),
+            )
+        ),
+        st.tuples(ids, st.lists(tracks, max_size=3), st.one_of(st.none(), ids)).map(
+            lambda a: ("add_tracks", lambda r: r[0].add_tracks(a[0], a[1], added_by=a[2]))
+        ),
+        st.tuples(ids, positions).map(lambda a: ("remove_track", lambda r: r[0].remove_track(*a))),
+        st.tuples(ids, positions, positions).map(
+            lambda a: ("move_track", lambda r: r[0].move_track(*a))
+        ),
+    )
+
+
+@pytest.fixture
+async def base_rows(db: Database) -> Database:
+    """A user, a guild and a playlist with two tracks, so that calls can also succeed."""
+    async with db.session() as session:
+        await UserPreferencesRepository(session).ensure_user(USER, "user")
+        await GuildSettingsRepository(session).ensure_guild(GUILD, "guild")
+        playlists = PlaylistRepository(session)
+        playlist = await playlists.create(USER, "mine", guild_id=GUILD)
+        await playlists.add_tracks(
+            playlist.id,
+            [{"source_url": f"https://music.example/{n}", "title": str(n)} for n in (1, 2)],
+        )
+    return db
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(call=_calls())
+async def test_every_repository_call_succeeds_or_raises_ours_and_an_error_changes_nothing(
+    base_rows: Database, migrated: Settings, call: tuple[str, Call]
+) -> None:
+    name, make_call = call
+    before = snapshot(migrated)
+    error: BaseException | None = None
+    try:
+        async with base_rows.session() as session:
+            repos: Repos = (
+                PlaylistRepository(session),
+                GuildSettingsRepository(session),
+                UserPreferencesRepository(session),
+            )
+            result: Any = make_call(repos)
+            await result
+    except RepositoryError as exc:
+        error = exc
+    except Exception as exc:  # anything else is the bug this test exists to find
+        pytest.fail(f"{name} raised {type(exc).__name__}, not a RepositoryError: {exc!r:.300}")
+    if error is not None:
+        assert "\n" not in str(error), f"{name}: a typed error of more than one line"
+        assert snapshot(migrated) == before, f"{name} failed with {error} yet changed rows"
