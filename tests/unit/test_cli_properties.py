@@ -1,0 +1,110 @@
+"""Property tests of the command line over generated configuration.
+
+Whatever ``.env`` holds (passwords with any characters, URLs well or badly
+formed, bytes that are not UTF-8) and whatever command runs against it, the
+command ends with exit 0, 1 or 2, at most one error line, no traceback, and
+the password nowhere in its output; only ``bot-db url`` prints it, as a URL
+libpq reads back to the same password. No server runs here: the port is free,
+so every command that needs one fails fast, the way a contributor sees it
+before ``bot-db up``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from psycopg.conninfo import conninfo_to_dict
+
+from bot_persistence import cli
+from bot_persistence.provision.base import free_port
+
+#: Both ends of every generated password carry a marker, so a partial leak shows too.
+HEAD, TAIL = "S3cr", "T0p9"
+#: Commands that read the configuration and, but for the missing server, would act.
+COMMANDS = [
+    ["check"],
+    ["check", "--json"],
+    ["status"],
+    ["status", "--json"],
+    ["url"],
+    ["migrate"],
+    ["seed"],
+    ["up"],
+    ["reset", "--yes"],
+    ["smoke"],
+    ["shell", "-c", "SELECT 1"],
+    ["snapshot", "list"],
+    ["downgrade", "base", "--yes"],
+]
+#: Variables from the machine running the tests that would change what is read.
+CLEARED = ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGSERVICE", "PGPASSWORD", "PGPORT")
+
+middles = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
+passwords = middles.map(lambda middle: f"{HEAD}{middle}{TAIL}")
+
+
+def _dotenv_quoted(value: str) -> str:
+    """``value`` as a double-quoted .env value that reads back unchanged."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+@st.composite
+def configurations(draw: st.DrawFn) -> tuple[bytes, str]:
+    """A .env file's bytes and the password in it."""
+    password = draw(passwords)
+    port = draw(st.sampled_from(["PORT", "PORT", "PORT", "notaport", "99999"]))
+    lines = [
+        "BOT_DB_BACKEND=external",
+        "BOT_DB_CONNECT_TIMEOUT=1",
+        "BOT_DB_STARTUP_TIMEOUT=0.2",
+        "BOT_DB_DATA_DIR=DATADIR",
+    ]
+    form = draw(st.sampled_from(["parts", "url-quoted", "url-raw"]))
+    host = draw(st.sampled_from(["127.0.0.1", "localhost"]))
+    if form == "parts":
+        lines += [f"POSTGRES_PASSWORD={_dotenv_quoted(password)}", f"POSTGRES_PORT={port}"]
+        lines.append(f"POSTGRES_HOST={host}")
+    else:
+        secret = quote(password, safe="") if form == "url-quoted" else password
+        url = f"postgresql://bot:{secret}@{host}:{port}/bot"
+        lines.append(f"DATABASE_URL={_dotenv_quoted(url)}")
+    content = ("\n".join(lines) + "\n").encode()
+    if draw(st.booleans()) and draw(st.booleans()):
+        content += draw(st.sampled_from([b"JUNK=\xff\xfe\n", b"\x80\n", b"X=\xc3\x28\n"]))
+    return content, password
+
+
+@given(config=configurations(), command=st.sampled_from(COMMANDS))
+def test_every_command_gives_one_line_an_exit_code_and_never_the_password(
+    config: tuple[bytes, str], command: list[str]
+) -> None:
+    content, password = config
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as env:
+        root = Path(folder)
+        content = content.replace(b"PORT", str(free_port()).encode()).replace(
+            b"DATADIR", str(root / "devdb").encode()
+        )
+        (root / ".env").write_bytes(content)
+        for name in [*CLEARED, *(n for n in os.environ if n.startswith(("POSTGRES_", "BOT_DB_")))]:
+            env.delenv(name, raising=False)
+        env.chdir(root)
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(command, stdout=out, stderr=err, stdin=io.StringIO())
+    printed, errors = out.getvalue(), err.getvalue()
+    assert code in (0, 1, 2), (command, code, errors)
+    assert len(errors.splitlines()) <= 1, errors
+    assert "Traceback" not in printed + errors
+    if command == ["url"] and code == 0:
+        assert HEAD not in errors and TAIL not in errors
+        assert conninfo_to_dict(printed.strip())["password"] == password
+    else:
+        for marker in (HEAD, TAIL):
+            assert marker not in printed + errors, (command, printed, errors)
