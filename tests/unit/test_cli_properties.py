@@ -46,7 +46,7 @@ COMMANDS = [
 #: Variables from the machine running the tests that would change what is read.
 CLEARED = ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGSERVICE", "PGPASSWORD", "PGPORT")
 
-middles = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
+middles = st.text(st.characters(exclude_categories=["Cs"]), max_size=24)
 passwords = middles.map(lambda middle: f"{HEAD}{middle}{TAIL}")
 
 
