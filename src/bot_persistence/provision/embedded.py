@@ -643,6 +643,9 @@ class EmbeddedBackend(Backend):
     def up(self) -> ServerReady:
         with self.cluster.locked():
             self.cluster.refuse_orphan()  # before initdb: it would share the orphan's paths
+            port = self.cluster.port
+            if self.cluster.running_port() != port and port_accepts("127.0.0.1", port):
+                raise port_taken_error(port)  # before initdb: no cluster made for nothing
             created = self.cluster.ensure_initialized()
             started = self.cluster.start(timeout=self.settings.startup_timeout)
         try:
