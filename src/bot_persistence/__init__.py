@@ -2,7 +2,9 @@
 
 The public API is re-exported here; everything else is internal. The async
 data layer (``Database`` and the repositories) loads on first use, so the
-``bot-db`` command line does not pay for asyncio and the ORM on every start.
+``bot-db`` command line does not pay for asyncio and the ORM on every start;
+so does ``Settings``, so that ``bot-db`` can set up its signal handling before
+pydantic and SQLAlchemy load (an early Ctrl-C is one line too).
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ from bot_persistence.errors import (
     SnapshotError,
     StatementTimeoutError,
 )
-from bot_persistence.settings import Settings
 
 if TYPE_CHECKING:
     from bot_persistence.db import Database
@@ -54,12 +55,14 @@ if TYPE_CHECKING:
         TrackInput,
         UserPreferencesRepository,
     )
+    from bot_persistence.settings import Settings
 
 #: Public names that live in modules loaded on first use, and those modules.
 _LAZY = {
     "Database": "bot_persistence.db",
     "GuildSettingsRepository": "bot_persistence.repositories",
     "PlaylistRepository": "bot_persistence.repositories",
+    "Settings": "bot_persistence.settings",
     "TrackInput": "bot_persistence.repositories",
     "UserPreferencesRepository": "bot_persistence.repositories",
 }

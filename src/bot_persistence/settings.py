@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -133,8 +134,23 @@ class Settings(BaseSettings):
 
     @property
     def plain_url(self) -> str:
-        """A libpq URL (``postgresql://...``) with the password, for psql and editors."""
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        """A libpq URL (``postgresql://...``) with the password, for psql and editors.
+
+        Every character of the user, password and database that is not plain
+        is percent-encoded: libpq refuses a space (or any other raw special
+        character) that SQLAlchemy's own rendering leaves in place.
+        """
+        url = self.url
+        userinfo = quote(url.username or "", safe="")
+        if url.password is not None:
+            userinfo += ":" + quote(url.password, safe="")
+        host = url.host or ""
+        if ":" in host:  # an IPv6 address
+            host = f"[{host}]"
+        port = f":{url.port}" if url.port else ""
+        query = urlencode(sorted(url.query.items()), doseq=True, quote_via=quote)
+        path = quote(url.database or "", safe="")
+        return f"postgresql://{userinfo}@{host}{port}/{path}" + (f"?{query}" if query else "")
 
     @property
     def host(self) -> str:

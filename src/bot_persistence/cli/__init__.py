@@ -2,10 +2,43 @@
 
 ``_main`` is the edge (arguments, settings, errors to one line and an exit
 code), ``_parser`` the option table, ``_commands`` one function per
-subcommand, ``output`` how lines reach a person or a machine.
+subcommand, ``output`` how lines reach a person or a machine. They load on
+first use, so that :func:`run` can set up signal handling before the heavy
+imports (``_signals``).
 """
 
-from bot_persistence.cli._main import main, run
-from bot_persistence.cli._parser import build_parser
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot_persistence.cli import _signals
+
+if TYPE_CHECKING:
+    from bot_persistence.cli._main import main
+    from bot_persistence.cli._parser import build_parser
 
 __all__ = ["build_parser", "main", "run"]
+
+_LAZY = {"main": "bot_persistence.cli._main", "build_parser": "bot_persistence.cli._parser"}
+
+
+def run() -> None:
+    """Console-script entry point: an interrupt while loading is one line too."""
+    _signals.install()
+    try:
+        from bot_persistence.cli._main import run as run_main
+    except (KeyboardInterrupt, _signals.Terminated) as exc:
+        _signals.stop(exc)
+    run_main()
+
+
+def __getattr__(name: str) -> Any:
+    """Load ``main`` and ``build_parser`` on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot_persistence.cli' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -126,8 +126,10 @@ def cmd_check(args: argparse.Namespace, settings: Settings, out: Console) -> int
 
 def cmd_url(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Print the connection URL with its password, to paste into .env or a tool."""
-    url = settings.url if args.driver else settings.url.set(drivername="postgresql")
-    out.line(url.render_as_string(hide_password=False))
+    if args.driver:
+        out.line(settings.url.render_as_string(hide_password=False))
+    else:
+        out.line(settings.plain_url)
     return 0
 
 

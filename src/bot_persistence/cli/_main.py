@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -25,22 +24,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._parser import build_parser
+from bot_persistence.cli._signals import INTERRUPTED, TERMINATED, Terminated, install
 from bot_persistence.cli.output import Console
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
 
-__all__ = ["Terminated", "main", "redact", "run"]
+__all__ = ["main", "redact", "run"]
 
 #: Secrets shorter than this are not searched for: they would blank ordinary words.
 _MIN_SECRET = 4
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the program is, so cleanup runs as for Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
 
 
 def _secrets(settings: Settings | None) -> list[str]:
@@ -114,10 +106,10 @@ def main(
         out.error(redact(str(exc), settings))
         return exc.exit_code
     except KeyboardInterrupt:
-        out.error("interrupted; run the command again to finish what it started")
+        out.error(INTERRUPTED)
         return 130
     except Terminated:
-        out.error("terminated; run the command again to finish what it started")
+        out.error(TERMINATED)
         return 143
     except SQLAlchemyError as exc:
         # Not one of ours: say what the server said, in one line, without the URL.
@@ -132,7 +124,7 @@ def main(
 
 def run() -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    install()  # again, for callers that come here directly
     try:
         code = main()
         sys.stdout.flush()
