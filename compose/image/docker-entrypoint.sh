@@ -89,10 +89,14 @@ create_cluster() {
 	done
 	read -r -a extra <<<"$POSTGRES_INITDB_ARGS"
 
-	# Logins from inside the container (socket, loopback) need no password,
-	# as by initdb's default; the password is stored as a SCRAM-SHA-256
+	# Every TCP login, loopback inside the container included, uses
+	# POSTGRES_HOST_AUTH_METHOD (scram-sha-256): a connection from the host
+	# can reach the container's loopback (a proxy, host networking). Only the
+	# unix socket, reachable from inside the container alone, is trust, which
+	# the set-up below uses. The password is stored as a SCRAM-SHA-256
 	# verifier (PostgreSQL 15's default password_encryption).
-	initdb --username="$POSTGRES_USER" --auth-local=trust --auth-host=trust \
+	initdb --username="$POSTGRES_USER" --auth-local=trust \
+		--auth-host="$POSTGRES_HOST_AUTH_METHOD" \
 		--pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
 		${POSTGRES_INITDB_WALDIR:+"--waldir=$POSTGRES_INITDB_WALDIR"} "${extra[@]}"
 	printf '\n# any host, over TCP (POSTGRES_HOST_AUTH_METHOD)\nhost all all all %s\n' \

@@ -171,26 +171,3 @@ def test_sigterm_during_initdb_leaves_no_password_file_and_the_next_up_works(
     assert not list(dev_settings.data_dir.glob("pw-*"))
     code, _, err = bot_db(dev_settings, "up")
     assert (code, err) == (0, "")
-
-
-def test_modes_are_0700_whatever_the_umask(dev_settings: Settings) -> None:
-    old = os.umask(0)
-    try:
-        assert bot_db(dev_settings, "up")[0] == 0
-    finally:
-        os.umask(old)
-    for folder in (dev_settings.data_dir, dev_settings.data_dir / "pgdata"):
-        assert folder.stat().st_mode & 0o777 == 0o700, folder
-    assert not list(dev_settings.data_dir.glob("pw-*"))
-
-
-def test_the_server_process_has_no_password_in_its_environment(dev_settings: Settings) -> None:
-    os.environ["POSTGRES_PASSWORD"] = PASSWORD
-    try:
-        assert bot_db(dev_settings, "up")[0] == 0
-    finally:
-        del os.environ["POSTGRES_PASSWORD"]
-    pid = cluster_of(dev_settings).running_pid()
-    environ = Path(f"/proc/{pid}/environ").read_bytes()
-    assert PASSWORD.encode() not in environ
-    assert b"POSTGRES_PASSWORD" not in environ

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from bot_persistence import devdb, migrations
 from bot_persistence.cli.output import Console
@@ -265,13 +266,39 @@ def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int
     """Open psql on the dev database with the project's .psqlrc (extra args go to psql)."""
     _usable(args, settings, need_head=False)
     target = settings.url.set(drivername="postgresql", password=None)
-    env = {**os.environ, "PGPASSWORD": settings.password, "PGCONNECT_TIMEOUT": "5"}
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
+    env.pop("PGPASSWORD", None)
     rc_file = psqlrc()
     if rc_file.is_file():
         env["PSQLRC"] = str(rc_file)
     extra = [arg for arg in args.psql_args if arg != "--"]
     command = [_psql(), target.render_as_string(hide_password=False), *extra]
-    return subprocess.run(command, env=env, check=False).returncode
+    with _password_for_psql(settings.password, env) as keep_open:
+        return subprocess.run(command, env=env, pass_fds=keep_open, check=False).returncode
+
+
+@contextlib.contextmanager
+def _password_for_psql(password: str, env: dict[str, str]) -> Iterator[tuple[int, ...]]:
+    """Hand psql the password without an environment variable or a file on disk.
+
+    On Linux the password goes into an anonymous in-memory file (memfd) that
+    psql reads as its password file through ``/dev/fd/N``: not in
+    ``/proc/PID/environ``, not on any disk. Elsewhere ``PGPASSWORD`` is the
+    fallback (macOS and Windows have no memfd).
+    """
+    if not hasattr(os, "memfd_create"):
+        env["PGPASSWORD"] = password
+        yield ()
+        return
+    escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+    handle = os.memfd_create("bot-db-pgpass", 0)
+    try:
+        os.fchmod(handle, 0o600)  # libpq ignores a password file others may read
+        os.write(handle, f"*:*:*:*:{escaped}\n".encode())
+        env["PGPASSFILE"] = f"/dev/fd/{handle}"
+        yield (handle,)
+    finally:
+        os.close(handle)
 
 
 def cmd_erd(args: argparse.Namespace, settings: Settings, out: Console) -> int:
