@@ -194,3 +194,17 @@ def integration(session: nox.Session) -> None:
     if "POSTGRES_IMAGE" in env:
         session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']} (the official image is not here)")
     session.run("pytest", "-m", "integration", "tests/integration", *session.posargs, env=env)
+    _faults(session)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def faults(session: nox.Session) -> None:
+    """Fault injection: kill -9, SIGINT/SIGTERM, races, a full tmpfs (root), a garbage pid file."""
+    _install(session, "test")
+    _faults(session)
+
+
+def _faults(session: nox.Session) -> None:
+    """The fault suite; `integration` runs it too, which is how CI runs it."""
+    # BOT_DB_FAULTS_SEED replays the random moments of a failed run.
+    session.run("pytest", "-m", "faults", "tests/faults", "-rA", *session.posargs)

@@ -271,10 +271,13 @@ def _fill(folder: Path) -> Path:
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
-    """A 160 MB tmpfs, mounted for this test (root only); skipped, or failed in CI, without."""
+    """A 160 MB tmpfs mounted for this test (root, or sudo); skipped without, failed in CI."""
     mount = Path(tempfile.mkdtemp(prefix="bp-faults-disk-", dir=tempfile.gettempdir()))
+    # Root mounts it; a CI runner that is not root may through passwordless sudo.
+    as_root = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    options = f"size=160m,mode=0755,uid={os.geteuid()},gid={os.getegid()}"
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=160m,mode=0755", "tmpfs", str(mount)],
+        [*as_root, "mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)],
         capture_output=True,
         text=True,
         check=False,
@@ -288,7 +291,7 @@ def small_disk() -> Iterator[Path]:
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run([*as_root, "umount", "-l", str(mount)], check=False)
         mount.rmdir()
 
 
