@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib.util
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,33 @@ def test_embedded_backend_without_binaries_names_the_other_backends(
 def test_debug_shows_the_traceback() -> None:
     with pytest.raises(Exception, match="not a local host"):
         cli.main(["--debug", "reset", "--yes"], settings=make(database_url=REMOTE))
+
+
+@pytest.mark.parametrize("command", [["check"], ["status"], ["up"], ["migrate"], ["seed"]])
+def test_a_url_with_an_unescaped_at_never_shows_the_password(command: list[str]) -> None:
+    settings = make(database_url="postgresql://bot:Sx7-first@second@127.0.0.1:1/bot")
+    code, out, err = run(command, settings)
+    assert code == 2
+    assert "%40" in err
+    assert "Sx7" not in out + err and "second" not in out + err
+
+
+def test_an_env_file_that_is_not_utf8_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_bytes(b"POSTGRES_PASSWORD=caf\xe9\n")
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run(["check"])
+    assert code == 2
+    assert (
+        err == "bot-db: error: .env is not UTF-8 text (byte 0xe9 at offset 21); save it as UTF-8\n"
+    )
+
+
+def test_redact_hides_every_form_of_the_password() -> None:
+    from bot_persistence.cli._main import redact
+
+    settings = make(database_url="postgresql://bot:pa@ss-word@127.0.0.1/bot")
+    assert redact("host ss-word@127.0.0.1 user bot pa@ss-word", settings) == (
+        "host ***@127.0.0.1 user bot ***"
+    )
