@@ -691,7 +691,12 @@ class EmbeddedBackend(Backend):
         return BackendStatus(running=False, detail=detail, data=data, created=created)
 
     def ensure_ours(self) -> None:
-        """Refuse a server on the configured port that is not this checkout's, naming it."""
+        """Refuse a PostgreSQL on the configured port that is not this checkout's, naming it.
+
+        Only a server seen to be another data directory's is refused: a holder
+        that cannot be identified (a container's port proxy, another user's
+        process) may be one the contributor runs on purpose, and is used as before.
+        """
         settings = self.settings
         if settings.url_from_environment or settings.postgres_host not in _LOOPBACK_NAMES:
             return
@@ -699,8 +704,11 @@ class EmbeddedBackend(Backend):
         port = settings.postgres_port
         if self.cluster.running_port() == port or not port_accepts("127.0.0.1", port):
             return
+        holder = _holder_of(port)
+        if holder == "another program":
+            return
         raise ForeignServerError(
-            f"port {port} on 127.0.0.1 is served by {_holder_of(port)}, not by this "
+            f"port {port} on 127.0.0.1 is served by {holder}, not by this "
             f"checkout's dev server ({self.cluster.root}); nothing was read or written: "
             "set POSTGRES_PORT in .env to a free port and run `bot-db up`"
         )
