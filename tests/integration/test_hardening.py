@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from bot_persistence.connection import admin_url
+from bot_persistence.devdb import snapshots
 from bot_persistence.settings import Settings
 from tests.conftest import PASSWORD, wait_until
 from tests.integration.test_embedded_lifecycle import (
@@ -171,3 +173,20 @@ def test_sigterm_during_initdb_leaves_no_password_file_and_the_next_up_works(
     assert not list(dev_settings.data_dir.glob("pw-*"))
     code, _, err = bot_db(dev_settings, "up")
     assert (code, err) == (0, "")
+
+
+def test_up_finishes_a_restore_stopped_between_its_drop_and_its_rename(
+    dev_settings: Settings,
+) -> None:
+    assert bot_db(dev_settings, "up")[0] == 0
+    _insert_marker(dev_settings)
+    assert bot_db(dev_settings, "snapshot", "save", "keep")[0] == 0
+    (snap,) = snapshots.list_snapshots(dev_settings)
+    admin = create_engine(admin_url(dev_settings), poolclass=NullPool)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "bot__restoring" TEMPLATE "{snap.database}"')
+        conn.exec_driver_sql("DROP DATABASE bot WITH (FORCE)")
+    admin.dispose()
+    code, _, err = bot_db(dev_settings, "up")
+    assert (code, err) == (0, "")
+    assert scalar(dev_settings, "SELECT username FROM users WHERE id = 77") == "marker"

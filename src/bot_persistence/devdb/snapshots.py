@@ -18,6 +18,8 @@ import dataclasses
 import datetime as dt
 import json
 import re
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -28,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.errors import DatabaseInUseError, DatabaseMissingError, SnapshotError
+from bot_persistence.provision.base import restoring_name
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -261,7 +264,7 @@ def restore(settings: Settings, name: str, *, end_sessions: bool = False) -> Sna
             f"no snapshot named {name!r} of {settings.database!r}; `bot-db snapshot list` "
             "shows those there are"
         )
-    incoming = f"{settings.database}__restoring"[:_MAX_IDENTIFIER]
+    incoming = restoring_name(settings.database)
     with _admin(settings) as conn:
         sessions = _sessions(conn, settings.database)
         if sessions and not end_sessions:
@@ -275,19 +278,37 @@ def restore(settings: Settings, name: str, *, end_sessions: bool = False) -> Sna
             ),
         )
         _run(conn, sql.SQL("COMMENT ON DATABASE {} IS NULL").format(sql.Identifier(incoming)))
-        _run(
-            conn,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(settings.database)
-            ),
-        )
-        _run(
-            conn,
-            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(incoming), sql.Identifier(settings.database)
-            ),
-        )
+        # Ctrl-C or SIGTERM waits until both steps are done; a crash between them
+        # is finished by the next `bot-db up` (provision.base.ensure_database).
+        with _signals_deferred():
+            _run(
+                conn,
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(settings.database)
+                ),
+            )
+            _run(
+                conn,
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(incoming), sql.Identifier(settings.database)
+                ),
+            )
     return snapshot
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (delivered on exit) where POSIX lets us; else nothing."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    previous = block(signal.SIG_BLOCK, wanted)
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
 
 
 def delete(settings: Settings, name: str) -> None:

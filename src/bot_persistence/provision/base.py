@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import logging
 import socket
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import (
@@ -23,14 +25,28 @@ from bot_persistence.connection import (
 )
 from bot_persistence.settings import Settings
 
+_log = logging.getLogger(__name__)
+
 __all__ = [
+    "RESTORING_SUFFIX",
     "Backend",
     "BackendStatus",
     "ServerReady",
     "ensure_database",
     "free_port",
     "port_accepts",
+    "restoring_name",
 ]
+
+
+#: A snapshot restore builds the new database under this suffix, then swaps it in.
+RESTORING_SUFFIX = "__restoring"
+_MAX_IDENTIFIER = 63
+
+
+def restoring_name(database: str) -> str:
+    """The name a restore gives the database it is building for ``database``."""
+    return f"{database}{RESTORING_SUFFIX}"[:_MAX_IDENTIFIER]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,8 +118,36 @@ def port_accepts(host: str, port: int, *, timeout: float = 0.2) -> bool:
         return False
 
 
+def _finish_interrupted_restore(conn: Connection, database: str) -> bool:
+    """Swap in a restored copy whose restore stopped between its DROP and its RENAME.
+
+    The database is missing and its complete copy waits under the restoring
+    name: the data the user asked for is there, so it is renamed into place
+    rather than replaced by an empty database.
+    """
+    incoming = restoring_name(database)
+    found = conn.exec_driver_sql(
+        "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": incoming}
+    ).first()
+    if found is None:
+        return False
+    _log.warning("finishing an interrupted snapshot restore: renaming %s to %s", incoming, database)
+    for statement in (
+        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(incoming)),
+        sql.SQL("COMMENT ON DATABASE {} IS NULL").format(sql.Identifier(incoming)),
+        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(incoming), sql.Identifier(database)
+        ),
+    ):
+        conn.exec_driver_sql(statement.as_string())
+    return True
+
+
 def ensure_database(settings: Settings) -> bool:
     """Create the configured database when it is missing; True when it was created.
+
+    A restore interrupted after dropping the database is finished instead
+    (see :func:`_finish_interrupted_restore`).
 
     Connects to the ``postgres`` maintenance database as the configured user,
     who owns the server on the backends we run (as with the official image).
@@ -122,6 +166,8 @@ def ensure_database(settings: Settings) -> bool:
         if wait_until_ready(check, settings):
             return False
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if _finish_interrupted_restore(conn, settings.database):
+                return False
             statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
                 sql.Identifier(settings.database), sql.Identifier(settings.user)
             )
