@@ -164,9 +164,24 @@ def recovered(dev: Dev, case: str, *, keeps_marker: bool = True) -> None:
     dev.commit_marker()
 
 
+def _running_our_code(process: subprocess.Popen[str]) -> bool:
+    """True once ``bot-db`` has its signal handling: it is loading pydantic's compiled core.
+
+    Before that, the interpreter itself is starting (runpy, importlib), and an
+    interrupt there is Python's own traceback, which no program can prevent.
+    """
+    if process.poll() is not None:
+        return True
+    try:
+        return "pydantic_core" in Path(f"/proc/{process.pid}/maps").read_text()
+    except OSError:
+        return True
+
+
 def interrupted_at(dev: Dev, argv: list[str], delay: float, act: object) -> tuple[int, str, str]:
-    """Start ``bot-db argv``; after ``delay`` seconds (unless it ended) do ``act``; wait for it."""
+    """Start ``bot-db argv``; ``delay`` s after its own code runs, unless it ended, ``act``."""
     process = dev.start(*argv)
+    wait_until(lambda: _running_our_code(process), timeout=60, what="bot-db loading")
     try:
         process.wait(timeout=delay)  # the random moment; it may finish before it
     except subprocess.TimeoutExpired:

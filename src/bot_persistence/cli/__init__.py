@@ -27,8 +27,11 @@ def run() -> None:
     _signals.install()
     try:
         from bot_persistence.cli._main import run as run_main
-    except (KeyboardInterrupt, _signals.Terminated) as exc:
-        _signals.stop(exc)
+    except BaseException as exc:
+        interrupt = _signals.signal_behind(exc)
+        if interrupt is None:
+            raise
+        _signals.stop(interrupt)
     run_main()
 
 

@@ -24,7 +24,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._parser import build_parser
-from bot_persistence.cli._signals import INTERRUPTED, TERMINATED, Terminated, install
+from bot_persistence.cli._signals import (
+    INTERRUPTED,
+    TERMINATED,
+    Terminated,
+    install,
+    signal_behind,
+)
 from bot_persistence.cli.output import Console
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
@@ -105,12 +111,8 @@ def main(
             raise
         out.error(redact(str(exc), settings))
         return exc.exit_code
-    except KeyboardInterrupt:
-        out.error(INTERRUPTED)
-        return 130
-    except Terminated:
-        out.error(TERMINATED)
-        return 143
+    except (KeyboardInterrupt, Terminated):
+        return _interrupted(out, sys.exc_info()[1])
     except SQLAlchemyError as exc:
         # Not one of ours: say what the server said, in one line, without the URL.
         if args.debug:
@@ -120,6 +122,21 @@ def main(
         line = f"unexpected database error: {first}; run with --debug for the traceback"
         out.error(redact(line, settings))
         return 1
+    except Exception as exc:
+        # An interrupt Python wrapped (a RuntimeError from a class body, an
+        # import) is still an interrupt; anything else is a bug: the traceback.
+        if signal_behind(exc) is None or args.debug:
+            raise
+        return _interrupted(out, signal_behind(exc))
+
+
+def _interrupted(out: Console, interrupt: BaseException | None) -> int:
+    """The one line and the exit code for Ctrl-C (130) or SIGTERM (143)."""
+    if isinstance(interrupt, Terminated):
+        out.error(TERMINATED)
+        return 143
+    out.error(INTERRUPTED)
+    return 130
 
 
 def run() -> None:
@@ -133,4 +150,11 @@ def run() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 141
+    if code in (130, 143):
+        # Interrupted: the work under way has unwound already. Exit now, so the
+        # interpreter's shutdown cannot turn the handled interrupt into a
+        # death by signal, nor a second Ctrl-C into a traceback.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
