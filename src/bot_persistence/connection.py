@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import psycopg
@@ -32,7 +34,9 @@ from bot_persistence.errors import (
 from bot_persistence.settings import Settings
 
 __all__ = [
+    "LOW_DISK_BYTES",
     "admin_url",
+    "disk_full_error",
     "is_retryable",
     "sync_engine",
     "translate_connect_error",
@@ -41,6 +45,10 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Less free space than this under the data directory counts as a full disk:
+#: PostgreSQL writes its log (WAL) in 16 MB segments and stops when it cannot.
+LOW_DISK_BYTES = 32 * 1024 * 1024
 
 # Messages libpq and the server give while a server is still coming up or going
 # down: worth retrying until a deadline, unlike a wrong password.
@@ -52,6 +60,22 @@ _RETRYABLE = (
     "server closed the connection unexpectedly",
     "no such file or directory",
 )
+
+
+def disk_full_error(path: Path) -> DiskFullError | None:
+    """A DiskFullError naming ``path`` when the disk holding it has (almost) no space left."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return None
+    if usage.free >= LOW_DISK_BYTES:
+        return None
+    mib = 1024 * 1024
+    return DiskFullError(
+        f"the disk holding {path} is full ({usage.free // mib} MB free of "
+        f"{usage.total // mib} MB); free space on it (old snapshots: `bot-db snapshot list` "
+        "and `bot-db snapshot delete NAME`; other large files on that disk), then run `bot-db up`"
+    )
 
 
 def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot_persistence.connection import is_retryable, translate_connect_error
+from bot_persistence.connection import disk_full_error, is_retryable, translate_connect_error
 from bot_persistence.errors import (
     BotPersistenceError,
     ConnectionLostError,
@@ -122,6 +122,9 @@ def translate_call_error(exc: BaseException, settings: Settings) -> BotPersisten
     lowered = _message(exc).lower()
     if any(phrase in lowered for phrase in _CONNECT_FAILURES):
         return translate_connect_error(exc, settings)
+    full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
+    if full is not None:  # a server that cannot write its log stops: say why
+        return full
     return ConnectionLostError(
         f"the connection to {settings.host}:{settings.port} was lost during a call "
         "(the server restarted or went away); nothing was changed: retry, and if it "

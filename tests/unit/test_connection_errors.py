@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -9,6 +12,7 @@ from bot_persistence.errors import (
     BotPersistenceError,
     DatabaseMissingError,
     DatabaseUnavailableError,
+    DiskFullError,
     ServerNotRunningError,
 )
 from bot_persistence.settings import Settings
@@ -54,3 +58,25 @@ def test_driver_errors_become_typed_actionable_errors(
 )
 def test_only_a_starting_server_is_worth_retrying(message: str, retry: bool) -> None:
     assert is_retryable(psycopg.OperationalError(message)) is retry
+
+
+def test_no_space_left_is_a_disk_full_error_that_says_what_to_free() -> None:
+    exc = psycopg.OperationalError(
+        'could not extend file "base/16384/16390": No space left on device'
+    )
+    error = translate_connect_error(exc, SETTINGS)
+    assert isinstance(error, DiskFullError)
+    assert "snapshot" in str(error) and ".devdb" in str(error)
+
+
+def test_a_lost_connection_on_a_full_disk_says_the_disk_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot_persistence.db import translate_call_error
+
+    settings = Settings.from_values(data_dir=tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: shutil._ntuple_diskusage(100, 100, 0))
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    error = translate_call_error(lost, settings)
+    assert isinstance(error, DiskFullError)
+    assert str(tmp_path) in str(error) and "0 MB free" in str(error)

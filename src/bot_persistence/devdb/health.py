@@ -8,28 +8,22 @@ says what to do.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from bot_persistence.connection import sync_engine, translate_connect_error
+from bot_persistence.connection import disk_full_error, sync_engine, translate_connect_error
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
     DatabaseMissingError,
-    DiskFullError,
     SchemaNotAtHeadError,
 )
 from bot_persistence.migrations import head_revision, revision_of
 from bot_persistence.settings import Settings, is_local_host
 
-__all__ = ["LOW_DISK_BYTES", "HealthReport", "disk_full_error", "probe"]
-
-#: Less free space than this under the data directory counts as a full disk:
-#: PostgreSQL writes its log (WAL) in 16 MB segments and stops when it cannot.
-LOW_DISK_BYTES = 32 * 1024 * 1024
+__all__ = ["HealthReport", "probe"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,22 +66,6 @@ class HealthReport:
             "error": str(self.error) if self.error else None,
             "error_type": type(self.error).__name__ if self.error else None,
         }
-
-
-def disk_full_error(path: Path) -> DiskFullError | None:
-    """A DiskFullError naming ``path`` when the disk holding it has (almost) no space left."""
-    try:
-        usage = shutil.disk_usage(path)
-    except OSError:
-        return None
-    if usage.free >= LOW_DISK_BYTES:
-        return None
-    mib = 1024 * 1024
-    return DiskFullError(
-        f"the disk holding {path} is full ({usage.free // mib} MB free of "
-        f"{usage.total // mib} MB); free space on it (old snapshots: `bot-db snapshot list` "
-        "and `bot-db snapshot delete NAME`; other large files on that disk), then run `bot-db up`"
-    )
 
 
 def _server_data_directory(conn: Connection) -> Path | None:
