@@ -21,6 +21,7 @@ from bot_persistence.cli.output import Console
 from bot_persistence.devdb import erd, guards, health, seeding, snapshots
 from bot_persistence.errors import (
     BackendUnavailableError,
+    BotPersistenceError,
     SchemaNotAtHeadError,
     ServerNotRunningError,
     SmokeFailedError,
@@ -245,8 +246,11 @@ def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int
     """Run the bot's flows end to end against the database, leaving it as it was."""
     from bot_persistence.devdb import smoke  # the async stack loads only for this command
 
-    _usable(args, settings)
     try:
+        try:
+            _usable(args, settings)
+        except BotPersistenceError as exc:
+            raise SmokeFailedError("connect", str(exc)) from None
         asyncio.run(smoke.run(settings, progress=out.ok))
     except SmokeFailedError as exc:
         out.fail(str(exc))

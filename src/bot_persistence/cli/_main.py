@@ -145,6 +145,8 @@ def run() -> None:
     try:
         code = main()
         sys.stdout.flush()
+    except (KeyboardInterrupt, Terminated):  # a signal just after the command finished
+        code = _interrupted(Console(), sys.exc_info()[1])
     except BrokenPipeError:
         # `bot-db status | head`: the reader left; that is not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)

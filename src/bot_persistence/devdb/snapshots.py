@@ -298,17 +298,33 @@ def restore(settings: Settings, name: str, *, end_sessions: bool = False) -> Sna
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (delivered on exit) where POSIX lets us; else nothing."""
-    block = getattr(signal, "pthread_sigmask", None)
-    if block is None or threading.current_thread() is not threading.main_thread():
-        yield
+    """Hold SIGINT and SIGTERM until the block is done, then act on the first one.
+
+    Python-level handlers record the signal meanwhile; on exit the handler that
+    was there before runs for it (Ctrl-C's KeyboardInterrupt, bot-db's
+    SIGTERM), in this thread, right after the block.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change signal handlers
         return
-    wanted = {signal.SIGINT, signal.SIGTERM}
-    previous = block(signal.SIG_BLOCK, wanted)
+    caught: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, hold) for sig in wanted}
     try:
         yield
     finally:
-        block(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            handler = previous[signal.Signals(caught[0])]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(caught[0])
 
 
 def delete(settings: Settings, name: str) -> None:

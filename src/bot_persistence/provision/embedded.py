@@ -566,9 +566,9 @@ class EmbeddedBackend(Backend):
             return
         self.cluster.refuse_orphan()
         port = settings.postgres_port
-        if self.cluster.running_port() == port or not port_accepts("127.0.0.1", port):
+        if self.cluster.running_port() == port:
             return
-        holder = holder_of(port)
+        holder = holder_of(port)  # the process table, not a connection: no timing involved
         if holder == "another program":
             return
         raise ForeignServerError(

