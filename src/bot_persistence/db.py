@@ -6,7 +6,9 @@ Database.connect(settings)`` ... ``await db.close()`` where the code has no
 gives an async SQLAlchemy engine on psycopg 3 whose pool is sized from settings.
 
 Start-up proves the database usable before the bot goes on: the server answers,
-the password is accepted, the database exists and its schema is at head. A
+the password is accepted, the database exists and its schema is at head (a
+database migrated by newer code, at a revision this code lacks, is named as
+such, with the git branch that has the revision outside production). A
 server that is still starting is waited for until ``BOT_DB_STARTUP_TIMEOUT``,
 with one log line per attempt; anything else fails at once with a typed error
 whose message says what to do.
@@ -49,7 +51,12 @@ from bot_persistence.errors import (
     StatementTimeoutError,
 )
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import database_revision, single_head
+from bot_persistence.schema_version import (
+    ahead_of_code,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "create_engine", "translate_call_error"]
@@ -166,7 +173,20 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            head = single_head(versions_dir())
+            versions = versions_dir()
+            head = single_head(versions)
+            if (
+                revision is not None
+                and revision != head
+                and revision not in known_revisions(versions)
+            ):
+                # Alembic could neither upgrade nor name it: say where it came from.
+                raise ahead_of_code(
+                    self.settings.database,
+                    revision,
+                    versions,
+                    consult_git=self.settings.environment != "production",
+                )
             if revision != head and self.settings.migrate_on_startup:
                 # The one place the bot's process loads the migration tooling.
                 from bot_persistence.migrations import runner

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from bot_persistence import devdb, migrations
 from bot_persistence.cli.output import Console
-from bot_persistence.devdb import erd, guards, health, seeding, snapshots
+from bot_persistence.devdb import branches, erd, guards, health, seeding, snapshots
 from bot_persistence.errors import SmokeFailedError
 from bot_persistence.migrations import roundtrip
 from bot_persistence.project import project_root, psqlrc
@@ -29,9 +29,22 @@ from bot_persistence.settings import Settings
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 
 
+def server_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings the server is started and stopped with: as configured, whichever
+    branch's database the command works on (``settings`` name that one)."""
+    branch: branches.BranchTarget | None = getattr(args, "branch", None)
+    return branch.base if branch is not None else settings
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Start the dev database: server, migrations, seeds, probe."""
-    report = devdb.up(settings, backend=args.backend, seed=args.seed, progress=out.ok)
+    report = devdb.up(
+        settings,
+        backend=args.backend,
+        seed=args.seed,
+        progress=out.ok,
+        branch=getattr(args, "branch", None),
+    )
     out.ok(f"check     {report.health.server_version}, revision {report.health.revision}")
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
@@ -44,7 +57,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Stop the dev server, keeping its data (--purge deletes the data)."""
-    backend, _ = select_backend(settings, args.backend)
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.purge:
         guards.guard_destructive(settings, action="delete the database data", force=args.force)
         guards.confirm(
@@ -56,16 +69,20 @@ def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Show the server, the schema revision and row counts (--json for machines)."""
-    backend, reason = select_backend(settings, args.backend)
+    branch: branches.BranchTarget | None = args.branch
+    backend, reason = select_backend(server_settings(args, settings), args.backend)
     server = backend.status()
     report = health.probe(settings)
     counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
+    disk = branches.disk_use(settings) if report.authenticated else None
     if args.json:
         out.json(
             {
                 "backend": backend.name,
                 "reason": reason,
                 "server": {"running": server.running, "detail": server.detail, "data": server.data},
+                "branch": {"name": branch.label, "database": branch.database} if branch else None,
+                "disk": disk.as_dict() if disk else None,
                 "health": report.as_dict(),
                 "counts": counts,
             }
@@ -73,8 +90,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
         return 0 if report.ok else 1
     out.field("backend", f"{backend.name} ({reason})")
     out.field("server", server.detail)
+    if branch is not None:
+        out.field("branch", f"{branch.label}: database {branch.database}")
     out.field("url", report.url)
     out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    if disk is not None:
+        out.field("disk", disk.describe())
     if counts:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
@@ -154,7 +175,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         yes=args.yes,
         stdin=args.stdin,
     )
-    backend, _ = select_backend(settings, args.backend)
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.snapshot:
         backend.up()
         taken, pruned = snapshots.save_before_reset(settings)

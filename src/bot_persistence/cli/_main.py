@@ -19,10 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._parser import build_parser
 from bot_persistence.cli.output import Console
+from bot_persistence.devdb import branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
 
 __all__ = ["main", "run"]
+
+#: Commands that use no dev database, so need not ask git which branch is out.
+_NO_DATABASE = frozenset({"erd", "roundtrip"})
 
 
 def _settings_error(exc: ValidationError) -> ConfigurationError:
@@ -61,6 +65,13 @@ def main(
                 settings = Settings()
             except ValidationError as exc:
                 raise _settings_error(exc) from None
+        # Every dev-database command works on the current git branch's database:
+        # resolved once here (git only, no server), so commands just see settings.
+        args.branch = None
+        if args.command not in _NO_DATABASE:
+            args.branch = branches.resolve(settings)
+            if args.branch is not None:
+                settings = args.branch.settings
         handler: Handler = args.handler
         return handler(args, settings, out)
     except BotPersistenceError as exc:

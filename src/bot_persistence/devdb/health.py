@@ -1,5 +1,8 @@
 """The health probe: reachable, authenticated, database present, schema at head.
 
+A schema at a revision this checkout does not have is reported as such
+(:class:`~bot_persistence.errors.SchemaAheadOfCodeError`), not as "behind".
+
 One structured report that ``bot-db check`` prints (or emits as JSON) and that
 ``bot-db up`` runs last. Each failed step carries the typed error whose message
 says what to do.
@@ -20,6 +23,8 @@ from bot_persistence.errors import (
     SchemaNotAtHeadError,
 )
 from bot_persistence.migrations import head_revision, revision_of
+from bot_persistence.project import versions_dir
+from bot_persistence.schema_version import ahead_of_code, known_revisions
 from bot_persistence.settings import Settings
 
 __all__ = ["HealthReport", "probe"]
@@ -104,6 +109,16 @@ def probe(settings: Settings) -> HealthReport:
         revision=revision,
         server_version=str(version),
     )
+    versions = versions_dir()
+    if revision is not None and revision != head and revision not in known_revisions(versions):
+        return done(
+            error=ahead_of_code(
+                settings.database,
+                revision,
+                versions,
+                consult_git=settings.environment != "production",
+            )
+        )
     if revision != head:
         return done(
             error=SchemaNotAtHeadError(

@@ -15,6 +15,8 @@ from psycopg import sql
 from sqlalchemy import func, select
 
 from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.devdb import branches
+from bot_persistence.devdb.branches import BranchTarget
 from bot_persistence.devdb.health import HealthReport, probe
 from bot_persistence.devdb.seeding import SeedReport, apply_seeds
 from bot_persistence.migrations import MigrationResult, upgrade
@@ -31,7 +33,7 @@ from bot_persistence.provision import Backend, ServerReady, select_backend
 from bot_persistence.provision.base import ensure_database
 from bot_persistence.settings import Settings
 
-__all__ = ["UpReport", "reset", "table_counts", "up"]
+__all__ = ["UpReport", "reset", "reset_branch", "table_counts", "up"]
 
 Progress = Callable[[str], None]
 
@@ -68,18 +70,24 @@ def up(
     backend: str | None = None,
     seed: bool | None = None,
     progress: Progress = _quiet,
+    branch: BranchTarget | None = None,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
+    With ``branch`` (``settings`` then name its database) the server is started
+    with the configured settings and the branch's database is found, or copied
+    from its parent's, before it is migrated to this checkout's head.
     """
     started = time.perf_counter()
-    chosen, reason = select_backend(settings, backend)
+    chosen, reason = select_backend(branch.base if branch else settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
     server = chosen.up()
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
+    if branch is not None:
+        progress(branches.ensure(branch).describe(branch.label))
     migration = upgrade(settings)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
@@ -141,6 +149,22 @@ def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
     migration = upgrade(settings)
     seeds = apply_seeds(settings)
     return _probed(settings, chosen, reason, server, migration, seeds, started)
+
+
+def reset_branch(
+    branch: BranchTarget, backend: str | None = None
+) -> tuple[branches.Ensured, UpReport]:
+    """Drop this branch's database and copy it from its parent's again, then migrate it
+    to head (seeding it only when the copy is empty). The caller has guarded and asked."""
+    started = time.perf_counter()
+    chosen, reason = select_backend(branch.base, backend)
+    server = chosen.up()
+    branches.drop(branch, [branch.database])
+    ensured = branches.ensure(branch)
+    migration = upgrade(branch.settings)
+    seeds = apply_seeds(branch.settings) if _database_is_empty(branch.settings) else None
+    report = _probed(branch.settings, chosen, reason, server, migration, seeds, started)
+    return ensured, report
 
 
 def table_counts(settings: Settings) -> dict[str, int]:

@@ -27,7 +27,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot_persistence.connection import connected_engine
 from bot_persistence.errors import ConfigurationError, MigrationFailedError
-from bot_persistence.project import alembic_ini
+from bot_persistence.project import alembic_ini, versions_dir
+from bot_persistence.schema_version import ahead_of_code, known_revisions
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -128,12 +129,31 @@ def _describe(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _refuse_unknown(settings: Settings, revision: str | None, ini: Path | None) -> None:
+    """Raise the one-line error for a database at a revision these files do not have.
+
+    Alembic would fail with "Can't locate revision" and a traceback; this names
+    the revision, where it comes from, and the way out.
+    """
+    if revision is None:
+        return
+    versions = versions_dir(ini.parent if ini else None)
+    if revision not in known_revisions(versions):
+        raise ahead_of_code(
+            settings.database,
+            revision,
+            versions,
+            consult_git=settings.environment != "production",
+        )
+
+
 def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        _refuse_unknown(settings, before, ini)
         # End the read's implicit transaction: Alembic must find none open, or it
         # runs every revision inside ours and a failure undoes all of them.
         conn.rollback()
@@ -173,6 +193,7 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        _refuse_unknown(settings, before, ini)
         # End the read's implicit transaction: Alembic must find none open, or it
         # runs every revision inside ours and a failure undoes all of them.
         conn.rollback()
@@ -196,6 +217,8 @@ def new_revision(settings: Settings, message: str, *, autogenerate: bool = True)
     if not message.strip():
         raise ConfigurationError("a revision needs a message: bot-db revision -m 'add ...'")
     with connected_engine(settings) as engine, engine.connect() as conn:
+        _refuse_unknown(settings, revision_of(conn), None)
+        conn.rollback()
         config = alembic_config(settings, connection=conn)
         if importlib.util.find_spec("ruff") is None:
             # The post-write hook formats with ruff; without it, write unformatted.
