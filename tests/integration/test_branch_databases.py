@@ -223,7 +223,7 @@ def test_a_database_ahead_of_the_code_is_named_in_one_line(server: Settings, rep
     assert bot_db(single, "up")[0] == 0
     git(repo, "checkout", "-q", "main")
 
-    for command in ("check", "migrate", "status"):
+    for command in ("check", "migrate", "status", "seed"):
         code, out, err = bot_db(single, command)
         said = (out + err).strip()
         assert code == 1, command

@@ -40,6 +40,13 @@ def cmd_branch_list(args: argparse.Namespace, settings: Settings, out: Console) 
     if args.json:
         out.json({"branches": [entry.as_dict() for entry in entries], "disk": disk.as_dict()})
         return 0
+    out.line(
+        out.paint(
+            f"  {'branch':<28} {'database':<28} {'revision':<14} {'size':>9}  "
+            f"{'last used':<21} state",
+            "dim",
+        )
+    )
     for entry in entries:
         used = entry.last_used.strftime("%Y-%m-%d %H:%M UTC") if entry.last_used else "unknown"
         mark = out.paint("*", "green") if entry.state == "current" else " "

@@ -49,9 +49,11 @@ def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
     out.field("url", report.url)
-    out.line(
-        out.paint("Put DATABASE_URL in .env with `bot-db url` (it prints the password).", "dim")
-    )
+    if getattr(args, "branch", None) is not None:
+        hint = "This branch's own database; `bot-db url` prints its URL with the password."
+    else:
+        hint = "Put DATABASE_URL in .env with `bot-db url` (it prints the password)."
+    out.line(out.paint(hint, "dim"))
     return 0
 
 
@@ -162,6 +164,7 @@ def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Apply seeds/ again (an idempotent upsert; your other rows are kept)."""
+    health.require_known_revision(settings)
     report = seeding.apply_seeds(settings)
     out.ok(f"seeded {report.summary()}")
     return 0

@@ -97,14 +97,16 @@ def branches(root: Path) -> dict[str, str]:
 
 
 def checked_out_elsewhere(root: Path) -> set[str]:
-    """Branches and detached commits checked out in any working tree of the repository."""
+    """Branches, and commits at a detached ``HEAD``, checked out in any working tree."""
     listing = _git(root, "worktree", "list", "--porcelain")
     found: set[str] = set()
-    for line in (listing or "").splitlines():
-        if line.startswith("branch refs/heads/"):
-            found.add(line.removeprefix("branch refs/heads/"))
-        elif line.startswith("HEAD "):
-            found.add(line.removeprefix("HEAD "))
+    for block in (listing or "").split("\n\n"):
+        lines = block.splitlines()
+        for line in lines:
+            if line.startswith("branch refs/heads/"):
+                found.add(line.removeprefix("branch refs/heads/"))
+            elif line.startswith("HEAD ") and "detached" in lines:
+                found.add(line.removeprefix("HEAD "))
     return found
 
 
@@ -133,9 +135,9 @@ class RevisionOrigin:
     branch: str | None
 
     def describe(self) -> str:
-        """``branch 'feature-a' (commit 1a2b3c4 "add notes")``, or the commit alone."""
+        """``branch 'feature-a', commit 1a2b3c4 "add notes"``, or the commit alone."""
         commit = f'commit {self.commit[:7]} "{self.subject}"'
-        return f"branch {self.branch!r} ({commit})" if self.branch else commit
+        return f"branch {self.branch!r}, {commit}" if self.branch else commit
 
 
 def revision_origin(
