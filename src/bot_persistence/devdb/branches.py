@@ -281,13 +281,10 @@ def _parents(target: BranchTarget, conn: Connection) -> list[tuple[str, str]]:
         database = target.database_of(name)
         if not _exists(conn, database):
             continue
-        base = git.merge_base(target.root, "HEAD", tip)
-        if base is None:
+        counted = git.ahead_behind(target.root, target.commit, tip)
+        if counted is None:
             continue
-        ahead = git.distance(target.root, base, "HEAD")
-        behind = git.distance(target.root, base, tip)
-        if ahead is None or behind is None:
-            continue
+        ahead, behind = counted
         ranked.append(((ahead, behind, name != target.default, name), name, database))
     found = [(name, database) for _, name, database in sorted(ranked)]
     if target.default is None and not target.is_default and _exists(conn, target.base.database):

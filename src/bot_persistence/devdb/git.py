@@ -17,13 +17,12 @@ from pathlib import Path
 __all__ = [
     "Checkout",
     "RevisionOrigin",
+    "ahead_behind",
     "branches",
     "checked_out_elsewhere",
     "checkout",
     "default_branch",
-    "distance",
     "is_merged",
-    "merge_base",
     "revision_origin",
 ]
 
@@ -66,23 +65,39 @@ class Checkout:
 def checkout(root: Path) -> Checkout | None:
     """The working tree at ``root``: its branch and commit; ``None`` outside git or before
     the first commit (there is no branch to tell apart yet)."""
-    top = _git(root, "rev-parse", "--show-toplevel")
-    commit = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-    if not top or not commit:
+    # One call: the top folder, HEAD's commit, and the ref HEAD names ("HEAD" if detached).
+    answer = _git(root, "rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD")
+    lines = (answer or "").splitlines()
+    if len(lines) != 3 or len(lines[1]) < 40:
         return None
-    branch = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
-    return Checkout(root=Path(top), commit=commit, branch=branch or None)
+    top, commit, ref = lines
+    branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+    return Checkout(root=Path(top), commit=commit, branch=branch)
 
 
 def default_branch(root: Path) -> str | None:
     """The branch the others grow from: ``origin/HEAD``'s, else ``main``, ``master``, or
     ``init.defaultBranch`` when such a local branch exists."""
-    local = branches(root)
-    remote_head = _git(root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
-    candidates = [remote_head.split("/", 1)[1]] if remote_head and "/" in remote_head else []
-    configured = _git(root, "config", "--get", "init.defaultBranch")
-    candidates += ["main", "master", *([configured] if configured else [])]
-    return next((name for name in candidates if name in local), None)
+    listing = _git(
+        root,
+        "for-each-ref",
+        "--format=%(refname) %(symref)",
+        "refs/heads",
+        "refs/remotes/origin/HEAD",
+    )
+    local: set[str] = set()
+    candidates: list[str] = []
+    for line in (listing or "").splitlines():
+        ref, _, points_at = line.partition(" ")
+        if ref.startswith("refs/heads/"):
+            local.add(ref.removeprefix("refs/heads/"))
+        elif points_at.startswith("refs/remotes/origin/"):
+            candidates.append(points_at.removeprefix("refs/remotes/origin/"))
+    found = next((name for name in [*candidates, "main", "master"] if name in local), None)
+    if found is None:  # rarely: ask git's configuration, one more call
+        configured = _git(root, "config", "--get", "init.defaultBranch")
+        found = configured if configured in local else None
+    return found
 
 
 def branches(root: Path) -> dict[str, str]:
@@ -110,15 +125,13 @@ def checked_out_elsewhere(root: Path) -> set[str]:
     return found
 
 
-def merge_base(root: Path, one: str, other: str) -> str | None:
-    """The best common ancestor of two commits or branches."""
-    return _git(root, "merge-base", one, other)
-
-
-def distance(root: Path, since: str, until: str) -> int | None:
-    """How many commits ``until`` has that ``since`` has not."""
-    counted = _git(root, "rev-list", "--count", f"{since}..{until}")
-    return int(counted) if counted and counted.isdigit() else None
+def ahead_behind(root: Path, one: str, other: str) -> tuple[int, int] | None:
+    """Commits ``one`` and ``other`` each have since their merge-base (for two unrelated
+    histories: all of their commits, which ranks them last)."""
+    counted = (_git(root, "rev-list", "--left-right", "--count", f"{one}...{other}") or "").split()
+    if len(counted) != 2 or not all(part.isdigit() for part in counted):
+        return None
+    return int(counted[0]), int(counted[1])
 
 
 def is_merged(root: Path, branch: str, into: str) -> bool:
