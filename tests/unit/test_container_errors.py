@@ -31,6 +31,7 @@ def run(argv: list[str], settings: Settings) -> tuple[int, str, str]:
 def make(**values: object) -> Settings:
     """Settings on a port nobody uses: a dev server on 5433 must not change the outcome."""
     values.setdefault("postgres_port", free_port())
+    values.setdefault("branch_databases", False)  # whatever branch this checkout is on
     return Settings.from_values(postgres_password="container-secret", **values)
 
 
