@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -214,6 +215,50 @@ def test_branch_reset_copies_the_parent_again(server: Settings, repo: Path) -> N
     git(repo, "checkout", "-q", "main")
     code, _, err = bot_db(server, "branch", "reset", "--yes")
     assert code == 2 and "default branch" in err
+
+
+def test_snapshots_of_a_branch_database_stay_apart_from_branch_databases(
+    server: Settings, repo: Path
+) -> None:
+    git(repo, "checkout", "-q", "-b", "feature/with-a-rather-long-name-for-snapshots")
+    name = branches.database_name("bot", "feature/with-a-rather-long-name-for-snapshots")
+    assert bot_db(server, "up")[0] == 0
+    code, out, err = bot_db(server, "reset", "--yes")  # takes an automatic snapshot first
+    assert code == 0, err
+    assert "snapshot  pre-reset-" in out
+    code, out, err = bot_db(server, "snapshot", "save", "before-the-refactor")
+    assert code == 0, err
+    code, out, _ = bot_db(server, "snapshot", "list", "--json")
+    saved = {snap["name"] for snap in json.loads(out)}
+    assert "before-the-refactor" in saved and any(s.startswith("pre-reset-") for s in saved)
+    code, out, _ = bot_db(server, "branch", "list", "--json")
+    listed = [entry["database"] for entry in json.loads(out)["branches"]]
+    assert name in listed and not any("__snap_" in database for database in listed)
+    assert json.loads(out)["disk"]["snapshots"] > 0
+
+
+def test_prune_drops_merged_branches_and_old_detached_commits(server: Settings, repo: Path) -> None:
+    assert bot_db(server, "up")[0] == 0
+    git(repo, "checkout", "-q", "-b", "merged-one")
+    assert bot_db(server, "up")[0] == 0
+    git(repo, "checkout", "-q", "--detach")
+    code, out, err = bot_db(server, "up")
+    assert code == 0, err
+    commit = git(repo, "rev-parse", "HEAD")
+    detached = branches.database_name("bot", None, commit)
+    assert f"detached at {commit[:7]}: new database {detached}" in out
+
+    git(repo, "checkout", "-q", "main")
+    code, out, _ = bot_db(server, "branch", "list", "--json")
+    states = {entry["database"]: entry["state"] for entry in json.loads(out)["branches"]}
+    merged = branches.database_name("bot", "merged-one")
+    assert states[merged] == "merged" and states[detached] == "detached"
+    assert states["bot"] == "current"
+    code, out, err = bot_db(server, "branch", "prune", "--yes")
+    assert code == 0, err
+    left = databases(server)
+    assert merged not in left and detached not in left and "bot" in left
+    assert "merged-one" in git(repo, "branch", "--list")  # the git branch itself is kept
 
 
 def test_a_database_ahead_of_the_code_is_named_in_one_line(server: Settings, repo: Path) -> None:

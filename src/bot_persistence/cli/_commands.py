@@ -187,6 +187,8 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         if pruned:
             out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
     report = devdb.reset(settings, backend)
+    if args.branch is not None:
+        branches.ensure(args.branch)  # the new database: say whose it is, used now
     out.ok(
         f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
     )

@@ -465,7 +465,7 @@ def list_databases(target: BranchTarget) -> list[BranchDatabase]:
             loaded = json.loads(raw or "{}")
             comment = loaded if isinstance(loaded, dict) else {}
         last_used = None
-        with suppress(ValueError, TypeError):
+        with suppress(ValueError, TypeError, KeyError):  # no comment: made by `reset`, restored
             last_used = dt.datetime.fromisoformat(str(comment["last_used"]))
         if database in by_name:
             branch, state = by_name[database], None
