@@ -7,6 +7,7 @@ traceback instead. Nothing below this module prints an error or exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -27,6 +28,9 @@ __all__ = ["main", "run"]
 
 #: Commands that use no dev database, so need not ask git which branch is out.
 _NO_DATABASE = frozenset({"erd", "roundtrip"})
+#: Commands after which the branch's database counts as used (``up`` and the resets
+#: mark it themselves; ``status``, ``check`` and ``url`` only look).
+_USES_DATABASE = frozenset({"migrate", "downgrade", "revision", "seed", "shell", "smoke"})
 
 
 def _settings_error(exc: ValidationError) -> ConfigurationError:
@@ -73,7 +77,11 @@ def main(
             if args.branch is not None:
                 settings = args.branch.settings
         handler: Handler = args.handler
-        return handler(args, settings, out)
+        code = handler(args, settings, out)
+        if code == 0 and args.branch is not None and args.command in _USES_DATABASE:
+            with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails a command
+                branches.touch(args.branch)
+        return code
     except BotPersistenceError as exc:
         if args.debug:
             raise

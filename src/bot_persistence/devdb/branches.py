@@ -71,6 +71,7 @@ __all__ = [
     "list_databases",
     "prunable",
     "resolve",
+    "touch",
 ]
 
 INFIX = "__br_"
@@ -347,6 +348,13 @@ def ensure(target: BranchTarget, *, wait: float = COPY_WAIT) -> Ensured:
             parent=parent[0] if parent else None,
             parent_database=parent[1] if parent else None,
         )
+
+
+def touch(target: BranchTarget) -> None:
+    """Mark this branch's database used now, when it exists (never creates it)."""
+    with _admin(target.base) as conn:
+        if _exists(conn, target.database):
+            _write_comment(conn, target)
 
 
 def drop(target: BranchTarget, databases: list[str]) -> None:
