@@ -72,7 +72,8 @@ def main(
         # Every dev-database command works on the current git branch's database:
         # resolved once here (git only, no server), so commands just see settings.
         args.branch = None
-        if args.command not in _NO_DATABASE:
+        external = getattr(args, "backend", None) == "external"  # --backend: not our server
+        if args.command not in _NO_DATABASE and not external:
             args.branch = branches.resolve(settings)
             if args.branch is not None:
                 settings = args.branch.settings
