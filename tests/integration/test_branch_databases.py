@@ -261,6 +261,20 @@ def test_prune_drops_merged_branches_and_old_detached_commits(server: Settings, 
     assert "merged-one" in git(repo, "branch", "--list")  # the git branch itself is kept
 
 
+def test_a_parent_ahead_of_the_code_is_not_copied(server: Settings, repo: Path) -> None:
+    assert bot_db(server, "up")[0] == 0
+    query(server, "bot", "UPDATE alembic_version SET version_num = 'ffff00000000'")
+    try:
+        git(repo, "checkout", "-q", "-b", "fresh-start")
+        code, out, err = bot_db(server, "up")
+        assert code == 0, err
+        name = branches.database_name("bot", "fresh-start")
+        assert f"new database {name} (no parent database to copy)" in out
+        assert f"base -> {HEAD}" in out and "seed      4 users" in out
+    finally:
+        query(server, "bot", "UPDATE alembic_version SET version_num = 'ebaf3bf6b546'")
+
+
 def test_a_database_ahead_of_the_code_is_named_in_one_line(server: Settings, repo: Path) -> None:
     single = server.model_copy(update={"postgres_db": "solo", "branch_databases": False})
     git(repo, "checkout", "-q", "-b", "feature/ahead")

@@ -293,13 +293,20 @@ def _parents(target: BranchTarget, conn: Connection) -> list[tuple[str, str]]:
     return found
 
 
-def _choose_parent(target: BranchTarget, conn: Connection) -> tuple[str, str] | None:
-    """The nearest parent whose revision this checkout knows (so ``up`` can migrate it)."""
+def _copy_parent(target: BranchTarget, conn: Connection, *, wait: float) -> tuple[str, str] | None:
+    """Copy the nearest parent whose revision this checkout knows (so ``up`` can migrate
+    it); ``None`` when no parent will do, and nothing was made.
+
+    The copy's revision is read, not the parent's: a session on the parent, even
+    one just closed, would hold up the copy while the server lets it go.
+    """
     known = known_revisions(versions_dir(target.root))
     for name, database in _parents(target, conn):
-        revision = _revision(target.base, database)
+        _copy_waiting(conn, database, target.database, wait=wait)
+        revision = _revision(target.base, target.database)
         if revision is None or revision in known:
             return name, database
+        _run(conn, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target.database)))
     return None
 
 
@@ -331,7 +338,7 @@ def ensure(target: BranchTarget, *, wait: float = COPY_WAIT) -> Ensured:
         if _exists(conn, target.database):
             _write_comment(conn, target)
             return Ensured(database=target.database, created=False)
-        parent = _choose_parent(target, conn)
+        parent = _copy_parent(target, conn, wait=wait)
         if parent is None:
             _run(
                 conn,
@@ -339,8 +346,6 @@ def ensure(target: BranchTarget, *, wait: float = COPY_WAIT) -> Ensured:
                     sql.Identifier(target.database), sql.Identifier(target.base.user)
                 ),
             )
-        else:
-            _copy_waiting(conn, parent[1], target.database, wait=wait)
         _write_comment(conn, target, created=_now(), parent=parent[0] if parent else None)
         return Ensured(
             database=target.database,
