@@ -21,7 +21,7 @@ from psycopg import sql
 from benchmarks._harness import Bench
 from bot_persistence import devdb
 from bot_persistence.connection import admin_url, connected_engine
-from bot_persistence.devdb import branches
+from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.project import project_root
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedBackend
@@ -80,17 +80,17 @@ def run(bench: Bench) -> None:
         def switch_known() -> None:
             target = branches.resolve(settings, repo)
             assert target is not None and target.branch == "known"
-            assert not branches.ensure(target).created
+            assert not branch_databases.ensure(target).created
 
         def create_new() -> None:
             target = branches.resolve(settings, repo)
             assert target is not None and target.branch == "new"
-            assert branches.ensure(target).parent == "main"
+            assert branch_databases.ensure(target).parent == "main"
 
         def drop_new() -> None:
             target = branches.resolve(settings, repo)
             assert target is not None
-            branches.drop(target, [target.database])
+            branch_databases.drop(target, [target.database])
 
         bare = bench.time(
             "bare CREATE DATABASE ... TEMPLATE (baseline)",
@@ -101,7 +101,7 @@ def run(bench: Bench) -> None:
         on("known")
         create_new_known = branches.resolve(settings, repo)
         assert create_new_known is not None
-        branches.ensure(create_new_known)
+        branch_databases.ensure(create_new_known)
         known = bench.time("switch to a known branch's database", switch_known, repeat=RUNS)
         _git(repo, "checkout", "-q", "-b", "new", "main")
         new = bench.time(

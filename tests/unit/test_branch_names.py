@@ -35,7 +35,7 @@ def test_a_branch_name_gives_a_name_postgresql_holds_with_room_for_snapshots(bra
     assert len(name.encode()) <= 63 - SNAPSHOT_ROOM
     assert name.startswith("bot__br_")
     assert "__" not in name.removeprefix("bot__br_")  # a snapshot's separator never appears
-    assert branches._is_branch_database("bot", name)
+    assert branches.is_branch_database("bot", name)
 
 
 def test_branches_that_normalise_alike_stay_apart() -> None:
@@ -60,7 +60,7 @@ def test_a_long_base_name_still_fits_63_bytes(base: str) -> None:
     name = database_name(base, "feature/x")
     assert len(name.encode()) <= 63
     name.encode().decode()  # cut at a character boundary
-    assert branches._is_branch_database(base, name)
+    assert branches.is_branch_database(base, name)
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_a_long_base_name_still_fits_63_bytes(base: str) -> None:
     ],
 )
 def test_snapshots_and_other_databases_are_never_taken_for_branch_databases(other: str) -> None:
-    assert not branches._is_branch_database("bot", other)
+    assert not branches.is_branch_database("bot", other)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import argparse
 
 from bot_persistence import devdb
 from bot_persistence.cli.output import Console
-from bot_persistence.devdb import branches, guards
+from bot_persistence.devdb import branch_databases, branches, guards
 from bot_persistence.devdb.branches import BranchTarget
 from bot_persistence.errors import ConfigurationError
 from bot_persistence.settings import Settings
@@ -35,8 +35,8 @@ def _target(args: argparse.Namespace, settings: Settings) -> BranchTarget:
 def cmd_branch_list(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """List the branch databases: branch, database, revision, size, last used (--json)."""
     target = _target(args, settings)
-    entries = branches.list_databases(target)
-    disk = branches.disk_use(target.base)
+    entries = branch_databases.list_databases(target)
+    disk = branch_databases.disk_use(target.base)
     if args.json:
         out.json({"branches": [entry.as_dict() for entry in entries], "disk": disk.as_dict()})
         return 0
@@ -55,7 +55,7 @@ def cmd_branch_list(args: argparse.Namespace, settings: Settings, out: Console) 
             f"{entry.revision or 'base':<14} {entry.size:>9}  {used:<21} {entry.state}"
         )
     out.field("disk", disk.describe())
-    if branches.prunable(entries):
+    if branch_databases.prunable(entries):
         out.line(out.paint("`bot-db branch prune` drops those merged, gone or detached.", "dim"))
     return 0
 
@@ -64,7 +64,7 @@ def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console)
     """Drop the databases of deleted or merged branches and old detached commits (guarded)."""
     target = _target(args, settings)
     guards.guard_destructive(target.base, action="drop branch databases", force=args.force)
-    doomed = branches.prunable(branches.list_databases(target))
+    doomed = branch_databases.prunable(branch_databases.list_databases(target))
     if not doomed:
         out.ok("nothing to prune: every branch database belongs to a live branch")
         return 0
@@ -75,7 +75,7 @@ def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console)
         yes=args.yes,
         stdin=args.stdin,
     )
-    branches.drop(target, [entry.database for entry in doomed])
+    branch_databases.drop(target, [entry.database for entry in doomed])
     freed = sum(entry.size_bytes for entry in doomed) / 1_000_000
     out.ok(f"dropped {len(doomed)} branch database(s), {freed:.1f} MB")
     return 0

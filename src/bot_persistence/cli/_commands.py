@@ -17,7 +17,15 @@ from collections.abc import Callable
 
 from bot_persistence import devdb, migrations
 from bot_persistence.cli.output import Console
-from bot_persistence.devdb import branches, erd, guards, health, seeding, snapshots
+from bot_persistence.devdb import (
+    branch_databases,
+    branches,
+    erd,
+    guards,
+    health,
+    seeding,
+    snapshots,
+)
 from bot_persistence.errors import SmokeFailedError
 from bot_persistence.migrations import roundtrip
 from bot_persistence.project import project_root, psqlrc
@@ -76,7 +84,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     server = backend.status()
     report = health.probe(settings)
     counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
-    disk = branches.disk_use(settings) if report.authenticated else None
+    disk = branch_databases.disk_use(settings) if report.authenticated else None
     if args.json:
         out.json(
             {
@@ -188,7 +196,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
             out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
     report = devdb.reset(settings, backend)
     if args.branch is not None:
-        branches.ensure(args.branch)  # the new database: say whose it is, used now
+        branch_databases.ensure(args.branch)  # the new database: say whose it is, used now
     out.ok(
         f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
     )

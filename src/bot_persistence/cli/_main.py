@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._parser import build_parser
 from bot_persistence.cli.output import Console
-from bot_persistence.devdb import branches
+from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
 
@@ -81,7 +81,7 @@ def main(
         code = handler(args, settings, out)
         if code == 0 and args.branch is not None and args.command in _USES_DATABASE:
             with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails a command
-                branches.touch(args.branch)
+                branch_databases.touch(args.branch)
         return code
     except BotPersistenceError as exc:
         if args.debug:

@@ -1,8 +1,9 @@
 """The dev database's workflows: up/down/reset, seeding, snapshots, health, smoke.
 
 ``lifecycle`` composes a server from ``provision``, the migrations and the
-seeds into ``up`` and ``reset`` (re-exported here); ``branches`` gives each git
-branch a database of its own (``git`` asks git the questions); ``seeding``,
+seeds into ``up`` and ``reset`` (re-exported here); ``branches`` says which
+database the checkout's git branch uses (``git`` asks git the questions) and
+``branch_databases`` copies, lists and prunes them on the server; ``seeding``,
 ``snapshots``, ``health``, ``smoke``, ``guards`` and ``erd`` each do one job
 for the command line.
 """

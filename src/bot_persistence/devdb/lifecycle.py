@@ -15,7 +15,7 @@ from psycopg import sql
 from sqlalchemy import func, select
 
 from bot_persistence.connection import admin_url, connected_engine
-from bot_persistence.devdb import branches
+from bot_persistence.devdb import branch_databases
 from bot_persistence.devdb.branches import BranchTarget
 from bot_persistence.devdb.health import HealthReport, probe
 from bot_persistence.devdb.seeding import SeedReport, apply_seeds
@@ -87,7 +87,7 @@ def up(
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
     if branch is not None:
-        progress(branches.ensure(branch).describe(branch.label))
+        progress(branch_databases.ensure(branch).describe(branch.label))
     migration = upgrade(settings)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
@@ -153,14 +153,14 @@ def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
 
 def reset_branch(
     branch: BranchTarget, backend: str | None = None
-) -> tuple[branches.Ensured, UpReport]:
+) -> tuple[branch_databases.Ensured, UpReport]:
     """Drop this branch's database and copy it from its parent's again, then migrate it
     to head (seeding it only when the copy is empty). The caller has guarded and asked."""
     started = time.perf_counter()
     chosen, reason = select_backend(branch.base, backend)
     server = chosen.up()
-    branches.drop(branch, [branch.database])
-    ensured = branches.ensure(branch)
+    branch_databases.drop(branch, [branch.database])
+    ensured = branch_databases.ensure(branch)
     migration = upgrade(branch.settings)
     seeds = apply_seeds(branch.settings) if _database_is_empty(branch.settings) else None
     report = _probed(branch.settings, chosen, reason, server, migration, seeds, started)
