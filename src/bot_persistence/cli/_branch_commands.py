@@ -20,7 +20,7 @@ __all__ = ["cmd_branch_list", "cmd_branch_prune", "cmd_branch_reset"]
 
 
 def _target(args: argparse.Namespace, settings: Settings) -> BranchTarget:
-    target: BranchTarget | None = getattr(args, "branch", None)
+    target: BranchTarget | None = args.branch
     if target is not None:
         return target
     if not settings.branch_databases:

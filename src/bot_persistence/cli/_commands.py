@@ -3,7 +3,9 @@
 Each takes the parsed arguments, the settings and a
 :class:`~bot_persistence.cli.output.Console`, and returns the exit code; the
 first line of its docstring is the command's help text (``_parser`` reads it).
-Failures are raised as our typed errors and printed by ``_main``.
+Failures are raised as our typed errors and printed by ``_main``. ``args.branch``
+is the checkout's git branch and its database when branch databases apply
+(``settings`` then name that database), else ``None``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ Handler = Callable[[argparse.Namespace, Settings, Console], int]
 def server_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     """The settings the server is started and stopped with: as configured, whichever
     branch's database the command works on (``settings`` name that one)."""
-    branch: branches.BranchTarget | None = getattr(args, "branch", None)
+    branch: branches.BranchTarget | None = args.branch
     return branch.base if branch is not None else settings
 
 
@@ -51,13 +53,13 @@ def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         backend=args.backend,
         seed=args.seed,
         progress=out.ok,
-        branch=getattr(args, "branch", None),
+        branch=args.branch,
     )
     out.ok(f"check     {report.health.server_version}, revision {report.health.revision}")
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
     out.field("url", report.url)
-    if getattr(args, "branch", None) is not None:
+    if args.branch is not None:
         hint = "This branch's own database; `bot-db url` prints its URL with the password."
     else:
         hint = "Put DATABASE_URL in .env with `bot-db url` (it prints the password)."
