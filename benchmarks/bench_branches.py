@@ -59,7 +59,8 @@ def _execute(settings: Settings, statement: sql.Composable) -> None:
 
 
 def run(bench: Bench) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="bench-branches-", dir=Path.cwd()))
+    # The system's temporary folder, outside the checkout: git must not see the scratch.
+    scratch = Path(tempfile.mkdtemp(prefix="bench-branches-"))
     settings = Settings.from_values(
         postgres_port=free_port(), backend="embedded", data_dir=scratch / "devdb"
     )
