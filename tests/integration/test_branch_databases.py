@@ -261,6 +261,18 @@ def test_prune_drops_merged_branches_and_old_detached_commits(server: Settings, 
     assert "merged-one" in git(repo, "branch", "--list")  # the git branch itself is kept
 
 
+def test_without_a_default_branch_the_configured_database_is_the_parent_and_kept(
+    server: Settings, repo: Path
+) -> None:
+    git(repo, "branch", "-q", "-m", "main", "trunk")  # no main, no master, no origin/HEAD
+    code, out, err = bot_db(server, "up")
+    assert code == 0, err
+    assert f"new database {branches.database_name('bot', 'trunk')}, copied from bot's" in out
+    code, out, err = bot_db(server, "branch", "prune", "--yes")
+    assert code == 0, err
+    assert "bot" in databases(server)
+
+
 def test_a_parent_ahead_of_the_code_is_not_copied(server: Settings, repo: Path) -> None:
     assert bot_db(server, "up")[0] == 0
     query(server, "bot", "UPDATE alembic_version SET version_num = 'ffff00000000'")

@@ -332,6 +332,8 @@ def list_databases(target: BranchTarget) -> list[BranchDatabase]:
             branch, state = by_name[database], None
         elif database == target.database:
             branch, state = target.label, "current"
+        elif database == base:  # POSTGRES_DB itself is never pruned, default branch or not
+            branch, state = target.default or "(the configured database)", "default"
         else:
             named = comment.get(_COMMENT_KEY)
             commit = str(comment.get("commit") or "")
