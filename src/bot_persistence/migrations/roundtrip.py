@@ -52,7 +52,12 @@ from pydantic import SecretStr
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence.connection import admin_url, sync_engine, translate_connect_error
+from bot_persistence.connection import (
+    admin_url,
+    first_line,
+    sync_engine,
+    translate_connect_error,
+)
 from bot_persistence.devdb import seeding
 from bot_persistence.errors import (
     BotPersistenceError,
@@ -65,7 +70,6 @@ from bot_persistence.migrations.stairway import (
     CheckResult,
     Stairway,
     StepRunner,
-    first_line,
     irreversible_reason,
     label,
     up_with_data,

@@ -23,9 +23,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence.connection import connected_engine
+from bot_persistence.connection import connected_engine, first_line
 from bot_persistence.errors import ConfigurationError, MigrationFailedError
 from bot_persistence.project import alembic_ini
 from bot_persistence.settings import Settings
@@ -122,12 +122,6 @@ def _locked_connection(settings: Settings) -> Iterator[Connection]:
             conn.commit()
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return str(exc.orig).strip().splitlines()[0]
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
@@ -148,7 +142,7 @@ def upgrade(
             failing = _next_revision(config, target, failed_at)
             raise MigrationFailedError(
                 f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
-                f"{_describe(exc)}; the database stays at {failed_at or 'base'}: fix the "
+                f"{first_line(exc)}; the database stays at {failed_at or 'base'}: fix the "
                 "migration and run `bot-db migrate` again"
             ) from exc
         conn.commit()
@@ -185,7 +179,7 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
             conn.rollback()
             raise MigrationFailedError(
                 f"downgrade to {target} failed at revision {revision_of(conn) or 'base'}: "
-                f"{_describe(exc)}"
+                f"{first_line(exc)}"
             ) from exc
         conn.commit()
         return MigrationResult(before=before, after=revision_of(conn))
