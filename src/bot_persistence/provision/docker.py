@@ -229,10 +229,7 @@ def _start(container: PostgresContainer, settings: Settings) -> Settings:
     except docker.errors.APIError as exc:
         explanation = str(exc.explanation or exc)
         if "port is already allocated" in explanation or "address already in use" in explanation:
-            raise PortInUseError(
-                f"port {settings.postgres_port} on 127.0.0.1 is used by another program; set "
-                "POSTGRES_PORT in .env to a free port"
-            ) from None
+            raise PortInUseError(settings.postgres_port) from None
         raise ServerStartError(
             f"Docker could not start {settings.postgres_image}: {explanation.splitlines()[0]}"
         ) from None
@@ -331,10 +328,7 @@ class DockerBackend(Backend):
             if found is not None:
                 found.remove(force=True, v=True)
             if port_accepts("127.0.0.1", self.settings.postgres_port):
-                raise PortInUseError(
-                    f"port {self.settings.postgres_port} on 127.0.0.1 is used by another "
-                    "program; set POSTGRES_PORT in .env to a free port"
-                )
+                raise PortInUseError(self.settings.postgres_port)
             _ensure_image(client, self.settings.postgres_image)
         finally:
             client.close()

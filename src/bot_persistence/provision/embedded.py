@@ -221,10 +221,7 @@ class EmbeddedCluster:
             self.stop()
         self._remove_stale_pid_file()
         if port_accepts("127.0.0.1", self.port):
-            raise PortInUseError(
-                f"port {self.port} on 127.0.0.1 is used by another program; set "
-                "POSTGRES_PORT in .env to a free port"
-            )
+            raise PortInUseError(self.port)
         self.write_config()
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         self._run(
