@@ -19,7 +19,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
-from psycopg import sql
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table
 
 from benchmarks._harness import Bench, Measurement
@@ -28,6 +27,7 @@ from bot_persistence.migrations import alembic_config
 from bot_persistence.migrations.roundtrip import roundtrip
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
+from bot_persistence.provision.databases import create_database, drop_database
 from bot_persistence.provision.scratch import throwaway_server
 from bot_persistence.settings import Settings
 
@@ -81,18 +81,12 @@ def _fresh_database(server: Settings) -> Iterator[Settings]:
     with connected_engine(server, url=admin_url(server)) as admin:
         auto = admin.execution_options(isolation_level="AUTOCOMMIT")
         with auto.connect() as conn:
-            conn.exec_driver_sql(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string()
-            )
+            create_database(conn, name)
         try:
             yield server.model_copy(update={"postgres_db": name})
         finally:
             with auto.connect() as conn:
-                conn.exec_driver_sql(
-                    sql.SQL("DROP DATABASE {} WITH (FORCE)")
-                    .format(sql.Identifier(name))
-                    .as_string()
-                )
+                drop_database(conn, name)
 
 
 def _plain_up_down(server: Settings, ini: Path) -> None:

@@ -47,7 +47,6 @@ import psycopg
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import DBAPIError
@@ -76,6 +75,7 @@ from bot_persistence.migrations.stairway import (
 )
 from bot_persistence.models import Base
 from bot_persistence.project import alembic_ini
+from bot_persistence.provision.databases import create_database, drop_database
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -136,7 +136,6 @@ def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
     connection costs a password handshake, and the roundtrip makes few of them.
     """
     name = f"bot_roundtrip_{uuid.uuid4().hex[:10]}_{label}"
-    identifier = sql.Identifier(name)
     admin = sync_engine(server, url=admin_url(server))
     try:
         try:
@@ -145,24 +144,18 @@ def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
             raise translate_connect_error(exc, server) from None
         with conn:
             try:
-                conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(identifier).as_string())
-            except DBAPIError as exc:
-                if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
-                    raise ConfigurationError(
-                        f"user {server.user!r} may not create databases on "
-                        f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
-                        "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
-                        "server"
-                    ) from None
-                raise
+                create_database(conn, name)
+            except psycopg.errors.InsufficientPrivilege:
+                raise ConfigurationError(
+                    f"user {server.user!r} may not create databases on "
+                    f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
+                    "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
+                    "server"
+                ) from None
             try:
                 yield _with_database(server, name)
             finally:
-                conn.exec_driver_sql(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                    .format(identifier)
-                    .as_string()
-                )
+                drop_database(conn, name)
     finally:
         admin.dispose()
 

@@ -14,8 +14,6 @@ import socket
 import sys
 
 import psycopg
-from psycopg import sql
-from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import (
     admin_url,
@@ -23,6 +21,7 @@ from bot_persistence.connection import (
     translate_connect_error,
     wait_until_ready,
 )
+from bot_persistence.provision.databases import create_database, database_exists
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -126,24 +125,17 @@ def ensure_database(settings: Settings) -> bool:
     try:
 
         def check() -> bool:
-            with engine.connect() as conn:
-                found = conn.exec_driver_sql(
-                    "SELECT 1 FROM pg_database WHERE datname = %(name)s",
-                    {"name": settings.database},
-                ).first()
-                return found is not None
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return database_exists(conn, settings.database)
 
         if wait_until_ready(check, settings):
             return False
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(settings.database), sql.Identifier(settings.user)
-            )
             try:
-                conn.exec_driver_sql(statement.as_string())
-            except DBAPIError as exc:
-                if isinstance(exc.orig, psycopg.errors.DuplicateDatabase):
-                    return False  # created by a concurrent `up`
+                create_database(conn, settings.database, owner=settings.user)
+            except psycopg.errors.DuplicateDatabase:
+                return False  # created by a concurrent `up`
+            except psycopg.Error as exc:
                 raise translate_connect_error(exc, settings) from None
         return True
     finally:
