@@ -2,7 +2,7 @@
 
 - ``bot-db up --backend compose``, cold (a new volume, the image cached): up,
   healthy, migrated, seeded, probed; and warm (the service running);
-- a testcontainers throw-away server from start to ready (``throwaway_server``);
+- a testcontainers throw-away server from start to ready (``throwaway_container``);
 - beside the embedded backend's cold and warm ``bot-db up``, the baseline.
 
 Every ``bot-db`` run is a new process, as a contributor runs it. Without a
@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks._harness import Bench, Measurement
 from bot_persistence.errors import BotPersistenceError
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.docker import _client, throwaway_server
+from bot_persistence.provision.docker import _client, throwaway_container
 from bot_persistence.provision.engine import OFFLINE_IMAGE
 from bot_persistence.settings import Settings
 
@@ -120,8 +120,8 @@ def _containers(
     settings = Settings.from_values(postgres_image=image, startup_timeout=90)
     held = contextlib.ExitStack()
     throwaway = bench.time(
-        "throwaway_server (testcontainers): start to ready",
-        lambda: held.enter_context(throwaway_server(settings)),
+        "throwaway_container (testcontainers): start to ready",
+        lambda: held.enter_context(throwaway_container(settings)),
         repeat=RUNS + 2,
         teardown=held.close,
     )

@@ -9,7 +9,6 @@ cached cluster), except the one test about that cache.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -189,7 +188,7 @@ def test_db_engine_is_pooled_on_the_seeded_database(db_engine: Engine) -> None:
         assert conn.scalar(select(func.count()).select_from(User)) == 4
 
 
-def test_database_fixture_skips_until_the_async_database_exists(
+def test_database_fixture_gives_the_async_database_on_its_own_database(
     pytester: pytest.Pytester, shared_url: str
 ) -> None:
     pytester.makepyfile(
@@ -200,10 +199,7 @@ def test_database_fixture_skips_until_the_async_database_exists(
     )
     inner_ini(pytester)
     result = pytester.runpytest("--db-url", shared_url)
-    if importlib.util.find_spec("bot_persistence.db") is None:
-        result.assert_outcomes(skipped=1)
-    else:  # pragma: no cover - once the async Database lands
-        result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1)
 
 
 def test_unknown_template_kind_is_a_usage_error(pytester: pytest.Pytester, shared_url: str) -> None:
@@ -222,17 +218,14 @@ def test_unknown_template_kind_is_a_usage_error(pytester: pytest.Pytester, share
     result.stdout.fnmatch_lines(["*db_template('seed'): choose one of seeded, migrated, empty*"])
 
 
-def test_docker_backend_without_its_module_says_so_in_one_line(pytester: pytest.Pytester) -> None:
+def test_docker_backend_is_not_started_for_tests_without_a_database(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile("def test_nothing(): pass")
     inner_ini(pytester)
     result = pytester.runpytest_subprocess("--db-backend", "docker")
-    if importlib.util.find_spec("bot_persistence.provision.docker") is None:
-        assert result.ret == pytest.ExitCode.USAGE_ERROR
-        result.stderr.fnmatch_lines(
-            ["*--db-backend docker needs bot_persistence.provision.docker*"]
-        )
-    else:  # pragma: no cover - once the docker backend lands
-        assert result.ret == pytest.ExitCode.OK
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["test database: docker (*)"])
 
 
 # -- xdist: one server, one template, separate databases ----------------------------------

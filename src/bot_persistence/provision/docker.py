@@ -63,7 +63,7 @@ __all__ = [
     "LABEL_ROLE",
     "DockerBackend",
     "remove_stale_containers",
-    "throwaway_server",
+    "throwaway_container",
 ]
 
 _log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ def _start(container: PostgresContainer, settings: Settings) -> Settings:
 
 
 @contextlib.contextmanager
-def throwaway_server(settings: Settings) -> Iterator[Settings]:
+def throwaway_container(settings: Settings) -> Iterator[Settings]:
     """Start a throw-away PostgreSQL container from settings.postgres_image; yield Settings
     pointing at it (host 127.0.0.1, the mapped port, user/password/db from settings); remove
     the container on exit, even on interrupt."""
