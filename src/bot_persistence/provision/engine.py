@@ -18,9 +18,11 @@ from bot_persistence.errors import (
     DockerNotInstalledError,
     ImageUnavailableError,
 )
+from bot_persistence.settings import Settings
 
 __all__ = [
     "OFFLINE_IMAGE",
+    "container_image",
     "docker_cli",
     "engine_answers",
     "engine_down",
@@ -108,6 +110,23 @@ def engine_answers(*, timeout: float = 3.0) -> bool:
 def image_present(image: str) -> bool:
     """True when ``image`` is on this machine already (nothing is pulled)."""
     return _docker("image", "inspect", "--format", "{{.Id}}", image).returncode == 0
+
+
+def container_image(configured: str | None) -> str:
+    """The image the container backends should run on this machine.
+
+    ``configured`` (``POSTGRES_IMAGE``) when given; else the official image
+    (Settings' default), unless it is absent and the offline image is here:
+    then no registry was reachable to pull it, and the offline image is the
+    way to run at all. The nox sessions, the integration tests and the
+    benchmarks all ask this.
+    """
+    if configured:
+        return configured
+    official = str(Settings.model_fields["postgres_image"].default)
+    if not image_present(official) and image_present(OFFLINE_IMAGE):
+        return OFFLINE_IMAGE
+    return official
 
 
 def ensure_image_cli(image: str, *, pull_timeout: float = 600.0) -> bool:
