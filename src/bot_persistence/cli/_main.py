@@ -39,9 +39,14 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     stdin: TextIO | None = None,
+    console: Console | None = None,
 ) -> int:
-    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
-    out = Console(stdout, err=stderr)
+    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting.
+
+    ``console`` replaces ``stdout``/``stderr`` for a caller that wants what the
+    command reported as data (:attr:`Console.finished`, :attr:`Console.failures`).
+    """
+    out = console if console is not None else Console(stdout, err=stderr)
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)

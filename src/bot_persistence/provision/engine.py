@@ -26,6 +26,7 @@ __all__ = [
     "docker_cli",
     "engine_answers",
     "engine_down",
+    "engine_version",
     "ensure_image_cli",
     "image_present",
     "image_unavailable",
@@ -91,20 +92,25 @@ def _docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.Complete
         return subprocess.CompletedProcess(command, 124, "", f"timed out after {timeout:.0f}s")
 
 
-def require_engine_cli(*, timeout: float = _ENGINE_TIMEOUT) -> None:
-    """Raise unless the Docker client is installed and its engine answers."""
+def require_engine_cli(*, timeout: float = _ENGINE_TIMEOUT) -> str:
+    """The engine's version; raises unless the Docker client is installed and its engine answers."""
     result = _docker("version", "--format", "{{.Server.Version}}", timeout=timeout)
     if result.returncode != 0 or not result.stdout.strip():
         raise engine_down(result.stderr)
+    return result.stdout.strip()
 
 
 def engine_answers(*, timeout: float = 3.0) -> bool:
     """True when a Docker client is installed and its engine answers: for choosing, not failing."""
+    return engine_version(timeout=timeout) is not None
+
+
+def engine_version(*, timeout: float = 3.0) -> str | None:
+    """The engine's version when a Docker client is installed and its engine answers, else None."""
     try:
-        require_engine_cli(timeout=timeout)
+        return require_engine_cli(timeout=timeout)
     except (DockerNotInstalledError, DockerEngineDownError):
-        return False
-    return True
+        return None
 
 
 def image_present(image: str) -> bool:
