@@ -63,17 +63,22 @@ class MigrationResult:
 
 
 def alembic_config(
-    settings: Settings,
+    settings: Settings | None,
     *,
     connection: Connection | None = None,
     ini: Path | None = None,
     stdout: io.TextIOBase | None = None,
 ) -> Config:
-    """An Alembic ``Config`` for the project, bound to ``connection`` when given."""
+    """An Alembic ``Config`` for the project, bound to ``connection`` when given.
+
+    ``settings`` gives the database URL; ``None`` is for a caller that sets
+    ``attributes["url"]`` itself (offline SQL rendering has no server).
+    """
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
     config.attributes["skip_logging_config"] = True
-    config.attributes["url"] = settings.url
+    if settings is not None:
+        config.attributes["url"] = settings.url
     if connection is not None:
         config.attributes["connection"] = connection
     return config
