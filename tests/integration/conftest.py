@@ -13,7 +13,7 @@ import os
 import pytest
 
 from bot_persistence.errors import BotPersistenceError
-from bot_persistence.provision.docker import _client
+from bot_persistence.provision.docker import docker_client
 from bot_persistence.provision.engine import container_image
 
 #: Which backend a test module exercises; the rest of this folder uses embedded.
@@ -35,7 +35,7 @@ def docker_required() -> bool:
 def docker_engine() -> None:
     """Skip (or, in CI, fail) when no Docker engine answers."""
     try:
-        _client().close()
+        docker_client().close()
     except BotPersistenceError as exc:
         reason = f"no Docker engine for the docker tests: {exc}"
         if docker_required():

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import docker
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.docker import LABEL_OWNER, LABEL_ROLE, throwaway_container
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, scalar
 
 pytestmark = pytest.mark.docker
 
@@ -65,15 +63,6 @@ def containers_of(client: docker.DockerClient, pid: int) -> list[str]:
     """Ids of throw-away containers whose owner label names process ``pid``."""
     found = client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}=throwaway"})
     return [c.id for c in found if f":{pid}:" in c.labels.get(LABEL_OWNER, "")]
-
-
-def scalar(settings: Settings, query: str) -> object:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(query)).scalar()
-    finally:
-        engine.dispose()
 
 
 @contextlib.contextmanager

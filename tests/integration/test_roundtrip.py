@@ -23,10 +23,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     text,
 )
-from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
@@ -34,7 +32,7 @@ from bot_persistence.migrations.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.conftest import make_settings
+from tests.helpers import bot_db, engine_for, make_settings
 
 HEAD = "ebaf3bf6b546"
 
@@ -348,17 +346,9 @@ def test_an_upgrade_that_loses_seeded_rows_is_caught(server: Settings, history: 
     assert "public.guild_settings" in found["seeds"] and '"prefix": "!"' in found["seeds"]
 
 
-def bot_db(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(
-        list(argv), settings=Settings.from_values(), stdout=out, stderr=err, stdin=io.StringIO()
-    )
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_the_command_runs_on_a_given_server_in_a_database_of_its_own(server: Settings) -> None:
     url = server.url.render_as_string(hide_password=False)
-    code, out, err = bot_db("roundtrip", "--url", url)
+    code, out, err = bot_db(Settings.from_values(), "roundtrip", "--url", url)
     assert code == 0, out + err
     assert "a scratch database of its own" in out and server.password not in out
     for check in ("heads", "stairway", "models", "seeds", "squawk"):
@@ -371,7 +361,7 @@ def test_the_command_runs_on_a_given_server_in_a_database_of_its_own(server: Set
     reason="Debian's postgresql-15 server package is not installed",
 )
 def test_the_command_runs_on_postgresql_15_and_says_where_it_came_from() -> None:
-    code, out, err = bot_db("roundtrip", "--pg", "15", "--no-lint")
+    code, out, err = bot_db(Settings.from_values(), "roundtrip", "--pg", "15", "--no-lint")
     assert code == 0, out + err
     assert "Debian package postgresql-15" in out
     assert "on PostgreSQL 15." in out
@@ -392,7 +382,7 @@ def test_postgresql_15_runs_in_a_container_when_its_image_is_here(postgres_image
 
 
 def test_a_version_nobody_has_is_one_line_naming_the_ways_out() -> None:
-    code, _, err = bot_db("roundtrip", "--pg", "9")
+    code, _, err = bot_db(Settings.from_values(), "roundtrip", "--pg", "9")
     assert code == 2
     assert "no PostgreSQL 9 server binaries" in err and "--url" in err
     assert "docker pull postgres:9" in err
@@ -442,28 +432,25 @@ def test_the_command_uses_database_url_when_set_in_a_database_of_its_own(
     )
     assert code == 0, out.getvalue() + err.getvalue()
     assert "DATABASE_URL" in out.getvalue() and settings.password not in out.getvalue()
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.connect() as conn:
+    with engine_for(settings) as engine, engine.connect() as conn:
         tables = conn.execute(
             text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         ).scalar()
-    engine.dispose()
     assert tables == 0
 
 
 def test_a_user_who_may_not_create_databases_is_told_what_to_do(
     server: Settings, settings: Settings
 ) -> None:
-    admin = create_engine(server.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE ROLE plain_user LOGIN PASSWORD 'plain-pw' NOCREATEDB"))
-    try:
-        plain = make_settings(
-            server.port, "postgres", postgres_user="plain_user", postgres_password="plain-pw"
-        )
-        with pytest.raises(ConfigurationError, match="may not create databases"):
-            roundtrip(plain, lint=False)
-    finally:
+    with engine_for(server, isolation_level="AUTOCOMMIT") as admin:
         with admin.connect() as conn:
-            conn.execute(text("DROP ROLE plain_user"))
-        admin.dispose()
+            conn.execute(text("CREATE ROLE plain_user LOGIN PASSWORD 'plain-pw' NOCREATEDB"))
+        try:
+            plain = make_settings(
+                server.port, "postgres", postgres_user="plain_user", postgres_password="plain-pw"
+            )
+            with pytest.raises(ConfigurationError, match="may not create databases"):
+                roundtrip(plain, lint=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text("DROP ROLE plain_user"))

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot_persistence.models import User
 from bot_persistence.project import project_root
+from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
 from bot_persistence.testing.databases import TestDatabases, template_hash
@@ -481,13 +482,13 @@ def test_a_broken_migration_fails_the_tests_in_one_line_and_leaves_no_template(
 
 
 def test_a_run_whose_server_stopped_starts_it_again() -> None:
-    from bot_persistence.testing.server import _cluster
-
     run = RunDir(f"own-{uuid.uuid4().hex}", owner_pid=os.getpid(), use_cache=False)
     try:
         first = run.embedded_server()
         info = json.loads((run.path / "server.json").read_text())
-        _cluster(run.path, info).stop()
+        EmbeddedCluster(
+            run.path, port=info["port"], user=first.user, password=first.password
+        ).stop()
         again = run.embedded_server()
         assert again.password == first.password
         with psycopg.connect(

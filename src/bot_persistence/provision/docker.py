@@ -62,6 +62,7 @@ __all__ = [
     "LABEL_OWNER",
     "LABEL_ROLE",
     "DockerBackend",
+    "docker_client",
     "remove_stale_containers",
     "throwaway_container",
 ]
@@ -112,7 +113,7 @@ def _local_socket_refusal() -> str | None:
     return None
 
 
-def _client() -> docker.DockerClient:
+def docker_client() -> docker.DockerClient:
     """A client whose engine has answered, or our typed error saying why not."""
     _require_testcontainers()
     import docker
@@ -266,7 +267,7 @@ def throwaway_container(settings: Settings) -> Iterator[Settings]:
     """Start a throw-away PostgreSQL container from settings.postgres_image; yield Settings
     pointing at it (host 127.0.0.1, the mapped port, user/password/db from settings); remove
     the container on exit, even on interrupt."""
-    client = _client()
+    client = docker_client()
     try:
         remove_stale_containers(client)
         _ensure_image(client, settings.postgres_image)
@@ -319,7 +320,7 @@ class DockerBackend(Backend):
             return None
 
     def up(self) -> ServerReady:
-        client = _client()
+        client = docker_client()
         try:
             found = self._find(client)
             if found is not None and found.status == "running":
@@ -345,7 +346,7 @@ class DockerBackend(Backend):
         return ServerReady(created=True, started=True, detail=_dev_name(self.settings))
 
     def down(self, *, purge: bool = False) -> str:
-        client = _client()
+        client = docker_client()
         try:
             found = self._find(client)
             if found is None:
@@ -356,7 +357,7 @@ class DockerBackend(Backend):
             client.close()
 
     def status(self) -> BackendStatus:
-        client = _client()
+        client = docker_client()
         try:
             found = self._find(client)
         finally:
