@@ -87,11 +87,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (check and format --check), mypy --strict and actionlint."""
+    """ruff (check and format --check), mypy --strict, the import layers and actionlint."""
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
+    # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
+    session.run("lint-imports")
     _actionlint(session)
 
 

@@ -4,6 +4,7 @@ stays quiet on a clean history."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import shutil
 import textwrap
@@ -27,6 +28,7 @@ from sqlalchemy import (
 )
 
 from bot_persistence import cli
+from bot_persistence.devdb.seeding import apply_seeds_on
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.migrations.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.models import Base
@@ -121,7 +123,7 @@ def failed(report: RoundtripReport) -> dict[str, str]:
 
 
 def test_a_clean_history_raises_nothing(server: Settings, history: History) -> None:
-    report = roundtrip(server, ini=history.ini)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini)
     assert report.ok, failed(report)
     assert [r.check for r in report.results] == ["heads", "stairway", "models", "seeds", "squawk"]
     assert report.revisions[-1] == HEAD and len(report.revisions) == 2
@@ -130,7 +132,7 @@ def test_a_clean_history_raises_nothing(server: Settings, history: History) -> N
 def test_two_heads_are_named(server: Settings, history: History) -> None:
     history.add("aaaa00000001")
     history.add("bbbb00000002")
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
     found = failed(report)
     assert list(found) == ["heads"]
     assert "aaaa00000001" in found["heads"] and "bbbb00000002" in found["heads"]
@@ -156,7 +158,9 @@ def test_branches_joined_by_a_merge_revision_walk_cleanly(
         metadata.tables["guilds"].append_column(Column("icon_url", Text()))
         metadata.tables["users"].append_column(Column("locale", Text()))
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_columns))
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_columns)
+    )
     assert report.ok, failed(report)
     assert report.revisions[-1] == "cccc00000003" and len(report.revisions) == 5
 
@@ -164,7 +168,9 @@ def test_branches_joined_by_a_merge_revision_walk_cleanly(
 def test_a_model_changed_without_a_migration_shows_the_autogenerate_diff(
     server: Settings, history: History
 ) -> None:
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_bpm), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_bpm), lint=False
+    )
     found = failed(report)
     assert list(found) == ["models"]
     assert "op.add_column('tracks', sa.Column('bpm'" in found["models"]
@@ -188,7 +194,9 @@ def test_defaults_spelled_differently_with_the_same_value_raise_nothing(
             replace_existing=True,
         )
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(respell), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(respell), lint=False
+    )
     assert report.ok, failed(report)
 
 
@@ -199,7 +207,9 @@ def test_a_changed_default_value_is_caught(server: Settings, history: History) -
             replace_existing=True,
         )
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(louder), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(louder), lint=False
+    )
     found = failed(report)
     assert list(found) == ["models"]
     assert "~ default guild_settings.default_volume: migrations '50'" in found["models"]
@@ -213,7 +223,9 @@ def test_a_change_autogenerate_cannot_see_is_caught_by_the_schema_compare(
             CheckConstraint("duration_seconds < 86400", name="duration_under_a_day")
         )
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_check), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_check), lint=False
+    )
     found = failed(report)
     assert list(found) == ["models"]
     assert "+ constraint tracks.ck_tracks_duration_under_a_day" in found["models"]
@@ -228,7 +240,9 @@ def test_a_downgrade_that_does_not_undo_its_upgrade_is_shown(
         upgrade='op.add_column("tracks", sa.Column("bpm", sa.Integer()))',
         downgrade="pass",
     )
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_bpm), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_bpm), lint=False
+    )
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "downgrade of aaaa00000001" in found["stairway"]
@@ -249,7 +263,9 @@ def test_an_enum_type_left_behind_by_a_downgrade_is_caught(
         """,
         downgrade='op.drop_table("moods")',
     )
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_moods), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_moods), lint=False
+    )
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "+ enum type mood: 'calm', 'hype'" in found["stairway"]
@@ -267,7 +283,9 @@ def with_title_index(metadata: MetaData) -> None:
 
 def test_an_unsafe_operation_fails_the_squawk_check(server: Settings, history: History) -> None:
     history.add("aaaa00000001", **UNSAFE_INDEX)
-    report = roundtrip(server, ini=history.ini, metadata=models_with(with_title_index))
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(with_title_index)
+    )
     found = failed(report)
     assert list(found) == ["squawk"]
     assert "aaaa00000001: require-concurrent-index-creation" in found["squawk"]
@@ -285,7 +303,9 @@ def test_an_explicit_exemption_lets_the_operation_pass(server: Settings, history
             }
         """,
     )
-    report = roundtrip(server, ini=history.ini, metadata=models_with(with_title_index))
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(with_title_index)
+    )
     assert report.ok, failed(report)
     squawk = next(r for r in report.results if r.check == "squawk")
     assert "1 exempted" in squawk.summary
@@ -299,7 +319,9 @@ def test_an_exemption_naming_an_unknown_rule_is_refused(server: Settings, histor
         extra='squawk_exemptions = {"require-concurent-index-creation": "typo"}',
     )
     with pytest.raises(MigrationCheckError, match="unknown rule"):
-        roundtrip(server, ini=history.ini, metadata=models_with(with_title_index))
+        roundtrip(
+            server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(with_title_index)
+        )
 
 
 IRREVERSIBLE = {
@@ -319,7 +341,7 @@ def test_a_declared_irreversible_revision_stops_the_downgrade_there(
             irreversible = "deletes tracks without a duration; they are not kept"
         """,
     )
-    report = roundtrip(server, ini=history.ini)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini)
     assert report.ok, failed(report)
     stairway = next(r for r in report.results if r.check == "stairway")
     assert "aaaa00000001 is irreversible" in stairway.detail[0]
@@ -327,7 +349,7 @@ def test_a_declared_irreversible_revision_stops_the_downgrade_there(
 
 def test_an_undeclared_failing_downgrade_is_a_finding(server: Settings, history: History) -> None:
     history.add("aaaa00000001", **IRREVERSIBLE)
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "downgrade of aaaa00000001" in found["stairway"]
@@ -339,7 +361,7 @@ def test_an_upgrade_that_loses_seeded_rows_is_caught(server: Settings, history: 
         "aaaa00000001",
         upgrade="op.execute(\"UPDATE guild_settings SET prefix = '$'\")",
     )
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
     found = failed(report)
     assert list(found) == ["seeds"]
     assert "upgrade of aaaa00000001" in found["seeds"]
@@ -392,7 +414,7 @@ def test_a_version_nobody_has_is_one_line_naming_the_ways_out() -> None:
 def test_a_declaration_without_a_reason_is_refused(server: Settings, history: History) -> None:
     history.add("aaaa00000001", **IRREVERSIBLE, extra='irreversible = "  "')
     with pytest.raises(MigrationCheckError, match="`irreversible` must be a sentence saying why"):
-        roundtrip(server, ini=history.ini, lint=False)
+        roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
 
 
 def test_seeds_that_do_not_load_still_leave_the_stairway_walked(
@@ -410,7 +432,7 @@ def test_seeds_that_do_not_load_still_leave_the_stairway_walked(
         server,
         ini=history.ini,
         metadata=models_with(add_bpm),
-        seeds_folder=broken_seeds,
+        seed=functools.partial(apply_seeds_on, folder=broken_seeds),
         lint=False,
     )
     found = failed(report)
@@ -450,7 +472,7 @@ def test_a_user_who_may_not_create_databases_is_told_what_to_do(
                 server.port, "postgres", postgres_user="plain_user", postgres_password="plain-pw"
             )
             with pytest.raises(ConfigurationError, match="may not create databases"):
-                roundtrip(plain, lint=False)
+                roundtrip(plain, seed=apply_seeds_on, lint=False)
         finally:
             with admin.connect() as conn:
                 conn.execute(text("DROP ROLE plain_user"))
