@@ -19,15 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
 from bot_persistence import Database, SchemaAheadOfCodeError, cli
 from bot_persistence.devdb import branches
 from bot_persistence.project import project_root
 from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, make_settings, scratch_root
+from tests.helpers import PASSWORD, bot_db, engine_for, make_settings, scalar, scratch_root
 
 HEAD = "ebaf3bf6b546"  # the project's own head revision, main's in the test repository
 REVISION_A = "aaaa00000001"
@@ -112,33 +111,15 @@ def add_migration(repo: Path, revision: str, table: str, *, parent: str = HEAD) 
     git(repo, "commit", "-q", "-m", f"add {table}")
 
 
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
-
-
 def query(settings: Settings, database: str, statement: str) -> object:
-    url = settings.url.set(database=database)
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(text(statement))
-            value = result.scalar() if result.returns_rows else None
-            conn.commit()
-            return value
-    finally:
-        engine.dispose()
+    """``statement`` on ``database`` of the server ``settings`` name (committed)."""
+    return scalar(settings.model_copy(update={"postgres_db": database}), statement)
 
 
 def databases(settings: Settings) -> set[str]:
-    url = settings.url.set(database="postgres")
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
-    finally:
-        engine.dispose()
+    admin = settings.model_copy(update={"postgres_db": "postgres"})
+    with engine_for(admin) as engine, engine.connect() as conn:
+        return set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
 
 
 def test_switching_branches_keeps_each_branch_database(server: Settings, repo: Path) -> None:

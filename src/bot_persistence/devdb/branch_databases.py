@@ -6,8 +6,9 @@ an advisory lock, so concurrent ``up`` in two worktrees is safe. Who a database
 belongs to, its parent and when it was last used are kept in the database's
 comment; which branch a database serves is always recomputed from its name, so
 a lost comment (a ``reset``, a snapshot restored) loses only the display of a
-deleted branch's name. Copying, sessions and admin connections are
-:mod:`bot_persistence.devdb.snapshots`' (one place copies databases).
+deleted branch's name. Creating and dropping are
+:mod:`bot_persistence.provision.databases`'; copying with the sessions' account,
+:mod:`bot_persistence.devdb.snapshots`'.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from sqlalchemy import Connection
 from bot_persistence.connection import connected_engine
 from bot_persistence.devdb import git
 from bot_persistence.devdb.branches import BranchTarget, is_branch_database, with_database
-from bot_persistence.devdb.snapshots import _admin, _copy, _exists, _run, _sessions
+from bot_persistence.devdb.snapshots import _admin, _copy, _run, _sessions
 from bot_persistence.errors import BotPersistenceError, DatabaseInUseError
 from bot_persistence.project import versions_dir
+from bot_persistence.provision.databases import create_database, database_exists, drop_database
 from bot_persistence.schema_version import database_revision, known_revisions
 from bot_persistence.settings import Settings
 
@@ -130,7 +132,7 @@ def _parents(target: BranchTarget, conn: Connection) -> list[tuple[str, str]]:
         if name == target.branch:
             continue
         database = target.database_of(name)
-        if not _exists(conn, database):
+        if not database_exists(conn, database):
             continue
         counted = git.ahead_behind(target.root, target.commit, tip)
         if counted is None:
@@ -138,7 +140,11 @@ def _parents(target: BranchTarget, conn: Connection) -> list[tuple[str, str]]:
         ahead, behind = counted
         ranked.append(((ahead, behind, name != target.default, name), name, database))
     found = [(name, database) for _, name, database in sorted(ranked)]
-    if target.default is None and not target.is_default and _exists(conn, target.base.database):
+    if (
+        target.default is None
+        and not target.is_default
+        and database_exists(conn, target.base.database)
+    ):
         found.append((target.base.database, target.base.database))  # no default branch: the base
     return found
 
@@ -156,7 +162,7 @@ def _copy_parent(target: BranchTarget, conn: Connection, *, wait: float) -> tupl
         revision = _revision(target.base, target.database)
         if revision is None or revision in known:
             return name, database
-        _run(conn, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target.database)))
+        drop_database(conn, target.database)
     return None
 
 
@@ -185,17 +191,12 @@ def ensure(target: BranchTarget, *, wait: float = COPY_WAIT) -> Ensured:
     """Make sure this branch's database exists (the server runs); copy it from its parent
     when new. Marks it used now either way."""
     with _admin(target.base) as conn, _branch_lock(conn):
-        if _exists(conn, target.database):
+        if database_exists(conn, target.database):
             _write_comment(conn, target)
             return Ensured(database=target.database, created=False)
         parent = _copy_parent(target, conn, wait=wait)
         if parent is None:
-            _run(
-                conn,
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(target.database), sql.Identifier(target.base.user)
-                ),
-            )
+            create_database(conn, target.database, owner=target.base.user)
         _write_comment(conn, target, created=_now(), parent=parent[0] if parent else None)
         return Ensured(
             database=target.database,
@@ -208,7 +209,7 @@ def ensure(target: BranchTarget, *, wait: float = COPY_WAIT) -> Ensured:
 def touch(target: BranchTarget) -> None:
     """Mark this branch's database used now, when it exists (never creates it)."""
     with _admin(target.base) as conn:
-        if _exists(conn, target.database):
+        if database_exists(conn, target.database):
             _write_comment(conn, target)
 
 
@@ -216,10 +217,7 @@ def drop(target: BranchTarget, databases: list[str]) -> None:
     """Drop these branch databases, ending their sessions (the caller has asked)."""
     with _admin(target.base) as conn, _branch_lock(conn):
         for database in databases:
-            _run(
-                conn,
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)),
-            )
+            drop_database(conn, database)
 
 
 # -- listing ------------------------------------------------------------------------------
