@@ -39,7 +39,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot_persistence.connection import is_retryable, translate_connect_error
+from bot_persistence.connection import (
+    apply_statement_timeout,
+    connect_kwargs,
+    is_retryable,
+    translate_connect_error,
+)
 from bot_persistence.errors import (
     BotPersistenceError,
     ConnectionLostError,
@@ -73,14 +78,16 @@ _CONNECT_FAILURES = (
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session."""
+    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session.
+
+    ``BOT_DB_POOLER`` decides how prepared statements and the statement timeout
+    are handled (:func:`bot_persistence.connection.connect_kwargs`).
+    """
     connect_args: dict[str, Any] = {
-        "connect_timeout": settings.connect_timeout,
+        **connect_kwargs(settings),
         "application_name": "bot-persistence",
     }
-    if settings.statement_timeout_ms:
-        connect_args["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
-    return create_async_engine(
+    engine = create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -91,6 +98,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+    apply_statement_timeout(engine.sync_engine, settings)
+    return engine
 
 
 def _message(exc: BaseException) -> str:
