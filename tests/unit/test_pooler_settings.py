@@ -50,7 +50,7 @@ def test_tooling_connections_carry_no_statement_timeout() -> None:
 
 def test_pooler_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_DB_POOLER", "transaction")
-    assert Settings(_env_file=None).pooler == "transaction"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).pooler == "transaction"
 
 
 def test_statement_mode_is_refused_in_one_line() -> None:
