@@ -17,9 +17,11 @@ from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
     DatabaseMissingError,
-    SchemaNotAtHeadError,
+    SchemaError,
 )
 from bot_persistence.migrations import head_revision, revision_of
+from bot_persistence.project import versions_dir
+from bot_persistence.schema_version import check_schema
 from bot_persistence.settings import Settings
 
 __all__ = ["HealthReport", "probe"]
@@ -105,10 +107,8 @@ def probe(settings: Settings) -> HealthReport:
         server_version=str(version),
     )
     if revision != head:
-        return done(
-            error=SchemaNotAtHeadError(
-                f"database {settings.database!r} is at revision {revision or 'base (empty)'}, "
-                f"not at head {head}; run `bot-db migrate`"
-            )
-        )
+        try:
+            check_schema(revision, versions_dir(), database=settings.database)
+        except SchemaError as exc:
+            return done(error=exc)
     return done()
