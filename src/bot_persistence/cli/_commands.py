@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -63,6 +64,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     server = backend.status()
     report = health.probe(settings)
     counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
+    use = health.connection_use(settings) if report.database_present else None
     if args.json:
         out.json(
             {
@@ -71,6 +73,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
                 "server": {"running": server.running, "detail": server.detail, "data": server.data},
                 "health": report.as_dict(),
                 "counts": counts,
+                "connections": dataclasses.asdict(use) if use else None,
             }
         )
         return 0 if report.ok else 1
@@ -78,6 +81,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     out.field("server", server.detail)
     out.field("url", report.url)
     out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    if use is not None:
+        out.field("sessions", use.describe())
     if counts:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
