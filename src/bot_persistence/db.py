@@ -78,6 +78,8 @@ _CONNECT_FAILURES = (
     "does not exist",
     "the database system is starting up",
     "no such file or directory",
+    "too many clients",
+    "remaining connection slots are reserved",
 )
 
 

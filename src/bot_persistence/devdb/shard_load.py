@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import itertools
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -51,9 +52,18 @@ class LoadResult:
 
 
 async def run_load(
-    settings: Settings, *, shard: int, calls: int, concurrency: int = 8
+    settings: Settings,
+    *,
+    shard: int,
+    calls: int,
+    concurrency: int = 8,
+    ready: Callable[[], Awaitable[object]] | None = None,
 ) -> LoadResult:
-    """Make ``calls`` mixed repository calls from ``concurrency`` tasks; never raises for one."""
+    """Make ``calls`` mixed repository calls from ``concurrency`` tasks; never raises for one.
+
+    ``ready`` is awaited once connected and set up, just before the clock starts:
+    a caller running several shards starts them all together there.
+    """
     user_id = _BASE_ID + shard * 1_000 + 1
     guild_id = _BASE_ID + shard * 1_000 + 2
     async with Database.connect(settings) as db:
@@ -107,6 +117,8 @@ async def run_load(
                     errors.append(f"{type(exc).__name__}: {text[0] if text else ''}")
                 latencies.append((time.perf_counter() - started) * 1000)
 
+        if ready is not None:
+            await ready()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
@@ -119,9 +131,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shard", type=int, required=True)
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="once connected, print 'ready' and start on a line from standard input",
+    )
     args = parser.parse_args(argv)
+
+    async def ready() -> None:
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+
     result = asyncio.run(
-        run_load(Settings(), shard=args.shard, calls=args.calls, concurrency=args.concurrency)
+        run_load(
+            Settings(),
+            shard=args.shard,
+            calls=args.calls,
+            concurrency=args.concurrency,
+            ready=ready if args.wait else None,
+        )
     )
     print(json.dumps(result.as_dict()))
     return 0
