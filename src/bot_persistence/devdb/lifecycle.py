@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.devdb import branch_databases
 from bot_persistence.devdb.branches import BranchTarget
+from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.devdb.health import HealthReport, probe
 from bot_persistence.devdb.seeding import SeedReport, apply_seeds
+from bot_persistence.errors import GuardRefusedError
 from bot_persistence.migrations import MigrationResult, upgrade
 from bot_persistence.models import (
     Guild,
@@ -70,6 +72,7 @@ def up(
     seed: bool | None = None,
     progress: Progress = _quiet,
     branch: BranchTarget | None = None,
+    force: bool = False,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
@@ -78,7 +81,16 @@ def up(
     With ``branch`` (``settings`` then name its database) the server is started
     with the configured settings and the branch's database is found, or copied
     from its parent's, before it is migrated to this checkout's head.
+    A production database is refused before anything starts (``bot-db deploy``
+    is its path); a non-local one too, unless ``seed=False`` or ``force``.
     """
+    if settings.environment == "production":
+        raise GuardRefusedError(
+            f"refusing `bot-db up` on {settings.database!r}: BOT_DB_ENVIRONMENT=production, "
+            "and up loads sample data; migrate it with `bot-db deploy`"
+        )
+    if seed is not False:
+        guard_seeding(settings, force=force)
     started = time.perf_counter()
     chosen, reason = select_backend(branch.base if branch else settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
@@ -94,7 +106,7 @@ def up(
         else f"migrate   at head {migration.after}"
     )
     should_seed = seed if seed is not None else _database_is_empty(settings)
-    seeds = apply_seeds(settings) if should_seed else None
+    seeds = apply_seeds(settings, force=force) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
     return _probed(settings, chosen, reason, server, migration, seeds, started)
 
@@ -132,18 +144,20 @@ def drop_database(settings: Settings) -> None:
             databases.drop_database(conn, settings.database)
 
 
-def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
+def reset(settings: Settings, backend: Backend | None = None, *, force: bool = False) -> UpReport:
     """Drop the database and build it again: created, migrated to head, seeded.
 
-    The caller has already guarded and asked; this does the destroying.
+    The caller has already guarded and asked; this does the destroying. The
+    seeding guard runs first, so a reset that could not seed drops nothing.
     """
+    guard_seeding(settings, force=force)
     started = time.perf_counter()
     chosen, reason = (backend, "reset") if backend else select_backend(settings)
     server = chosen.up()
     drop_database(settings)
     ensure_database(settings)
     migration = upgrade(settings)
-    seeds = apply_seeds(settings)
+    seeds = apply_seeds(settings, force=force)
     return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 
