@@ -2,7 +2,8 @@
 
 One structured report that ``bot-db check`` prints (or emits as JSON) and that
 ``bot-db up`` runs last. Each failed step carries the typed error whose message
-says what to do.
+says what to do. It reads the head and the database's revision with
+:mod:`bot_persistence.schema_version`, so ``check`` never loads Alembic.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from bot_persistence.errors import (
     DatabaseMissingError,
     SchemaNotAtHeadError,
 )
-from bot_persistence.migrations import head_revision, revision_of
+from bot_persistence.project import versions_dir
+from bot_persistence.schema_version import database_revision, single_head
 from bot_persistence.settings import Settings
 
 __all__ = ["HealthReport", "probe"]
@@ -77,7 +79,7 @@ def probe(settings: Settings) -> HealthReport:
         return dataclasses.replace(report, elapsed_ms=elapsed, **changes)  # type: ignore[arg-type]
 
     try:
-        head = head_revision(settings)
+        head = single_head(versions_dir())
     except BotPersistenceError as exc:
         return done(error=exc)
     report = dataclasses.replace(report, head=head)
@@ -85,7 +87,9 @@ def probe(settings: Settings) -> HealthReport:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SHOW server_version")).scalar_one()
-            revision = revision_of(conn)
+            revision = database_revision(conn)
+    except BotPersistenceError as exc:  # connected, but the stamp is not one revision
+        return done(reachable=True, authenticated=True, database_present=True, error=exc)
     except Exception as exc:
         error = translate_connect_error(exc, settings)
         reachable = isinstance(error, AuthenticationFailedError | DatabaseMissingError)

@@ -5,6 +5,10 @@ take a PostgreSQL session advisory lock first, so exactly one runs the
 migrations; the others wait on the lock, then find the database at head and do
 nothing. Each revision runs in its own transaction (see ``alembic/env.py``), so a
 failure leaves the database at the revision before the failing one.
+
+Alembic is imported inside the functions that use it: a warm ``bot-db up``
+finds the database at head with :mod:`bot_persistence.schema_version` (one
+query, the revision files read with :mod:`ast`) and never loads it.
 """
 
 from __future__ import annotations
@@ -16,19 +20,20 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot_persistence.connection import connected_engine
 from bot_persistence.errors import ConfigurationError, MigrationFailedError
-from bot_persistence.project import alembic_ini
+from bot_persistence.project import alembic_ini, versions_dir
+from bot_persistence.schema_version import database_revision, single_head
 from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = [
     "MIGRATION_LOCK_KEY",
@@ -70,6 +75,8 @@ def alembic_config(
     stdout: io.TextIOBase | None = None,
 ) -> Config:
     """An Alembic ``Config`` for the project, bound to ``connection`` when given."""
+    from alembic.config import Config
+
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
     config.attributes["skip_logging_config"] = True
@@ -81,6 +88,8 @@ def alembic_config(
 
 def script_directory(settings: Settings, *, ini: Path | None = None) -> ScriptDirectory:
     """The revision scripts, loaded once per call."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(settings, ini=ini))
 
 
@@ -97,6 +106,8 @@ def head_revision(settings: Settings, *, ini: Path | None = None) -> str | None:
 
 def revision_of(connection: Connection) -> str | None:
     """The revision recorded in ``connection``'s database, ``None`` when unmigrated."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -132,6 +143,13 @@ def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
+    if target == "head" and ini is None:
+        at_head = _already_at_head(settings)
+        if at_head is not None:
+            return at_head
+    from alembic import command
+    from alembic.util import CommandError
+
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
         # End the read's implicit transaction: Alembic must find none open, or it
@@ -155,8 +173,24 @@ def upgrade(
         return MigrationResult(before=before, after=revision_of(conn))
 
 
+def _already_at_head(settings: Settings) -> MigrationResult | None:
+    """The result of an upgrade with nothing to do, when the database is at head; else None.
+
+    No lock is needed to find that out: a database at head stays there whatever
+    another process migrates, since every migrator's target is the same head.
+    """
+    head = single_head(versions_dir())
+    if head is None:
+        return None
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        revision = database_revision(conn)
+    return MigrationResult(before=head, after=head) if revision == head else None
+
+
 def _next_revision(config: Config, target: str, at: str | None) -> str | None:
     """The revision an upgrade from ``at`` towards ``target`` runs first: the one that failed."""
+    from alembic.script import ScriptDirectory
+
     try:
         script = ScriptDirectory.from_config(config)
         pending = list(script.iterate_revisions(target, at, implicit_base=True))
@@ -171,6 +205,9 @@ def _next_revision(config: Config, target: str, at: str | None) -> str | None:
 
 def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> MigrationResult:
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
+    from alembic import command
+    from alembic.util import CommandError
+
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
         # End the read's implicit transaction: Alembic must find none open, or it
@@ -195,6 +232,9 @@ def new_revision(settings: Settings, message: str, *, autogenerate: bool = True)
     """Write a new revision, autogenerated from the models against the migrated database."""
     if not message.strip():
         raise ConfigurationError("a revision needs a message: bot-db revision -m 'add ...'")
+    from alembic import command
+    from alembic.util import CommandError
+
     with connected_engine(settings) as engine, engine.connect() as conn:
         config = alembic_config(settings, connection=conn)
         if importlib.util.find_spec("ruff") is None:
