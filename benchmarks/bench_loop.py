@@ -61,7 +61,9 @@ def _backends() -> list[str]:
 
 
 def run(bench: Bench) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="bench-loop-", dir=ROOT))
+    # Under .nox/ (git-ignored), beside the environments nox keeps anyway.
+    (ROOT / ".nox").mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-loop-", dir=ROOT / ".nox"))
     base_env = {key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "CI"}}
     env = {
         **base_env,
