@@ -81,7 +81,10 @@ def _install(session: nox.Session, *groups: str) -> None:
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
         session.log("dependencies unchanged since the last install (pyproject.toml, groups)")
         return
-    session.install(*args)
+    # uv, unlike pip, leaves byte-code to the first import; compiled at install,
+    # the first `bot-db` does not pay for it (nor every one, where
+    # PYTHONDONTWRITEBYTECODE is set).
+    session.install(*args, env={"UV_COMPILE_BYTECODE": "1"})
     stamp.write_text(wanted, encoding="utf-8")
 
 
