@@ -21,7 +21,7 @@ import nox
 import nox.command
 import nox.virtualenv
 
-nox.needs_version = ">=2025.2.9"
+nox.needs_version = ">=2025.10.14"  # download_python
 # uv where it is installed (`python3 -m pip install nox uv`), else venv + pip.
 nox.options.default_venv_backend = "uv|venv"
 # Interpreters are found where people keep them (_add_interpreters_to_path);
