@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from bot_persistence.connection import connected_engine
-from bot_persistence.errors import ConfigurationError, MigrationFailedError
+from bot_persistence.connection import connected_engine, sync_engine
+from bot_persistence.errors import BotPersistenceError, ConfigurationError, MigrationFailedError
 from bot_persistence.project import alembic_ini, versions_dir
 from bot_persistence.schema_version import database_revision, single_head
 from bot_persistence.settings import Settings
@@ -182,8 +182,14 @@ def _already_at_head(settings: Settings) -> MigrationResult | None:
     head = single_head(versions_dir())
     if head is None:
         return None
-    with connected_engine(settings) as engine, engine.connect() as conn:
-        revision = database_revision(conn)
+    engine = sync_engine(settings)
+    try:
+        with engine.connect() as conn:
+            revision = database_revision(conn)
+    except (SQLAlchemyError, BotPersistenceError):
+        return None  # the locked path below says what is wrong, in its own words
+    finally:
+        engine.dispose()
     return MigrationResult(before=head, after=head) if revision == head else None
 
 
