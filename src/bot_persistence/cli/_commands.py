@@ -3,7 +3,9 @@
 Each takes the parsed arguments, the settings and a
 :class:`~bot_persistence.cli.output.Console`, and returns the exit code; the
 first line of its docstring is the command's help text (``_parser`` reads it).
-Failures are raised as our typed errors and printed by ``_main``.
+Failures are raised as our typed errors and printed by ``_main``. ``args.branch``
+is the checkout's git branch and its database when branch databases apply
+(``settings`` then name that database), else ``None``.
 
 The work's modules are imported inside the commands that use them: ``check``,
 ``status`` and ``url`` start in a fraction of the time it takes to load
@@ -22,23 +24,39 @@ from bot_persistence.cli.output import Console
 from bot_persistence.settings import Settings
 
 if TYPE_CHECKING:
+    from bot_persistence.devdb.branches import BranchTarget
     from bot_persistence.migrations.roundtrip import CheckResult
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
+
+
+def server_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings the server is started and stopped with: as configured, whichever
+    branch's database the command works on (``settings`` name that one)."""
+    branch: BranchTarget | None = args.branch
+    return branch.base if branch is not None else settings
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Start the dev database: server, migrations, seeds, probe."""
     from bot_persistence import devdb
 
-    report = devdb.up(settings, backend=args.backend, seed=args.seed, progress=out.ok)
+    report = devdb.up(
+        settings,
+        backend=args.backend,
+        seed=args.seed,
+        progress=out.ok,
+        branch=args.branch,
+    )
     out.ok(f"check     {report.health.server_version}, revision {report.health.revision}")
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
     out.field("url", report.url)
-    out.line(
-        out.paint("Put DATABASE_URL in .env with `bot-db url` (it prints the password).", "dim")
-    )
+    if args.branch is not None:
+        hint = "This branch's own database; `bot-db url` prints its URL with the password."
+    else:
+        hint = "Put DATABASE_URL in .env with `bot-db url` (it prints the password)."
+    out.line(out.paint(hint, "dim"))
     return 0
 
 
@@ -47,7 +65,7 @@ def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     from bot_persistence.devdb import guards
     from bot_persistence.provision import select_backend
 
-    backend, _ = select_backend(settings, args.backend)
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.purge:
         guards.guard_destructive(settings, action="delete the database data", force=args.force)
         guards.confirm(
@@ -59,20 +77,24 @@ def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Show the server, the schema revision and row counts (--json for machines)."""
-    from bot_persistence.devdb import health
-    from bot_persistence.devdb.lifecycle import table_counts
+    from bot_persistence import devdb
+    from bot_persistence.devdb import branch_databases, health
     from bot_persistence.provision import select_backend
 
-    backend, reason = select_backend(settings, args.backend)
+    branch: BranchTarget | None = args.branch
+    backend, reason = select_backend(server_settings(args, settings), args.backend)
     server = backend.status()
     report = health.probe(settings)
-    counts = table_counts(settings) if report.database_present and report.at_head else {}
+    counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
+    disk = branch_databases.disk_use(settings) if report.authenticated else None
     if args.json:
         out.json(
             {
                 "backend": backend.name,
                 "reason": reason,
                 "server": {"running": server.running, "detail": server.detail, "data": server.data},
+                "branch": {"name": branch.label, "database": branch.database} if branch else None,
+                "disk": disk.as_dict() if disk else None,
                 "health": report.as_dict(),
                 "counts": counts,
             }
@@ -80,8 +102,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
         return 0 if report.ok else 1
     out.field("backend", f"{backend.name} ({reason})")
     out.field("server", server.detail)
+    if branch is not None:
+        out.field("branch", f"{branch.label}: database {branch.database}")
     out.field("url", report.url)
     out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    if disk is not None:
+        out.field("disk", disk.describe())
     if counts:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
@@ -157,8 +183,9 @@ def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Apply seeds/ again (an idempotent upsert; your other rows are kept)."""
-    from bot_persistence.devdb import seeding
+    from bot_persistence.devdb import health, seeding
 
+    health.require_known_revision(settings)
     report = seeding.apply_seeds(settings)
     out.ok(f"seeded {report.summary()}")
     return 0
@@ -166,7 +193,8 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Drop the database and rebuild it: migrated to head and seeded (guarded)."""
-    from bot_persistence.devdb import guards, lifecycle, snapshots
+    from bot_persistence import devdb
+    from bot_persistence.devdb import branch_databases, guards, snapshots
     from bot_persistence.provision import select_backend
 
     guards.guard_destructive(settings, action="reset the database", force=args.force)
@@ -175,7 +203,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         yes=args.yes,
         stdin=args.stdin,
     )
-    backend, _ = select_backend(settings, args.backend)
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.snapshot:
         backend.up()
         taken, pruned = snapshots.save_before_reset(settings)
@@ -183,7 +211,9 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
             out.ok(f"snapshot  {taken.name} ({taken.size}): `bot-db snapshot restore {taken.name}`")
         if pruned:
             out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
-    report = lifecycle.reset(settings, backend)
+    report = devdb.reset(settings, backend)
+    if args.branch is not None:
+        branch_databases.ensure(args.branch)  # the new database: say whose it is, used now
     out.ok(
         f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
     )
@@ -202,13 +232,17 @@ def _print_check(out: Console, result: CheckResult) -> None:
 
 def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Prove the migrations on a throw-away database: stairway, drift, seeds, squawk."""
+    from bot_persistence.devdb import seeding
     from bot_persistence.migrations import roundtrip
     from bot_persistence.provision.scratch import DEFAULT_MAJOR, throwaway_server
 
     def run(server: Settings, source: str) -> int:
         out.field("server", source)
         report = roundtrip.roundtrip(
-            server, lint=not args.no_lint, progress=lambda r: _print_check(out, r)
+            server,
+            seed=seeding.apply_seeds_on,
+            lint=not args.no_lint,
+            progress=lambda r: _print_check(out, r),
         )
         count = len(report.findings)
         summary = (

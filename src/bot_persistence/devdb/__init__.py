@@ -2,9 +2,11 @@
 
 ``lifecycle`` composes a server from ``provision``, the migrations and the
 seeds into ``up`` and ``reset`` (re-exported here, loaded on first use so that
-``from bot_persistence.devdb import health`` stays light); ``seeding``,
-``snapshots``, ``health``, ``smoke``, ``guards`` and ``erd`` each do one job
-for the command line.
+``from bot_persistence.devdb import health`` stays light); ``branches`` says
+which database the checkout's git branch uses (``git`` asks git the questions)
+and ``branch_databases`` copies, lists and prunes them on the server;
+``seeding``, ``snapshots``, ``health``, ``smoke``, ``guards`` and ``erd`` each
+do one job for the command line.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ if TYPE_CHECKING:
         UpReport,
         drop_database,
         reset,
+        reset_branch,
         table_counts,
         up,
     )
 
-_LIFECYCLE = frozenset({"UpReport", "drop_database", "reset", "table_counts", "up"})
+_LIFECYCLE = frozenset({"UpReport", "drop_database", "reset", "reset_branch", "table_counts", "up"})
 
 
 def __getattr__(name: str) -> Any:
@@ -34,4 +37,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["UpReport", "drop_database", "reset", "table_counts", "up"]
+__all__ = ["UpReport", "drop_database", "reset", "reset_branch", "table_counts", "up"]

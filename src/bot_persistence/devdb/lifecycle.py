@@ -16,22 +16,24 @@ from psycopg import sql
 from sqlalchemy import text
 
 from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.devdb import branch_databases
+from bot_persistence.devdb.branches import BranchTarget
 from bot_persistence.devdb.health import HealthReport, probe
 from bot_persistence.migrations.runner import MigrationResult, upgrade
-from bot_persistence.provision import Backend, ServerReady, select_backend
+from bot_persistence.provision import Backend, ServerReady, databases, select_backend
 from bot_persistence.provision.base import ensure_database
 from bot_persistence.settings import Settings
 
 if TYPE_CHECKING:
     from bot_persistence.devdb.seeding import SeedReport
 
-__all__ = ["UpReport", "reset", "table_counts", "up"]
+__all__ = ["UpReport", "reset", "reset_branch", "table_counts", "up"]
 
 Progress = Callable[[str], None]
 
-#: Tables whose row counts ``status`` shows, in a reading order. Names, not the
-#: ORM models: ``status`` and a warm ``up`` do not load the ORM (a unit test
-#: holds this list to the models).
+#: Tables whose row counts ``status`` shows, in a reading order.
+#: Names, not the ORM models: ``status`` and a warm ``up`` do not load the ORM
+#: (a unit test holds this list to the models).
 COUNTED = (
     "users",
     "guilds",
@@ -72,18 +74,24 @@ def up(
     backend: str | None = None,
     seed: bool | None = None,
     progress: Progress = _quiet,
+    branch: BranchTarget | None = None,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
+    With ``branch`` (``settings`` then name its database) the server is started
+    with the configured settings and the branch's database is found, or copied
+    from its parent's, before it is migrated to this checkout's head.
     """
     started = time.perf_counter()
-    chosen, reason = select_backend(settings, backend)
+    chosen, reason = select_backend(branch.base if branch else settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
     server = chosen.up()
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
+    if branch is not None:
+        progress(branch_databases.ensure(branch).describe(branch.label))
     migration = upgrade(settings)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
@@ -133,10 +141,7 @@ def drop_database(settings: Settings) -> None:
     with connected_engine(settings, url=admin_url(settings)) as engine:
         autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         with autocommit as conn:
-            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(settings.database)
-            )
-            conn.exec_driver_sql(statement.as_string())
+            databases.drop_database(conn, settings.database)
 
 
 def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
@@ -152,6 +157,22 @@ def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
     migration = upgrade(settings)
     seeds = _seed(settings)
     return _probed(settings, chosen, reason, server, migration, seeds, started)
+
+
+def reset_branch(
+    branch: BranchTarget, backend: str | None = None
+) -> tuple[branch_databases.Ensured, UpReport]:
+    """Drop this branch's database and copy it from its parent's again, then migrate it
+    to head (seeding it only when the copy is empty). The caller has guarded and asked."""
+    started = time.perf_counter()
+    chosen, reason = select_backend(branch.base, backend)
+    server = chosen.up()
+    branch_databases.drop(branch, [branch.database])
+    ensured = branch_databases.ensure(branch)
+    migration = upgrade(branch.settings)
+    seeds = _seed(branch.settings) if _database_is_empty(branch.settings) else None
+    report = _probed(branch.settings, chosen, reason, server, migration, seeds, started)
+    return ensured, report
 
 
 def table_counts(settings: Settings) -> dict[str, int]:
