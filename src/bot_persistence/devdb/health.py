@@ -5,7 +5,8 @@ A schema at a revision this checkout does not have is reported as such
 
 One structured report that ``bot-db check`` prints (or emits as JSON) and that
 ``bot-db up`` runs last. Each failed step carries the typed error whose message
-says what to do.
+says what to do. It reads the head and the database's revision with
+:mod:`bot_persistence.schema_version`, so ``check`` never loads Alembic.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ from bot_persistence.errors import (
     SchemaAheadOfCodeError,
     SchemaError,
 )
-from bot_persistence.migrations import head_revision, revision_of
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import ahead_of_code, check_schema, known_revisions
+from bot_persistence.schema_version import (
+    ahead_of_code,
+    check_schema,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -136,7 +142,7 @@ def require_known_revision(settings: Settings) -> None:
     """Raise :class:`~bot_persistence.errors.SchemaAheadOfCodeError` when the database is at
     a revision this checkout does not have (before writing to it, as ``seed`` does)."""
     with connected_engine(settings) as engine, engine.connect() as conn:
-        ahead = _ahead_of_code(settings, revision_of(conn))
+        ahead = _ahead_of_code(settings, database_revision(conn))
     if ahead is not None:
         raise ahead
 
@@ -151,7 +157,7 @@ def probe(settings: Settings) -> HealthReport:
         return dataclasses.replace(report, elapsed_ms=elapsed, **changes)  # type: ignore[arg-type]
 
     try:
-        head = head_revision(settings)
+        head = single_head(versions_dir())
     except BotPersistenceError as exc:
         return done(error=exc)
     report = dataclasses.replace(report, head=head)
@@ -159,7 +165,9 @@ def probe(settings: Settings) -> HealthReport:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SHOW server_version")).scalar_one()
-            revision = revision_of(conn)
+            revision = database_revision(conn)
+    except BotPersistenceError as exc:  # connected, but the stamp is not one revision
+        return done(reachable=True, authenticated=True, database_present=True, error=exc)
     except Exception as exc:
         error = translate_connect_error(exc, settings)
         reachable = isinstance(error, AuthenticationFailedError | DatabaseMissingError)
