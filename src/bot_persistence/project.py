@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot_persistence.errors import ConfigurationError
 
-__all__ = ["alembic_ini", "project_root", "psqlrc", "seeds_dir", "versions_dir"]
+__all__ = ["alembic_ini", "project_root", "psqlrc", "seeds_dir", "squawk_config", "versions_dir"]
 
 
 def _is_root(candidate: Path) -> bool:
@@ -46,6 +46,11 @@ def seeds_dir(root: Path | None = None) -> Path:
 def psqlrc(root: Path | None = None) -> Path:
     """The project's psql start-up file, used by ``bot-db shell``."""
     return (root or project_root()) / ".psqlrc"
+
+
+def squawk_config(root: Path | None = None) -> Path:
+    """squawk's settings for our migrations (rules off, PostgreSQL version, transactions)."""
+    return (root or project_root()) / ".squawk.toml"
 
 
 def versions_dir(root: Path | None = None) -> Path:

@@ -326,13 +326,10 @@ def roundtrip(
         sync_engine(database).connect() as conn,
     ):
         report.server = f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()}"
-        major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
         conn.rollback()
         # The models' own schema and squawk are built alongside the stairway.
         from_models = background.submit(_schema_from_models, server, metadata)
-        pending = (
-            sql_lint.start_lint(script, order, url=database.url, pg_major=major) if lint else None
-        )
+        pending = sql_lint.start_lint(script, order, url=database.url) if lint else None
         try:
             if heads.ok:
                 runner = StepRunner(
