@@ -93,7 +93,7 @@ def lint(session: nox.Session) -> None:
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
+    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples", "docs")
     _actionlint(session)
 
 
