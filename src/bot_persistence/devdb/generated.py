@@ -40,7 +40,7 @@ def generate(path: Path, text: str | None = None) -> str:
     """
     try:
         from cogapp import Cog
-        from cogapp.errors import CogError
+        from cogapp.cogapp import CogError
     except ImportError:  # pragma: no cover - the docs extra is part of the dev install
         raise ConfigurationError(
             "generating the docs' blocks needs cogapp; install the docs extra: "
