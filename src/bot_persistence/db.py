@@ -39,7 +39,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot_persistence.connection import is_retryable, translate_connect_error
+from bot_persistence.connection import (
+    driver_message,
+    is_retryable,
+    last_line,
+    translate_connect_error,
+)
 from bot_persistence.errors import (
     BotPersistenceError,
     ConnectionLostError,
@@ -93,11 +98,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def _message(exc: BaseException) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original).strip()
-
-
 def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
     """Our typed error for a driver or pool failure during a call; ``None`` for anything else.
 
@@ -119,7 +119,7 @@ def translate_call_error(exc: BaseException, settings: Settings) -> BotPersisten
         )
     if not isinstance(original, psycopg.OperationalError):
         return None
-    lowered = _message(exc).lower()
+    lowered = driver_message(exc).lower()
     if any(phrase in lowered for phrase in _CONNECT_FAILURES):
         return translate_connect_error(exc, settings)
     return ConnectionLostError(
@@ -208,7 +208,7 @@ class Database:
                     settings.port,
                     attempt,
                     settings.startup_timeout,
-                    _message(exc).splitlines()[-1] if _message(exc) else type(exc).__name__,
+                    last_line(exc),
                 )
             # Back-off between attempts at a condition, bounded by the deadline.
             await asyncio.sleep(delay)

@@ -23,9 +23,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence.connection import connected_engine
+from bot_persistence.connection import connected_engine, first_line
 from bot_persistence.errors import ConfigurationError, MigrationFailedError
 from bot_persistence.project import alembic_ini
 from bot_persistence.settings import Settings
@@ -63,17 +63,22 @@ class MigrationResult:
 
 
 def alembic_config(
-    settings: Settings,
+    settings: Settings | None,
     *,
     connection: Connection | None = None,
     ini: Path | None = None,
     stdout: io.TextIOBase | None = None,
 ) -> Config:
-    """An Alembic ``Config`` for the project, bound to ``connection`` when given."""
+    """An Alembic ``Config`` for the project, bound to ``connection`` when given.
+
+    ``settings`` gives the database URL; ``None`` is for a caller that sets
+    ``attributes["url"]`` itself (offline SQL rendering has no server).
+    """
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
     config.attributes["skip_logging_config"] = True
-    config.attributes["url"] = settings.url
+    if settings is not None:
+        config.attributes["url"] = settings.url
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -122,12 +127,6 @@ def _locked_connection(settings: Settings) -> Iterator[Connection]:
             conn.commit()
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return str(exc.orig).strip().splitlines()[0]
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
@@ -148,7 +147,7 @@ def upgrade(
             failing = _next_revision(config, target, failed_at)
             raise MigrationFailedError(
                 f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
-                f"{_describe(exc)}; the database stays at {failed_at or 'base'}: fix the "
+                f"{first_line(exc)}; the database stays at {failed_at or 'base'}: fix the "
                 "migration and run `bot-db migrate` again"
             ) from exc
         conn.commit()
@@ -185,7 +184,7 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
             conn.rollback()
             raise MigrationFailedError(
                 f"downgrade to {target} failed at revision {revision_of(conn) or 'base'}: "
-                f"{_describe(exc)}"
+                f"{first_line(exc)}"
             ) from exc
         conn.commit()
         return MigrationResult(before=before, after=revision_of(conn))
