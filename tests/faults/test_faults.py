@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from tests.conftest import PASSWORD, make_settings, scratch_root, wait_until
+from tests.helpers import PASSWORD, make_settings, scratch_root, wait_until
 
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
-from bot_persistence import cli
 from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, bot_db, scalar
 
 pytestmark = pytest.mark.docker
-
-
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
-
-
-def execute(settings: Settings, statement: str) -> object:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            return conn.execute(text(statement)).scalar()
-    finally:
-        engine.dispose()
 
 
 def volume_exists(name: str) -> bool:
@@ -50,6 +31,7 @@ def compose_settings(postgres_image: str) -> Iterator[Settings]:
         backend="compose",
         compose_project=f"bp-test-{uuid.uuid4().hex[:8]}",
         startup_timeout=90,
+        branch_databases=False,  # one database whatever branch this checkout is on
     )
     try:
         yield settings
@@ -66,8 +48,8 @@ def test_data_survives_down_and_up_and_is_gone_after_purge(compose_settings: Set
     port = compose_settings.postgres_port
     assert f"postgresql+psycopg://bot:***@127.0.0.1:{port}/bot" in out
     assert PASSWORD not in out
-    assert execute(compose_settings, "SELECT count(*) FROM users") == 4
-    execute(compose_settings, "INSERT INTO guilds (id, name) VALUES (424242, 'kept') RETURNING id")
+    assert scalar(compose_settings, "SELECT count(*) FROM users") == 4
+    scalar(compose_settings, "INSERT INTO guilds (id, name) VALUES (424242, 'kept') RETURNING id")
 
     code, out, _ = bot_db(compose_settings, "down")
     assert code == 0
@@ -77,7 +59,7 @@ def test_data_survives_down_and_up_and_is_gone_after_purge(compose_settings: Set
     code, out, err = bot_db(compose_settings, "up")
     assert (code, err) == (0, "")
     assert "seed      kept existing rows" in out
-    assert execute(compose_settings, "SELECT name FROM guilds WHERE id = 424242") == "kept"
+    assert scalar(compose_settings, "SELECT name FROM guilds WHERE id = 424242") == "kept"
 
     code, out, _ = bot_db(compose_settings, "down", "--purge", "--yes")
     assert code == 0
@@ -120,3 +102,87 @@ def test_up_with_an_image_nobody_can_pull_points_at_the_offline_build(
     assert code == 2
     assert "image bot-persistence/no-such-image:0 is not on this machine" in err
     assert "nox -s image" in err
+
+
+OFFLINE_PGBOUNCER = "bot-persistence/pgbouncer:offline"
+
+
+def _pgbouncer_image() -> str:
+    """PGBOUNCER_IMAGE when given, else the offline image (compose/pgbouncer/build.sh)."""
+    import os
+
+    from bot_persistence.provision.engine import image_present
+
+    image = os.environ.get("PGBOUNCER_IMAGE") or OFFLINE_PGBOUNCER
+    if not image_present(image):
+        reason = f"no PgBouncer image {image}; build one with compose/pgbouncer/build.sh"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (required: CI is set)")
+        pytest.skip(reason)
+    return image
+
+
+async def test_the_pgbouncer_profile_puts_a_transaction_pooler_in_front(
+    compose_settings: Settings,
+) -> None:
+    from sqlalchemy.engine import URL
+
+    from bot_persistence.db import Database
+    from bot_persistence.provision.base import port_accepts
+    from bot_persistence.provision.compose import (
+        _compose_environment,
+        compose_command,
+        compose_file,
+    )
+    from tests.helpers import wait_until
+
+    image = _pgbouncer_image()
+    code, _, err = bot_db(compose_settings, "up", "--no-seed")
+    assert code == 0, err
+    port = free_port()
+    env = {
+        **_compose_environment(compose_settings),
+        "PGBOUNCER_IMAGE": image,
+        "PGBOUNCER_PORT": str(port),
+    }
+    base = [
+        *compose_command(),
+        "--project-name",
+        compose_settings.compose_project,
+        "--file",
+        str(compose_file()),
+        "--profile",
+        "pgbouncer",
+    ]
+    try:
+        started = subprocess.run(
+            [*base, "up", "--detach", "pgbouncer"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert started.returncode == 0, started.stderr
+        url = URL.create(
+            "postgresql",
+            username=compose_settings.postgres_user,
+            password=PASSWORD,
+            host="127.0.0.1",
+            port=port,
+            database=compose_settings.postgres_db,
+        )
+        through = Settings.from_values(
+            database_url=url.render_as_string(hide_password=False),
+            pooler="transaction",
+            backend="external",
+        )
+        wait_until(lambda: port_accepts("127.0.0.1", port), timeout=60, what="pgbouncer listening")
+        code, _, err = bot_db(through, "check")
+        assert code == 0, err
+        async with Database.connect(through) as db:
+            await db.ping()
+    finally:
+        subprocess.run(
+            [*base, "down", "--volumes"], env=env, capture_output=True, timeout=300, check=False
+        )

@@ -20,13 +20,8 @@ from sqlalchemy.pool import NullPool
 from bot_persistence.connection import admin_url
 from bot_persistence.devdb import snapshots
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, wait_until
-from tests.integration.test_embedded_lifecycle import (
-    bot_db,
-    cluster_of,
-    dev_settings,
-    scalar,
-)
+from tests.helpers import PASSWORD, bot_db, scalar, wait_until
+from tests.integration.test_embedded_lifecycle import cluster_of, dev_settings
 
 __all__ = ["dev_settings"]  # the fixture, imported for this module's tests
 

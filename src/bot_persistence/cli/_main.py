@@ -32,6 +32,8 @@ from bot_persistence.cli._signals import (
     signal_behind,
 )
 from bot_persistence.cli.output import Console
+from bot_persistence.connection import first_line
+from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
 
@@ -63,6 +65,13 @@ def redact(text: str, settings: Settings | None) -> str:
     return text
 
 
+#: Commands that use no dev database, so need not ask git which branch is out.
+_NO_DATABASE = frozenset({"erd", "roundtrip"})
+#: Commands after which the branch's database counts as used (``up`` and the resets
+#: mark it themselves; ``status``, ``check`` and ``url`` only look).
+_USES_DATABASE = frozenset({"migrate", "downgrade", "revision", "seed", "shell", "smoke"})
+
+
 def _settings_error(exc: ValidationError) -> ConfigurationError:
     first = exc.errors()[0]
     name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
@@ -76,9 +85,14 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     stdin: TextIO | None = None,
+    console: Console | None = None,
 ) -> int:
-    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
-    out = Console(stdout, err=stderr)
+    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting.
+
+    ``console`` replaces ``stdout``/``stderr`` for a caller that wants what the
+    command reported as data (:attr:`Console.finished`, :attr:`Console.failures`).
+    """
+    out = console if console is not None else Console(stdout, err=stderr)
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -104,8 +118,20 @@ def main(
                     f".env is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
                     f"{exc.start}); save it as UTF-8"
                 ) from None
+        # Every dev-database command works on the current git branch's database:
+        # resolved once here (git only, no server), so commands just see settings.
+        args.branch = None
+        external = getattr(args, "backend", None) == "external"  # --backend: not our server
+        if args.command not in _NO_DATABASE and not external:
+            args.branch = branches.resolve(settings)
+            if args.branch is not None:
+                settings = args.branch.settings
         handler: Handler = args.handler
-        return handler(args, settings, out)
+        code = handler(args, settings, out)
+        if code == 0 and args.branch is not None and args.command in _USES_DATABASE:
+            with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails a command
+                branch_databases.touch(args.branch)
+        return code
     except BotPersistenceError as exc:
         if args.debug:
             raise
@@ -117,9 +143,7 @@ def main(
         # Not one of ours: say what the server said, in one line, without the URL.
         if args.debug:
             raise
-        original = getattr(exc, "orig", None) or exc
-        first = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
-        line = f"unexpected database error: {first}; run with --debug for the traceback"
+        line = f"unexpected database error: {first_line(exc)}; run with --debug for the traceback"
         out.error(redact(line, settings))
         return 1
     except Exception as exc:

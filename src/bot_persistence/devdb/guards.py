@@ -1,4 +1,4 @@
-"""Guards for destructive commands: refuse non-development targets, ask before destroying.
+"""Guards for destructive commands and sample data: refuse non-development targets, ask first.
 
 A destructive command (``reset``, ``down --purge``, ``downgrade``, snapshot
 restore) is refused, before any connection is made, when any address libpq
@@ -11,6 +11,9 @@ hosts, ``hostaddr`` (which is connected to instead of the host name), a
 ``service`` from a service file, and ``PGHOST``/``PGHOSTADDR``/``PGSERVICE``
 from the environment. :func:`connection_targets` asks libpq's own parser and
 defaults for all of them, so the guard sees what the connection would reach.
+
+Sample data (``seeds/``) never reaches a production database, ``--force`` or
+not; a non-local one only with ``--force`` (a shared development server).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from bot_persistence.errors import GuardRefusedError
 from bot_persistence.settings import Settings, is_local_host
 
-__all__ = ["confirm", "connection_targets", "guard_destructive"]
+__all__ = ["confirm", "connection_targets", "guard_destructive", "guard_seeding", "hosts_of"]
 
 #: The connection parameters that decide where libpq connects.
 _WHERE = ("host", "hostaddr")
@@ -104,6 +107,37 @@ def connection_targets(settings: Settings) -> list[str]:
         value = params.get(key) or entry.get(key) or environment.get(key) or ""
         targets += [part.strip() for part in value.split(",") if part.strip()]
     return targets
+
+
+def hosts_of(settings: Settings) -> list[str]:
+    """Every host libpq may connect to: the URL's host, or each ``?host=`` of a multi-host URL."""
+    url = settings.url
+    named = url.query.get("host")
+    listed = [named] if isinstance(named, str) else list(named or ())
+    hosts = [h.rsplit(":", 1)[0] if not h.startswith("/") else h for h in listed]
+    return [url.host] if url.host else hosts or [settings.host]
+
+
+def _non_local(settings: Settings) -> str | None:
+    """The first address libpq would use that is not local (see :func:`connection_targets`)."""
+    return next((t for t in connection_targets(settings) if not is_local_host(t)), None)
+
+
+def guard_seeding(settings: Settings, *, force: bool = False) -> None:
+    """Refuse to load sample data into production (always) or a non-local host (unless force)."""
+    if settings.environment == "production":
+        raise GuardRefusedError(
+            f"refusing to load sample data into {settings.database!r}: "
+            "BOT_DB_ENVIRONMENT=production, and seeds never go there (--force does not "
+            "change that); migrate it with `bot-db deploy`"
+        )
+    remote = _non_local(settings)
+    if remote is not None and not force:
+        raise GuardRefusedError(
+            f"refusing to load sample data into {settings.database!r} on {remote}, which is "
+            "not a local host; migrate it with `bot-db deploy`, or add --force if it is "
+            "really a development database"
+        )
 
 
 def guard_destructive(settings: Settings, *, action: str, force: bool) -> None:

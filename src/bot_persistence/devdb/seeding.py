@@ -20,7 +20,8 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence.connection import connected_engine
+from bot_persistence.connection import connected_engine, first_line
+from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.errors import SeedError
 from bot_persistence.models import (
     Guild,
@@ -224,17 +225,23 @@ def _apply(conn: Connection, data: SeedData) -> None:
         _sync_entries(conn, playlist_id, [track_ids[t.source_url] for t in playlist.tracks])
 
 
-def apply_seeds(settings: Settings, *, folder: Path | None = None) -> SeedReport:
-    """Upsert the seed data in one transaction; all or nothing."""
+def apply_seeds(
+    settings: Settings, *, folder: Path | None = None, force: bool = False
+) -> SeedReport:
+    """Upsert the seed data in one transaction; all or nothing.
+
+    Refused before connecting for a production or (without ``force``) non-local
+    database: sample data must never reach a real one.
+    """
+    guard_seeding(settings, force=force)
     data = load_seeds(folder)
     with connected_engine(settings) as engine:
         try:
             with engine.begin() as conn:
                 _apply(conn, data)
         except DBAPIError as exc:
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise SeedError(
-                f"seeding failed and nothing was changed: {detail}; check the seed files "
+                f"seeding failed and nothing was changed: {first_line(exc)}; check the seed files "
                 "(and that the database is migrated: `bot-db migrate`)"
             ) from None
     return _report(data)

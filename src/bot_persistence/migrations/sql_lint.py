@@ -4,10 +4,12 @@ For every revision we render Alembic's offline (``--sql``) output of that one
 upgrade step, not the whole history at once, so a finding points at the
 revision that brings it. Alembic runs each revision inside a transaction
 (``transaction_per_migration`` in ``alembic/env.py``), so the ``BEGIN``/``COMMIT``
-lines are left out and squawk is told ``--assume-in-transaction``; it then
-judges the SQL the way the server will run it (``CREATE INDEX CONCURRENTLY``,
-for one, cannot run there). Alembic's own version-table bookkeeping is left
-out too.
+lines are left out, and Alembic's own version-table bookkeeping too.
+
+squawk's settings are squawk's own config file, ``.squawk.toml`` at the root:
+the rules switched off (each with its reason), the PostgreSQL version the SQL
+is judged for, and ``assume_in_transaction``, so that the SQL is judged the
+way the server will run it.
 
 A revision that does something squawk flags on purpose says so in its own
 file, with the reason next to each rule::
@@ -43,36 +45,17 @@ from sqlalchemy.engine import URL
 
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.migrations import alembic_config
-from bot_persistence.settings import Settings
+from bot_persistence.project import squawk_config
 
 __all__ = [
-    "EXCLUDED_RULES",
     "LintFinding",
     "PendingLint",
     "exemptions_of",
-    "lint_revisions",
     "revisions_sql",
     "squawk_binary",
     "start_lint",
+    "without_bookkeeping",
 ]
-
-#: Rules about style rather than locks or rewrites of a busy table. Each is a
-#: choice this project made knowingly; the rest of squawk's rules apply.
-EXCLUDED_RULES: tuple[str, ...] = (
-    # Column types are chosen per column in review (VARCHAR(n) for Discord's
-    # length limits, SMALLINT for volumes), not by the linter.
-    "prefer-text-field",
-    "prefer-bigint-over-int",
-    "prefer-bigint-over-smallint",
-    "prefer-identity",
-    # Alembic revisions run once, under a version check: they need not be
-    # idempotent (IF NOT EXISTS everywhere would hide drift instead).
-    "prefer-robust-stmts",
-    # Timeouts are set by whoever runs the migration (the session's settings),
-    # not written into each revision's SQL.
-    "require-lock-timeout",
-    "require-statement-timeout",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,18 +110,8 @@ def revisions_sql(
     of the stream as it is written, so each revision gets exactly the SQL its
     upgrade emits, as ``alembic upgrade PARENT:REV --sql`` would print it.
     """
-    return _offline(script, order, url, starting=None)
-
-
-def _offline(
-    script: ScriptDirectory,
-    revisions: Sequence[Script],
-    url: URL | str,
-    *,
-    starting: list[str] | None,
-) -> dict[str, str]:
     buffer = io.StringIO()
-    config = alembic_config(Settings.from_values())
+    config = alembic_config(None)  # rendered offline: no server is asked
     config.attributes["url"] = url
     config.output_buffer = buffer
     written: dict[str, str] = {}
@@ -153,12 +126,12 @@ def _offline(
             alembic_op.get_context().impl.memo.clear()
             start = buffer.tell()
             original(*args, **kwargs)
-            written[revision.revision] = _without_bookkeeping(buffer.getvalue()[start:])
+            written[revision.revision] = without_bookkeeping(buffer.getvalue()[start:])
 
         step.migration_fn = render
         return step
 
-    steps = [cut_out(revision) for revision in revisions]
+    steps = [cut_out(revision) for revision in order]
 
     def these_steps(rev: Any, context: MigrationContext) -> list[Any]:
         return steps
@@ -168,14 +141,13 @@ def _offline(
         script,
         fn=these_steps,
         as_sql=True,
-        starting_rev=starting,
-        destination_rev=revisions[-1].revision,
+        destination_rev=order[-1].revision,
     ):
         script.run_env()
     return written
 
 
-def _without_bookkeeping(sql: str) -> str:
+def without_bookkeeping(sql: str) -> str:
     """Drop the transaction wrapper and the version-table statements Alembic adds."""
     kept: list[str] = []
     for chunk in sql.split(";\n"):
@@ -249,7 +221,6 @@ def start_lint(
     revisions: Iterable[Script],
     *,
     url: URL | str,
-    pg_major: int,
 ) -> PendingLint:
     """Render each revision's upgrade SQL and start squawk on all of them at once.
 
@@ -277,9 +248,7 @@ def start_lint(
                     binary,
                     "--reporter",
                     "json",
-                    "--assume-in-transaction",
-                    f"--pg-version={pg_major}.0",
-                    f"--exclude={','.join(EXCLUDED_RULES)}",
+                    f"--config={squawk_config()}",
                     *files,
                 ],
                 stdout=subprocess.PIPE,
@@ -290,17 +259,6 @@ def start_lint(
         folder.cleanup()
         raise
     return PendingLint(folder, files, process)
-
-
-def lint_revisions(
-    script: ScriptDirectory,
-    revisions: Iterable[Script],
-    *,
-    url: URL | str,
-    pg_major: int,
-) -> list[LintFinding]:
-    """Lint each revision's upgrade SQL with squawk in one run and wait for the findings."""
-    return start_lint(script, revisions, url=url, pg_major=pg_major).findings()
 
 
 def _check_rule_names(binary: str, rules: set[str]) -> None:

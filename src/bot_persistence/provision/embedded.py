@@ -572,7 +572,8 @@ class EmbeddedBackend(Backend):
         if holder == "another program":
             return
         raise ForeignServerError(
+            port,
             f"port {port} on 127.0.0.1 is served by {holder}, not by this "
             f"checkout's dev server ({self.cluster.root}); nothing was read or written: "
-            "set POSTGRES_PORT in .env to a free port and run `bot-db up`"
+            "set POSTGRES_PORT in .env to a free port and run `bot-db up`",
         )

@@ -132,9 +132,11 @@ def holder_of(port: int) -> str:
 def port_taken_error(port: int) -> PortInUseError:
     """``port`` is taken by someone else: the error names who, when it can be seen."""
     holder = holder_of(port)
-    error = ForeignServerError if holder != "another program" else PortInUseError
-    return error(
-        f"port {port} on 127.0.0.1 is used by {holder}; set POSTGRES_PORT in .env to a free port"
+    if holder == "another program":
+        return PortInUseError(port)
+    return ForeignServerError(
+        port,
+        f"port {port} on 127.0.0.1 is used by {holder}; set POSTGRES_PORT in .env to a free port",
     )
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot_persistence.connection import first_line
 from bot_persistence.errors import (
     AlreadyExistsError,
     DiskFullError,
@@ -40,6 +41,8 @@ __all__ = [
     "validate",
     "validation_message",
 ]
+
+_Model = TypeVar("_Model", bound="StrictModel")
 
 #: The largest value a PostgreSQL BIGINT (and a Discord snowflake) can hold.
 MAX_BIGINT = 2**63 - 1
@@ -143,16 +146,23 @@ def validation_message(exc: ValidationError, what: str) -> str:
     return f"{what}: {'; '.join(parts)}"
 
 
-def validate(model: type[StrictModel], data: Any, what: str) -> Any:
-    """``data`` validated as ``model`` (a mapping or an instance), or InvalidInputError."""
-    if not isinstance(data, model):
+def validate(model: type[_Model], data: object, what: str) -> _Model:
+    """``data`` validated as ``model`` (a mapping or an instance), or InvalidInputError.
+
+    Generic in the model, so a caller gets the model's own type back and mypy
+    checks what it does with it. Text no UTF-8 can hold (a lone surrogate) is
+    refused too, anywhere in the value.
+    """
+    if isinstance(data, model):
+        validated = data
+    else:
         try:
-            data = model.model_validate(data)
+            validated = model.model_validate(data)
         except ValidationError as exc:
             raise InvalidInputError(validation_message(exc, what)) from None
-    if find_unencodable(data) is not None:
+    if find_unencodable(validated) is not None:
         raise _unencodable_error(what)
-    return data
+    return validated
 
 
 @contextlib.contextmanager
@@ -183,15 +193,9 @@ def translate_constraint_errors(
             raise AlreadyExistsError(exists) from exc
         if sqlstate == "53100":
             raise DiskFullError(
-                f"the database server's disk is full ({_first_line(exc)}); free space on "
+                f"the database server's disk is full ({first_line(exc)}); free space on "
                 "the disk of its data directory, nothing was written"
             ) from exc
         if sqlstate.startswith(("22", "23")):  # a data exception or another constraint
-            raise InvalidInputError(f"the database refused the value: {_first_line(exc)}") from exc
+            raise InvalidInputError(f"the database refused the value: {first_line(exc)}") from exc
         raise
-
-
-def _first_line(exc: BaseException) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    text = str(original).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

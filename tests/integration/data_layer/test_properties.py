@@ -26,7 +26,7 @@ from bot_persistence.repositories import (
 )
 from bot_persistence.repositories.base import MAX_BIGINT
 from bot_persistence.settings import Settings
-from tests.integration.data_layer.conftest import snapshot
+from tests.helpers import table_rows as snapshot
 
 USER = 500000000000000001
 GUILD = 500000000000000002
