@@ -70,6 +70,7 @@ class Dev:
             BOT_DB_DATA_DIR=str(self.settings.data_dir),
             BOT_DB_BACKEND="embedded",
             BOT_DB_STARTUP_TIMEOUT="60",
+            BOT_DB_BRANCH_DATABASES="false",  # the database the suite's settings name
         )
         return env
 

@@ -145,6 +145,7 @@ def test_sigterm_during_initdb_leaves_no_password_file_and_the_next_up_works(
         "POSTGRES_PASSWORD": PASSWORD,
         "BOT_DB_DATA_DIR": str(dev_settings.data_dir),
         "BOT_DB_BACKEND": "embedded",
+        "BOT_DB_BRANCH_DATABASES": "false",
     }
     env.pop("DATABASE_URL", None)
     up = subprocess.Popen(
