@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -183,4 +184,8 @@ def run() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    # The command is done and has said so: an interrupt from here on would only
+    # turn its exit code into a death by signal while the interpreter shuts down.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     sys.exit(code)
