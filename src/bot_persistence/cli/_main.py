@@ -108,6 +108,11 @@ def main(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not (args.verbose or args.debug):
+        # The pool logs a traceback when it cannot reset a connection that an
+        # interrupt left mid-statement; the connection is discarded anyway, and
+        # the one line this command prints says what happened.
+        logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     try:
         if settings is None:
             try:
