@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot_persistence.errors import ConfigurationError
 
-__all__ = ["alembic_ini", "project_root", "psqlrc", "seeds_dir", "versions_dir"]
+__all__ = ["alembic_ini", "env_file", "project_root", "psqlrc", "seeds_dir", "versions_dir"]
 
 
 def _is_root(candidate: Path) -> bool:
@@ -31,6 +31,20 @@ def project_root(start: Path | None = None) -> Path:
         f"cannot find alembic.ini in {here} or its parents; run bot-db from a checkout "
         "of the bot-persistence repository"
     )
+
+
+def env_file(start: Path | None = None) -> Path:
+    """The ``.env`` to read: the project root's when run anywhere inside a checkout.
+
+    ``bot-db check`` from ``docs/`` then reads the same ``.env`` as from the
+    root. Outside a checkout it is the current directory's, as before (the
+    installed wheel has no root of its own to fall back to here).
+    """
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if _is_root(candidate):
+            return candidate / ".env"
+    return here / ".env"
 
 
 def alembic_ini(root: Path | None = None) -> Path:

@@ -17,9 +17,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot_persistence.cli._commands import Handler
+from bot_persistence.cli._meta import MetaHandler
 from bot_persistence.cli._parser import build_parser
 from bot_persistence.cli.output import Console
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
+from bot_persistence.project import env_file
 from bot_persistence.settings import Settings
 
 __all__ = ["main", "run"]
@@ -40,7 +42,6 @@ def main(
     stdin: TextIO | None = None,
 ) -> int:
     """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
-    out = Console(stdout, err=stderr)
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -51,14 +52,19 @@ def main(
     except SystemExit as exc:  # argparse printed usage or help itself
         return int(exc.code or 0)
     args.stdin = stdin
+    out = Console(stdout, err=stderr, json_mode=getattr(args, "json", False))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.meta:
+            meta: MetaHandler = args.handler
+            return meta(args, parser, out)
         if settings is None:
             try:
-                settings = Settings()
+                # The project root's .env, wherever in the checkout bot-db runs.
+                settings = Settings(_env_file=env_file())
             except ValidationError as exc:
                 raise _settings_error(exc) from None
         handler: Handler = args.handler

@@ -7,9 +7,11 @@ rebuilds the database. The command line only formats what these return.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from psycopg import sql
 from sqlalchemy import func, select
@@ -34,6 +36,8 @@ from bot_persistence.settings import Settings
 __all__ = ["UpReport", "reset", "table_counts", "up"]
 
 Progress = Callable[[str], None]
+#: Wraps a step that may take more than a second, so the caller can show it live.
+Step = Callable[[str], AbstractContextManager[object]]
 
 #: Tables whose row counts ``status`` shows, in a reading order.
 COUNTED = (User, Guild, GuildSettings, UserPreferences, Playlist, Track, PlaylistTrack)
@@ -41,6 +45,10 @@ COUNTED = (User, Guild, GuildSettings, UserPreferences, Playlist, Track, Playlis
 
 def _quiet(_: str) -> None:
     return None
+
+
+def _unseen(_: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,28 +76,34 @@ def up(
     backend: str | None = None,
     seed: bool | None = None,
     progress: Progress = _quiet,
+    step: Step = _unseen,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
+    ``progress`` gets each finished step's line; ``step`` wraps each slow one.
     """
     started = time.perf_counter()
     chosen, reason = select_backend(settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
-    server = chosen.up()
+    with step(f"server    starting ({chosen.name})"):
+        server = chosen.up()
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
-    migration = upgrade(settings)
+    with step("migrate   running migrations"):
+        migration = upgrade(settings)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
         if migration.changed
         else f"migrate   at head {migration.after}"
     )
     should_seed = seed if seed is not None else _database_is_empty(settings)
-    seeds = apply_seeds(settings) if should_seed else None
+    with step("seed      applying seeds/"):
+        seeds = apply_seeds(settings) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
-    return _probed(settings, chosen, reason, server, migration, seeds, started)
+    with step("check     probing"):
+        return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 
 def _probed(
@@ -128,19 +142,21 @@ def drop_database(settings: Settings) -> None:
             conn.exec_driver_sql(statement.as_string())
 
 
-def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
+def reset(settings: Settings, backend: Backend | None = None, *, step: Step = _unseen) -> UpReport:
     """Drop the database and build it again: created, migrated to head, seeded.
 
     The caller has already guarded and asked; this does the destroying.
     """
     started = time.perf_counter()
     chosen, reason = (backend, "reset") if backend else select_backend(settings)
-    server = chosen.up()
-    drop_database(settings)
-    ensure_database(settings)
-    migration = upgrade(settings)
-    seeds = apply_seeds(settings)
-    return _probed(settings, chosen, reason, server, migration, seeds, started)
+    with step(f"server    starting ({chosen.name})"):
+        server = chosen.up()
+    with step(f"reset     rebuilding {settings.database!r}"):
+        drop_database(settings)
+        ensure_database(settings)
+        migration = upgrade(settings)
+        seeds = apply_seeds(settings)
+        return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 
 def table_counts(settings: Settings) -> dict[str, int]:
