@@ -282,7 +282,11 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
     major = args.pg or DEFAULT_MAJOR
     with contextlib.ExitStack() as stack:
         with out.step(f"server    starting a throw-away PostgreSQL {major}"):
-            scratch = stack.enter_context(throwaway_server(major, image=settings.postgres_image))
+            scratch = stack.enter_context(
+                throwaway_server(
+                    major, image=settings.postgres_image, prefer_container=args.container
+                )
+            )
         return run(scratch.settings, scratch.source)
 
 

@@ -150,6 +150,12 @@ def _roundtrip(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--no-lint", action="store_true", help="skip the squawk lint of each revision's SQL"
     )
+    sub.add_argument(
+        "--container",
+        action="store_true",
+        help="a container of MAJOR through testcontainers where a Docker engine answers "
+        "(pulled if absent); local binaries only where none can serve it, saying so",
+    )
 
 
 def _reset(sub: argparse.ArgumentParser) -> None:
