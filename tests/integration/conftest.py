@@ -18,7 +18,11 @@ from bot_persistence.provision.engine import OFFLINE_IMAGE, image_present
 from bot_persistence.settings import Settings
 
 #: Which backend a test module exercises; the rest of this folder uses embedded.
-BACKEND_OF_MODULE = {"test_docker_backend.py": "docker", "test_compose_backend.py": "compose"}
+BACKEND_OF_MODULE = {
+    "test_docker_backend.py": "docker",
+    "test_roundtrip_container.py": "docker",
+    "test_compose_backend.py": "compose",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
