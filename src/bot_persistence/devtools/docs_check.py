@@ -29,6 +29,7 @@ from pydantic import AliasChoices, SecretStr
 from bot_persistence import errors
 from bot_persistence.devdb import erd
 from bot_persistence.devtools.command_catalog import Catalog, CommandSpec
+from bot_persistence.devtools.command_coverage import check_readme_covers_commands
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -497,6 +498,12 @@ def run_checks(root: Path, catalog: Catalog | None = None) -> list[Problem]:
     for script in scripts:
         if script.is_file():
             problems += check_script_commands(script, catalog, shown_as=rel(script))
+    readme = root / "README.md"
+    if readme.is_file():
+        problems += [
+            Problem(Path("README.md"), line, message)
+            for line, message in check_readme_covers_commands(readme, catalog.bot_db)
+        ]
     problems += check_env_example(root / ".env.example", shown_as=Path(".env.example"))
     problems += check_erd(root / "docs" / "schema.md", shown_as=Path("docs/schema.md"))
     problems += check_troubleshooting(
