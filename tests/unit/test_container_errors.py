@@ -186,3 +186,16 @@ def test_container_image_for_a_major(
     assert scratch.container_image_for(15, "postgres:18", pull=True) == expected
     # POSTGRES_IMAGE of another major is never used for this one.
     assert scratch.container_image_for(18, "postgres:15", pull=False) is None
+
+
+def test_container_image_without_pulling_leaves_the_offline_image_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without --container the roundtrip prefers local binaries to the offline image.
+    from bot_persistence.provision import scratch
+
+    monkeypatch.setattr(scratch, "_container_support", lambda: True)
+    monkeypatch.setattr(
+        scratch, "image_present", lambda image: image == "bot-persistence/postgres:15-offline"
+    )
+    assert scratch.container_image_for(15, None) is None

@@ -94,13 +94,14 @@ def container_image_for(major: int, image: str | None, *, pull: bool = False) ->
     """An image of ``major`` for a container, or None when containers cannot serve it.
 
     ``image`` (POSTGRES_IMAGE) when its tag names ``major``, else the official
-    ``postgres:NN``, else the offline image when it is of ``major``: the first
-    one here. With ``pull``, the official one is pulled when none is here.
+    ``postgres:NN``: the first one here. With ``pull`` (a container is
+    preferred), the offline image serves too when it is of ``major``, and the
+    official one is pulled when none is here.
     """
     if not _container_support():
         return None
     official = f"postgres:{major}"
-    candidates = [img for img in (image, official, OFFLINE_IMAGE) if img]
+    candidates = [img for img in (image, official, OFFLINE_IMAGE if pull else None) if img]
     candidates = [img for img in dict.fromkeys(candidates) if _image_major(img) == major]
     found = next((img for img in candidates if image_present(img)), None)
     if found is not None or not pull:
