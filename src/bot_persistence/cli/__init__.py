@@ -1,8 +1,10 @@
 """``bot-db``: the development database from the command line.
 
 ``_main`` is the edge (arguments, settings, errors to one line and an exit
-code), ``_parser`` the option table, ``_commands`` one function per
-subcommand, ``output`` how lines reach a person or a machine.
+code), ``_parser`` the tables of shared options and commands, ``_commands``
+one function per subcommand, ``_meta`` the commands about bot-db itself
+(``help``, ``completion``), ``output`` how lines and progress reach a person
+or a machine.
 """
 
 from bot_persistence.cli._main import main, run
