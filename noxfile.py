@@ -30,9 +30,8 @@ DEV_INSTALL = ["-e", ".[embedded,docker]"]
 # downloads nothing of its own.
 ACTIONLINT_SOURCE = Path(".ci", "actionlint")
 ACTIONLINT_DIR = Path(".nox", "_tools", "actionlint")
-#: Settings.postgres_image's default: what a laptop pulls.
-OFFICIAL_IMAGE = "postgres:18"
-#: Built by compose/image/build.sh where no image registry can be reached.
+#: Built by compose/image/build.sh where no image registry can be reached (the
+#: `image` session's hint; which image a session runs is the package's rule).
 OFFLINE_IMAGE = "bot-persistence/postgres:15-offline"
 #: testcontainers on a local engine with published ports on loopback, and no
 #: reaper container (cleanup is the project's own: see provision/docker.py).
@@ -89,11 +88,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (check and format --check), mypy --strict, actionlint and zizmor."""
+    """ruff (check and format --check), mypy --strict, the import layers, actionlint and zizmor."""
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
+    # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
+    session.run("lint-imports")
     _actionlint(session)
     _zizmor(session)
 
@@ -130,8 +131,9 @@ def _actionlint(session: nox.Session) -> None:
 def migrate_roundtrip(session: nox.Session) -> None:
     """Prove every migration up, down and up on throw-away PostgreSQL 15 and 18 (`-- --pg 16`)."""
     _install(session, "migrations")
+    env = _container_env(session)
     for argv in _roundtrip_runs(session.posargs):
-        session.run("bot-db", "roundtrip", *argv, env=_container_env())
+        session.run("bot-db", "roundtrip", *argv, env=env)
 
 
 # -- PostgreSQL majors in containers: migrate-roundtrip and integration -------------------
@@ -194,7 +196,7 @@ def _compose_v2(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
     _install(session, "test", "bench")
-    session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env())
+    session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env(session))
 
 
 @nox.session(name="docs-check", python=DEFAULT_PYTHON)
@@ -215,28 +217,24 @@ def onboarding(session: nox.Session) -> None:
     )  # fmt: skip
 
 
-def _image_here(image: str) -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    found = subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False)
-    return found.returncode == 0
-
-
-def _container_env() -> dict[str, str]:
+def _container_env(session: nox.Session) -> dict[str, str]:
     """Environment for the container backends on this machine.
 
-    POSTGRES_IMAGE as given; else, where the official image is absent and the
-    offline one is present (no registry here), the offline one. Elsewhere the
-    official image is pulled as usual.
+    The image is the package's rule (provision.engine.container_image: the
+    official image, or the offline one where only it is here), asked through
+    the session's interpreter, where the package is installed: the noxfile
+    itself runs in nox's environment, which has none of it.
     """
     env = dict(TESTCONTAINERS_ENV)
-    if (
-        not os.environ.get("POSTGRES_IMAGE")
-        and not _image_here(OFFICIAL_IMAGE)
-        and _image_here(OFFLINE_IMAGE)
-    ):
-        env["POSTGRES_IMAGE"] = OFFLINE_IMAGE
+    if not os.environ.get("POSTGRES_IMAGE"):
+        chosen = session.run(
+            "python", "-c",
+            "from bot_persistence.provision.engine import container_image; "
+            "print(container_image(None))",
+            silent=True,
+        )  # fmt: skip
+        if isinstance(chosen, str) and chosen.strip():
+            env["POSTGRES_IMAGE"] = chosen.strip()
     return env
 
 
@@ -252,9 +250,9 @@ def integration(session: nox.Session) -> None:
     """Integration tests on PostgreSQL 18 in a container (`-- --db-pg 15`), compose v1 and v2."""
     _install(session, "test")
     _compose_v2(session)
-    env = _container_env()
+    env = _container_env(session)
     if "POSTGRES_IMAGE" in env:
-        session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']} (the official image is not here)")
+        session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']}")
     session.run(
         "pytest", "-m", "integration", "tests/integration", *_integration_args(session.posargs),
         env=env,

@@ -6,7 +6,9 @@ Database.connect(settings)`` ... ``await db.close()`` where the code has no
 gives an async SQLAlchemy engine on psycopg 3 whose pool is sized from settings.
 
 Start-up proves the database usable before the bot goes on: the server answers,
-the password is accepted, the database exists and its schema is at head. A
+the password is accepted, the database exists and its schema is at head (a
+database migrated by newer code, at a revision this code lacks, is named as
+such, with the git branch that has the revision outside production). A
 server that is still starting is waited for until ``BOT_DB_STARTUP_TIMEOUT``,
 with one log line per attempt; anything else fails at once with a typed error
 whose message says what to do.
@@ -39,7 +41,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot_persistence.connection import is_retryable, translate_connect_error
+from bot_persistence.connection import (
+    driver_message,
+    is_retryable,
+    last_line,
+    translate_connect_error,
+)
 from bot_persistence.errors import (
     BotPersistenceError,
     ConnectionLostError,
@@ -49,7 +56,12 @@ from bot_persistence.errors import (
     StatementTimeoutError,
 )
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import database_revision, single_head
+from bot_persistence.schema_version import (
+    ahead_of_code,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "create_engine", "translate_call_error"]
@@ -93,11 +105,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def _message(exc: BaseException) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original).strip()
-
-
 def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
     """Our typed error for a driver or pool failure during a call; ``None`` for anything else.
 
@@ -119,7 +126,7 @@ def translate_call_error(exc: BaseException, settings: Settings) -> BotPersisten
         )
     if not isinstance(original, psycopg.OperationalError):
         return None
-    lowered = _message(exc).lower()
+    lowered = driver_message(exc).lower()
     if any(phrase in lowered for phrase in _CONNECT_FAILURES):
         return translate_connect_error(exc, settings)
     return ConnectionLostError(
@@ -166,7 +173,20 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            head = single_head(versions_dir())
+            versions = versions_dir()
+            head = single_head(versions)
+            if (
+                revision is not None
+                and revision != head
+                and revision not in known_revisions(versions)
+            ):
+                # Alembic could neither upgrade nor name it: say where it came from.
+                raise ahead_of_code(
+                    self.settings.database,
+                    revision,
+                    versions,
+                    consult_git=self.settings.environment != "production",
+                )
             if revision != head and self.settings.migrate_on_startup:
                 # The one place the bot's process loads the migration tooling.
                 from bot_persistence.migrations import runner
@@ -208,7 +228,7 @@ class Database:
                     settings.port,
                     attempt,
                     settings.startup_timeout,
-                    _message(exc).splitlines()[-1] if _message(exc) else type(exc).__name__,
+                    last_line(exc),
                 )
             # Back-off between attempts at a condition, bounded by the deadline.
             await asyncio.sleep(delay)

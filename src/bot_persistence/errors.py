@@ -27,6 +27,7 @@ do next, and never contains a password::
     ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
     │   ├── SchemaNotAtHeadError
+    │   ├── SchemaAheadOfCodeError      the database has a revision the code lacks
     │   ├── MigrationFailedError
     │   └── MigrationCheckError         the roundtrip or a lint found a problem
     ├── SeedError
@@ -66,6 +67,7 @@ __all__ = [
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
+    "SchemaAheadOfCodeError",
     "SchemaError",
     "SchemaNotAtHeadError",
     "SeedError",
@@ -122,7 +124,21 @@ class ImageUnavailableError(ProvisionError):
 
 
 class PortInUseError(ProvisionError):
-    """The configured port is taken by a program that is not our server."""
+    """The configured port is taken by a program that is not our server.
+
+    Built from the port alone, so that every backend says it in the same words.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        super().__init__(
+            f"port {port} on 127.0.0.1 is used by another program; set POSTGRES_PORT in .env "
+            "to a free port"
+        )
+
+    def __reduce__(self) -> tuple[type[PortInUseError], tuple[int]]:
+        # Rebuilt from the port (not the message) when pickled across processes.
+        return (type(self), (self.port,))
 
 
 class ServerStartError(ProvisionError):
@@ -178,6 +194,20 @@ class SchemaError(BotPersistenceError):
 
 class SchemaNotAtHeadError(SchemaError):
     """The database's Alembic revision is not the newest one; run ``bot-db migrate``."""
+
+
+class SchemaAheadOfCodeError(SchemaError):
+    """The database is stamped with a revision this code's migrations do not have.
+
+    It was migrated by newer code (another git branch, a newer release), so
+    Alembic cannot find the revision, to upgrade from it or downgrade. The
+    message names the revision, where it comes from when that can be told, and
+    the way out; ``revision`` holds the id.
+    """
+
+    def __init__(self, message: str, *, revision: str = "") -> None:
+        super().__init__(message)
+        self.revision = revision
 
 
 class MigrationFailedError(SchemaError):

@@ -7,6 +7,12 @@ reads the revision files' module-level ``revision`` / ``down_revision``
 assignments with :mod:`ast` (nothing is imported or executed) and the
 database's ``alembic_version`` table with one query. Alembic itself is loaded
 only to migrate (:mod:`bot_persistence.migrations.runner`).
+
+A database stamped with a revision the files here do not have was migrated by
+other code (another git branch, a newer release); Alembic can then neither
+upgrade nor downgrade it and says only "Can't locate revision". Every path that
+meets such a database (the bot's start-up probe, ``bot-db`` migrate, check and
+status) raises the one error :func:`ahead_of_code` builds instead.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from bot_persistence.errors import MigrationFailedError
+from bot_persistence.errors import MigrationFailedError, SchemaAheadOfCodeError
 
-__all__ = ["database_revision", "heads_in", "single_head"]
+__all__ = ["ahead_of_code", "database_revision", "heads_in", "known_revisions", "single_head"]
 
 _KEYS = ("revision", "down_revision")
 
@@ -65,6 +71,45 @@ def heads_in(versions: Path) -> list[str]:
         revisions.add(revision)
         parents.update(_as_tuple(values.get("down_revision")))
     return sorted(revisions - parents)
+
+
+def known_revisions(versions: Path) -> set[str]:
+    """Every revision id the revision files in ``versions`` define."""
+    found = {_assignments(path).get("revision") for path in sorted(versions.glob("*.py"))}
+    return {revision for revision in found if isinstance(revision, str)}
+
+
+def ahead_of_code(
+    database: str, revision: str, versions: Path, *, consult_git: bool
+) -> SchemaAheadOfCodeError:
+    """The error for ``database`` stamped with ``revision``, which ``versions`` lacks.
+
+    With ``consult_git`` (a development checkout, never production) it names the
+    branch or commit that added the revision's file, from git's history; the
+    bot in production only says that newer code migrated the database.
+    """
+    origin = None
+    if consult_git:
+        # The one place the runtime asks git anything, and only on the dev path;
+        # loaded here so the bot's process never imports it otherwise.
+        from bot_persistence.devdb.git import revision_origin
+
+        found = revision_origin(versions.parent.parent, revision)
+        origin = found.describe() if found else None
+    if not consult_git:
+        return SchemaAheadOfCodeError(
+            f"database {database!r} is at revision {revision}, which this release's "
+            "migrations do not have: newer code migrated it; deploy the release that has "
+            "that revision (or newer)",
+            revision=revision,
+        )
+    source = f"it was added on {origin}" if origin else "no branch or commit here has it"
+    return SchemaAheadOfCodeError(
+        f"database {database!r} is at revision {revision}, which this checkout's migrations "
+        f"do not have ({source}); check out that code to use this database, or run "
+        "`bot-db reset` to rebuild it from this checkout's migrations",
+        revision=revision,
+    )
 
 
 def single_head(versions: Path) -> str | None:

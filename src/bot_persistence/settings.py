@@ -93,6 +93,11 @@ class Settings(BaseSettings):
             "derived from the checkout's folder name, as Compose itself does."
         ),
     )
+    branch_databases: bool = Field(
+        default=True,
+        validation_alias=_env("BOT_DB_BRANCH_DATABASES"),
+        description="In a git checkout, give each branch its own database on the dev server.",
+    )
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:

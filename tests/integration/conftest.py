@@ -13,9 +13,8 @@ import os
 import pytest
 
 from bot_persistence.errors import BotPersistenceError
-from bot_persistence.provision.docker import _client
-from bot_persistence.provision.engine import OFFLINE_IMAGE, image_present
-from bot_persistence.settings import Settings
+from bot_persistence.provision.docker import docker_client
+from bot_persistence.provision.engine import container_image
 from bot_persistence.testing.hooks import RUN_KEY
 
 #: Which backend a test module exercises; the rest of this folder uses embedded.
@@ -41,7 +40,7 @@ def docker_required() -> bool:
 def docker_engine() -> None:
     """Skip (or, in CI, fail) when no Docker engine answers."""
     try:
-        _client().close()
+        docker_client().close()
     except BotPersistenceError as exc:
         reason = f"no Docker engine for the docker tests: {exc}"
         if docker_required():
@@ -52,12 +51,7 @@ def docker_engine() -> None:
 @pytest.fixture(scope="session")
 def postgres_image(docker_engine: None) -> str:
     """POSTGRES_IMAGE when given; else the official image, or the offline one where only it is."""
-    configured = os.environ.get("POSTGRES_IMAGE") or str(
-        Settings.model_fields["postgres_image"].default
-    )
-    if not image_present(configured) and image_present(OFFLINE_IMAGE):
-        return OFFLINE_IMAGE
-    return configured
+    return container_image(os.environ.get("POSTGRES_IMAGE"))
 
 
 @pytest.fixture(autouse=True)

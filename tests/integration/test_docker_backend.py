@@ -15,27 +15,25 @@ from pathlib import Path
 
 import docker
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.docker import LABEL_OWNER, LABEL_ROLE, throwaway_server
+from bot_persistence.provision.docker import LABEL_OWNER, LABEL_ROLE, throwaway_container
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, scalar
 
 pytestmark = pytest.mark.docker
 
 CHILD = textwrap.dedent(
     """
     import sys
-    from bot_persistence.provision.docker import throwaway_server
+    from bot_persistence.provision.docker import throwaway_container
     from bot_persistence.settings import Settings
 
     settings = Settings.from_values(
         postgres_image=sys.argv[1], postgres_password="child-password", startup_timeout=60
     )
-    with throwaway_server(settings) as served:
+    with throwaway_container(settings) as served:
         print(served.postgres_port, flush=True)
         sys.stdin.readline()
     """
@@ -57,6 +55,7 @@ def settings_for(image: str, **overrides: object) -> Settings:
         "postgres_db": "throwaway",
         "postgres_password": PASSWORD,
         "startup_timeout": 60,
+        "branch_databases": False,  # one database whatever branch this checkout is on
     }
     return Settings.from_values(**{**values, **overrides})
 
@@ -74,15 +73,6 @@ def containers_of(
         for c in found
         if f":{pid}:" in c.labels.get(LABEL_OWNER, "") and c.id not in (besides or set())
     ]
-
-
-def scalar(settings: Settings, query: str) -> object:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(query)).scalar()
-    finally:
-        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -109,7 +99,7 @@ def test_throwaway_server_is_ready_on_loopback_and_removed_after_use(
     postgres_image: str, engine_client: docker.DockerClient
 ) -> None:
     before = set(containers_of(engine_client, os.getpid()))
-    with throwaway_server(settings_for(postgres_image)) as served:
+    with throwaway_container(settings_for(postgres_image)) as served:
         assert served.postgres_host == "127.0.0.1"
         assert served.database == "throwaway"
         assert served.password == PASSWORD
@@ -129,7 +119,7 @@ def test_throwaway_server_is_removed_when_the_body_raises(
     before = set(containers_of(engine_client, os.getpid()))
     with (  # noqa: PT012 - the body is what raises inside the server
         pytest.raises(RuntimeError, match="test body failed"),
-        throwaway_server(settings_for(postgres_image)),
+        throwaway_container(settings_for(postgres_image)),
     ):
         held = containers_of(engine_client, os.getpid(), besides=before)
         raise RuntimeError("test body failed")
@@ -156,7 +146,7 @@ def test_container_of_a_killed_run_is_removed_by_the_next_run(
         child.wait(timeout=30)
     left = containers_of(engine_client, child.pid)
     assert len(left) == 1
-    with throwaway_server(settings_for(postgres_image)):
+    with throwaway_container(settings_for(postgres_image)):
         assert containers_of(engine_client, child.pid) == []
 
 

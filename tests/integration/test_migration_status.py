@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 
-from bot_persistence import cli
 from bot_persistence.migrations import head_revision, script_directory
 from bot_persistence.settings import Settings
-
-
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
+from tests.helpers import bot_db
 
 
 def revisions(settings: Settings) -> list[str]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 
 import pytest
 
-from bot_persistence import cli
 from bot_persistence.provision.scratch import _image_major
 from bot_persistence.settings import Settings
+from tests.helpers import bot_db
 
 pytestmark = pytest.mark.docker
 
@@ -21,15 +20,12 @@ def test_roundtrip_runs_in_a_container_of_the_major_asked_for(postgres_image: st
     before = subprocess.run(
         ["docker", "ps", "--all", "--quiet"], capture_output=True, text=True, check=True
     ).stdout
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(
-        ["roundtrip", "--pg", str(major), "--container", "--no-lint", "--json"],
-        settings=Settings.from_values(postgres_image=postgres_image),
-        stdout=out,
-        stderr=err,
+    code, out, err = bot_db(
+        Settings.from_values(postgres_image=postgres_image),
+        *("roundtrip", "--pg", str(major), "--container", "--no-lint", "--json"),
     )
-    assert (code, err.getvalue()) == (0, "")
-    report = json.loads(out.getvalue())
+    assert (code, err) == (0, "")
+    report = json.loads(out)
     assert report["ok"] is True
     assert report["server"].startswith(f"PostgreSQL {major}.")
     after = subprocess.run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import shutil
 import subprocess
@@ -16,12 +15,12 @@ from bot_persistence import cli
 from bot_persistence.cli import _parser
 from bot_persistence.cli._commands import cmd_url
 from bot_persistence.settings import Settings
+from tests.helpers import bot_db
 
 
-def run(argv: list[str], settings: Settings | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
+def local(**values: object) -> Settings:
+    """Settings of these values only, one database whatever the checkout's branch."""
+    return Settings.from_values(branch_databases=False, **values)
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -40,7 +39,7 @@ def options_of(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(["--version"])
+    code, _, _ = bot_db(None, "--version")
     assert code == 0
     assert capsys.readouterr().out.strip() == f"bot-db {version('bot-persistence')}"
 
@@ -72,7 +71,7 @@ def test_a_global_option_after_a_nested_command_is_not_lost() -> None:
 
 
 def test_status_v_is_no_longer_an_error() -> None:
-    code, _, err = run(["url", "-v"], Settings.from_values())
+    code, _, err = bot_db(local(), "url", "-v")
     assert (code, err) == (0, "")
 
 
@@ -81,6 +80,7 @@ REPORTING = {
     "up", "down", "status", "check", "url", "migrate", "migrations", "downgrade", "revision",
     "seed", "roundtrip", "reset", "smoke",
     "snapshot save", "snapshot restore", "snapshot list", "snapshot delete",
+    "branch list", "branch prune", "branch reset",
 }  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def test_shared_options_are_the_same_wherever_they_appear() -> None:
         for path, sub in found.items()
         if "--backend" in options_of(sub)
     }
-    assert set(backends) == {"up", "down", "status", "reset"}
+    assert set(backends) == {"up", "down", "status", "reset", "branch reset"}
     assert len({tuple(choices or ()) for choices in backends.values()}) == 1
 
 
@@ -112,21 +112,21 @@ def test_a_command_is_one_entry_in_the_table(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_help_lists_the_commands() -> None:
-    code, out, _ = run(["help"])
+    code, out, _ = bot_db(None, "help")
     assert code == 0
     assert out.startswith("usage: bot-db")
     assert "migrations" in out
 
 
 def test_help_command_shows_that_commands_options() -> None:
-    code, out, _ = run(["help", "snapshot", "save"])
+    code, out, _ = bot_db(None, "help", "snapshot", "save")
     assert code == 0
     assert out.startswith("usage: bot-db snapshot save")
     assert "--yes" in out
 
 
 def test_help_for_an_unknown_command_is_one_line_exit_2() -> None:
-    code, _, err = run(["help", "launch"])
+    code, _, err = bot_db(None, "help", "launch")
     assert code == 2
     assert "no command 'launch'" in err
     assert err.count("\n") == 1
@@ -134,12 +134,12 @@ def test_help_for_an_unknown_command_is_one_line_exit_2() -> None:
 
 def test_help_works_with_a_broken_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTGRES_PORT", "not-a-port")
-    assert run(["help", "up"])[0] == 0
+    assert bot_db(None, "help", "up")[0] == 0
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_script_names_every_command(shell: str) -> None:
-    code, out, _ = run(["completion", shell])
+    code, out, _ = bot_db(None, "completion", shell)
     assert code == 0
     top = [path for path in subcommands(cli.build_parser()) if " " not in path]
     for name in top:
@@ -153,7 +153,7 @@ def test_completion_script_is_valid_for_its_shell(shell: str, tmp_path: Path) ->
     if program is None:
         pytest.skip(f"{shell} is not installed here")
     script = tmp_path / f"bot-db.{shell}"
-    script.write_text(run(["completion", shell])[1])
+    script.write_text(bot_db(None, "completion", shell)[1])
     checked = subprocess.run(
         [program, "-n", str(script)], capture_output=True, text=True, check=False
     )
@@ -161,25 +161,25 @@ def test_completion_script_is_valid_for_its_shell(shell: str, tmp_path: Path) ->
 
 
 def test_url_json_is_a_document() -> None:
-    code, out, _ = run(["url", "--json"], Settings.from_values(postgres_password="pa55"))
+    code, out, _ = bot_db(local(postgres_password="pa55"), "url", "--json")
     assert code == 0
     assert json.loads(out) == {"url": "postgresql://bot:pa55@127.0.0.1:5433/bot"}
 
 
 def test_migrate_sql_prints_the_upgrade_without_connecting() -> None:
     # Port 1 on loopback: nothing listens, so a connection attempt would fail.
-    offline = Settings.from_values(postgres_port=1)
-    code, out, err = run(["migrate", "--sql"], offline)
+    offline = local(postgres_port=1)
+    code, out, err = bot_db(offline, "migrate", "--sql")
     assert (code, err) == (0, "")
     assert "CREATE TABLE users" in out
     assert "INSERT INTO alembic_version" in out
-    code, out, _ = run(["migrate", "--sql", "--json"], offline)
+    code, out, _ = bot_db(offline, "migrate", "--sql", "--json")
     assert code == 0
     assert "CREATE TABLE users" in json.loads(out)["sql"]
 
 
 def test_migrate_sql_to_an_unknown_revision_is_one_line() -> None:
-    code, _, err = run(["migrate", "--sql", "--to", "nope"], Settings.from_values(postgres_port=1))
+    code, _, err = bot_db(local(postgres_port=1), "migrate", "--sql", "--to", "nope")
     assert code == 2
     assert err.startswith("bot-db: error: cannot write the SQL for 'nope'")
     assert err.count("\n") == 1

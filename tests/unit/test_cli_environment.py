@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot_persistence import cli
 from bot_persistence.cli.output import Console
 from bot_persistence.project import env_file
 from bot_persistence.provision import select_backend
 from bot_persistence.provision.selection import is_managed_url
 from bot_persistence.settings import Settings
-from tests.conftest import wait_until
+from tests.helpers import bot_db, wait_until
 
 MANAGED = "postgresql://bot:bot-dev-password@127.0.0.1:5433/bot"
 
@@ -47,10 +46,9 @@ def test_bot_db_in_a_sub_folder_reads_the_roots_env(
     for name in ("DATABASE_URL", "POSTGRES_PORT", "POSTGRES_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(root / "docs" / "deep")
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(["url"], stdout=out, stderr=err)
-    assert (code, err.getvalue()) == (0, "")
-    assert out.getvalue().strip() == "postgresql://bot:from-root@127.0.0.1:6543/bot"
+    code, out, err = bot_db(None, "url")
+    assert (code, err) == (0, "")
+    assert out.strip() == "postgresql://bot:from-root@127.0.0.1:6543/bot"
 
 
 @pytest.mark.parametrize(
@@ -74,10 +72,9 @@ def test_down_after_following_ups_hint_still_manages_the_server(tmp_path: Path) 
     backend, reason = select_backend(settings)
     assert backend.name != "external"
     assert "managed server's own URL" in reason
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(["down"], settings=settings, stdout=out, stderr=err)
+    code, out, err = bot_db(settings, "down")
     assert code == 0
-    assert "not managed" not in out.getvalue() + err.getvalue()
+    assert "not managed" not in out + err
 
 
 def test_another_database_url_stays_external() -> None:

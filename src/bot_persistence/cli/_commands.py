@@ -3,9 +3,11 @@
 Each takes the parsed arguments, the settings and a
 :class:`~bot_persistence.cli.output.Console`, and returns the exit code; the
 first line of its docstring is the command's help text (``_parser`` reads it).
-Failures are raised as our typed errors and printed by ``_main``. A command
-that reports state also answers ``--json``: it writes its lines for people as
-usual (the console drops them in JSON mode) and one document at the end.
+Failures are raised as our typed errors and printed by ``_main``. ``args.branch``
+is the checkout's git branch and its database when branch databases apply
+(``settings`` then name that database), else ``None``. A command that reports
+state also answers ``--json``: it writes its lines for people as usual (the
+console drops them in JSON mode) and one document at the end.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from collections.abc import Callable
 
 from bot_persistence import devdb, migrations
 from bot_persistence.cli.output import Console
-from bot_persistence.devdb import erd, guards, health, seeding, snapshots
+from bot_persistence.devdb import (
+    branch_databases,
+    branches,
+    erd,
+    guards,
+    health,
+    seeding,
+    snapshots,
+)
 from bot_persistence.errors import SmokeFailedError
 from bot_persistence.migrations import roundtrip
 from bot_persistence.project import project_root, psqlrc
@@ -38,10 +48,22 @@ def _report(args: argparse.Namespace, out: Console, payload: object) -> None:
         out.json(payload)
 
 
+def server_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings the server is started and stopped with: as configured, whichever
+    branch's database the command works on (``settings`` name that one)."""
+    branch: branches.BranchTarget | None = args.branch
+    return branch.base if branch is not None else settings
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Start the dev database: server, migrations, seeds, probe."""
     report = devdb.up(
-        settings, backend=args.backend, seed=args.seed, progress=out.ok, step=out.step
+        settings,
+        backend=args.backend,
+        seed=args.seed,
+        progress=out.ok,
+        step=out.step,
+        branch=args.branch,
     )
     _report(
         args,
@@ -61,15 +83,17 @@ def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
     out.field("url", report.url)
-    out.line(
-        out.paint("Put DATABASE_URL in .env with `bot-db url` (it prints the password).", "dim")
-    )
+    if args.branch is not None:
+        hint = "This branch's own database; `bot-db url` prints its URL with the password."
+    else:
+        hint = "Put DATABASE_URL in .env with `bot-db url` (it prints the password)."
+    out.line(out.paint(hint, "dim"))
     return 0
 
 
 def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Stop the dev server, keeping its data (--purge deletes the data)."""
-    backend, _ = select_backend(settings, args.backend)
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.purge:
         guards.guard_destructive(settings, action="delete the database data", force=args.force)
         guards.confirm(
@@ -83,16 +107,20 @@ def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Show the server, the schema revision and row counts (--json for machines)."""
-    backend, reason = select_backend(settings, args.backend)
+    branch: branches.BranchTarget | None = args.branch
+    backend, reason = select_backend(server_settings(args, settings), args.backend)
     server = backend.status()
     report = health.probe(settings)
     counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
+    disk = branch_databases.disk_use(settings) if report.authenticated else None
     if args.json:
         out.json(
             {
                 "backend": backend.name,
                 "reason": reason,
                 "server": {"running": server.running, "detail": server.detail, "data": server.data},
+                "branch": {"name": branch.label, "database": branch.database} if branch else None,
+                "disk": disk.as_dict() if disk else None,
                 "health": report.as_dict(),
                 "counts": counts,
             }
@@ -100,8 +128,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
         return 0 if report.ok else 1
     out.field("backend", f"{backend.name} ({reason})")
     out.field("server", server.detail)
+    if branch is not None:
+        out.field("branch", f"{branch.label}: database {branch.database}")
     out.field("url", report.url)
     out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    if disk is not None:
+        out.field("disk", disk.describe())
     if counts:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
@@ -193,6 +225,7 @@ def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Apply seeds/ again (an idempotent upsert; your other rows are kept)."""
+    health.require_known_revision(settings)
     with out.step("seed      applying seeds/"):
         report = seeding.apply_seeds(settings)
     _report(args, out, {"counts": report.counts})
@@ -208,7 +241,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         yes=args.yes,
         stdin=args.stdin,
     )
-    backend, _ = select_backend(settings, args.backend)
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.snapshot:
         with out.step(f"server    starting ({backend.name})"):
             backend.up()
@@ -218,6 +251,8 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         if pruned:
             out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
     report = devdb.reset(settings, backend, step=out.step)
+    if args.branch is not None:
+        branch_databases.ensure(args.branch)  # the new database: say whose it is, used now
     _report(
         args,
         out,
@@ -250,7 +285,10 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
     def run(server: Settings, source: str) -> int:
         out.field("server", source)
         report = roundtrip.roundtrip(
-            server, lint=not args.no_lint, progress=lambda r: _print_check(out, r)
+            server,
+            seed=seeding.apply_seeds_on,
+            lint=not args.no_lint,
+            progress=lambda r: _print_check(out, r),
         )
         count = len(report.findings)
         summary = (

@@ -7,6 +7,7 @@ traceback instead. Nothing below this module prints an error or exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -20,11 +21,19 @@ from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._meta import MetaHandler
 from bot_persistence.cli._parser import build_parser
 from bot_persistence.cli.output import Console
+from bot_persistence.connection import first_line
+from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.project import env_file
 from bot_persistence.settings import Settings
 
 __all__ = ["main", "run"]
+
+#: Commands that use no dev database, so need not ask git which branch is out.
+_NO_DATABASE = frozenset({"erd", "roundtrip"})
+#: Commands after which the branch's database counts as used (``up`` and the resets
+#: mark it themselves; ``status``, ``check`` and ``url`` only look).
+_USES_DATABASE = frozenset({"migrate", "downgrade", "revision", "seed", "shell", "smoke"})
 
 
 def _settings_error(exc: ValidationError) -> ConfigurationError:
@@ -40,8 +49,13 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     stdin: TextIO | None = None,
+    console: Console | None = None,
 ) -> int:
-    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
+    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting.
+
+    ``console`` replaces ``stdout``/``stderr`` for a caller that wants what the
+    command reported as data (:attr:`Console.finished`, :attr:`Console.failures`).
+    """
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -52,7 +66,8 @@ def main(
     except SystemExit as exc:  # argparse printed usage or help itself
         return int(exc.code or 0)
     args.stdin = stdin
-    out = Console(stdout, err=stderr, json_mode=getattr(args, "json", False))
+    out = console if console is not None else Console(stdout, err=stderr)
+    out.json_mode = getattr(args, "json", False)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -67,8 +82,20 @@ def main(
                 settings = Settings(_env_file=env_file())
             except ValidationError as exc:
                 raise _settings_error(exc) from None
+        # Every dev-database command works on the current git branch's database:
+        # resolved once here (git only, no server), so commands just see settings.
+        args.branch = None
+        external = getattr(args, "backend", None) == "external"  # --backend: not our server
+        if args.command not in _NO_DATABASE and not external:
+            args.branch = branches.resolve(settings)
+            if args.branch is not None:
+                settings = args.branch.settings
         handler: Handler = args.handler
-        return handler(args, settings, out)
+        code = handler(args, settings, out)
+        if code == 0 and args.branch is not None and args.command in _USES_DATABASE:
+            with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails a command
+                branch_databases.touch(args.branch)
+        return code
     except BotPersistenceError as exc:
         if args.debug:
             raise
@@ -81,9 +108,9 @@ def main(
         # Not one of ours: say what the server said, in one line, without the URL.
         if args.debug:
             raise
-        original = getattr(exc, "orig", None) or exc
-        first = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
-        out.error(f"unexpected database error: {first}; run with --debug for the traceback")
+        out.error(
+            f"unexpected database error: {first_line(exc)}; run with --debug for the traceback"
+        )
         return 1
 
 

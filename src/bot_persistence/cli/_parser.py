@@ -16,6 +16,11 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from bot_persistence.cli._branch_commands import (
+    cmd_branch_list,
+    cmd_branch_prune,
+    cmd_branch_reset,
+)
 from bot_persistence.cli._commands import (
     cmd_check,
     cmd_down,
@@ -186,6 +191,7 @@ def _completion(sub: argparse.ArgumentParser) -> None:
 #: Parent commands that only group others (``bot-db snapshot save``): name -> help.
 GROUPS: Mapping[str, str] = {
     "snapshot": "save, restore, list and delete copies of the dev database",
+    "branch": "list, prune and reset the databases of git branches",
 }
 
 #: Every subcommand, in the order ``bot-db --help`` lists them.
@@ -206,6 +212,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("restore", cmd_snapshot_restore, ("name", "yes", "force", "json"), group="snapshot"),
     Command("list", cmd_snapshot_list, ("json",), group="snapshot"),
     Command("delete", cmd_snapshot_delete, ("name", "yes", "force", "json"), group="snapshot"),
+    Command("list", cmd_branch_list, ("json",), group="branch"),
+    Command("prune", cmd_branch_prune, ("yes", "force", "json"), group="branch"),
+    Command("reset", cmd_branch_reset, ("yes", "force", "backend", "json"), group="branch"),
     Command("smoke", cmd_smoke, ("json",)),
     Command("shell", cmd_shell, (), _shell),
     Command("erd", cmd_erd, (), _erd),

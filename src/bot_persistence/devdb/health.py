@@ -1,5 +1,8 @@
 """The health probe: reachable, authenticated, database present, schema at head.
 
+A schema at a revision this checkout does not have is reported as such
+(:class:`~bot_persistence.errors.SchemaAheadOfCodeError`), not as "behind".
+
 One structured report that ``bot-db check`` prints (or emits as JSON) and that
 ``bot-db up`` runs last. Each failed step carries the typed error whose message
 says what to do.
@@ -12,17 +15,20 @@ import time
 
 from sqlalchemy import text
 
-from bot_persistence.connection import sync_engine, translate_connect_error
+from bot_persistence.connection import connected_engine, sync_engine, translate_connect_error
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
     DatabaseMissingError,
+    SchemaAheadOfCodeError,
     SchemaNotAtHeadError,
 )
 from bot_persistence.migrations import head_revision, revision_of
+from bot_persistence.project import versions_dir
+from bot_persistence.schema_version import ahead_of_code, known_revisions
 from bot_persistence.settings import Settings
 
-__all__ = ["HealthReport", "probe"]
+__all__ = ["HealthReport", "probe", "require_known_revision"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +73,25 @@ class HealthReport:
         }
 
 
+def _ahead_of_code(settings: Settings, revision: str | None) -> SchemaAheadOfCodeError | None:
+    """The error for a revision this checkout lacks; ``None`` for one it has (or none)."""
+    versions = versions_dir()
+    if revision is None or revision in known_revisions(versions):
+        return None
+    return ahead_of_code(
+        settings.database, revision, versions, consult_git=settings.environment != "production"
+    )
+
+
+def require_known_revision(settings: Settings) -> None:
+    """Raise :class:`~bot_persistence.errors.SchemaAheadOfCodeError` when the database is at
+    a revision this checkout does not have (before writing to it, as ``seed`` does)."""
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        ahead = _ahead_of_code(settings, revision_of(conn))
+    if ahead is not None:
+        raise ahead
+
+
 def probe(settings: Settings) -> HealthReport:
     """Run the probe once, without retrying: it answers "is it usable now?"."""
     started = time.perf_counter()
@@ -104,6 +129,9 @@ def probe(settings: Settings) -> HealthReport:
         revision=revision,
         server_version=str(version),
     )
+    ahead = _ahead_of_code(settings, revision) if revision != head else None
+    if ahead is not None:
+        return done(error=ahead)
     if revision != head:
         return done(
             error=SchemaNotAtHeadError(

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from psycopg import sql
 from sqlalchemy import func, select
 
 from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.devdb import branch_databases
+from bot_persistence.devdb.branches import BranchTarget
 from bot_persistence.devdb.health import HealthReport, probe
 from bot_persistence.devdb.seeding import SeedReport, apply_seeds
 from bot_persistence.migrations import MigrationResult, upgrade
@@ -29,11 +30,11 @@ from bot_persistence.models import (
     User,
     UserPreferences,
 )
-from bot_persistence.provision import Backend, ServerReady, select_backend
+from bot_persistence.provision import Backend, ServerReady, databases, select_backend
 from bot_persistence.provision.base import ensure_database
 from bot_persistence.settings import Settings
 
-__all__ = ["UpReport", "reset", "table_counts", "up"]
+__all__ = ["UpReport", "reset", "reset_branch", "table_counts", "up"]
 
 Progress = Callable[[str], None]
 #: Wraps a step that may take more than a second, so the caller can show it live.
@@ -77,20 +78,28 @@ def up(
     seed: bool | None = None,
     progress: Progress = _quiet,
     step: Step = _unseen,
+    branch: BranchTarget | None = None,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
     ``progress`` gets each finished step's line; ``step`` wraps each slow one.
+    With ``branch`` (``settings`` then name its database) the server is started
+    with the configured settings and the branch's database is found, or copied
+    from its parent's, before it is migrated to this checkout's head.
     """
     started = time.perf_counter()
-    chosen, reason = select_backend(settings, backend)
+    chosen, reason = select_backend(branch.base if branch else settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
     with step(f"server    starting ({chosen.name})"):
         server = chosen.up()
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
+    if branch is not None:
+        with step(f"branch    {branch.label}"):
+            ensured = branch_databases.ensure(branch)
+        progress(ensured.describe(branch.label))
     with step("migrate   running migrations"):
         migration = upgrade(settings)
     progress(
@@ -136,10 +145,7 @@ def drop_database(settings: Settings) -> None:
     with connected_engine(settings, url=admin_url(settings)) as engine:
         autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         with autocommit as conn:
-            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(settings.database)
-            )
-            conn.exec_driver_sql(statement.as_string())
+            databases.drop_database(conn, settings.database)
 
 
 def reset(settings: Settings, backend: Backend | None = None, *, step: Step = _unseen) -> UpReport:
@@ -157,6 +163,23 @@ def reset(settings: Settings, backend: Backend | None = None, *, step: Step = _u
         migration = upgrade(settings)
         seeds = apply_seeds(settings)
         return _probed(settings, chosen, reason, server, migration, seeds, started)
+
+
+def reset_branch(
+    branch: BranchTarget, backend: str | None = None, *, step: Step = _unseen
+) -> tuple[branch_databases.Ensured, UpReport]:
+    """Drop this branch's database and copy it from its parent's again, then migrate it
+    to head (seeding it only when the copy is empty). The caller has guarded and asked."""
+    started = time.perf_counter()
+    chosen, reason = select_backend(branch.base, backend)
+    with step(f"server    starting ({chosen.name})"):
+        server = chosen.up()
+    branch_databases.drop(branch, [branch.database])
+    ensured = branch_databases.ensure(branch)
+    migration = upgrade(branch.settings)
+    seeds = apply_seeds(branch.settings) if _database_is_empty(branch.settings) else None
+    report = _probed(branch.settings, chosen, reason, server, migration, seeds, started)
+    return ensured, report
 
 
 def table_counts(settings: Settings) -> dict[str, int]:

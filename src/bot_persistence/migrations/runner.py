@@ -23,11 +23,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence.connection import connected_engine
+from bot_persistence.connection import connected_engine, first_line
 from bot_persistence.errors import ConfigurationError, MigrationFailedError
-from bot_persistence.project import alembic_ini
+from bot_persistence.project import alembic_ini, versions_dir
+from bot_persistence.schema_version import ahead_of_code, known_revisions
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -63,17 +64,22 @@ class MigrationResult:
 
 
 def alembic_config(
-    settings: Settings,
+    settings: Settings | None,
     *,
     connection: Connection | None = None,
     ini: Path | None = None,
     stdout: io.TextIOBase | None = None,
 ) -> Config:
-    """An Alembic ``Config`` for the project, bound to ``connection`` when given."""
+    """An Alembic ``Config`` for the project, bound to ``connection`` when given.
+
+    ``settings`` gives the database URL; ``None`` is for a caller that sets
+    ``attributes["url"]`` itself (offline SQL rendering has no server).
+    """
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
     config.attributes["skip_logging_config"] = True
-    config.attributes["url"] = settings.url
+    if settings is not None:
+        config.attributes["url"] = settings.url
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -122,10 +128,22 @@ def _locked_connection(settings: Settings) -> Iterator[Connection]:
             conn.commit()
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return str(exc.orig).strip().splitlines()[0]
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _refuse_unknown(settings: Settings, revision: str | None, ini: Path | None) -> None:
+    """Raise the one-line error for a database at a revision these files do not have.
+
+    Alembic would fail with "Can't locate revision" and a traceback; this names
+    the revision, where it comes from, and the way out.
+    """
+    if revision is None:
+        return
+    versions = versions_dir(ini.parent if ini else None)
+    if revision not in known_revisions(versions):
+        raise ahead_of_code(
+            settings.database,
+            revision,
+            versions,
+            consult_git=settings.environment != "production",
+        )
 
 
 def upgrade(
@@ -134,6 +152,7 @@ def upgrade(
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        _refuse_unknown(settings, before, ini)
         # End the read's implicit transaction: Alembic must find none open, or it
         # runs every revision inside ours and a failure undoes all of them.
         conn.rollback()
@@ -148,7 +167,7 @@ def upgrade(
             failing = _next_revision(config, target, failed_at)
             raise MigrationFailedError(
                 f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
-                f"{_describe(exc)}; the database stays at {failed_at or 'base'}: fix the "
+                f"{first_line(exc)}; the database stays at {failed_at or 'base'}: fix the "
                 "migration and run `bot-db migrate` again"
             ) from exc
         conn.commit()
@@ -173,6 +192,7 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        _refuse_unknown(settings, before, ini)
         # End the read's implicit transaction: Alembic must find none open, or it
         # runs every revision inside ours and a failure undoes all of them.
         conn.rollback()
@@ -185,7 +205,7 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
             conn.rollback()
             raise MigrationFailedError(
                 f"downgrade to {target} failed at revision {revision_of(conn) or 'base'}: "
-                f"{_describe(exc)}"
+                f"{first_line(exc)}"
             ) from exc
         conn.commit()
         return MigrationResult(before=before, after=revision_of(conn))
@@ -196,6 +216,8 @@ def new_revision(settings: Settings, message: str, *, autogenerate: bool = True)
     if not message.strip():
         raise ConfigurationError("a revision needs a message: bot-db revision -m 'add ...'")
     with connected_engine(settings) as engine, engine.connect() as conn:
+        _refuse_unknown(settings, revision_of(conn), None)
+        conn.rollback()
         config = alembic_config(settings, connection=conn)
         if importlib.util.find_spec("ruff") is None:
             # The post-write hook formats with ruff; without it, write unformatted.

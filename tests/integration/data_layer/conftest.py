@@ -14,7 +14,7 @@ from sqlalchemy import event
 from bot_persistence.db import Database
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
-from tests.conftest import table_rows
+from tests.helpers import StatementCounter
 
 
 @pytest.fixture
@@ -32,23 +32,6 @@ async def db(migrated: Settings) -> AsyncIterator[Database]:
         yield database
 
 
-class StatementCounter:
-    """Counts the statements an engine sends, through SQLAlchemy's cursor event."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def __call__(self, *args: object) -> None:
-        self.statements.append(str(args[2]))
-
-    def reset(self) -> None:
-        self.statements.clear()
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-
 @pytest.fixture
 def statements(db: Database) -> Iterator[StatementCounter]:
     """Every statement ``db`` sends from now on (pings of the pool included)."""
@@ -58,7 +41,3 @@ def statements(db: Database) -> Iterator[StatementCounter]:
         yield counter
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", counter)
-
-
-#: Every row of every table: to prove a call changed nothing.
-snapshot = table_rows
