@@ -137,3 +137,21 @@ def test_json_mode_writes_only_the_document() -> None:
         pass
     console.json({"ok": True})
     assert json.loads(stream.getvalue()) == {"ok": True}
+
+
+def test_a_branch_databases_url_counts_as_managed_too() -> None:
+    url = MANAGED.replace(":5433/bot", ":5433/bot__br_feature-x-1a2b3c4")
+    settings = Settings.from_values(database_url=url)
+    assert is_managed_url(settings, branch_infix="__br_")
+    assert not is_managed_url(settings)
+    other = Settings.from_values(database_url=MANAGED.replace(":5433/bot", ":5433/botany"))
+    assert not is_managed_url(other, branch_infix="__br_")
+
+
+def test_bot_db_treats_a_managed_database_url_as_the_managed_server(tmp_path: Path) -> None:
+    settings = Settings.from_values(
+        database_url=MANAGED, data_dir=tmp_path / "devdb", branch_databases=False
+    )
+    code, out, _ = bot_db(settings, "status", "--json")
+    assert json.loads(out)["backend"] != "external"
+    assert code in (0, 1)  # no server runs here: what matters is whose it is

@@ -25,6 +25,7 @@ from bot_persistence.connection import first_line
 from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.project import env_file
+from bot_persistence.provision.selection import is_managed_url
 from bot_persistence.settings import Settings
 
 __all__ = ["main", "run"]
@@ -82,6 +83,10 @@ def main(
                 settings = Settings(_env_file=env_file())
             except ValidationError as exc:
                 raise _settings_error(exc) from None
+        if is_managed_url(settings, branch_infix=branches.INFIX):
+            # `up` suggests DATABASE_URL in .env; following it must not turn the
+            # managed server into someone else's (down, reset, branches keep working).
+            settings = settings.model_copy(update={"database_url": None})
         # Every dev-database command works on the current git branch's database:
         # resolved once here (git only, no server), so commands just see settings.
         args.branch = None

@@ -77,19 +77,26 @@ def select_backend(settings: Settings, requested: str | None = None) -> tuple[Ba
     )
 
 
-def is_managed_url(settings: Settings) -> bool:
+def is_managed_url(settings: Settings, *, branch_infix: str | None = None) -> bool:
     """True when ``DATABASE_URL`` names the server the ``POSTGRES_*`` settings describe.
 
     Same role, password, database and port, both on this machine (``localhost``
-    and ``127.0.0.1`` are the same server here).
+    and ``127.0.0.1`` are the same server here). With ``branch_infix`` a git
+    branch's database beside ``POSTGRES_DB`` (``bot__br_...``, what ``bot-db
+    url`` prints on a branch) counts as the managed server's too.
     """
     if not settings.url_from_environment:
         return False
     given = settings.url
     own = settings.model_copy(update={"database_url": None}).url
+    database = given.database or ""
+    same_database = database == own.database or (
+        branch_infix is not None and database.startswith(f"{own.database}{branch_infix}")
+    )
     return (
         is_local_host(settings.host)
         and is_local_host(own.host or "")
-        and (given.port or 5432, given.username, given.password, given.database)
-        == (own.port, own.username, own.password, own.database)
+        and same_database
+        and (given.port or 5432, given.username, given.password)
+        == (own.port, own.username, own.password)
     )
