@@ -29,6 +29,8 @@ from bot_persistence.errors import (
     MigrationCheckError,
     MigrationFailedError,
     NotFoundError,
+    PackageDataMissingError,
+    PoolerModeError,
     PoolExhaustedError,
     PortInUseError,
     ProvisionError,
@@ -42,6 +44,7 @@ from bot_persistence.errors import (
     SmokeFailedError,
     SnapshotError,
     StatementTimeoutError,
+    TlsUnavailableError,
 )
 from bot_persistence.settings import Settings
 
@@ -98,8 +101,10 @@ __all__ = [
     "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
+    "PackageDataMissingError",
     "PlaylistRepository",
     "PoolExhaustedError",
+    "PoolerModeError",
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
@@ -113,6 +118,7 @@ __all__ = [
     "SmokeFailedError",
     "SnapshotError",
     "StatementTimeoutError",
+    "TlsUnavailableError",
     "TrackInput",
     "UserPreferencesRepository",
 ]

@@ -42,6 +42,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot_persistence.connection import (
+    apply_statement_timeout,
+    connect_kwargs,
     driver_message,
     is_retryable,
     last_line,
@@ -52,12 +54,11 @@ from bot_persistence.errors import (
     ConnectionLostError,
     DatabaseClosedError,
     PoolExhaustedError,
-    SchemaNotAtHeadError,
     StatementTimeoutError,
 )
 from bot_persistence.project import versions_dir
 from bot_persistence.schema_version import (
-    ahead_of_code,
+    check_schema,
     database_revision,
     known_revisions,
     single_head,
@@ -81,18 +82,22 @@ _CONNECT_FAILURES = (
     "does not exist",
     "the database system is starting up",
     "no such file or directory",
+    "too many clients",
+    "remaining connection slots are reserved",
 )
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session."""
+    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session.
+
+    ``BOT_DB_POOLER`` decides how prepared statements and the statement timeout
+    are handled (:func:`bot_persistence.connection.connect_kwargs`).
+    """
     connect_args: dict[str, Any] = {
-        "connect_timeout": settings.connect_timeout,
+        **connect_kwargs(settings),
         "application_name": "bot-persistence",
     }
-    if settings.statement_timeout_ms:
-        connect_args["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
-    return create_async_engine(
+    engine = create_async_engine(
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -103,6 +108,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+    apply_statement_timeout(engine.sync_engine, settings)
+    return engine
 
 
 def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
@@ -175,38 +182,33 @@ class Database:
             revision = await self._wait_for_server()
             versions = versions_dir()
             head = single_head(versions)
-            if (
-                revision is not None
-                and revision != head
-                and revision not in known_revisions(versions)
-            ):
-                # Alembic could neither upgrade nor name it: say where it came from.
-                raise ahead_of_code(
-                    self.settings.database,
-                    revision,
-                    versions,
-                    consult_git=self.settings.environment != "production",
-                )
-            if revision != head and self.settings.migrate_on_startup:
-                # The one place the bot's process loads the migration tooling.
-                from bot_persistence.migrations import runner
-
-                # Alembic is synchronous; run it in a thread, under its advisory
-                # lock, so that of many shards starting at once exactly one migrates.
-                result = await asyncio.to_thread(runner.upgrade, self.settings)
-                if result.changed:
-                    _log.info("migrated %s -> %s", result.before or "base", result.after)
-                revision = result.after
-            if revision != head:
-                raise SchemaNotAtHeadError(
-                    f"database {self.settings.database!r} is at revision "
-                    f"{revision or 'base (empty)'}, not at head {head}; run `bot-db migrate` "
-                    "(or set BOT_DB_MIGRATE_ON_STARTUP=true)"
-                )
+            # A database ahead of the code is not migrated: check_schema says why.
+            behind = revision is None or revision in known_revisions(versions)
+            if revision != head and behind and self.settings.migrate_on_startup:
+                revision = await self._migrate()
+            check_schema(
+                revision,
+                versions,
+                database=self.settings.database,
+                # Only a development checkout asks git where a revision came from.
+                consult_git=self.settings.environment != "production",
+            )
         except BaseException:
             await self.engine.dispose()
             self._closed = self._closing = True
             raise
+
+    async def _migrate(self) -> str | None:
+        """Migrate to head under the migration lock; the revision the database is at after."""
+        # The one place the bot's process loads the migration tooling.
+        from bot_persistence.migrations import runner
+
+        # Alembic is synchronous; run it in a thread, under its lock, so that of
+        # many shards starting at once exactly one migrates.
+        result = await asyncio.to_thread(runner.upgrade, self.settings)
+        if result.changed:
+            _log.info("migrated %s -> %s", result.before or "base", result.after)
+        return result.after
 
     async def _wait_for_server(self) -> str | None:
         """Connect until the server answers (bounded); return the schema revision it holds."""

@@ -7,7 +7,9 @@ do next, and never contains a password::
     BotPersistenceError                 exit 1 unless noted
     ├── ConfigurationError              exit 2: bad settings or input
     │   ├── InvalidDatabaseUrlError
-    │   └── GuardRefusedError           a destructive command was refused
+    │   ├── GuardRefusedError           a destructive command was refused
+    │   ├── PoolerModeError             a pooler mode transactions cannot run in
+    │   └── PackageDataMissingError     the install has no migrations (a broken build)
     ├── ProvisionError                  getting a server running failed
     │   ├── BackendUnavailableError     this backend cannot run here
     │   │   ├── DockerNotInstalledError exit 2: no docker / compose client
@@ -18,6 +20,7 @@ do next, and never contains a password::
     ├── DatabaseUnavailableError        the server cannot be used
     │   ├── ServerNotRunningError
     │   ├── AuthenticationFailedError
+    │   ├── TlsUnavailableError         the URL demands TLS the server does not offer
     │   ├── DatabaseMissingError
     │   ├── ConnectionLostError         the server went away during a call
     │   ├── PoolExhaustedError          no pooled connection became free in time
@@ -26,7 +29,7 @@ do next, and never contains a password::
     │   └── DatabaseInUseError          other sessions hold the database
     ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
-    │   ├── SchemaNotAtHeadError
+    │   ├── SchemaNotAtHeadError        the database is behind the code
     │   ├── SchemaAheadOfCodeError      the database has a revision the code lacks
     │   ├── MigrationFailedError
     │   └── MigrationCheckError         the roundtrip or a lint found a problem
@@ -63,7 +66,9 @@ __all__ = [
     "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
+    "PackageDataMissingError",
     "PoolExhaustedError",
+    "PoolerModeError",
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
@@ -76,6 +81,7 @@ __all__ = [
     "SmokeFailedError",
     "SnapshotError",
     "StatementTimeoutError",
+    "TlsUnavailableError",
 ]
 
 
@@ -97,6 +103,18 @@ class InvalidDatabaseUrlError(ConfigurationError):
 
 class GuardRefusedError(ConfigurationError):
     """A destructive command was refused: a non-local host, production, or no consent."""
+
+
+class PoolerModeError(ConfigurationError):
+    """The connection goes through a pooler in a mode the bot cannot work in.
+
+    PgBouncer's statement pooling hands every statement to any server
+    connection, so a unit of work (a transaction) cannot exist there.
+    """
+
+
+class PackageDataMissingError(ConfigurationError):
+    """The installed package lacks its migrations or seeds: the wheel was built wrongly."""
 
 
 class ProvisionError(BotPersistenceError):
@@ -155,6 +173,10 @@ class ServerNotRunningError(DatabaseUnavailableError):
 
 class AuthenticationFailedError(DatabaseUnavailableError):
     """The server refused the user name or password from settings."""
+
+
+class TlsUnavailableError(DatabaseUnavailableError):
+    """The URL's ``sslmode`` demands TLS, and the server does not offer it."""
 
 
 class DatabaseMissingError(DatabaseUnavailableError):

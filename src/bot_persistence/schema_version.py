@@ -23,9 +23,20 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from bot_persistence.errors import MigrationFailedError, SchemaAheadOfCodeError
+from bot_persistence.errors import (
+    MigrationFailedError,
+    SchemaAheadOfCodeError,
+    SchemaNotAtHeadError,
+)
 
-__all__ = ["ahead_of_code", "database_revision", "heads_in", "known_revisions", "single_head"]
+__all__ = [
+    "ahead_of_code",
+    "check_schema",
+    "database_revision",
+    "heads_in",
+    "known_revisions",
+    "single_head",
+]
 
 _KEYS = ("revision", "down_revision")
 
@@ -59,24 +70,27 @@ def _as_tuple(value: object) -> tuple[str, ...]:
     return ()
 
 
-def heads_in(versions: Path) -> list[str]:
-    """The head revisions of the revision files in ``versions`` (sorted; empty when none)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
+def _graph(versions: Path) -> dict[str, tuple[str, ...]]:
+    """Each revision in ``versions`` and the revisions it follows."""
+    graph: dict[str, tuple[str, ...]] = {}
     for path in sorted(versions.glob("*.py")):
         values = _assignments(path)
         revision = values.get("revision")
-        if not isinstance(revision, str):
-            continue
-        revisions.add(revision)
-        parents.update(_as_tuple(values.get("down_revision")))
-    return sorted(revisions - parents)
+        if isinstance(revision, str):
+            graph[revision] = _as_tuple(values.get("down_revision"))
+    return graph
 
 
 def known_revisions(versions: Path) -> set[str]:
-    """Every revision id the revision files in ``versions`` define."""
-    found = {_assignments(path).get("revision") for path in sorted(versions.glob("*.py"))}
-    return {revision for revision in found if isinstance(revision, str)}
+    """Every revision this code has a file for."""
+    return set(_graph(versions))
+
+
+def heads_in(versions: Path) -> list[str]:
+    """The head revisions of the revision files in ``versions`` (sorted; empty when none)."""
+    graph = _graph(versions)
+    parents = {parent for followed in graph.values() for parent in followed}
+    return sorted(set(graph) - parents)
 
 
 def ahead_of_code(
@@ -99,8 +113,8 @@ def ahead_of_code(
     if not consult_git:
         return SchemaAheadOfCodeError(
             f"database {database!r} is at revision {revision}, which this release's "
-            "migrations do not have: newer code migrated it; deploy the release that has "
-            "that revision (or newer)",
+            "migrations do not have: the database is ahead of the code; deploy the release "
+            "that has that revision (or newer)",
             revision=revision,
         )
     source = f"it was added on {origin}" if origin else "no branch or commit here has it"
@@ -135,3 +149,21 @@ def database_revision(connection: Connection) -> str | None:
             "it has several heads: run `bot-db migrate` on the code that merges them"
         )
     return rows[0] if rows else None
+
+
+def check_schema(revision: str | None, versions: Path, *, database: str, consult_git: bool) -> None:
+    """Raise the typed error for a database behind or ahead of the code; nothing when at head.
+
+    Ahead means stamped with a revision this code has no file for (newer code
+    migrated it): neither migrating nor serving is safe. ``consult_git`` as for
+    :func:`ahead_of_code`.
+    """
+    head = single_head(versions)
+    if revision is not None and revision not in known_revisions(versions):
+        raise ahead_of_code(database, revision, versions, consult_git=consult_git)
+    if revision != head:
+        raise SchemaNotAtHeadError(
+            f"database {database!r} is at revision {revision or 'base (empty)'}, behind the "
+            f"code's head {head}; run `bot-db migrate` (`bot-db deploy` in production), or "
+            "set BOT_DB_MIGRATE_ON_STARTUP=true"
+        )

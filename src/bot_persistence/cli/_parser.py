@@ -23,6 +23,7 @@ from bot_persistence.cli._branch_commands import (
 )
 from bot_persistence.cli._commands import (
     cmd_check,
+    cmd_deploy,
     cmd_down,
     cmd_downgrade,
     cmd_erd,
@@ -110,6 +111,24 @@ def _up(sub: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="apply seeds (default: only into an empty database)",
+    )
+    _seed_force(sub)
+
+
+def _seed_force(sub: argparse.ArgumentParser) -> None:
+    # Not the shared --force: seeds never reach production, whatever is given.
+    sub.add_argument(
+        "--force", action="store_true", help="seed a non-local development host (never production)"
+    )
+
+
+def _deploy(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--sql",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the SQL for review (to FILE, or standard output) instead of running it",
     )
 
 
@@ -205,7 +224,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("migrations", cmd_migrations, ("json",)),
     Command("downgrade", cmd_downgrade, ("yes", "force", "json"), _downgrade),
     Command("revision", cmd_revision, ("json",), _revision),
-    Command("seed", cmd_seed, ("json",)),
+    Command("seed", cmd_seed, ("json",), _seed_force),
+    Command("deploy", cmd_deploy, (), _deploy),
     Command("roundtrip", cmd_roundtrip, ("json",), _roundtrip),
     Command("reset", cmd_reset, ("backend", "yes", "force", "json"), _reset),
     Command("save", cmd_snapshot_save, ("name", "yes", "json"), group="snapshot"),

@@ -5,7 +5,8 @@ A schema at a revision this checkout does not have is reported as such
 
 One structured report that ``bot-db check`` prints (or emits as JSON) and that
 ``bot-db up`` runs last. Each failed step carries the typed error whose message
-says what to do.
+says what to do. It reads the head and the database's revision with
+:mod:`bot_persistence.schema_version`, so ``check`` never loads Alembic.
 """
 
 from __future__ import annotations
@@ -21,14 +22,68 @@ from bot_persistence.errors import (
     BotPersistenceError,
     DatabaseMissingError,
     SchemaAheadOfCodeError,
-    SchemaNotAtHeadError,
+    SchemaError,
 )
-from bot_persistence.migrations import head_revision, revision_of
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import ahead_of_code, known_revisions
+from bot_persistence.schema_version import (
+    ahead_of_code,
+    check_schema,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
 
-__all__ = ["HealthReport", "probe", "require_known_revision"]
+__all__ = [
+    "ConnectionUse",
+    "HealthReport",
+    "connection_use",
+    "probe",
+    "require_known_revision",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionUse:
+    """The server's connection budget and how much of it is taken now."""
+
+    max_connections: int
+    reserved: int
+    in_use: int
+
+    @property
+    def available(self) -> int:
+        """Connections ordinary roles can still open."""
+        return self.max_connections - self.reserved - self.in_use
+
+    def describe(self) -> str:
+        """``12 of max_connections 100 in use (3 reserved for superusers, 85 free)``."""
+        return (
+            f"{self.in_use} of max_connections {self.max_connections} in use "
+            f"({self.reserved} reserved for superusers, {max(self.available, 0)} free)"
+        )
+
+
+def connection_use(settings: Settings) -> ConnectionUse | None:
+    """``max_connections`` and the sessions open now; ``None`` when the server cannot say.
+
+    Every shard's pool draws on this budget (docs/production.md sizes it).
+    """
+    engine = sync_engine(settings)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT current_setting('max_connections')::int, "
+                    "current_setting('superuser_reserved_connections')::int, "
+                    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+                )
+            ).one()
+    except Exception:  # status shows what it can; the probe reports the failure itself
+        return None
+    finally:
+        engine.dispose()
+    return ConnectionUse(max_connections=row[0], reserved=row[1], in_use=row[2])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +142,7 @@ def require_known_revision(settings: Settings) -> None:
     """Raise :class:`~bot_persistence.errors.SchemaAheadOfCodeError` when the database is at
     a revision this checkout does not have (before writing to it, as ``seed`` does)."""
     with connected_engine(settings) as engine, engine.connect() as conn:
-        ahead = _ahead_of_code(settings, revision_of(conn))
+        ahead = _ahead_of_code(settings, database_revision(conn))
     if ahead is not None:
         raise ahead
 
@@ -102,7 +157,7 @@ def probe(settings: Settings) -> HealthReport:
         return dataclasses.replace(report, elapsed_ms=elapsed, **changes)  # type: ignore[arg-type]
 
     try:
-        head = head_revision(settings)
+        head = single_head(versions_dir())
     except BotPersistenceError as exc:
         return done(error=exc)
     report = dataclasses.replace(report, head=head)
@@ -110,7 +165,9 @@ def probe(settings: Settings) -> HealthReport:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SHOW server_version")).scalar_one()
-            revision = revision_of(conn)
+            revision = database_revision(conn)
+    except BotPersistenceError as exc:  # connected, but the stamp is not one revision
+        return done(reachable=True, authenticated=True, database_present=True, error=exc)
     except Exception as exc:
         error = translate_connect_error(exc, settings)
         reachable = isinstance(error, AuthenticationFailedError | DatabaseMissingError)
@@ -129,14 +186,14 @@ def probe(settings: Settings) -> HealthReport:
         revision=revision,
         server_version=str(version),
     )
-    ahead = _ahead_of_code(settings, revision) if revision != head else None
-    if ahead is not None:
-        return done(error=ahead)
     if revision != head:
-        return done(
-            error=SchemaNotAtHeadError(
-                f"database {settings.database!r} is at revision {revision or 'base (empty)'}, "
-                f"not at head {head}; run `bot-db migrate`"
+        try:
+            check_schema(
+                revision,
+                versions_dir(),
+                database=settings.database,
+                consult_git=settings.environment != "production",
             )
-        )
+        except SchemaError as exc:
+            return done(error=exc)
     return done()

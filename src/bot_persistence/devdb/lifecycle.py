@@ -12,27 +12,24 @@ import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from psycopg import sql
+from sqlalchemy import text
 
 from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.devdb import branch_databases
 from bot_persistence.devdb.branches import BranchTarget
+from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.devdb.health import HealthReport, probe
-from bot_persistence.devdb.seeding import SeedReport, apply_seeds
-from bot_persistence.migrations import MigrationResult, upgrade
-from bot_persistence.models import (
-    Guild,
-    GuildSettings,
-    Playlist,
-    PlaylistTrack,
-    Track,
-    User,
-    UserPreferences,
-)
+from bot_persistence.errors import GuardRefusedError
+from bot_persistence.migrations.runner import MigrationResult, upgrade
 from bot_persistence.provision import Backend, ServerReady, databases, select_backend
 from bot_persistence.provision.base import ensure_database
 from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from bot_persistence.devdb.seeding import SeedReport
 
 __all__ = ["UpReport", "reset", "reset_branch", "table_counts", "up"]
 
@@ -41,7 +38,17 @@ Progress = Callable[[str], None]
 Step = Callable[[str], AbstractContextManager[object]]
 
 #: Tables whose row counts ``status`` shows, in a reading order.
-COUNTED = (User, Guild, GuildSettings, UserPreferences, Playlist, Track, PlaylistTrack)
+#: Names, not the ORM models: ``status`` and a warm ``up`` do not load the ORM
+#: (a unit test holds this list to the models).
+COUNTED = (
+    "users",
+    "guilds",
+    "guild_settings",
+    "user_preferences",
+    "playlists",
+    "tracks",
+    "playlist_tracks",
+)
 
 
 def _quiet(_: str) -> None:
@@ -68,7 +75,7 @@ class UpReport:
 
 def _database_is_empty(settings: Settings) -> bool:
     with connected_engine(settings) as engine, engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(User)).scalar_one() == 0
+        return not conn.execute(text("SELECT EXISTS (SELECT FROM users)")).scalar_one()
 
 
 def up(
@@ -79,6 +86,7 @@ def up(
     progress: Progress = _quiet,
     step: Step = _unseen,
     branch: BranchTarget | None = None,
+    force: bool = False,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
@@ -88,7 +96,16 @@ def up(
     With ``branch`` (``settings`` then name its database) the server is started
     with the configured settings and the branch's database is found, or copied
     from its parent's, before it is migrated to this checkout's head.
+    A production database is refused before anything starts (``bot-db deploy``
+    is its path); a non-local one too, unless ``seed=False`` or ``force``.
     """
+    if settings.environment == "production":
+        raise GuardRefusedError(
+            f"refusing `bot-db up` on {settings.database!r}: BOT_DB_ENVIRONMENT=production, "
+            "and up loads sample data; migrate it with `bot-db deploy`"
+        )
+    if seed is not False:
+        guard_seeding(settings, force=force)
     started = time.perf_counter()
     chosen, reason = select_backend(branch.base if branch else settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
@@ -109,10 +126,17 @@ def up(
     )
     should_seed = seed if seed is not None else _database_is_empty(settings)
     with step("seed      applying seeds/"):
-        seeds = apply_seeds(settings) if should_seed else None
+        seeds = _seed(settings, force=force) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
     with step("check     probing"):
         return _probed(settings, chosen, reason, server, migration, seeds, started)
+
+
+def _seed(settings: Settings, *, force: bool = False) -> SeedReport:
+    """Apply the seeds; the ORM and the seed schemas load only when there is seeding to do."""
+    from bot_persistence.devdb.seeding import apply_seeds
+
+    return apply_seeds(settings, force=force)
 
 
 def _probed(
@@ -148,11 +172,19 @@ def drop_database(settings: Settings) -> None:
             databases.drop_database(conn, settings.database)
 
 
-def reset(settings: Settings, backend: Backend | None = None, *, step: Step = _unseen) -> UpReport:
+def reset(
+    settings: Settings,
+    backend: Backend | None = None,
+    *,
+    force: bool = False,
+    step: Step = _unseen,
+) -> UpReport:
     """Drop the database and build it again: created, migrated to head, seeded.
 
-    The caller has already guarded and asked; this does the destroying.
+    The caller has already guarded and asked; this does the destroying. The
+    seeding guard runs first, so a reset that could not seed drops nothing.
     """
+    guard_seeding(settings, force=force)
     started = time.perf_counter()
     chosen, reason = (backend, "reset") if backend else select_backend(settings)
     with step(f"server    starting ({chosen.name})"):
@@ -161,7 +193,7 @@ def reset(settings: Settings, backend: Backend | None = None, *, step: Step = _u
         drop_database(settings)
         ensure_database(settings)
         migration = upgrade(settings)
-        seeds = apply_seeds(settings)
+        seeds = _seed(settings, force=force)
         return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 
@@ -177,7 +209,7 @@ def reset_branch(
     branch_databases.drop(branch, [branch.database])
     ensured = branch_databases.ensure(branch)
     migration = upgrade(branch.settings)
-    seeds = apply_seeds(branch.settings) if _database_is_empty(branch.settings) else None
+    seeds = _seed(branch.settings) if _database_is_empty(branch.settings) else None
     report = _probed(branch.settings, chosen, reason, server, migration, seeds, started)
     return ensured, report
 
@@ -186,6 +218,8 @@ def table_counts(settings: Settings) -> dict[str, int]:
     """Row counts of the bot's tables, for ``status``."""
     with connected_engine(settings) as engine, engine.connect() as conn:
         return {
-            model.__tablename__: conn.execute(select(func.count()).select_from(model)).scalar_one()
-            for model in COUNTED
+            table: conn.exec_driver_sql(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)).as_string()
+            ).scalar_one()
+            for table in COUNTED
         }

@@ -1,10 +1,26 @@
 """Alembic driven from Python: upgrade under an advisory lock, downgrade, autogenerate.
 
 Many bot processes (shards) may start at once and each may migrate. Upgrades
-take a PostgreSQL session advisory lock first, so exactly one runs the
-migrations; the others wait on the lock, then find the database at head and do
-nothing. Each revision runs in its own transaction (see ``alembic/env.py``), so a
-failure leaves the database at the revision before the failing one.
+take a PostgreSQL advisory lock first, so exactly one runs the migrations; the
+others wait on the lock, then find the database at head and do nothing.
+
+Connected directly (or through a session pooler) the lock is session-scoped and
+each revision runs in its own transaction (see ``alembic/env.py``), so a failure
+leaves the database at the revision before the failing one.
+
+Through a transaction pooler (``BOT_DB_POOLER=transaction``) a session lock
+means nothing: each transaction may run on another server connection, so the
+lock is taken and released on connections that never see the DDL, and two
+migrators both run the revisions. There the whole run is one transaction that
+starts with ``pg_advisory_xact_lock``: PgBouncer keeps a transaction on one
+server connection, so the lock holds until the commit that publishes the
+revisions, and cannot leak past it. A failure then undoes the whole run. (A
+second, direct ``BOT_DB_MIGRATION_URL`` would also work, but needs a path to the
+server that bypasses the pooler, which managed setups often do not give.)
+
+Alembic is imported inside the functions that use it: a warm ``bot-db up``
+finds the database at head with :mod:`bot_persistence.schema_version` (one
+query, the revision files read with :mod:`ast`) and never loads it.
 """
 
 from __future__ import annotations
@@ -16,20 +32,25 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence.connection import connected_engine, first_line
-from bot_persistence.errors import ConfigurationError, MigrationFailedError
+from bot_persistence.connection import connected_engine, first_line, sync_engine
+from bot_persistence.errors import BotPersistenceError, ConfigurationError, MigrationFailedError
 from bot_persistence.project import alembic_ini, versions_dir
-from bot_persistence.schema_version import ahead_of_code, known_revisions
+from bot_persistence.schema_version import (
+    ahead_of_code,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = [
     "MIGRATION_LOCK_KEY",
@@ -39,6 +60,7 @@ __all__ = [
     "downgrade",
     "head_revision",
     "new_revision",
+    "one_transaction",
     "revision_of",
     "script_directory",
     "upgrade",
@@ -75,8 +97,13 @@ def alembic_config(
     ``settings`` gives the database URL; ``None`` is for a caller that sets
     ``attributes["url"]`` itself (offline SQL rendering has no server).
     """
+    from alembic.config import Config
+
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
+    # Beside the ini, wherever that is (a checkout or the installed package's copy),
+    # never relative to the directory bot-db runs in.
+    config.set_main_option("script_location", str(path.parent / "alembic"))
     config.attributes["skip_logging_config"] = True
     if settings is not None:
         config.attributes["url"] = settings.url
@@ -87,6 +114,8 @@ def alembic_config(
 
 def script_directory(settings: Settings, *, ini: Path | None = None) -> ScriptDirectory:
     """The revision scripts, loaded once per call."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(settings, ini=ini))
 
 
@@ -103,6 +132,8 @@ def head_revision(settings: Settings, *, ini: Path | None = None) -> str | None:
 
 def revision_of(connection: Connection) -> str | None:
     """The revision recorded in ``connection``'s database, ``None`` when unmigrated."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -112,9 +143,28 @@ def current_revision(settings: Settings) -> str | None:
         return revision_of(conn)
 
 
+def one_transaction(settings: Settings) -> bool:
+    """True when a migration run must be one transaction: behind a transaction pooler."""
+    return settings.pooler == "transaction"
+
+
 @contextmanager
 def _locked_connection(settings: Settings) -> Iterator[Connection]:
-    """A connection holding the migration advisory lock for as long as it is open."""
+    """A connection holding the migration advisory lock for as long as it is open.
+
+    Behind a transaction pooler the lock is transaction-scoped, taken in the
+    transaction the caller then commits or rolls back (which releases it).
+    """
+    if one_transaction(settings):
+        with connected_engine(settings) as engine, engine.connect() as conn:
+            conn.begin()
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+        return
     with connected_engine(settings) as engine, engine.connect() as conn:
         # Session-level lock, committed at once so Alembic sees no open transaction
         # and can run each revision in a transaction of its own.
@@ -150,12 +200,21 @@ def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
+    single = one_transaction(settings)
+    if target == "head" and ini is None:
+        at_head = _already_at_head(settings)
+        if at_head is not None:
+            return at_head
+    from alembic import command
+    from alembic.util import CommandError
+
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
         _refuse_unknown(settings, before, ini)
-        # End the read's implicit transaction: Alembic must find none open, or it
-        # runs every revision inside ours and a failure undoes all of them.
-        conn.rollback()
+        if not single:
+            # End the read's implicit transaction: Alembic must find none open, or it
+            # runs every revision inside ours and a failure undoes all of them.
+            conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.upgrade(config, target)
@@ -164,6 +223,13 @@ def upgrade(
         except (SQLAlchemyError, Exception) as exc:
             conn.rollback()
             failed_at = revision_of(conn)
+            conn.rollback()
+            if single:
+                raise MigrationFailedError(
+                    f"migrating {before or 'base'} -> {target} failed: {first_line(exc)}; "
+                    "nothing was applied (behind a transaction pooler the run is one "
+                    "transaction): fix the migration and run `bot-db migrate` again"
+                ) from exc
             failing = _next_revision(config, target, failed_at)
             raise MigrationFailedError(
                 f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
@@ -174,8 +240,30 @@ def upgrade(
         return MigrationResult(before=before, after=revision_of(conn))
 
 
+def _already_at_head(settings: Settings) -> MigrationResult | None:
+    """The result of an upgrade with nothing to do, when the database is at head; else None.
+
+    No lock is needed to find that out: a database at head stays there whatever
+    another process migrates, since every migrator's target is the same head.
+    """
+    head = single_head(versions_dir())
+    if head is None:
+        return None
+    engine = sync_engine(settings)
+    try:
+        with engine.connect() as conn:
+            revision = database_revision(conn)
+    except (SQLAlchemyError, BotPersistenceError):
+        return None  # the locked path below says what is wrong, in its own words
+    finally:
+        engine.dispose()
+    return MigrationResult(before=head, after=head) if revision == head else None
+
+
 def _next_revision(config: Config, target: str, at: str | None) -> str | None:
     """The revision an upgrade from ``at`` towards ``target`` runs first: the one that failed."""
+    from alembic.script import ScriptDirectory
+
     try:
         script = ScriptDirectory.from_config(config)
         pending = list(script.iterate_revisions(target, at, implicit_base=True))
@@ -190,12 +278,16 @@ def _next_revision(config: Config, target: str, at: str | None) -> str | None:
 
 def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> MigrationResult:
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
+    from alembic import command
+    from alembic.util import CommandError
+
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
         _refuse_unknown(settings, before, ini)
-        # End the read's implicit transaction: Alembic must find none open, or it
-        # runs every revision inside ours and a failure undoes all of them.
-        conn.rollback()
+        if not one_transaction(settings):
+            # End the read's implicit transaction: Alembic must find none open, or it
+            # runs every revision inside ours and a failure undoes all of them.
+            conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.downgrade(config, target)
@@ -215,6 +307,9 @@ def new_revision(settings: Settings, message: str, *, autogenerate: bool = True)
     """Write a new revision, autogenerated from the models against the migrated database."""
     if not message.strip():
         raise ConfigurationError("a revision needs a message: bot-db revision -m 'add ...'")
+    from alembic import command
+    from alembic.util import CommandError
+
     with connected_engine(settings) as engine, engine.connect() as conn:
         _refuse_unknown(settings, revision_of(conn), None)
         conn.rollback()

@@ -28,7 +28,7 @@ from bot_persistence.errors import (
     ProvisionError,
     ServerStartError,
 )
-from bot_persistence.project import project_root
+from bot_persistence.project import checkout_root
 from bot_persistence.provision.base import (
     Backend,
     BackendStatus,
@@ -102,7 +102,7 @@ def default_project_name(root: Path) -> str:
 
 def compose_file(root: Path | None = None) -> Path:
     """``compose/docker-compose.yml`` of the checkout."""
-    return (root or project_root()) / "compose" / "docker-compose.yml"
+    return (root or checkout_root()) / "compose" / "docker-compose.yml"
 
 
 def _compose_environment(settings: Settings) -> dict[str, str]:
@@ -157,7 +157,7 @@ class ComposeBackend(Backend):
     def project(self) -> str:
         """The Compose project name: ``BOT_DB_COMPOSE_PROJECT``, else the checkout's."""
         return self.settings.compose_project or default_project_name(
-            self._file.parent.parent if self._file else project_root()
+            self._file.parent.parent if self._file else checkout_root()
         )
 
     @property
