@@ -60,8 +60,9 @@ def test_bot_db_in_a_sub_folder_reads_the_roots_env(
         ("postgresql://bot:other@127.0.0.1:5433/bot", False),
         ("postgresql://bot:bot-dev-password@127.0.0.1:5433/other", False),
         ("postgresql://bot:bot-dev-password@db.example.com:5433/bot", False),
+        (MANAGED + "?sslmode=require", False),
     ],
-    ids=["bot-db-url", "localhost-and-driver", "port", "password", "database", "remote"],
+    ids=["bot-db-url", "localhost-and-driver", "port", "password", "database", "remote", "options"],
 )
 def test_database_url_of_the_managed_server_counts_as_managed(url: str, managed: bool) -> None:
     assert is_managed_url(Settings.from_values(database_url=url)) is managed

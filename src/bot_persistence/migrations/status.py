@@ -11,9 +11,6 @@ from __future__ import annotations
 import dataclasses
 import io
 
-from alembic import command
-from alembic.util import CommandError
-
 from bot_persistence.errors import ConfigurationError
 from bot_persistence.migrations.runner import alembic_config, current_revision, script_directory
 from bot_persistence.settings import Settings
@@ -65,6 +62,10 @@ def migration_states(settings: Settings) -> list[MigrationState]:
 
 def upgrade_sql(settings: Settings, target: str = "head") -> str:
     """The SQL an upgrade to ``target`` runs (``FROM:TO`` for a range), without connecting."""
+    # Alembic loads here, not with the package: `up` on a database at head never needs it.
+    from alembic import command
+    from alembic.util import CommandError
+
     config = alembic_config(settings)
     buffer = io.StringIO()
     config.output_buffer = buffer

@@ -94,7 +94,8 @@ def is_managed_url(settings: Settings, *, branch_infix: str | None = None) -> bo
         branch_infix is not None and database.startswith(f"{own.database}{branch_infix}")
     )
     return (
-        is_local_host(settings.host)
+        not given.query  # sslmode, options...: a URL of its own, not the one bot-db prints
+        and is_local_host(settings.host)
         and is_local_host(own.host or "")
         and same_database
         and (given.port or 5432, given.username, given.password)
