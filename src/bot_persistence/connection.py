@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import Engine, create_engine
@@ -24,16 +24,21 @@ from sqlalchemy.pool import NullPool
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
+    ConnectionLostError,
     DatabaseMissingError,
     DatabaseUnavailableError,
     ServerNotRunningError,
+    StatementTimeoutError,
 )
 from bot_persistence.settings import Settings
 
 __all__ = [
     "admin_url",
+    "connect_kwargs",
     "is_retryable",
+    "statement_timeout_sql",
     "sync_engine",
+    "translate_call_error",
     "translate_connect_error",
     "wait_until_ready",
 ]
@@ -53,12 +58,32 @@ _RETRYABLE = (
 )
 
 
+def connect_kwargs(settings: Settings, *, statement_timeout: bool = True) -> dict[str, Any]:
+    """psycopg connect arguments for ``settings``: every connection we open uses these.
+
+    ``statement_timeout=False`` leaves the statement timeout out (the tooling:
+    a migration may rightly run long).
+    """
+    kwargs: dict[str, Any] = {"connect_timeout": settings.connect_timeout}
+    if statement_timeout and settings.statement_timeout_ms:
+        kwargs["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
+    return kwargs
+
+
+def statement_timeout_sql(settings: Settings) -> tuple[str, str] | None:
+    """``(when, sql)`` setting the statement timeout where the startup options cannot.
+
+    ``None`` when :func:`connect_kwargs` carries it (a direct connection).
+    """
+    return None
+
+
 def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:
     """A pool-less engine for one tool run: nothing lingers after ``dispose()``."""
     return create_engine(
         url or settings.url,
         poolclass=NullPool,
-        connect_args={"connect_timeout": settings.connect_timeout},
+        connect_args=connect_kwargs(settings, statement_timeout=False),
     )
 
 
@@ -109,6 +134,44 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
     first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     return DatabaseUnavailableError(
         f"cannot use database {settings.database!r} at {where}: {_scrub(first_line, settings)}"
+    )
+
+
+# Phrases of a failed *connect* (as opposed to a connection lost mid-call).
+_CONNECT_FAILURES = (
+    "connection refused",
+    "could not connect",
+    "timeout expired",
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",
+    "the database system is starting up",
+    "no such file or directory",
+)
+
+
+def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
+    """Our typed error for a driver failure during a call; ``None`` for anything else.
+
+    Constraint and data errors are not handled here: the repositories know what
+    they mean. This covers the server being away, slow, or gone mid-call.
+    """
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, psycopg.errors.QueryCanceled):
+        return StatementTimeoutError(
+            f"a statement on {settings.database!r} ran longer than "
+            f"{settings.statement_timeout_ms} ms and was cancelled; nothing was changed: "
+            "look for a missing index or raise BOT_DB_STATEMENT_TIMEOUT_MS"
+        )
+    if not isinstance(original, psycopg.OperationalError):
+        return None
+    lowered = _message_of(exc).lower()
+    if any(phrase in lowered for phrase in _CONNECT_FAILURES):
+        return translate_connect_error(exc, settings)
+    return ConnectionLostError(
+        f"the connection to {settings.host}:{settings.port} was lost during a call "
+        "(the server restarted or went away); nothing was changed: retry, and if it "
+        "keeps failing run `bot-db check`"
     )
 
 

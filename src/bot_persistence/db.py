@@ -3,7 +3,10 @@
 ``async with Database.connect(settings) as db:`` (or ``db = await
 Database.connect(settings)`` ... ``await db.close()`` where the code has no
 ``async with`` around its lifetime, as in discord.py's ``setup_hook``/``close``)
-gives an async SQLAlchemy engine on psycopg 3 whose pool is sized from settings.
+gives a pool of psycopg 3 connections sized from settings (:mod:`bot_persistence.pool`)
+and units of work on it (:mod:`bot_persistence.session`). SQLAlchemy builds and
+compiles the statements, once (:mod:`bot_persistence.statements`); each call
+runs plain SQL on psycopg, which under the bot's load is most of the speed.
 
 Start-up proves the database usable before the bot goes on: the server answers,
 the password is accepted, the database exists and its schema is at head. A
@@ -11,11 +14,12 @@ server that is still starting is waited for until ``BOT_DB_STARTUP_TIMEOUT``,
 with one log line per attempt; anything else fails at once with a typed error
 whose message says what to do.
 
-At run time the pool pings a connection before handing it out, so after the
-server restarts the next unit of work gets a fresh connection instead of a dead
-one; while the server is down a call fails quickly (``BOT_DB_CONNECT_TIMEOUT``)
-with :class:`~bot_persistence.errors.ServerNotRunningError` rather than hang.
-Closing waits (boundedly) for units of work in flight, then disposes the pool.
+At run time no connection is pinged before use: one that died in the pool (the
+server restarted) fails its ``BEGIN``, before anything of the unit ran, and the
+unit begins again on a live one; while the server is down a call fails quickly
+(``BOT_DB_CONNECT_TIMEOUT``) with
+:class:`~bot_persistence.errors.ServerNotRunningError` rather than hang.
+Closing waits (boundedly) for units of work in flight, then closes the pool.
 """
 
 from __future__ import annotations
@@ -29,104 +33,33 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
 
-from bot_persistence.connection import is_retryable, translate_connect_error
-from bot_persistence.errors import (
-    BotPersistenceError,
-    ConnectionLostError,
-    DatabaseClosedError,
-    PoolExhaustedError,
-    SchemaNotAtHeadError,
-    StatementTimeoutError,
+from bot_persistence.connection import (
+    connect_kwargs,
+    is_retryable,
+    translate_call_error,
+    translate_connect_error,
 )
+from bot_persistence.errors import (
+    DatabaseClosedError,
+    SchemaNotAtHeadError,
+)
+from bot_persistence.pool import Connection, Pool, conninfo
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import database_revision, single_head
+from bot_persistence.schema_version import read_revision, single_head
+from bot_persistence.session import Session
 from bot_persistence.settings import Settings
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "create_engine", "translate_call_error"]
+__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "translate_call_error"]
 
 _log = logging.getLogger(__name__)
 
 #: Seconds :meth:`Database.close` waits for units of work in flight.
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
-# Phrases of a failed *connect* (as opposed to a connection lost mid-call).
-_CONNECT_FAILURES = (
-    "connection refused",
-    "could not connect",
-    "timeout expired",
-    "password authentication failed",
-    "no password supplied",
-    "does not exist",
-    "the database system is starting up",
-    "no such file or directory",
-)
-
-
-def create_engine(settings: Settings) -> AsyncEngine:
-    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session."""
-    connect_args: dict[str, Any] = {
-        "connect_timeout": settings.connect_timeout,
-        "application_name": "bot-persistence",
-    }
-    if settings.statement_timeout_ms:
-        connect_args["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
-    return create_async_engine(
-        settings.url,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_timeout=settings.pool_timeout,
-        pool_recycle=settings.pool_recycle,
-        # One cheap round trip per checkout buys recovery from a server restart:
-        # a dead connection is replaced instead of failing the bot's call.
-        pool_pre_ping=True,
-        connect_args=connect_args,
-    )
-
-
-def _message(exc: BaseException) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original).strip()
-
-
-def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
-    """Our typed error for a driver or pool failure during a call; ``None`` for anything else.
-
-    Constraint and data errors are not handled here: the repositories know what
-    they mean. This covers the server being away, slow, or out of connections.
-    """
-    if isinstance(exc, PoolTimeoutError):
-        return PoolExhaustedError(
-            f"all {settings.pool_size + settings.max_overflow} pooled connections to "
-            f"{settings.host}:{settings.port} stayed busy for {settings.pool_timeout:g}s; "
-            "look for units of work that do not finish, or raise BOT_DB_POOL_SIZE"
-        )
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
-    if isinstance(original, psycopg.errors.QueryCanceled):
-        return StatementTimeoutError(
-            f"a statement on {settings.database!r} ran longer than "
-            f"{settings.statement_timeout_ms} ms and was cancelled; nothing was changed: "
-            "look for a missing index or raise BOT_DB_STATEMENT_TIMEOUT_MS"
-        )
-    if not isinstance(original, psycopg.OperationalError):
-        return None
-    lowered = _message(exc).lower()
-    if any(phrase in lowered for phrase in _CONNECT_FAILURES):
-        return translate_connect_error(exc, settings)
-    return ConnectionLostError(
-        f"the connection to {settings.host}:{settings.port} was lost during a call "
-        "(the server restarted or went away); nothing was changed: retry, and if it "
-        "keeps failing run `bot-db check`"
-    )
+_PING = text("SELECT 1")
 
 
 class Database:
@@ -141,8 +74,7 @@ class Database:
     ) -> None:
         self.settings = settings
         self.shutdown_timeout = shutdown_timeout
-        self.engine = create_engine(settings)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._pool = Pool(settings)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -183,8 +115,9 @@ class Database:
                     f"{revision or 'base (empty)'}, not at head {head}; run `bot-db migrate` "
                     "(or set BOT_DB_MIGRATE_ON_STARTUP=true)"
                 )
+            await self._pool.open()
         except BaseException:
-            await self.engine.dispose()
+            await self._pool.close()
             self._closed = self._closing = True
             raise
 
@@ -197,9 +130,11 @@ class Database:
         while True:
             attempt += 1
             try:
-                async with self.engine.connect() as conn:
-                    return await conn.run_sync(database_revision)
-            except DBAPIError as exc:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo(settings), **connect_kwargs(settings), autocommit=True
+                ) as conn:
+                    return await read_revision(conn)
+            except psycopg.OperationalError as exc:
                 if not is_retryable(exc) or time.monotonic() + delay > deadline:
                     raise translate_connect_error(exc, settings) from None
                 _log.warning(
@@ -208,7 +143,7 @@ class Database:
                     settings.port,
                     attempt,
                     settings.startup_timeout,
-                    _message(exc).splitlines()[-1] if _message(exc) else type(exc).__name__,
+                    str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__,
                 )
             # Back-off between attempts at a condition, bounded by the deadline.
             await asyncio.sleep(delay)
@@ -226,8 +161,13 @@ class Database:
         """Units of work running now."""
         return self._in_flight
 
+    @property
+    def pool(self) -> AsyncConnectionPool[Connection]:
+        """The psycopg ``AsyncConnectionPool`` underneath: for statistics and tests."""
+        return self._pool.pool
+
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncIterator[Session]:
         """One unit of work: committed when the block ends, rolled back when it raises.
 
         Driver failures (server away, connection lost, pool exhausted, statement
@@ -241,21 +181,14 @@ class Database:
             )
         self._in_flight += 1
         self._idle.clear()
+        session = Session(self._pool)
         try:
-            async with self._sessions() as session:
-                try:
-                    yield session
-                    await session.commit()
-                except BaseException:
-                    with contextlib.suppress(DBAPIError, psycopg.Error):
-                        # A lost connection cannot roll back; the server already did.
-                        await session.rollback()
-                    raise
-        except (DBAPIError, PoolTimeoutError) as exc:
-            translated = translate_call_error(exc, self.settings)
-            if translated is None:
+            try:
+                yield session
+            except BaseException:
+                await session._end(commit=False)
                 raise
-            raise translated from exc
+            await session._end(commit=True)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
@@ -284,7 +217,7 @@ class Database:
                     self._in_flight,
                     limit,
                 )
-        await self.engine.dispose()
+        await self._pool.close()
         self._closed = True
 
     async def __aenter__(self) -> Database:
@@ -301,7 +234,7 @@ class Database:
     async def ping(self) -> None:
         """One round trip: raises our typed error when the database cannot be used now."""
         async with self.session() as session:
-            await session.execute(text("SELECT 1"))
+            await session.execute(_PING)
 
 
 class _Opening:

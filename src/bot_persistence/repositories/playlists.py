@@ -38,7 +38,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot_persistence.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from bot_persistence.models import Base
@@ -52,6 +51,7 @@ from bot_persistence.repositories.base import (
     translate_constraint_errors,
     validate,
 )
+from bot_persistence.session import Session
 
 __all__ = [
     "DEFAULT_MAX_TRACKS",
@@ -301,7 +301,7 @@ _MOVE = (
 class PlaylistRepository(Repository):
     """Playlists and their tracks, inside one unit of work (see :class:`Repository`)."""
 
-    def __init__(self, session: AsyncSession, *, max_tracks: int = DEFAULT_MAX_TRACKS) -> None:
+    def __init__(self, session: Session, *, max_tracks: int = DEFAULT_MAX_TRACKS) -> None:
         super().__init__(session)
         self.max_tracks = max_tracks
 
@@ -331,14 +331,15 @@ class PlaylistRepository(Repository):
             raise AlreadyExistsError(
                 f"user {owner_id} already has a playlist named {name!r}; pick another name"
             )
+        new_id, created_at, updated_at = row
         return PlaylistSummary(
-            id=row.id,
+            id=new_id,
             owner_id=owner_id,
             guild_id=guild_id,
             name=name,
             track_count=0,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            created_at=created_at,
+            updated_at=updated_at,
         )
 
     async def rename(self, playlist_id: int, name: str) -> PlaylistSummary:
@@ -375,7 +376,8 @@ class PlaylistRepository(Repository):
             PlaylistEntry(position, TrackInfo(*track), added_by, added_at)
             for position, added_by, added_at, *track in rows
         )
-        return PlaylistDetail(*head, entries=entries)
+        pid, owner_id, guild_id, name, created_at, updated_at = head
+        return PlaylistDetail(pid, owner_id, guild_id, name, created_at, updated_at, entries)
 
     async def get_by_name(self, owner_id: int, name: str) -> PlaylistSummary:
         """The owner's playlist called ``name`` (as a user types it in a command)."""

@@ -6,10 +6,11 @@ template once per run, and each test gets a ``CREATE DATABASE ... TEMPLATE`` cop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from psycopg import pq
 
 from bot_persistence.db import Database
 from bot_persistence.settings import Settings
@@ -33,31 +34,55 @@ async def db(migrated: Settings) -> AsyncIterator[Database]:
 
 
 class StatementCounter:
-    """Counts the statements an engine sends, through SQLAlchemy's cursor event."""
+    """Counts the statements a connection sends, read from libpq's protocol trace.
 
-    def __init__(self) -> None:
-        self.statements: list[str] = []
+    The wire is the one place every statement passes, whatever builds or runs
+    it: each ``Execute`` message (extended protocol, prepared or not) and each
+    simple ``Query`` is a statement. Transaction control is not counted.
+    """
 
-    def __call__(self, *args: object) -> None:
-        self.statements.append(str(args[2]))
+    _CONTROL = ('"BEGIN"', '"COMMIT"', '"ROLLBACK"')
+
+    def __init__(self, db: Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+        self._seen = 0
+
+    def _all(self) -> int:
+        count = 0
+        for line in self.path.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) < 3 or fields[0] != "F":
+                continue
+            control = fields[2] == "Query" and line.endswith(self._CONTROL)
+            if fields[2] in ("Execute", "Query") and not control:
+                count += 1
+        return count
 
     def reset(self) -> None:
-        self.statements.clear()
+        self._seen = self._all()
 
     @property
     def count(self) -> int:
-        return len(self.statements)
+        return self._all() - self._seen
 
 
 @pytest.fixture
-def statements(db: Database) -> Iterator[StatementCounter]:
-    """Every statement ``db`` sends from now on (pings of the pool included)."""
-    counter = StatementCounter()
-    event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
-    try:
-        yield counter
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", counter)
+async def statements(migrated: Settings, tmp_path: Path) -> AsyncIterator[StatementCounter]:
+    """A Database of one traced connection (``statements.db``); ``statements.count`` is
+    what it sent since ``reset()``."""
+    settings = migrated.model_copy(update={"pool_size": 1, "max_overflow": 0})
+    trace = tmp_path / "libpq-trace.txt"
+    async with Database.connect(settings) as db:
+        with trace.open("w") as sink:
+            async with db.pool.connection() as conn:
+                conn.pgconn.trace(sink.fileno())
+                conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                yield StatementCounter(db, trace)
+            finally:
+                async with db.pool.connection() as conn:
+                    conn.pgconn.untrace()
 
 
 #: Every row of every table: to prove a call changed nothing.

@@ -57,9 +57,21 @@ async def test_awaiting_connect_opens_and_close_is_idempotent(migrated: Settings
 async def test_pool_is_sized_from_settings(migrated: Settings) -> None:
     settings = migrated.model_copy(update={"pool_size": 3, "max_overflow": 2})
     async with Database.connect(settings) as db:
-        pool = db.engine.pool
-        assert pool.size() == 3  # type: ignore[attr-defined]
-        assert pool._max_overflow == 2  # type: ignore[attr-defined]
+        assert (db.pool.min_size, db.pool.max_size) == (3, 5)
+
+
+async def test_steady_load_opens_no_new_connections(migrated: Settings) -> None:
+    settings = migrated.model_copy(update={"pool_size": 2, "max_overflow": 3})
+    async with Database.connect(settings) as db:
+
+        async def burst() -> None:
+            await asyncio.gather(*(db.ping() for _ in range(20)))
+
+        await burst()  # the pool grows to what the load needs
+        opened = db.pool.get_stats().get("connections_num", 0)
+        for _ in range(5):
+            await burst()
+        assert db.pool.get_stats().get("connections_num", 0) == opened
 
 
 async def test_an_unmigrated_database_says_to_migrate(settings: Settings) -> None:

@@ -1,0 +1,161 @@
+"""The bot's connections: psycopg's own async pool, and how a unit of work gets one.
+
+Why not SQLAlchemy's pool: measured under the bot's load, its checkout with a
+ping, its async-to-sync bridge and its overflow connections (closed when
+returned, opened again a moment later) cost more than the queries. psycopg's
+pool keeps between ``BOT_DB_POOL_SIZE`` and ``BOT_DB_POOL_SIZE +
+BOT_DB_MAX_OVERFLOW`` connections, grows when callers wait and gives back only
+connections idle for ten minutes, so steady load opens no new connection.
+
+No ping per checkout. A connection that died while it sat in the pool (the
+server restarted, a pooler or firewall dropped it) is found when its unit of
+work sends ``BEGIN``: that failure means nothing of the unit ran, so the
+connection is dropped, the pool checks the others it holds, and the unit begins
+again on a live one. A server that is down is found by one direct connect, so
+the caller gets :class:`~bot_persistence.errors.ServerNotRunningError` at once
+instead of waiting for the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from bot_persistence.connection import (
+    connect_kwargs,
+    statement_timeout_sql,
+    translate_call_error,
+    translate_connect_error,
+)
+from bot_persistence.errors import PoolExhaustedError
+from bot_persistence.settings import Settings
+
+__all__ = ["Connection", "Pool", "conninfo", "pool_kwargs"]
+
+_log = logging.getLogger(__name__)
+
+Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+
+#: How the pool names itself in psycopg's log lines and in ``pg_stat_activity``.
+APPLICATION_NAME = "bot-persistence"
+
+
+def conninfo(settings: Settings) -> str:
+    """The libpq URL of the configured database (with its password: never log it)."""
+    return settings.plain_url
+
+
+def pool_kwargs(settings: Settings) -> dict[str, Any]:
+    """Connect arguments of the bot's pooled connections (the benchmark's baseline uses them too).
+
+    ``autocommit`` because each unit of work sends its own ``BEGIN``: that is
+    how a connection that died in the pool is told from one lost mid-call.
+    """
+    return {**connect_kwargs(settings), "application_name": APPLICATION_NAME, "autocommit": True}
+
+
+class Pool:
+    """A psycopg ``AsyncConnectionPool`` sized from settings, with our typed errors."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        timeout_sql = statement_timeout_sql(settings)
+        #: Sent after ``BEGIN`` in every unit of work (a transaction pooler's timeout).
+        self.begin_sql = timeout_sql[1] if timeout_sql and timeout_sql[0] == "begin" else None
+        self._connect_sql = timeout_sql[1] if timeout_sql and timeout_sql[0] == "connect" else None
+        lifetime = float(settings.pool_recycle) if settings.pool_recycle > 0 else float("inf")
+        self.pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            conninfo(settings),
+            kwargs=pool_kwargs(settings),
+            min_size=settings.pool_size,
+            max_size=settings.pool_size + settings.max_overflow,
+            timeout=settings.pool_timeout,
+            max_lifetime=lifetime,
+            configure=self._configure if self._connect_sql else None,
+            name=APPLICATION_NAME,
+            open=False,
+        )
+
+    async def _configure(self, conn: Connection) -> None:
+        """Set the statement timeout once per connection (behind a session pooler)."""
+        assert self._connect_sql is not None
+        await conn.execute(self._connect_sql)
+
+    async def open(self) -> None:
+        """Start filling the pool in the background; callers wait for the first connection."""
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        """Close the idle connections now, the busy ones when they come back."""
+        await self.pool.close()
+
+    async def begin(self) -> Connection:
+        """A connection with a transaction begun on it; a dead pooled one is replaced once."""
+        conn = await self._checkout()
+        try:
+            await self._begin(conn)
+        except psycopg.OperationalError as exc:
+            await self.pool.putconn(conn)
+            if not conn.broken:
+                raise self._call_error(exc) from exc
+            _log.info("a pooled connection was dead (the server restarted?); replacing it")
+            await self._prove_server()
+            await self.pool.check()
+            conn = await self._checkout()
+            try:
+                await self._begin(conn)
+            except psycopg.OperationalError as again:
+                await self.pool.putconn(conn)
+                raise self._call_error(again) from again
+        return conn
+
+    async def _begin(self, conn: Connection) -> None:
+        await conn.execute(b"BEGIN")
+        if self.begin_sql:
+            await conn.execute(self.begin_sql)
+
+    async def end(self, conn: Connection, *, commit: bool) -> None:
+        """``COMMIT`` (or ``ROLLBACK``) and give the connection back, whatever happens."""
+        try:
+            if commit:
+                try:
+                    await conn.execute(b"COMMIT")
+                except psycopg.OperationalError as exc:
+                    raise self._call_error(exc) from exc
+            elif not conn.broken:
+                try:
+                    await conn.execute(b"ROLLBACK")
+                except psycopg.Error:
+                    # The server rolls back a transaction whose connection went away.
+                    _log.debug("rollback failed; the connection is dropped", exc_info=True)
+        finally:
+            await self.pool.putconn(conn)
+
+    def _call_error(self, exc: psycopg.OperationalError) -> BaseException:
+        return translate_call_error(exc, self.settings) or exc
+
+    async def _checkout(self) -> Connection:
+        try:
+            return await self.pool.getconn()
+        except PoolTimeout:
+            # Is the server away (the pool cannot connect) or are the connections busy?
+            await self._prove_server()
+            settings = self.settings
+            raise PoolExhaustedError(
+                f"all {settings.pool_size + settings.max_overflow} pooled connections to "
+                f"{settings.host}:{settings.port} stayed busy for {settings.pool_timeout:g}s; "
+                "look for units of work that do not finish, or raise BOT_DB_POOL_SIZE"
+            ) from None
+
+    async def _prove_server(self) -> None:
+        """One direct connect: our typed error now when the server cannot be reached."""
+        try:
+            probe = await psycopg.AsyncConnection.connect(
+                conninfo(self.settings), **connect_kwargs(self.settings)
+            )
+        except psycopg.OperationalError as exc:
+            raise translate_connect_error(exc, self.settings) from None
+        await probe.close()
