@@ -1,10 +1,23 @@
-"""Synchronous connections for the tooling, and the one place driver errors become ours.
+"""How every connection is made, and the one place driver errors become ours.
 
 The command line, migrations, seeding and the health probe talk to PostgreSQL
-through a short-lived SQLAlchemy engine on psycopg 3. When a connection fails,
-libpq says why only in its message (psycopg gives connection failures no
-SQLSTATE), so :func:`translate_connect_error` reads the message once, here, and
-raises the typed error whose text says what to do.
+through a short-lived SQLAlchemy engine on psycopg 3; the bot's async engine
+(:mod:`bot_persistence.db`) takes its connect arguments from here too, so that
+``BOT_DB_POOLER`` means the same thing on both paths:
+
+- :func:`connect_kwargs`: psycopg's connect arguments. Behind a transaction
+  pooler, server-side prepared statements are off (``prepare_threshold=None``):
+  PgBouncer 1.18 hands each transaction to any server connection, where a
+  statement prepared on another one does not exist. The statement timeout goes
+  in the startup ``options`` only when nothing sits in between (PgBouncer
+  refuses that parameter).
+- :func:`apply_statement_timeout`: behind a pooler, the timeout is set with
+  ``SET`` once per server connection (session pooling) or with ``SET LOCAL``
+  at the start of every transaction (transaction pooling).
+
+When a connection fails, libpq says why only in its message (psycopg gives
+connection failures no SQLSTATE), so :func:`translate_connect_error` reads the
+message once, here, and raises the typed error whose text says what to do.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -27,13 +40,17 @@ from bot_persistence.errors import (
     ConnectionLostError,
     DatabaseMissingError,
     DatabaseUnavailableError,
+    PoolerModeError,
     ServerNotRunningError,
     StatementTimeoutError,
+    TlsUnavailableError,
 )
 from bot_persistence.settings import Settings
 
 __all__ = [
     "admin_url",
+    "apply_statement_timeout",
+    "check_pooler",
     "connect_kwargs",
     "is_retryable",
     "statement_timeout_sql",
@@ -58,24 +75,77 @@ _RETRYABLE = (
 )
 
 
+_STATEMENT_MODE = (
+    "PgBouncer in statement pooling mode cannot run the bot's transactions; set "
+    "pool_mode = transaction (or session) for this database in pgbouncer.ini and "
+    "BOT_DB_POOLER to match"
+)
+
+
+def check_pooler(settings: Settings) -> None:
+    """Refuse a pooler mode the bot cannot work through, before anything connects."""
+    if settings.pooler == "statement":
+        raise PoolerModeError(_STATEMENT_MODE)
+
+
 def connect_kwargs(settings: Settings, *, statement_timeout: bool = True) -> dict[str, Any]:
-    """psycopg connect arguments for ``settings``: every connection we open uses these.
+    """psycopg connect arguments for ``settings``: timeout, prepared statements, options.
 
     ``statement_timeout=False`` leaves the statement timeout out (the tooling:
-    a migration may rightly run long).
+    a migration may rightly run long). Behind a pooler the timeout is not here:
+    call :func:`apply_statement_timeout` on the engine as well.
     """
+    check_pooler(settings)
     kwargs: dict[str, Any] = {"connect_timeout": settings.connect_timeout}
-    if statement_timeout and settings.statement_timeout_ms:
+    if settings.pooler == "transaction":
+        # psycopg prepares a statement after it ran 5 times on a connection; through
+        # a transaction pooler the next run may land on a server that never saw it.
+        kwargs["prepare_threshold"] = None
+    if statement_timeout and settings.statement_timeout_ms and settings.pooler == "none":
         kwargs["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
     return kwargs
 
 
 def statement_timeout_sql(settings: Settings) -> tuple[str, str] | None:
-    """``(when, sql)`` setting the statement timeout where the startup options cannot.
+    """``(when, sql)`` that sets the statement timeout behind a pooler; ``None`` when direct.
 
-    ``None`` when :func:`connect_kwargs` carries it (a direct connection).
+    ``when`` is ``"connect"`` (once per server connection: session pooling keeps
+    it for the client's lifetime) or ``"begin"`` (every transaction: transaction
+    pooling may give each one a different server connection).
     """
-    return None
+    if not settings.statement_timeout_ms or settings.pooler == "none":
+        return None
+    if settings.pooler == "session":
+        return ("connect", f"SET statement_timeout = {settings.statement_timeout_ms}")
+    return ("begin", f"SET LOCAL statement_timeout = {settings.statement_timeout_ms}")
+
+
+def apply_statement_timeout(engine: Engine, settings: Settings) -> None:
+    """Set the statement timeout on ``engine``'s connections where ``options`` cannot.
+
+    For an ``AsyncEngine`` pass its ``sync_engine``. Nothing happens when the
+    connection is direct (:func:`connect_kwargs` put it in the startup options).
+    """
+    plan = statement_timeout_sql(settings)
+    if plan is None:
+        return
+    when, statement = plan
+    if when == "connect":
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: object) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(statement)
+            finally:
+                cursor.close()
+            dbapi_connection.commit()
+
+        return
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(statement)
 
 
 def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:
@@ -111,6 +181,20 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
     message = _message_of(exc)
     lowered = message.lower()
     where = f"{settings.host}:{settings.port}"
+    if "statement pooling mode" in lowered:
+        return PoolerModeError(_STATEMENT_MODE)
+    if "server does not support ssl" in lowered:
+        return TlsUnavailableError(
+            f"the server at {where} does not offer TLS, but the URL's sslmode asks for it; "
+            "enable ssl on the server (or, on a trusted local network only, set "
+            "sslmode=prefer in DATABASE_URL)"
+        )
+    if "unsupported startup parameter" in lowered:
+        return PoolerModeError(
+            f"the pooler at {where} refused a startup parameter "
+            f"({message.strip().splitlines()[0]}); "
+            "set BOT_DB_POOLER=transaction (or session) so the bot sends none"
+        )
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return AuthenticationFailedError(
             f"the server at {where} refused the password for user {settings.user!r}; "
@@ -127,6 +211,11 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
             "run `bot-db up` to create it (or fix POSTGRES_DB in .env)"
         )
     if is_retryable(exc) or "timeout expired" in lowered or "could not connect" in lowered:
+        if settings.pooler != "none":
+            return ServerNotRunningError(
+                f"no PgBouncer answers at {where} (BOT_DB_POOLER={settings.pooler}); start "
+                "the pooler, or check DATABASE_URL's host and port"
+            )
         return ServerNotRunningError(
             f"no PostgreSQL server answers at {where}; run `bot-db up` to start the "
             "development server (or check POSTGRES_HOST/POSTGRES_PORT in .env)"

@@ -1,4 +1,4 @@
-"""The bot's database: a pooled async engine, a start-up probe, units of work, shutdown.
+"""The bot's database: a connection pool, a start-up probe, units of work, shutdown.
 
 ``async with Database.connect(settings) as db:`` (or ``db = await
 Database.connect(settings)`` ... ``await db.close()`` where the code has no

@@ -7,7 +7,9 @@ do next, and never contains a password::
     BotPersistenceError                 exit 1 unless noted
     ├── ConfigurationError              exit 2: bad settings or input
     │   ├── InvalidDatabaseUrlError
-    │   └── GuardRefusedError           a destructive command was refused
+    │   ├── GuardRefusedError           a destructive command was refused
+    │   ├── PoolerModeError             a pooler mode transactions cannot run in
+    │   └── PackageDataMissingError     the install has no migrations (a broken build)
     ├── ProvisionError                  getting a server running failed
     │   ├── BackendUnavailableError     this backend cannot run here
     │   │   ├── DockerNotInstalledError exit 2: no docker / compose client
@@ -18,6 +20,7 @@ do next, and never contains a password::
     ├── DatabaseUnavailableError        the server cannot be used
     │   ├── ServerNotRunningError
     │   ├── AuthenticationFailedError
+    │   ├── TlsUnavailableError         the URL demands TLS the server does not offer
     │   ├── DatabaseMissingError
     │   ├── ConnectionLostError         the server went away during a call
     │   ├── PoolExhaustedError          no pooled connection became free in time
@@ -26,7 +29,8 @@ do next, and never contains a password::
     │   └── DatabaseInUseError          other sessions hold the database
     ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
-    │   ├── SchemaNotAtHeadError
+    │   ├── SchemaNotAtHeadError        the database is behind the code
+    │   ├── SchemaAheadError            the database is ahead of the code
     │   ├── MigrationFailedError
     │   └── MigrationCheckError         the roundtrip or a lint found a problem
     ├── SeedError
@@ -62,10 +66,13 @@ __all__ = [
     "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
+    "PackageDataMissingError",
     "PoolExhaustedError",
+    "PoolerModeError",
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
+    "SchemaAheadError",
     "SchemaError",
     "SchemaNotAtHeadError",
     "SeedError",
@@ -74,6 +81,7 @@ __all__ = [
     "SmokeFailedError",
     "SnapshotError",
     "StatementTimeoutError",
+    "TlsUnavailableError",
 ]
 
 
@@ -95,6 +103,18 @@ class InvalidDatabaseUrlError(ConfigurationError):
 
 class GuardRefusedError(ConfigurationError):
     """A destructive command was refused: a non-local host, production, or no consent."""
+
+
+class PoolerModeError(ConfigurationError):
+    """The connection goes through a pooler in a mode the bot cannot work in.
+
+    PgBouncer's statement pooling hands every statement to any server
+    connection, so a unit of work (a transaction) cannot exist there.
+    """
+
+
+class PackageDataMissingError(ConfigurationError):
+    """The installed package lacks its migrations or seeds: the wheel was built wrongly."""
 
 
 class ProvisionError(BotPersistenceError):
@@ -141,6 +161,10 @@ class AuthenticationFailedError(DatabaseUnavailableError):
     """The server refused the user name or password from settings."""
 
 
+class TlsUnavailableError(DatabaseUnavailableError):
+    """The URL's ``sslmode`` demands TLS, and the server does not offer it."""
+
+
 class DatabaseMissingError(DatabaseUnavailableError):
     """The server runs, but the configured database does not exist on it."""
 
@@ -178,6 +202,13 @@ class SchemaError(BotPersistenceError):
 
 class SchemaNotAtHeadError(SchemaError):
     """The database's Alembic revision is not the newest one; run ``bot-db migrate``."""
+
+
+class SchemaAheadError(SchemaError):
+    """The database is at a revision this code does not know: a newer release migrated it.
+
+    Run the release that matches the database, or downgrade the database with it.
+    """
 
 
 class MigrationFailedError(SchemaError):

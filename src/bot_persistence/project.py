@@ -1,40 +1,84 @@
-"""Where the project's own files are: ``alembic.ini``, ``seeds/`` and ``.psqlrc``.
+"""Where the project's own files are: ``alembic.ini``, ``alembic/``, ``seeds/``, ``.psqlrc``.
 
-The commands run from a checkout of the repository (the package is installed
-editable by nox). We look in the current directory and its parents first, so a
-contributor can run ``bot-db`` from any sub-directory, then next to the source.
+This module is the one place that finds them. Two places can hold them:
+
+- a checkout of the repository: the current directory or one of its parents
+  (a contributor may run ``bot-db`` from any sub-directory), or the checkout
+  beside the source of an editable install. A checkout wins, so a migration
+  being written is the one that runs.
+- the installed package: the wheel carries copies under
+  ``bot_persistence/_data/`` (``pyproject.toml`` puts them there from the
+  top-level folders), which is how the bot and ``bot-db`` work from
+  ``pip install`` in an empty directory.
+
+Neither present means a wheel built without its data: a typed error says so.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot_persistence.errors import ConfigurationError
+from bot_persistence.errors import ConfigurationError, PackageDataMissingError
 
-__all__ = ["alembic_ini", "project_root", "psqlrc", "seeds_dir", "versions_dir"]
+__all__ = [
+    "PACKAGE_DATA",
+    "alembic_ini",
+    "checkout_root",
+    "project_root",
+    "psqlrc",
+    "seeds_dir",
+    "versions_dir",
+]
+
+#: The package's own copy of the migrations, seeds and ``.psqlrc`` (in a wheel).
+PACKAGE_DATA = Path(__file__).resolve().parent / "_data"
 
 
 def _is_root(candidate: Path) -> bool:
     return (candidate / "alembic.ini").is_file() and (candidate / "alembic" / "env.py").is_file()
 
 
-def project_root(start: Path | None = None) -> Path:
-    """The checkout holding ``alembic.ini`` and ``alembic/``; one line of help when absent."""
+def _checkout(start: Path | None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if _is_root(candidate):
             return candidate
     beside_source = Path(__file__).resolve().parents[2]
-    if _is_root(beside_source):
-        return beside_source
-    raise ConfigurationError(
-        f"cannot find alembic.ini in {here} or its parents; run bot-db from a checkout "
-        "of the bot-persistence repository"
+    return beside_source if _is_root(beside_source) else None
+
+
+def checkout_root(start: Path | None = None) -> Path:
+    """The repository checkout, for what only a checkout has (docs, compose files)."""
+    found = _checkout(start)
+    if found is None:
+        here = (start or Path.cwd()).resolve()
+        raise ConfigurationError(
+            f"no checkout of the bot-persistence repository in {here} or its parents; "
+            "run this command inside one"
+        )
+    return found
+
+
+def project_root(start: Path | None = None, *, data: Path | None = None) -> Path:
+    """The folder holding ``alembic.ini``, ``alembic/`` and ``seeds/``: checkout, else package.
+
+    ``data`` replaces the package's copy (tests of a broken build use it).
+    """
+    found = _checkout(start)
+    if found is not None:
+        return found
+    packaged = PACKAGE_DATA if data is None else data
+    if _is_root(packaged) and (packaged / "alembic" / "versions").is_dir():
+        return packaged
+    raise PackageDataMissingError(
+        f"the installed bot_persistence has no migrations ({packaged / 'alembic'} is "
+        "missing): the wheel was built without them; reinstall from a wheel built by "
+        "`uv build` in the repository, or run from a checkout"
     )
 
 
 def alembic_ini(root: Path | None = None) -> Path:
-    """The Alembic configuration file at the project root."""
+    """The Alembic configuration file."""
     return (root or project_root()) / "alembic.ini"
 
 

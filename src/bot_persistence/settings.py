@@ -20,10 +20,14 @@ from sqlalchemy.exc import ArgumentError
 
 from bot_persistence.errors import InvalidDatabaseUrlError
 
-__all__ = ["BackendName", "Environment", "Settings", "is_local_host"]
+__all__ = ["BackendName", "Environment", "PoolerMode", "Settings", "is_local_host"]
 
 BackendName = Literal["auto", "embedded", "docker", "compose", "external"]
 Environment = Literal["development", "test", "production"]
+#: What sits between the bot and PostgreSQL: nothing, or PgBouncer in one of its
+#: pool modes. ``statement`` is accepted here so that using it fails with a line
+#: that says why (:func:`bot_persistence.connection.connect_kwargs`).
+PoolerMode = Literal["none", "session", "transaction", "statement"]
 
 _DRIVER = "postgresql+psycopg"
 _ACCEPTED_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}
@@ -80,6 +84,11 @@ class Settings(BaseSettings):
     )
     statement_timeout_ms: int = Field(
         default=30_000, ge=0, validation_alias=_env("BOT_DB_STATEMENT_TIMEOUT_MS")
+    )
+    pooler: PoolerMode = Field(
+        default="none",
+        validation_alias=_env("BOT_DB_POOLER"),
+        description="PgBouncer's pool mode when the URL goes through it (none: direct).",
     )
     migrate_on_startup: bool = Field(
         default=False, validation_alias=_env("BOT_DB_MIGRATE_ON_STARTUP")

@@ -20,7 +20,7 @@ from bot_persistence.cli.output import Console
 from bot_persistence.devdb import erd, guards, health, seeding, snapshots
 from bot_persistence.errors import SmokeFailedError
 from bot_persistence.migrations import roundtrip
-from bot_persistence.project import project_root, psqlrc
+from bot_persistence.project import checkout_root, psqlrc
 from bot_persistence.provision import select_backend
 from bot_persistence.provision.embedded import embedded_bin_dir
 from bot_persistence.provision.scratch import DEFAULT_MAJOR, throwaway_server
@@ -241,7 +241,7 @@ def cmd_erd(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     if not args.write:
         out.line(erd.mermaid().rstrip("\n"))
         return 0
-    target = project_root() / "docs" / "schema.md"
+    target = checkout_root() / "docs" / "schema.md"
     changed = erd.replace_block(target)
     out.ok(f"{'updated' if changed else 'unchanged'} {target}")
     return 0

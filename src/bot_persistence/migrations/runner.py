@@ -72,6 +72,9 @@ def alembic_config(
     """An Alembic ``Config`` for the project, bound to ``connection`` when given."""
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
+    # Beside the ini, wherever that is (a checkout or the installed package's copy),
+    # never relative to the directory bot-db runs in.
+    config.set_main_option("script_location", str(path.parent / "alembic"))
     config.attributes["skip_logging_config"] = True
     config.attributes["url"] = settings.url
     if connection is not None:

@@ -27,7 +27,7 @@ from bot_persistence.errors import (
     ProvisionError,
     ServerStartError,
 )
-from bot_persistence.project import project_root
+from bot_persistence.project import checkout_root
 from bot_persistence.provision.base import (
     Backend,
     BackendStatus,
@@ -83,7 +83,7 @@ def compose_command() -> tuple[str, ...]:
 
 def compose_file(root: Path | None = None) -> Path:
     """``compose/docker-compose.yml`` of the checkout."""
-    return (root or project_root()) / "compose" / "docker-compose.yml"
+    return (root or checkout_root()) / "compose" / "docker-compose.yml"
 
 
 def _compose_environment(settings: Settings) -> dict[str, str]:
