@@ -33,11 +33,12 @@ from bot_persistence.connection import (
 from bot_persistence.errors import PoolExhaustedError
 from bot_persistence.settings import Settings
 
-__all__ = ["Connection", "Pool", "conninfo", "pool_kwargs"]
+__all__ = ["Connection", "Pool", "Transaction", "conninfo", "pool_kwargs"]
 
 _log = logging.getLogger(__name__)
 
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+Transaction = psycopg.AsyncTransaction
 
 #: How the pool names itself in psycopg's log lines and in ``pg_stat_activity``.
 APPLICATION_NAME = "bot-persistence"
@@ -92,45 +93,47 @@ class Pool:
         """Close the idle connections now, the busy ones when they come back."""
         await self.pool.close()
 
-    async def begin(self) -> Connection:
+    async def begin(self) -> tuple[Connection, Transaction]:
         """A connection with a transaction begun on it; a dead pooled one is replaced once."""
         conn = await self._checkout()
         try:
-            await self._begin(conn)
+            return conn, await self._begin(conn)
         except psycopg.OperationalError as exc:
             await self.pool.putconn(conn)
             if not conn.broken:
                 raise self._call_error(exc) from exc
-            _log.info("a pooled connection was dead (the server restarted?); replacing it")
-            await self._prove_server()
-            await self.pool.check()
-            conn = await self._checkout()
-            try:
-                await self._begin(conn)
-            except psycopg.OperationalError as again:
-                await self.pool.putconn(conn)
-                raise self._call_error(again) from again
-        return conn
+        _log.info("a pooled connection was dead (the server restarted?); replacing it")
+        await self._prove_server()
+        await self.pool.check()
+        conn = await self._checkout()
+        try:
+            return conn, await self._begin(conn)
+        except psycopg.OperationalError as exc:
+            await self.pool.putconn(conn)
+            raise self._call_error(exc) from exc
 
-    async def _begin(self, conn: Connection) -> None:
-        await conn.execute(b"BEGIN")
+    async def _begin(self, conn: Connection) -> Transaction:
+        # psycopg's transaction block sends BEGIN now (the connection is in
+        # autocommit mode), through its light command path rather than a cursor.
+        transaction = Transaction(conn)
+        await transaction.__aenter__()
         if self.begin_sql:
             await conn.execute(self.begin_sql)
+        return transaction
 
-    async def end(self, conn: Connection, *, commit: bool) -> None:
-        """``COMMIT`` (or ``ROLLBACK``) and give the connection back, whatever happens."""
+    async def end(
+        self, conn: Connection, transaction: Transaction, error: BaseException | None
+    ) -> None:
+        """``COMMIT`` (``ROLLBACK`` after ``error``) and give the connection back, always."""
         try:
-            if commit:
+            if error is None:
                 try:
-                    await conn.execute(b"COMMIT")
+                    await transaction.__aexit__(None, None, None)
                 except psycopg.OperationalError as exc:
                     raise self._call_error(exc) from exc
             elif not conn.broken:
-                try:
-                    await conn.execute(b"ROLLBACK")
-                except psycopg.Error:
-                    # The server rolls back a transaction whose connection went away.
-                    _log.debug("rollback failed; the connection is dropped", exc_info=True)
+                # psycopg logs, and does not raise, a rollback that fails.
+                await transaction.__aexit__(type(error), error, error.__traceback__)
         finally:
             await self.pool.putconn(conn)
 

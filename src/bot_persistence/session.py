@@ -17,15 +17,18 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from sqlalchemy.sql import ClauseElement
 
 from bot_persistence.connection import translate_call_error
-from bot_persistence.pool import Connection, Pool
+from bot_persistence.pool import Connection, Pool, Transaction
 from bot_persistence.statements import compiled
 
 __all__ = ["Result", "Row", "Session"]
 
 Row = tuple[Any, ...]
+
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
 
 class Result:
@@ -82,11 +85,12 @@ class Result:
 class Session:
     """One unit of work; get it from :meth:`bot_persistence.Database.session`."""
 
-    __slots__ = ("_conn", "_pool")
+    __slots__ = ("_conn", "_pool", "_transaction")
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._conn: Connection | None = None
+        self._transaction: Transaction | None = None
 
     async def execute(
         self, statement: ClauseElement, params: Mapping[str, Any] | None = None
@@ -100,10 +104,13 @@ class Session:
         conn = self._conn or await self._begin()
         try:
             cursor = await conn.execute(prepared.sql, prepared.parameters(params))
-            rows = await cursor.fetchall() if cursor.description is not None else []
+            # The result's status, not cursor.description: that builds column objects.
+            result = cursor.pgresult
+            if result is not None and result.status == _TUPLES_OK:
+                return Result(prepared.rows(await cursor.fetchall()), cursor.rowcount)
         except psycopg.OperationalError as exc:
             raise translate_call_error(exc, self._pool.settings) or exc from exc
-        return Result(prepared.rows(rows), cursor.rowcount)
+        return Result([], cursor.rowcount)
 
     async def scalar(
         self, statement: ClauseElement, params: Mapping[str, Any] | None = None
@@ -112,11 +119,12 @@ class Session:
         return (await self.execute(statement, params)).scalar()
 
     async def _begin(self) -> Connection:
-        self._conn = await self._pool.begin()
+        self._conn, self._transaction = await self._pool.begin()
         return self._conn
 
-    async def _end(self, *, commit: bool) -> None:
-        """Commit (or roll back) and give the connection back; nothing to do if none was taken."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await self._pool.end(conn, commit=commit)
+    async def _end(self, error: BaseException | None) -> None:
+        """Commit (roll back after ``error``) and give the connection back, if one was taken."""
+        conn, transaction = self._conn, self._transaction
+        if conn is not None and transaction is not None:
+            self._conn = self._transaction = None
+            await self._pool.end(conn, transaction, error)

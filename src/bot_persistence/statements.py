@@ -75,8 +75,9 @@ _cache: dict[object, Compiled] = {}
 def compiled(statement: ClauseElement, params: Mapping[str, Any] | None = None) -> Compiled:
     """``statement`` compiled for psycopg (from the cache after the first call)."""
     key: object = statement
-    keys = sorted(params) if params else None
-    if keys and isinstance(statement, UpdateBase):
+    keys = None
+    if params and isinstance(statement, UpdateBase):
+        keys = sorted(params)
         key = (statement, *keys)
     found = _cache.get(key)
     if found is not None:
