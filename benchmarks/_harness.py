@@ -60,6 +60,7 @@ class Bench:
 
     def __init__(self) -> None:
         self.rows: list[_Row] = []
+        self.notes: list[str] = []
         self.topic = ""
 
     def time(
@@ -106,6 +107,10 @@ class Bench:
         on_ratio = baseline is not None and not bar_seconds
         self.rows.append(_Row(self.topic, measurement, baseline, bar, per, on_ratio))
 
+    def note(self, text: str) -> None:
+        """A line under the table, for figures that are not times (rates, percentiles)."""
+        self.notes.append(f"{self.topic}: {text}")
+
     def report(self) -> str:
         """The table people read: median, baseline median, ratio, bar."""
         lines = [
@@ -124,6 +129,8 @@ class Bench:
                 f"{label:<52} {_fmt(median):>10} {_fmt(base) if base is not None else '-':>10} "
                 f"{ratio:>7} {bar:>9}  {len(row.measurement.samples)}"
             )
+        if self.notes:
+            lines += ["", *self.notes]
         return "\n".join(lines)
 
     @property

@@ -38,13 +38,13 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.sql import ClauseElement
 
 from benchmarks._harness import Bench, Measurement
-from benchmarks._pgbouncer import pgbouncer, pgbouncer_binary
 from bot_persistence import migrations
 from bot_persistence.connection import connect_kwargs, statement_timeout_sql
 from bot_persistence.db import Database
 from bot_persistence.pool import APPLICATION_NAME, conninfo
 from bot_persistence.provision.base import ensure_database, free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbouncer
 from bot_persistence.repositories import (
     GuildSettingsRepository,
     PlaylistRepository,
@@ -410,17 +410,9 @@ def run(bench: Bench) -> None:
         if pgbouncer_binary() is None:
             print("  load: pgbouncer is not installed; skipped through PgBouncer", file=sys.stderr)
         else:
-            with pgbouncer(
-                root / "pgbouncer",
-                server_port=cluster.port,
-                database="bench",
-                user="bot",
-                password=PASSWORD,
-                pool_size=settings.pool_size + settings.max_overflow,
-            ) as port:
-                pooled = settings.model_copy(
-                    update={"postgres_port": port, "pooler": "transaction"}
-                )
+            with throwaway_pgbouncer(
+                settings, pool_size=settings.pool_size + settings.max_overflow
+            ) as pooled:
                 levels += loop.run_until_complete(_measure(pooled, data, "PgBouncer"))
         for level in levels:
             _report(bench, level)

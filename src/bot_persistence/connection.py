@@ -205,6 +205,12 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
             f"the server at {where} has no user {settings.user!r}; "
             "check POSTGRES_USER (or DATABASE_URL) in .env"
         )
+    if "too many clients" in lowered or "remaining connection slots are reserved" in lowered:
+        return DatabaseUnavailableError(
+            f"the server at {where} has no connection slot left (max_connections); "
+            "shards x (BOT_DB_POOL_SIZE + BOT_DB_MAX_OVERFLOW) must fit under it: lower "
+            "them, or put PgBouncer in front (docs/production.md)"
+        )
     if "database" in lowered and "does not exist" in lowered:
         return DatabaseMissingError(
             f"database {settings.database!r} does not exist on {where}; "
@@ -236,6 +242,8 @@ _CONNECT_FAILURES = (
     "does not exist",
     "the database system is starting up",
     "no such file or directory",
+    "too many clients",
+    "remaining connection slots are reserved",
 )
 
 

@@ -43,11 +43,15 @@ from bot_persistence.connection import (
 )
 from bot_persistence.errors import (
     DatabaseClosedError,
-    SchemaNotAtHeadError,
 )
 from bot_persistence.pool import Connection, Pool, conninfo
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import read_revision, single_head
+from bot_persistence.schema_version import (
+    check_schema,
+    known_revisions,
+    read_revision,
+    single_head,
+)
 from bot_persistence.session import Session
 from bot_persistence.settings import Settings
 
@@ -97,28 +101,30 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            head = single_head(versions_dir())
-            if revision != head and self.settings.migrate_on_startup:
-                # The one place the bot's process loads the migration tooling.
-                from bot_persistence.migrations import runner
-
-                # Alembic is synchronous; run it in a thread, under its advisory
-                # lock, so that of many shards starting at once exactly one migrates.
-                result = await asyncio.to_thread(runner.upgrade, self.settings)
-                if result.changed:
-                    _log.info("migrated %s -> %s", result.before or "base", result.after)
-                revision = result.after
-            if revision != head:
-                raise SchemaNotAtHeadError(
-                    f"database {self.settings.database!r} is at revision "
-                    f"{revision or 'base (empty)'}, not at head {head}; run `bot-db migrate` "
-                    "(or set BOT_DB_MIGRATE_ON_STARTUP=true)"
-                )
+            versions = versions_dir()
+            head = single_head(versions)
+            # A database ahead of the code is not migrated: check_schema says why.
+            behind = revision is None or revision in known_revisions(versions)
+            if revision != head and behind and self.settings.migrate_on_startup:
+                revision = await self._migrate()
+            check_schema(revision, versions, database=self.settings.database)
             await self._pool.open()
         except BaseException:
             await self._pool.close()
             self._closed = self._closing = True
             raise
+
+    async def _migrate(self) -> str | None:
+        """Migrate to head under the migration lock; the revision the database is at after."""
+        # The one place the bot's process loads the migration tooling.
+        from bot_persistence.migrations import runner
+
+        # Alembic is synchronous; run it in a thread, under its lock, so that of
+        # many shards starting at once exactly one migrates.
+        result = await asyncio.to_thread(runner.upgrade, self.settings)
+        if result.changed:
+            _log.info("migrated %s -> %s", result.before or "base", result.after)
+        return result.after
 
     async def _wait_for_server(self) -> str | None:
         """Connect until the server answers (bounded); return the schema revision it holds."""
@@ -129,11 +135,16 @@ class Database:
         while True:
             attempt += 1
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo(settings), **connect_kwargs(settings), autocommit=True
-                ) as conn:
+                # In a transaction, as every unit of work: a pooler that cannot run
+                # one (PgBouncer in statement mode) is refused here.
+                async with (
+                    await psycopg.AsyncConnection.connect(
+                        conninfo(settings), **connect_kwargs(settings), autocommit=True
+                    ) as conn,
+                    conn.transaction(),
+                ):
                     return await read_revision(conn)
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:
                 if not is_retryable(exc) or time.monotonic() + delay > deadline:
                     raise translate_connect_error(exc, settings) from None
                 _log.warning(

@@ -19,9 +19,16 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, text
 
-from bot_persistence.errors import MigrationFailedError
+from bot_persistence.errors import MigrationFailedError, SchemaAheadError, SchemaNotAtHeadError
 
-__all__ = ["database_revision", "heads_in", "read_revision", "single_head"]
+__all__ = [
+    "check_schema",
+    "database_revision",
+    "heads_in",
+    "known_revisions",
+    "read_revision",
+    "single_head",
+]
 
 _KEYS = ("revision", "down_revision")
 
@@ -55,18 +62,27 @@ def _as_tuple(value: object) -> tuple[str, ...]:
     return ()
 
 
-def heads_in(versions: Path) -> list[str]:
-    """The head revisions of the revision files in ``versions`` (sorted; empty when none)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
+def _graph(versions: Path) -> dict[str, tuple[str, ...]]:
+    """Each revision in ``versions`` and the revisions it follows."""
+    graph: dict[str, tuple[str, ...]] = {}
     for path in sorted(versions.glob("*.py")):
         values = _assignments(path)
         revision = values.get("revision")
-        if not isinstance(revision, str):
-            continue
-        revisions.add(revision)
-        parents.update(_as_tuple(values.get("down_revision")))
-    return sorted(revisions - parents)
+        if isinstance(revision, str):
+            graph[revision] = _as_tuple(values.get("down_revision"))
+    return graph
+
+
+def known_revisions(versions: Path) -> set[str]:
+    """Every revision this code has a file for."""
+    return set(_graph(versions))
+
+
+def heads_in(versions: Path) -> list[str]:
+    """The head revisions of the revision files in ``versions`` (sorted; empty when none)."""
+    graph = _graph(versions)
+    parents = {parent for followed in graph.values() for parent in followed}
+    return sorted(set(graph) - parents)
 
 
 def single_head(versions: Path) -> str | None:
@@ -108,3 +124,24 @@ def _one_revision(rows: Sequence[str]) -> str | None:
             "it has several heads: run `bot-db migrate` on the code that merges them"
         )
     return rows[0] if rows else None
+
+
+def check_schema(revision: str | None, versions: Path, *, database: str) -> None:
+    """Raise the typed error for a database behind or ahead of the code; nothing when at head.
+
+    Ahead means stamped with a revision this code has no file for: a newer
+    release migrated it, and neither migrating nor serving is safe.
+    """
+    head = single_head(versions)
+    if revision is not None and revision not in known_revisions(versions):
+        raise SchemaAheadError(
+            f"database {database!r} is at revision {revision}, which this code does not know "
+            f"(its newest is {head}): the database is ahead of the code; run the release that "
+            "migrated it, or downgrade the database with that release's `bot-db downgrade`"
+        )
+    if revision != head:
+        raise SchemaNotAtHeadError(
+            f"database {database!r} is at revision {revision or 'base (empty)'}, behind the "
+            f"code's head {head}; run `bot-db migrate` (`bot-db deploy` in production), or "
+            "set BOT_DB_MIGRATE_ON_STARTUP=true"
+        )

@@ -120,3 +120,87 @@ def test_up_with_an_image_nobody_can_pull_points_at_the_offline_build(
     assert code == 2
     assert "image bot-persistence/no-such-image:0 is not on this machine" in err
     assert "nox -s image" in err
+
+
+OFFLINE_PGBOUNCER = "bot-persistence/pgbouncer:offline"
+
+
+def _pgbouncer_image() -> str:
+    """PGBOUNCER_IMAGE when given, else the offline image (compose/pgbouncer/build.sh)."""
+    import os
+
+    from bot_persistence.provision.engine import image_present
+
+    image = os.environ.get("PGBOUNCER_IMAGE") or OFFLINE_PGBOUNCER
+    if not image_present(image):
+        reason = f"no PgBouncer image {image}; build one with compose/pgbouncer/build.sh"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (required: CI is set)")
+        pytest.skip(reason)
+    return image
+
+
+async def test_the_pgbouncer_profile_puts_a_transaction_pooler_in_front(
+    compose_settings: Settings,
+) -> None:
+    from sqlalchemy.engine import URL
+
+    from bot_persistence.db import Database
+    from bot_persistence.provision.base import port_accepts
+    from bot_persistence.provision.compose import (
+        _compose_environment,
+        compose_command,
+        compose_file,
+    )
+    from tests.conftest import wait_until
+
+    image = _pgbouncer_image()
+    code, _, err = bot_db(compose_settings, "up", "--no-seed")
+    assert code == 0, err
+    port = free_port()
+    env = {
+        **_compose_environment(compose_settings),
+        "PGBOUNCER_IMAGE": image,
+        "PGBOUNCER_PORT": str(port),
+    }
+    base = [
+        *compose_command(),
+        "--project-name",
+        compose_settings.compose_project,
+        "--file",
+        str(compose_file()),
+        "--profile",
+        "pgbouncer",
+    ]
+    try:
+        started = subprocess.run(
+            [*base, "up", "--detach", "pgbouncer"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert started.returncode == 0, started.stderr
+        url = URL.create(
+            "postgresql",
+            username=compose_settings.postgres_user,
+            password=PASSWORD,
+            host="127.0.0.1",
+            port=port,
+            database=compose_settings.postgres_db,
+        )
+        through = Settings.from_values(
+            database_url=url.render_as_string(hide_password=False),
+            pooler="transaction",
+            backend="external",
+        )
+        wait_until(lambda: port_accepts("127.0.0.1", port), timeout=60, what="pgbouncer listening")
+        code, _, err = bot_db(through, "check")
+        assert code == 0, err
+        async with Database.connect(through) as db:
+            await db.ping()
+    finally:
+        subprocess.run(
+            [*base, "down", "--volumes"], env=env, capture_output=True, timeout=300, check=False
+        )

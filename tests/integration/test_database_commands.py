@@ -209,3 +209,15 @@ def test_shell_passes_psql_options_without_a_separator(
 def test_unknown_options_are_still_refused_outside_shell(settings: Settings) -> None:
     code, _, _ = bot_db(settings, "check", "--colour")
     assert code == 2
+
+
+def test_status_shows_the_connection_budget_and_its_use(settings: Settings) -> None:
+    import json
+
+    migrations.upgrade(settings)
+    code, out, _ = bot_db(settings, "status", "--backend", "external")
+    assert code == 0
+    assert "of max_connections" in out and "reserved for superusers" in out
+    code, out, _ = bot_db(settings, "status", "--backend", "external", "--json")
+    use = json.loads(out)["connections"]
+    assert use["max_connections"] >= use["in_use"] >= 1

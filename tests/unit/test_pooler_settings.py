@@ -92,3 +92,10 @@ def test_a_pooler_that_is_down_is_named() -> None:
     )
     assert isinstance(error, ServerNotRunningError)
     assert "PgBouncer" in str(error)
+
+
+def test_running_out_of_server_connections_names_the_budget() -> None:
+    error = translate_connect_error(
+        psycopg.OperationalError("FATAL:  sorry, too many clients already"), make()
+    )
+    assert "max_connections" in str(error) and "BOT_DB_POOL_SIZE" in str(error)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from bot_persistence import devdb, migrations
 from bot_persistence.cli.output import Console
@@ -31,7 +33,9 @@ Handler = Callable[[argparse.Namespace, Settings, Console], int]
 
 def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Start the dev database: server, migrations, seeds, probe."""
-    report = devdb.up(settings, backend=args.backend, seed=args.seed, progress=out.ok)
+    report = devdb.up(
+        settings, backend=args.backend, seed=args.seed, progress=out.ok, force=args.force
+    )
     out.ok(f"check     {report.health.server_version}, revision {report.health.revision}")
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
@@ -60,6 +64,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     server = backend.status()
     report = health.probe(settings)
     counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
+    use = health.connection_use(settings) if report.database_present else None
     if args.json:
         out.json(
             {
@@ -68,6 +73,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
                 "server": {"running": server.running, "detail": server.detail, "data": server.data},
                 "health": report.as_dict(),
                 "counts": counts,
+                "connections": dataclasses.asdict(use) if use else None,
             }
         )
         return 0 if report.ok else 1
@@ -75,6 +81,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     out.field("server", server.detail)
     out.field("url", report.url)
     out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    if use is not None:
+        out.field("sessions", use.describe())
     if counts:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
@@ -116,6 +124,30 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings, out: Console) -> i
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Deploy migrations to a real database: plan, then migrate under the lock (never seeds)."""
+    from bot_persistence.migrations import deploy
+
+    planned = deploy.plan(settings)
+    out.ok(f"plan      {planned.summary()}")
+    for step in planned.steps:
+        out.line(f"    {step.revision}  {step.message}")
+    if args.sql is not None:
+        rendered = deploy.upgrade_sql(settings, planned)
+        if args.sql == "-":
+            out.line(rendered.rstrip("\n"))
+        else:
+            Path(args.sql).write_text(rendered, encoding="utf-8")
+            out.ok(f"sql       wrote {args.sql} for review; nothing was run")
+        return 0
+    if planned.up_to_date:
+        out.ok(f"deploy    nothing to do: at {planned.current or 'base'}")
+        return 0
+    result = deploy.deploy(settings, planned)
+    out.ok(f"deploy    {result.before or 'base'} -> {result.after}")
+    return 0
+
+
 def cmd_downgrade(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Downgrade to REV (a revision id, -1 or base); destroys data, so it is guarded."""
     guards.guard_destructive(settings, action=f"downgrade to {args.revision}", force=args.force)
@@ -141,7 +173,7 @@ def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Apply seeds/ again (an idempotent upsert; your other rows are kept)."""
-    report = seeding.apply_seeds(settings)
+    report = seeding.apply_seeds(settings, force=args.force)
     out.ok(f"seeded {report.summary()}")
     return 0
 
@@ -149,6 +181,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Drop the database and rebuild it: migrated to head and seeded (guarded)."""
     guards.guard_destructive(settings, action="reset the database", force=args.force)
+    guards.guard_seeding(settings, force=args.force)
     guards.confirm(
         f"Drop database {settings.database!r} and rebuild it from migrations and seeds?",
         yes=args.yes,
@@ -162,7 +195,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
             out.ok(f"snapshot  {taken.name} ({taken.size}): `bot-db snapshot restore {taken.name}`")
         if pruned:
             out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
-    report = devdb.reset(settings, backend)
+    report = devdb.reset(settings, backend, force=args.force)
     out.ok(
         f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
     )

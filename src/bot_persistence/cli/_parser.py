@@ -7,6 +7,7 @@ import argparse
 from bot_persistence.cli._commands import (
     Handler,
     cmd_check,
+    cmd_deploy,
     cmd_down,
     cmd_downgrade,
     cmd_erd,
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="apply seeds (default: only into an empty database)",
     )
+    up.add_argument(
+        "--force", action="store_true", help="seed a non-local development host (never production)"
+    )
 
     down = add("down", cmd_down)
     backend_option(down)
@@ -96,7 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     revision.add_argument("-m", "--message", required=True, help="what the migration does")
     revision.add_argument("--empty", action="store_true", help="no autogenerate: an empty script")
 
-    add("seed", cmd_seed)
+    seed = add("seed", cmd_seed)
+    seed.add_argument(
+        "--force", action="store_true", help="seed a non-local development host (never production)"
+    )
+
+    deploy = add("deploy", cmd_deploy)
+    deploy.add_argument(
+        "--sql",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the SQL for review (to FILE, or standard output) instead of running it",
+    )
 
     check_migrations = add("roundtrip", cmd_roundtrip)
     where = check_migrations.add_mutually_exclusive_group()

@@ -17,12 +17,57 @@ from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
     DatabaseMissingError,
-    SchemaNotAtHeadError,
+    SchemaError,
 )
 from bot_persistence.migrations import head_revision, revision_of
+from bot_persistence.project import versions_dir
+from bot_persistence.schema_version import check_schema
 from bot_persistence.settings import Settings
 
-__all__ = ["HealthReport", "probe"]
+__all__ = ["ConnectionUse", "HealthReport", "connection_use", "probe"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionUse:
+    """The server's connection budget and how much of it is taken now."""
+
+    max_connections: int
+    reserved: int
+    in_use: int
+
+    @property
+    def available(self) -> int:
+        """Connections ordinary roles can still open."""
+        return self.max_connections - self.reserved - self.in_use
+
+    def describe(self) -> str:
+        """``12 of max_connections 100 in use (3 reserved for superusers, 85 free)``."""
+        return (
+            f"{self.in_use} of max_connections {self.max_connections} in use "
+            f"({self.reserved} reserved for superusers, {max(self.available, 0)} free)"
+        )
+
+
+def connection_use(settings: Settings) -> ConnectionUse | None:
+    """``max_connections`` and the sessions open now; ``None`` when the server cannot say.
+
+    Every shard's pool draws on this budget (docs/production.md sizes it).
+    """
+    engine = sync_engine(settings)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT current_setting('max_connections')::int, "
+                    "current_setting('superuser_reserved_connections')::int, "
+                    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+                )
+            ).one()
+    except Exception:  # status shows what it can; the probe reports the failure itself
+        return None
+    finally:
+        engine.dispose()
+    return ConnectionUse(max_connections=row[0], reserved=row[1], in_use=row[2])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,10 +150,8 @@ def probe(settings: Settings) -> HealthReport:
         server_version=str(version),
     )
     if revision != head:
-        return done(
-            error=SchemaNotAtHeadError(
-                f"database {settings.database!r} is at revision {revision or 'base (empty)'}, "
-                f"not at head {head}; run `bot-db migrate`"
-            )
-        )
+        try:
+            check_schema(revision, versions_dir(), database=settings.database)
+        except SchemaError as exc:
+            return done(error=exc)
     return done()

@@ -15,8 +15,10 @@ from psycopg import sql
 from sqlalchemy import func, select
 
 from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.devdb.health import HealthReport, probe
 from bot_persistence.devdb.seeding import SeedReport, apply_seeds
+from bot_persistence.errors import GuardRefusedError
 from bot_persistence.migrations import MigrationResult, upgrade
 from bot_persistence.models import (
     Guild,
@@ -68,12 +70,22 @@ def up(
     backend: str | None = None,
     seed: bool | None = None,
     progress: Progress = _quiet,
+    force: bool = False,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
+    A production database is refused before anything starts (``bot-db deploy``
+    is its path); a non-local one too, unless ``seed=False`` or ``force``.
     """
+    if settings.environment == "production":
+        raise GuardRefusedError(
+            f"refusing `bot-db up` on {settings.database!r}: BOT_DB_ENVIRONMENT=production, "
+            "and up loads sample data; migrate it with `bot-db deploy`"
+        )
+    if seed is not False:
+        guard_seeding(settings, force=force)
     started = time.perf_counter()
     chosen, reason = select_backend(settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
@@ -87,7 +99,7 @@ def up(
         else f"migrate   at head {migration.after}"
     )
     should_seed = seed if seed is not None else _database_is_empty(settings)
-    seeds = apply_seeds(settings) if should_seed else None
+    seeds = apply_seeds(settings, force=force) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
     return _probed(settings, chosen, reason, server, migration, seeds, started)
 
@@ -128,18 +140,20 @@ def drop_database(settings: Settings) -> None:
             conn.exec_driver_sql(statement.as_string())
 
 
-def reset(settings: Settings, backend: Backend | None = None) -> UpReport:
+def reset(settings: Settings, backend: Backend | None = None, *, force: bool = False) -> UpReport:
     """Drop the database and build it again: created, migrated to head, seeded.
 
-    The caller has already guarded and asked; this does the destroying.
+    The caller has already guarded and asked; this does the destroying. The
+    seeding guard runs first, so a reset that could not seed drops nothing.
     """
+    guard_seeding(settings, force=force)
     started = time.perf_counter()
     chosen, reason = (backend, "reset") if backend else select_backend(settings)
     server = chosen.up()
     drop_database(settings)
     ensure_database(settings)
     migration = upgrade(settings)
-    seeds = apply_seeds(settings)
+    seeds = apply_seeds(settings, force=force)
     return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 

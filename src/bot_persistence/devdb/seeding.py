@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import connected_engine
+from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.errors import SeedError
 from bot_persistence.models import (
     Guild,
@@ -224,8 +225,15 @@ def _apply(conn: Connection, data: SeedData) -> None:
         _sync_entries(conn, playlist_id, [track_ids[t.source_url] for t in playlist.tracks])
 
 
-def apply_seeds(settings: Settings, *, folder: Path | None = None) -> SeedReport:
-    """Upsert the seed data in one transaction; all or nothing."""
+def apply_seeds(
+    settings: Settings, *, folder: Path | None = None, force: bool = False
+) -> SeedReport:
+    """Upsert the seed data in one transaction; all or nothing.
+
+    Refused before connecting for a production or (without ``force``) non-local
+    database: sample data must never reach a real one.
+    """
+    guard_seeding(settings, force=force)
     data = load_seeds(folder)
     with connected_engine(settings) as engine:
         try:

@@ -1,9 +1,10 @@
 """The migration tooling: Alembic driven from Python, and the checks on our revisions.
 
 ``runner`` upgrades under the migration lock, downgrades and autogenerates
-(its API is re-exported here); ``roundtrip`` proves every revision up, down
-and up again with ``stairway`` and ``schema_compare``; ``sql_lint`` runs
-squawk on each revision's SQL. The bot's process never imports this package
+(its API is re-exported here); ``deploy`` plans and runs a production deploy
+(``bot-db deploy``); ``roundtrip`` proves every revision up, down and up
+again with ``stairway`` and ``schema_compare``; ``sql_lint`` runs squawk on
+each revision's SQL. The bot's process never imports this package
 unless it migrates on start-up (see ``bot_persistence.schema_version``).
 """
 

@@ -1,10 +1,22 @@
 """Alembic driven from Python: upgrade under an advisory lock, downgrade, autogenerate.
 
 Many bot processes (shards) may start at once and each may migrate. Upgrades
-take a PostgreSQL session advisory lock first, so exactly one runs the
-migrations; the others wait on the lock, then find the database at head and do
-nothing. Each revision runs in its own transaction (see ``alembic/env.py``), so a
-failure leaves the database at the revision before the failing one.
+take a PostgreSQL advisory lock first, so exactly one runs the migrations; the
+others wait on the lock, then find the database at head and do nothing.
+
+Connected directly (or through a session pooler) the lock is session-scoped and
+each revision runs in its own transaction (see ``alembic/env.py``), so a failure
+leaves the database at the revision before the failing one.
+
+Through a transaction pooler (``BOT_DB_POOLER=transaction``) a session lock
+means nothing: each transaction may run on another server connection, so the
+lock is taken and released on connections that never see the DDL, and two
+migrators both run the revisions. There the whole run is one transaction that
+starts with ``pg_advisory_xact_lock``: PgBouncer keeps a transaction on one
+server connection, so the lock holds until the commit that publishes the
+revisions, and cannot leak past it. A failure then undoes the whole run. (A
+second, direct ``BOT_DB_MIGRATION_URL`` would also work, but needs a path to the
+server that bypasses the pooler, which managed setups often do not give.)
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ __all__ = [
     "downgrade",
     "head_revision",
     "new_revision",
+    "one_transaction",
     "revision_of",
     "script_directory",
     "upgrade",
@@ -109,9 +122,28 @@ def current_revision(settings: Settings) -> str | None:
         return revision_of(conn)
 
 
+def one_transaction(settings: Settings) -> bool:
+    """True when a migration run must be one transaction: behind a transaction pooler."""
+    return settings.pooler == "transaction"
+
+
 @contextmanager
 def _locked_connection(settings: Settings) -> Iterator[Connection]:
-    """A connection holding the migration advisory lock for as long as it is open."""
+    """A connection holding the migration advisory lock for as long as it is open.
+
+    Behind a transaction pooler the lock is transaction-scoped, taken in the
+    transaction the caller then commits or rolls back (which releases it).
+    """
+    if one_transaction(settings):
+        with connected_engine(settings) as engine, engine.connect() as conn:
+            conn.begin()
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+        return
     with connected_engine(settings) as engine, engine.connect() as conn:
         # Session-level lock, committed at once so Alembic sees no open transaction
         # and can run each revision in a transaction of its own.
@@ -135,11 +167,13 @@ def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
+    single = one_transaction(settings)
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
-        # End the read's implicit transaction: Alembic must find none open, or it
-        # runs every revision inside ours and a failure undoes all of them.
-        conn.rollback()
+        if not single:
+            # End the read's implicit transaction: Alembic must find none open, or it
+            # runs every revision inside ours and a failure undoes all of them.
+            conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.upgrade(config, target)
@@ -148,6 +182,13 @@ def upgrade(
         except (SQLAlchemyError, Exception) as exc:
             conn.rollback()
             failed_at = revision_of(conn)
+            conn.rollback()
+            if single:
+                raise MigrationFailedError(
+                    f"migrating {before or 'base'} -> {target} failed: {_describe(exc)}; "
+                    "nothing was applied (behind a transaction pooler the run is one "
+                    "transaction): fix the migration and run `bot-db migrate` again"
+                ) from exc
             failing = _next_revision(config, target, failed_at)
             raise MigrationFailedError(
                 f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
@@ -176,9 +217,10 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
-        # End the read's implicit transaction: Alembic must find none open, or it
-        # runs every revision inside ours and a failure undoes all of them.
-        conn.rollback()
+        if not one_transaction(settings):
+            # End the read's implicit transaction: Alembic must find none open, or it
+            # runs every revision inside ours and a failure undoes all of them.
+            conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
             command.downgrade(config, target)
