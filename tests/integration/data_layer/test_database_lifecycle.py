@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
@@ -26,6 +29,7 @@ from bot_persistence.errors import (
     ServerNotRunningError,
     StatementTimeoutError,
 )
+from bot_persistence.pool import APPLICATION_NAME
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.repositories import UserPreferencesRepository
@@ -297,3 +301,64 @@ async def test_a_connection_lost_mid_call_gives_a_typed_error(
         finally:
             await asyncio.to_thread(own_cluster.start, timeout=30)
         await db.ping()
+
+
+def backend_pids(settings: Settings) -> list[int]:
+    """The server processes serving the bot's pooled connections now."""
+    with psycopg.connect(settings.plain_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+async def test_a_backend_killed_under_load_gives_typed_errors_and_the_pool_recovers(
+    restart_settings: Settings,
+) -> None:
+    """kill -9 of one backend makes PostgreSQL drop every connection and recover: the
+    calls in flight fail with our typed errors, later ones succeed on the same
+    Database (no restart of the bot), and what was committed before is still there."""
+    async with Database.connect(restart_settings) as db:
+        async with db.session() as session:
+            await UserPreferencesRepository(session).ensure_user(USER, "kept")
+        errors: list[BaseException] = []
+        calls = {"ok": 0}
+        stop = asyncio.Event()
+
+        async def worker(volume: int) -> None:
+            while not stop.is_set():
+                try:
+                    async with db.session() as session:
+                        await UserPreferencesRepository(session).set(
+                            USER, {"preferred_volume": volume}
+                        )
+                    calls["ok"] += 1
+                except DatabaseUnavailableError as exc:
+                    errors.append(exc)
+                    await asyncio.sleep(0.01)  # back off while the server recovers
+
+        workers = [asyncio.create_task(worker(n)) for n in range(8)]
+        try:
+            await asyncio.to_thread(
+                wait_until, lambda: calls["ok"] >= 50, timeout=30, what="calls under load"
+            )
+            victims = await asyncio.to_thread(backend_pids, restart_settings)
+            assert victims
+            os.kill(victims[0], signal.SIGKILL)
+            await asyncio.to_thread(wait_until, lambda: errors, timeout=30, what="a failed call")
+            after_errors = calls["ok"]
+            await asyncio.to_thread(
+                wait_until,
+                lambda: calls["ok"] >= after_errors + 50,
+                timeout=60,
+                what="calls succeeding again after the crash",
+            )
+        finally:
+            stop.set()
+            outcomes = await asyncio.gather(*workers, return_exceptions=True)
+        assert [o for o in outcomes if o is not None] == []  # nothing untyped escaped
+        assert {type(e) for e in errors} <= {ConnectionLostError, ServerNotRunningError}
+        async with db.session() as session:
+            assert (await UserPreferencesRepository(session).get(USER)).stored
+    rows = snapshot(restart_settings)["users"]
+    assert [row[:2] for row in rows] == [(USER, "kept")]
