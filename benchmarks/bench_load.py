@@ -348,18 +348,16 @@ def _median(values: list[float]) -> float:
 
 def _report(bench: Bench, level: _Level) -> None:
     a, b = level.windows[Ours.name], level.windows[Raw.name]
-    print(f"  {level.label}", file=sys.stderr)
     for name, windows in level.windows.items():
         rates = [w.calls / w.seconds for w in windows]
-        print(
-            f"    {name:<10} {_median(rates):8.0f} calls/s"
+        bench.note(
+            f"{level.label:<26} {name:<10} {_median(rates):6.0f} calls/s"
             f"  p50 {_median([w.percentile(0.5) for w in windows]) * 1e3:6.2f} ms"
             f"  p99 {_median([w.percentile(0.99) for w in windows]) * 1e3:6.2f} ms"
             f"  CPU/call {_median([w.cpu / max(w.calls, 1) for w in windows]) * 1e6:5.0f} µs"
             f"  new connections/window {max(w.new_connections for w in windows)}"
             f"  errors {sum(w.errors for w in windows)}"
-            f"  (calls/s per pair: {', '.join(f'{r:.0f}' for r in rates)})",
-            file=sys.stderr,
+            f"  (calls/s per pair: {', '.join(f'{r:.0f}' for r in rates)})"
         )
 
     def row(name: str, pick: Callable[[Window], float]) -> tuple[Measurement, Measurement]:

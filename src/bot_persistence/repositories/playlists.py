@@ -566,7 +566,7 @@ class PlaylistRepository(Repository):
         """The stored track for ``item``'s URL, inserted when new."""
         with translate_constraint_errors():
             inserted = (
-                await self.session.execute(_INSERT_TRACK, item.model_dump())
+                await self.session.execute(_INSERT_TRACK, _track_values(item))
             ).scalar_one_or_none()
         if inserted is not None:
             return TrackInfo(
@@ -581,6 +581,17 @@ class PlaylistRepository(Repository):
         # this statement's snapshot sees it).
         row = (await self.session.execute(_TRACK_BY_URL, {"source_url": item.source_url})).one()
         return TrackInfo(*row)
+
+
+def _track_values(item: TrackInput) -> dict[str, Any]:
+    """``item``'s columns (``model_dump`` walks the model generically, for more time)."""
+    return {
+        "source_url": item.source_url,
+        "title": item.title,
+        "artist": item.artist,
+        "duration_seconds": item.duration_seconds,
+        "extra": item.extra,
+    }
 
 
 def _no_playlist(playlist_id: int) -> NotFoundError:
