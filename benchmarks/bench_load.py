@@ -7,7 +7,7 @@ pool settings and the repositories; contender B is a ``psycopg_pool``
 ``AsyncConnectionPool`` of the same size sending the very SQL our statements
 compile to, in the same order, and reading tuples (nothing built from them).
 
-A and B run in alternating pairs (AB, BA, AB) in one process against one
+A and B run in alternating pairs (AB, BA, ...) in one process against one
 server, at 1, 5 and 50 coroutines, directly and through PgBouncer in
 transaction mode; each run is a window of ``WINDOW`` seconds after a warm-up.
 Per window: calls/s, p50, p99, client CPU per call (this process's CPU time,
@@ -58,8 +58,8 @@ from bot_persistence.settings import Settings
 from bot_persistence.statements import compiled
 
 LEVELS = (1, 5, 50)
-PAIRS = 3
-WINDOW = 3.0  # seconds of measured load per contender per pair
+PAIRS = 5
+WINDOW = 2.0  # seconds of measured load per contender per pair
 WARMUP = 1.0
 MIX = (("playlist get", 40), ("preferences get", 20), ("guild get", 20), ("list", 10), ("add", 10))
 USERS = 20

@@ -32,6 +32,7 @@ _DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 _CACHE_SIZE = 2048
 
 Converter = Callable[[Any], Any]
+_NO_PARAMETERS: Mapping[str, Any] = {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,15 +47,19 @@ class Compiled:
     #: ``(index, convert)`` for result columns psycopg loads differently from the model.
     column_converters: tuple[tuple[int, Converter], ...]
 
-    def parameters(self, params: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        """The parameters to send for the caller's ``params``."""
+    def parameters(self, params: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        """The parameters to send for the caller's ``params``.
+
+        Never ``None``: the SQL is in psycopg's placeholder style (a literal
+        ``%`` written ``%%``), which psycopg reads only when given parameters.
+        """
         if not self.fixed and not self.converters:
-            return params
+            return _NO_PARAMETERS if params is None else params
         values = {**self.fixed, **params} if params else dict(self.fixed)
         for name, convert in self.converters:
             if name in values:
                 values[name] = convert(values[name])
-        return values or None
+        return values
 
     def rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """``rows`` with the columns that need it converted (an enum label to its member)."""

@@ -44,6 +44,9 @@ async def test_connect_probes_and_gives_working_sessions(migrated: Settings) -> 
     async with Database.connect(migrated) as db:
         async with db.session() as session:
             assert (await session.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+            assert (await session.scalar(text("SELECT '100%'"))) == "100%"
+            found = await session.execute(text("SELECT :n * 2 WHERE '%' = '%'"), {"n": 21})
+            assert found.scalar_one() == 42
         await db.ping()
     assert db.closed
 
