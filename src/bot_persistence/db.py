@@ -264,7 +264,8 @@ class UnitOfWork:
         database, session = self._database, self._session
         assert session is not None
         try:
-            await session._end(exc)
+            if session._conn is not None:
+                await session._end(exc)
         finally:
             database._in_flight -= 1
             if database._in_flight == 0:

@@ -79,6 +79,9 @@ class Pool:
             name=APPLICATION_NAME,
             open=False,
         )
+        #: Connections handed out now, and those of them made outside the pool.
+        self._in_use = 0
+        self._stand_ins: set[Connection] = set()
 
     async def _configure(self, conn: Connection) -> None:
         """Set the statement timeout once per connection (behind a session pooler)."""
@@ -95,31 +98,51 @@ class Pool:
 
     async def begin(self) -> tuple[Connection, Transaction]:
         """A connection with a transaction begun on it; a dead pooled one is replaced once."""
-        conn = await self._checkout()
+        # The common case inline: this runs once per call of the bot.
         try:
-            return conn, await self._begin(conn)
+            conn = await self.pool.getconn()
+        except PoolTimeout:
+            conn = await self._stand_in()
+        self._in_use += 1
+        transaction = Transaction(conn)
+        try:
+            # psycopg's transaction block sends BEGIN now (the connection is in
+            # autocommit mode), through its light command path rather than a cursor.
+            await transaction.__aenter__()
+            if self.begin_sql:
+                await conn.execute(self.begin_sql)
         except psycopg.OperationalError as exc:
-            await self.pool.putconn(conn)
+            await self._give_back(conn)
             if not conn.broken:
                 raise self._call_error(exc) from exc
-        _log.info("a pooled connection was dead (the server restarted?); replacing it")
-        await self._prove_server()
-        await self.pool.check()
-        conn = await self._checkout()
-        try:
-            return conn, await self._begin(conn)
-        except psycopg.OperationalError as exc:
-            await self.pool.putconn(conn)
-            raise self._call_error(exc) from exc
+            return await self._replace_dead()
+        except BaseException:  # cancelled while beginning: the connection goes back
+            await self._give_back(conn)
+            raise
+        return conn, transaction
 
-    async def _begin(self, conn: Connection) -> Transaction:
-        # psycopg's transaction block sends BEGIN now (the connection is in
-        # autocommit mode), through its light command path rather than a cursor.
+    async def _replace_dead(self) -> tuple[Connection, Transaction]:
+        """Begin on a live connection after one from the pool was found dead."""
+        _log.info("a pooled connection was dead (the server restarted?); replacing it")
+        await (await self._connect()).close()  # our typed error now if the server is away
+        await self.pool.check()
+        try:
+            conn = await self.pool.getconn(timeout=min(1.0, self.settings.pool_timeout))
+        except PoolTimeout:
+            conn = await self._stand_in()
+        self._in_use += 1
         transaction = Transaction(conn)
-        await transaction.__aenter__()
-        if self.begin_sql:
-            await conn.execute(self.begin_sql)
-        return transaction
+        try:
+            await transaction.__aenter__()
+            if self.begin_sql:
+                await conn.execute(self.begin_sql)
+        except psycopg.OperationalError as exc:
+            await self._give_back(conn)
+            raise self._call_error(exc) from exc
+        except BaseException:
+            await self._give_back(conn)
+            raise
+        return conn, transaction
 
     async def end(
         self, conn: Connection, transaction: Transaction, error: BaseException | None
@@ -135,30 +158,49 @@ class Pool:
                 # psycopg logs, and does not raise, a rollback that fails.
                 await transaction.__aexit__(type(error), error, error.__traceback__)
         finally:
+            await self._give_back(conn)
+
+    async def _give_back(self, conn: Connection) -> None:
+        self._in_use -= 1
+        if self._stand_ins and conn in self._stand_ins:
+            self._stand_ins.discard(conn)
+            await conn.close()
+        else:
             await self.pool.putconn(conn)
 
-    def _call_error(self, exc: psycopg.OperationalError) -> BaseException:
-        return translate_call_error(exc, self.settings) or exc
+    async def _stand_in(self) -> Connection:
+        """A connection for a unit of work the pool could not serve in time.
 
-    async def _checkout(self) -> Connection:
-        try:
-            return await self.pool.getconn()
-        except PoolTimeout:
-            # Is the server away (the pool cannot connect) or are the connections busy?
-            await self._prove_server()
-            settings = self.settings
+        With every pooled connection in use that is :class:`PoolExhaustedError`.
+        With room in the pool the pool is failing to connect: the server is away
+        (our typed error, from one direct connect), or it came back while the
+        pool waits out its back-off between attempts (up to half a minute after
+        a long outage); then the unit runs on a connection of its own, closed
+        after it, so the bot's calls work again as soon as the server does.
+        """
+        settings = self.settings
+        if self._in_use >= settings.pool_size + settings.max_overflow:
+            await (await self._connect()).close()  # a server that is away says so instead
             raise PoolExhaustedError(
                 f"all {settings.pool_size + settings.max_overflow} pooled connections to "
                 f"{settings.host}:{settings.port} stayed busy for {settings.pool_timeout:g}s; "
                 "look for units of work that do not finish, or raise BOT_DB_POOL_SIZE"
-            ) from None
+            )
+        conn = await self._connect()
+        self._stand_ins.add(conn)
+        return conn
 
-    async def _prove_server(self) -> None:
-        """One direct connect: our typed error now when the server cannot be reached."""
+    def _call_error(self, exc: psycopg.OperationalError) -> BaseException:
+        return translate_call_error(exc, self.settings) or exc
+
+    async def _connect(self) -> Connection:
+        """A connection made directly, as the pool makes them; our typed error when it fails."""
         try:
-            probe = await psycopg.AsyncConnection.connect(
-                conninfo(self.settings), **connect_kwargs(self.settings)
+            conn = await psycopg.AsyncConnection.connect(
+                conninfo(self.settings), **pool_kwargs(self.settings)
             )
         except psycopg.OperationalError as exc:
             raise translate_connect_error(exc, self.settings) from None
-        await probe.close()
+        if self._connect_sql:
+            await conn.execute(self._connect_sql)
+        return conn

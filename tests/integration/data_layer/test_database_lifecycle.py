@@ -74,11 +74,26 @@ async def test_steady_load_opens_no_new_connections(migrated: Settings) -> None:
         async def burst() -> None:
             await asyncio.gather(*(db.ping() for _ in range(20)))
 
-        await burst()  # the pool grows to what the load needs
-        opened = db.pool.get_stats().get("connections_num", 0)
+        def opened() -> int:
+            return int(db.pool.get_stats().get("connections_num", 0))
+
+        # The pool grows to what the load needs (in the background, so a burst may
+        # finish before the connections it asked for are open): until one opens none.
+        for _ in range(10):
+            before = opened()
+            await burst()
+            await asyncio.to_thread(
+                wait_until,
+                lambda: db.pool.get_stats().get("pool_size") == opened(),
+                timeout=10,
+                what="the connections the pool asked for",
+            )
+            if opened() == before:
+                break
+        steady = opened()
         for _ in range(5):
             await burst()
-        assert db.pool.get_stats().get("connections_num", 0) == opened
+        assert opened() == steady
 
 
 async def test_an_unmigrated_database_says_to_migrate(settings: Settings) -> None:
@@ -360,7 +375,7 @@ async def test_a_backend_killed_under_load_gives_typed_errors_and_the_pool_recov
             stop.set()
             outcomes = await asyncio.gather(*workers, return_exceptions=True)
         assert [o for o in outcomes if o is not None] == []  # nothing untyped escaped
-        assert {type(e) for e in errors} <= {ConnectionLostError, ServerNotRunningError}
+        assert ConnectionLostError in {type(e) for e in errors}  # the calls in flight
         async with db.session() as session:
             assert (await UserPreferencesRepository(session).get(USER)).stored
     rows = snapshot(restart_settings)["users"]
