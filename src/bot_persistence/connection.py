@@ -52,7 +52,10 @@ __all__ = [
     "apply_statement_timeout",
     "check_pooler",
     "connect_kwargs",
+    "driver_message",
+    "first_line",
     "is_retryable",
+    "last_line",
     "statement_timeout_sql",
     "sync_engine",
     "translate_call_error",
@@ -162,14 +165,39 @@ def admin_url(settings: Settings) -> URL:
     return settings.url.set(database="postgres")
 
 
-def _message_of(exc: BaseException) -> str:
+def driver_message(exc: BaseException) -> str:
+    """What the driver (or, for anything else, the exception) said, stripped.
+
+    SQLAlchemy wraps the driver's error and prefixes the statement; the
+    driver's own text is what a person can act on.
+    """
     original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original)
+    return str(original).strip()
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of :func:`driver_message`, for a one-line error; the type when empty.
+
+    The server's first line names the problem; the lines after it (DETAIL,
+    HINT, the statement) would break the one-line rule.
+    """
+    lines = driver_message(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def last_line(exc: BaseException) -> str:
+    """The last line of :func:`driver_message`, the type when empty.
+
+    For a connection attempt libpq lists each address it tried; the last line
+    is the most recent attempt, which is what a retry log wants.
+    """
+    lines = driver_message(exc).splitlines()
+    return lines[-1] if lines else type(exc).__name__
 
 
 def is_retryable(exc: BaseException) -> bool:
     """True when a failed connect is a server still starting (or briefly away)."""
-    message = _message_of(exc).lower()
+    message = driver_message(exc).lower()
     return any(fragment in message for fragment in _RETRYABLE)
 
 
@@ -178,8 +206,7 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
 
     The message names host, port, user and database, never the password.
     """
-    message = _message_of(exc)
-    lowered = message.lower()
+    lowered = driver_message(exc).lower()
     where = f"{settings.host}:{settings.port}"
     if "statement pooling mode" in lowered:
         return PoolerModeError(_STATEMENT_MODE)
@@ -192,7 +219,7 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
     if "unsupported startup parameter" in lowered:
         return PoolerModeError(
             f"the pooler at {where} refused a startup parameter "
-            f"({message.strip().splitlines()[0]}); "
+            f"({first_line(exc)}); "
             "set BOT_DB_POOLER=transaction (or session) so the bot sends none"
         )
     if "password authentication failed" in lowered or "no password supplied" in lowered:
@@ -226,9 +253,8 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
             f"no PostgreSQL server answers at {where}; run `bot-db up` to start the "
             "development server (or check POSTGRES_HOST/POSTGRES_PORT in .env)"
         )
-    first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     return DatabaseUnavailableError(
-        f"cannot use database {settings.database!r} at {where}: {_scrub(first_line, settings)}"
+        f"cannot use database {settings.database!r} at {where}: {_scrub(first_line(exc), settings)}"
     )
 
 
@@ -262,7 +288,7 @@ def translate_call_error(exc: BaseException, settings: Settings) -> BotPersisten
         )
     if not isinstance(original, psycopg.OperationalError):
         return None
-    lowered = _message_of(exc).lower()
+    lowered = driver_message(exc).lower()
     if any(phrase in lowered for phrase in _CONNECT_FAILURES):
         return translate_connect_error(exc, settings)
     return ConnectionLostError(
@@ -305,7 +331,7 @@ def wait_until_ready(
                 settings.host,
                 settings.port,
                 tries,
-                _scrub(_message_of(exc).strip().splitlines()[-1], settings),
+                _scrub(last_line(exc), settings),
             )
         time.sleep(delay)  # back-off between attempts at a condition, bounded by the deadline
         delay = min(delay * 2, 0.5)

@@ -38,6 +38,7 @@ from sqlalchemy import text
 from bot_persistence.connection import (
     connect_kwargs,
     is_retryable,
+    last_line,
     translate_call_error,
     translate_connect_error,
 )
@@ -153,7 +154,7 @@ class Database:
                     settings.port,
                     attempt,
                     settings.startup_timeout,
-                    str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__,
+                    last_line(exc),
                 )
             # Back-off between attempts at a condition, bounded by the deadline.
             await asyncio.sleep(delay)

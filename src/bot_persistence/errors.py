@@ -142,7 +142,21 @@ class ImageUnavailableError(ProvisionError):
 
 
 class PortInUseError(ProvisionError):
-    """The configured port is taken by a program that is not our server."""
+    """The configured port is taken by a program that is not our server.
+
+    Built from the port alone, so that every backend says it in the same words.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        super().__init__(
+            f"port {port} on 127.0.0.1 is used by another program; set POSTGRES_PORT in .env "
+            "to a free port"
+        )
+
+    def __reduce__(self) -> tuple[type[PortInUseError], tuple[int]]:
+        # Rebuilt from the port (not the message) when pickled across processes.
+        return (type(self), (self.port,))
 
 
 class ServerStartError(ProvisionError):

@@ -13,9 +13,8 @@ import os
 import pytest
 
 from bot_persistence.errors import BotPersistenceError
-from bot_persistence.provision.docker import _client
-from bot_persistence.provision.engine import OFFLINE_IMAGE, image_present
-from bot_persistence.settings import Settings
+from bot_persistence.provision.docker import docker_client
+from bot_persistence.provision.engine import container_image
 
 #: Which backend a test module exercises; the rest of this folder uses embedded.
 BACKEND_OF_MODULE = {"test_docker_backend.py": "docker", "test_compose_backend.py": "compose"}
@@ -36,7 +35,7 @@ def docker_required() -> bool:
 def docker_engine() -> None:
     """Skip (or, in CI, fail) when no Docker engine answers."""
     try:
-        _client().close()
+        docker_client().close()
     except BotPersistenceError as exc:
         reason = f"no Docker engine for the docker tests: {exc}"
         if docker_required():
@@ -47,12 +46,7 @@ def docker_engine() -> None:
 @pytest.fixture(scope="session")
 def postgres_image(docker_engine: None) -> str:
     """POSTGRES_IMAGE when given; else the official image, or the offline one where only it is."""
-    configured = os.environ.get("POSTGRES_IMAGE") or str(
-        Settings.model_fields["postgres_image"].default
-    )
-    if not image_present(configured) and image_present(OFFLINE_IMAGE):
-        return OFFLINE_IMAGE
-    return configured
+    return container_image(os.environ.get("POSTGRES_IMAGE"))
 
 
 @pytest.fixture(autouse=True)

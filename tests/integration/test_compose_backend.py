@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
-from bot_persistence import cli
 from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, bot_db, scalar
 
 pytestmark = pytest.mark.docker
-
-
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
-
-
-def execute(settings: Settings, statement: str) -> object:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            return conn.execute(text(statement)).scalar()
-    finally:
-        engine.dispose()
 
 
 def volume_exists(name: str) -> bool:
@@ -66,8 +47,8 @@ def test_data_survives_down_and_up_and_is_gone_after_purge(compose_settings: Set
     port = compose_settings.postgres_port
     assert f"postgresql+psycopg://bot:***@127.0.0.1:{port}/bot" in out
     assert PASSWORD not in out
-    assert execute(compose_settings, "SELECT count(*) FROM users") == 4
-    execute(compose_settings, "INSERT INTO guilds (id, name) VALUES (424242, 'kept') RETURNING id")
+    assert scalar(compose_settings, "SELECT count(*) FROM users") == 4
+    scalar(compose_settings, "INSERT INTO guilds (id, name) VALUES (424242, 'kept') RETURNING id")
 
     code, out, _ = bot_db(compose_settings, "down")
     assert code == 0
@@ -77,7 +58,7 @@ def test_data_survives_down_and_up_and_is_gone_after_purge(compose_settings: Set
     code, out, err = bot_db(compose_settings, "up")
     assert (code, err) == (0, "")
     assert "seed      kept existing rows" in out
-    assert execute(compose_settings, "SELECT name FROM guilds WHERE id = 424242") == "kept"
+    assert scalar(compose_settings, "SELECT name FROM guilds WHERE id = 424242") == "kept"
 
     code, out, _ = bot_db(compose_settings, "down", "--purge", "--yes")
     assert code == 0
@@ -152,7 +133,7 @@ async def test_the_pgbouncer_profile_puts_a_transaction_pooler_in_front(
         compose_command,
         compose_file,
     )
-    from tests.conftest import wait_until
+    from tests.helpers import wait_until
 
     image = _pgbouncer_image()
     code, _, err = bot_db(compose_settings, "up", "--no-seed")

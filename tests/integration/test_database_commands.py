@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
-from bot_persistence import cli, migrations
+from bot_persistence import migrations
 from bot_persistence.devdb import seeding
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.conftest import table_rows
-
-
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
+from tests.helpers import bot_db, engine_for, table_rows
 
 
 def strip_times(
@@ -80,14 +72,11 @@ def test_seeding_twice_leaves_the_same_rows(settings: Settings) -> None:
 def test_seeding_restores_a_seeded_playlist_order_in_place(settings: Settings) -> None:
     migrations.upgrade(settings)
     seeding.apply_seeds(settings)
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.begin() as conn:
+    with engine_for(settings) as engine, engine.begin() as conn:
         conn.execute(text("DELETE FROM playlist_tracks WHERE position = 0"))
         conn.execute(text("UPDATE playlist_tracks SET position = position + 10"))
-    engine.dispose()
     seeding.apply_seeds(settings)
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.connect() as conn:
+    with engine_for(settings) as engine, engine.connect() as conn:
         titles = (
             conn.execute(
                 text(
@@ -99,7 +88,6 @@ def test_seeding_restores_a_seeded_playlist_order_in_place(settings: Settings) -
             .scalars()
             .all()
         )
-    engine.dispose()
     assert titles == ["Rainy Window", "Paper Cranes", "City Lights", "Tea at Four"]
 
 
@@ -112,10 +100,8 @@ def test_seeding_an_unmigrated_database_fails_cleanly(settings: Settings) -> Non
 def test_reset_drops_local_changes_and_reseeds(settings: Settings) -> None:
     migrations.upgrade(settings)
     seeding.apply_seeds(settings)
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.begin() as conn:
+    with engine_for(settings) as engine, engine.begin() as conn:
         conn.execute(text("INSERT INTO users (id, username) VALUES (7, 'temporary')"))
-    engine.dispose()
     code, out, _ = bot_db(settings, "reset", "--yes")
     assert code == 0 and "reset" in out
     snapshot = table_rows(settings)
@@ -127,8 +113,7 @@ def test_downgrade_to_base_and_back(settings: Settings) -> None:
     migrations.upgrade(settings)
     code, out, _ = bot_db(settings, "downgrade", "base", "--yes")
     assert code == 0 and "-> base" in out
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.connect() as conn:
+    with engine_for(settings) as engine, engine.connect() as conn:
         leftovers = conn.execute(
             text(
                 "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -138,7 +123,6 @@ def test_downgrade_to_base_and_back(settings: Settings) -> None:
         enums = conn.execute(
             text("SELECT count(*) FROM pg_type WHERE typname = 'repeat_mode'")
         ).scalar()
-    engine.dispose()
     assert (leftovers, enums) == (0, 0)
     assert bot_db(settings, "migrate")[0] == 0
 

@@ -15,7 +15,7 @@ from bot_persistence.errors import SchemaAheadError, SchemaNotAtHeadError
 from bot_persistence.project import versions_dir
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import Settings
-from tests.conftest import table_rows
+from tests.helpers import table_rows
 
 HEAD = heads_in(versions_dir())[0]
 UNKNOWN = "fffffffffff0"

@@ -15,27 +15,25 @@ from pathlib import Path
 
 import docker
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.docker import LABEL_OWNER, LABEL_ROLE, throwaway_server
+from bot_persistence.provision.docker import LABEL_OWNER, LABEL_ROLE, throwaway_container
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, scalar
 
 pytestmark = pytest.mark.docker
 
 CHILD = textwrap.dedent(
     """
     import sys
-    from bot_persistence.provision.docker import throwaway_server
+    from bot_persistence.provision.docker import throwaway_container
     from bot_persistence.settings import Settings
 
     settings = Settings.from_values(
         postgres_image=sys.argv[1], postgres_password="child-password", startup_timeout=60
     )
-    with throwaway_server(settings) as served:
+    with throwaway_container(settings) as served:
         print(served.postgres_port, flush=True)
         sys.stdin.readline()
     """
@@ -67,15 +65,6 @@ def containers_of(client: docker.DockerClient, pid: int) -> list[str]:
     return [c.id for c in found if f":{pid}:" in c.labels.get(LABEL_OWNER, "")]
 
 
-def scalar(settings: Settings, query: str) -> object:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(query)).scalar()
-    finally:
-        engine.dispose()
-
-
 @contextlib.contextmanager
 def child_holding_a_server(image: str) -> Iterator[subprocess.Popen[str]]:
     """A run that holds a throw-away server until its stdin says stop; ready when it prints."""
@@ -99,7 +88,7 @@ def child_holding_a_server(image: str) -> Iterator[subprocess.Popen[str]]:
 def test_throwaway_server_is_ready_on_loopback_and_removed_after_use(
     postgres_image: str, engine_client: docker.DockerClient
 ) -> None:
-    with throwaway_server(settings_for(postgres_image)) as served:
+    with throwaway_container(settings_for(postgres_image)) as served:
         assert served.postgres_host == "127.0.0.1"
         assert served.database == "throwaway"
         assert served.password == PASSWORD
@@ -118,7 +107,7 @@ def test_throwaway_server_is_removed_when_the_body_raises(
     held: list[str] = []
     with (  # noqa: PT012 - the body is what raises inside the server
         pytest.raises(RuntimeError, match="test body failed"),
-        throwaway_server(settings_for(postgres_image)),
+        throwaway_container(settings_for(postgres_image)),
     ):
         held = containers_of(engine_client, os.getpid())
         raise RuntimeError("test body failed")
@@ -145,7 +134,7 @@ def test_container_of_a_killed_run_is_removed_by_the_next_run(
         child.wait(timeout=30)
     left = containers_of(engine_client, child.pid)
     assert len(left) == 1
-    with throwaway_server(settings_for(postgres_image)):
+    with throwaway_container(settings_for(postgres_image)):
         assert containers_of(engine_client, child.pid) == []
 
 

@@ -33,12 +33,12 @@ def test_shell_uses_the_project_psqlrc(
 
 
 def test_onboarding_provisions_and_probes_through_bot_db(settings: Settings) -> None:
-    def bot_db(argv: list[str], **streams: object) -> int:
+    def with_settings(argv: list[str], **streams: object) -> int:
         return cli.main(argv, settings=settings, **streams)  # type: ignore[arg-type]
 
     steps = [
-        onboarding.Step("up", lambda: onboarding.bot_db_step(["up"], run=bot_db)),
-        onboarding.Step("check", lambda: onboarding.bot_db_step(["check"], run=bot_db)),
+        onboarding.Step("up", lambda: onboarding.bot_db_step(["up"], run=with_settings)),
+        onboarding.Step("check", lambda: onboarding.bot_db_step(["check"], run=with_settings)),
     ]
     checklist = onboarding.run_steps(steps)
     assert [o.status for o in checklist.outcomes] == ["ok", "ok"], checklist.outcomes

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, make_settings, scratch_root, wait_until
+from tests.helpers import PASSWORD, bot_db, make_settings, scalar, scratch_root, wait_until
 
 
 @pytest.fixture
@@ -35,21 +33,6 @@ def dev_settings() -> Iterator[Settings]:
             for child in sorted(root.rglob("*"), reverse=True):
                 child.unlink() if not child.is_dir() or child.is_symlink() else child.rmdir()
             root.rmdir()
-
-
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
-
-
-def scalar(settings: Settings, query: str) -> object:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(query)).scalar()
-    finally:
-        engine.dispose()
 
 
 def cluster_of(settings: Settings) -> EmbeddedCluster:
@@ -96,10 +79,7 @@ def test_up_again_reuses_the_server_and_does_not_duplicate_seeds(dev_settings: S
 
 def test_down_keeps_data_and_up_starts_it_again(dev_settings: Settings) -> None:
     assert bot_db(dev_settings, "up")[0] == 0
-    engine = create_engine(dev_settings.url, poolclass=NullPool)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO users (id, username) VALUES (42, 'kept')"))
-    engine.dispose()
+    scalar(dev_settings, "INSERT INTO users (id, username) VALUES (42, 'kept')")
     code, out, _ = bot_db(dev_settings, "down")
     assert code == 0 and "data kept" in out
     assert cluster_of(dev_settings).running_pid() is None

@@ -9,14 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Connection, text
 
 from bot_persistence import migrations
 from bot_persistence.errors import MigrationFailedError
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.conftest import wait_until
+from tests.helpers import engine_for, scalar, wait_until
 
 INITIAL = "51d3e20ba02e"
 TRACK_SOURCE = "ebaf3bf6b546"
@@ -53,9 +52,8 @@ def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings
         "BOT_DB_MIGRATE_ON_STARTUP": "true",
         "NO_COLOR": "1",
     }
-    holder = create_engine(settings.url, poolclass=NullPool)
     processes: list[subprocess.Popen[str]] = []
-    with holder.connect() as conn, holder.connect() as watcher:
+    with engine_for(settings) as holder, holder.connect() as conn, holder.connect() as watcher:
         # Hold the lock ourselves until every process is queued on it, so they
         # really contend at once instead of finishing one after another.
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY})
@@ -82,7 +80,6 @@ def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings
         wait_until(all_queued, timeout=60, what="every process queued on the lock")
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY})
         conn.commit()
-    holder.dispose()
     outputs = []
     for process in processes:
         out, err = process.communicate(timeout=120)
@@ -133,11 +130,7 @@ def downgrade() -> None:
     assert "division by zero" in message
     assert f"stays at {TRACK_SOURCE}" in message
     assert migrations.current_revision(settings) == TRACK_SOURCE
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.connect() as conn:
-        leftover = conn.execute(text("SELECT to_regclass('half_done')")).scalar()
-    engine.dispose()
-    assert leftover is None
+    assert scalar(settings, "SELECT to_regclass('half_done')") is None
 
 
 def test_the_track_source_backfill_classifies_existing_rows(settings: Settings) -> None:
@@ -151,17 +144,16 @@ def test_the_track_source_backfill_classifies_existing_rows(settings: Settings) 
         "https://notyoutube.com/watch": "other",
         "https://example.com/tracks/a": "other",
     }
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.begin() as conn:
-        for number, url in enumerate(urls):
-            conn.execute(
-                text("INSERT INTO tracks (source_url, title) VALUES (:u, :t)"),
-                {"u": url, "t": f"track {number}"},
+    with engine_for(settings) as engine:
+        with engine.begin() as conn:
+            for number, url in enumerate(urls):
+                conn.execute(
+                    text("INSERT INTO tracks (source_url, title) VALUES (:u, :t)"),
+                    {"u": url, "t": f"track {number}"},
+                )
+        migrations.upgrade(settings)
+        with engine.connect() as conn:
+            found: dict[str, str] = dict(
+                conn.execute(text("SELECT source_url, source::text FROM tracks")).all()
             )
-    migrations.upgrade(settings)
-    with engine.connect() as conn:
-        found: dict[str, str] = dict(
-            conn.execute(text("SELECT source_url, source::text FROM tracks")).all()
-        )
-    engine.dispose()
     assert found == urls

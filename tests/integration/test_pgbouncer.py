@@ -32,7 +32,7 @@ from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbo
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import PoolerMode, Settings
 from bot_persistence.testing import TestDatabase
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 HEAD = heads_in(versions_dir())[0]
 

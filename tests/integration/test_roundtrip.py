@@ -4,6 +4,7 @@ stays quiet on a clean history."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import shutil
 import textwrap
@@ -23,18 +24,17 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     text,
 )
-from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
+from bot_persistence.devdb.seeding import apply_seeds_on
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.migrations.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.models import Base
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.conftest import make_settings
+from tests.helpers import bot_db, engine_for, make_settings
 
 HEAD = "ebaf3bf6b546"
 
@@ -123,7 +123,7 @@ def failed(report: RoundtripReport) -> dict[str, str]:
 
 
 def test_a_clean_history_raises_nothing(server: Settings, history: History) -> None:
-    report = roundtrip(server, ini=history.ini)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini)
     assert report.ok, failed(report)
     assert [r.check for r in report.results] == ["heads", "stairway", "models", "seeds", "squawk"]
     assert report.revisions[-1] == HEAD and len(report.revisions) == 2
@@ -132,7 +132,7 @@ def test_a_clean_history_raises_nothing(server: Settings, history: History) -> N
 def test_two_heads_are_named(server: Settings, history: History) -> None:
     history.add("aaaa00000001")
     history.add("bbbb00000002")
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
     found = failed(report)
     assert list(found) == ["heads"]
     assert "aaaa00000001" in found["heads"] and "bbbb00000002" in found["heads"]
@@ -158,7 +158,9 @@ def test_branches_joined_by_a_merge_revision_walk_cleanly(
         metadata.tables["guilds"].append_column(Column("icon_url", Text()))
         metadata.tables["users"].append_column(Column("locale", Text()))
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_columns))
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_columns)
+    )
     assert report.ok, failed(report)
     assert report.revisions[-1] == "cccc00000003" and len(report.revisions) == 5
 
@@ -166,7 +168,9 @@ def test_branches_joined_by_a_merge_revision_walk_cleanly(
 def test_a_model_changed_without_a_migration_shows_the_autogenerate_diff(
     server: Settings, history: History
 ) -> None:
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_bpm), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_bpm), lint=False
+    )
     found = failed(report)
     assert list(found) == ["models"]
     assert "op.add_column('tracks', sa.Column('bpm'" in found["models"]
@@ -190,7 +194,9 @@ def test_defaults_spelled_differently_with_the_same_value_raise_nothing(
             replace_existing=True,
         )
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(respell), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(respell), lint=False
+    )
     assert report.ok, failed(report)
 
 
@@ -201,7 +207,9 @@ def test_a_changed_default_value_is_caught(server: Settings, history: History) -
             replace_existing=True,
         )
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(louder), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(louder), lint=False
+    )
     found = failed(report)
     assert list(found) == ["models"]
     assert "~ default guild_settings.default_volume: migrations '50'" in found["models"]
@@ -215,7 +223,9 @@ def test_a_change_autogenerate_cannot_see_is_caught_by_the_schema_compare(
             CheckConstraint("duration_seconds < 86400", name="duration_under_a_day")
         )
 
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_check), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_check), lint=False
+    )
     found = failed(report)
     assert list(found) == ["models"]
     assert "+ constraint tracks.ck_tracks_duration_under_a_day" in found["models"]
@@ -230,7 +240,9 @@ def test_a_downgrade_that_does_not_undo_its_upgrade_is_shown(
         upgrade='op.add_column("tracks", sa.Column("bpm", sa.Integer()))',
         downgrade="pass",
     )
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_bpm), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_bpm), lint=False
+    )
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "downgrade of aaaa00000001" in found["stairway"]
@@ -251,7 +263,9 @@ def test_an_enum_type_left_behind_by_a_downgrade_is_caught(
         """,
         downgrade='op.drop_table("moods")',
     )
-    report = roundtrip(server, ini=history.ini, metadata=models_with(add_moods), lint=False)
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(add_moods), lint=False
+    )
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "+ enum type mood: 'calm', 'hype'" in found["stairway"]
@@ -269,7 +283,9 @@ def with_title_index(metadata: MetaData) -> None:
 
 def test_an_unsafe_operation_fails_the_squawk_check(server: Settings, history: History) -> None:
     history.add("aaaa00000001", **UNSAFE_INDEX)
-    report = roundtrip(server, ini=history.ini, metadata=models_with(with_title_index))
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(with_title_index)
+    )
     found = failed(report)
     assert list(found) == ["squawk"]
     assert "aaaa00000001: require-concurrent-index-creation" in found["squawk"]
@@ -287,7 +303,9 @@ def test_an_explicit_exemption_lets_the_operation_pass(server: Settings, history
             }
         """,
     )
-    report = roundtrip(server, ini=history.ini, metadata=models_with(with_title_index))
+    report = roundtrip(
+        server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(with_title_index)
+    )
     assert report.ok, failed(report)
     squawk = next(r for r in report.results if r.check == "squawk")
     assert "1 exempted" in squawk.summary
@@ -301,7 +319,9 @@ def test_an_exemption_naming_an_unknown_rule_is_refused(server: Settings, histor
         extra='squawk_exemptions = {"require-concurent-index-creation": "typo"}',
     )
     with pytest.raises(MigrationCheckError, match="unknown rule"):
-        roundtrip(server, ini=history.ini, metadata=models_with(with_title_index))
+        roundtrip(
+            server, seed=apply_seeds_on, ini=history.ini, metadata=models_with(with_title_index)
+        )
 
 
 IRREVERSIBLE = {
@@ -321,7 +341,7 @@ def test_a_declared_irreversible_revision_stops_the_downgrade_there(
             irreversible = "deletes tracks without a duration; they are not kept"
         """,
     )
-    report = roundtrip(server, ini=history.ini)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini)
     assert report.ok, failed(report)
     stairway = next(r for r in report.results if r.check == "stairway")
     assert "aaaa00000001 is irreversible" in stairway.detail[0]
@@ -329,7 +349,7 @@ def test_a_declared_irreversible_revision_stops_the_downgrade_there(
 
 def test_an_undeclared_failing_downgrade_is_a_finding(server: Settings, history: History) -> None:
     history.add("aaaa00000001", **IRREVERSIBLE)
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
     found = failed(report)
     assert list(found) == ["stairway"]
     assert "downgrade of aaaa00000001" in found["stairway"]
@@ -341,24 +361,16 @@ def test_an_upgrade_that_loses_seeded_rows_is_caught(server: Settings, history: 
         "aaaa00000001",
         upgrade="op.execute(\"UPDATE guild_settings SET prefix = '$'\")",
     )
-    report = roundtrip(server, ini=history.ini, lint=False)
+    report = roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
     found = failed(report)
     assert list(found) == ["seeds"]
     assert "upgrade of aaaa00000001" in found["seeds"]
     assert "public.guild_settings" in found["seeds"] and '"prefix": "!"' in found["seeds"]
 
 
-def bot_db(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(
-        list(argv), settings=Settings.from_values(), stdout=out, stderr=err, stdin=io.StringIO()
-    )
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_the_command_runs_on_a_given_server_in_a_database_of_its_own(server: Settings) -> None:
     url = server.url.render_as_string(hide_password=False)
-    code, out, err = bot_db("roundtrip", "--url", url)
+    code, out, err = bot_db(Settings.from_values(), "roundtrip", "--url", url)
     assert code == 0, out + err
     assert "a scratch database of its own" in out and server.password not in out
     for check in ("heads", "stairway", "models", "seeds", "squawk"):
@@ -371,7 +383,7 @@ def test_the_command_runs_on_a_given_server_in_a_database_of_its_own(server: Set
     reason="Debian's postgresql-15 server package is not installed",
 )
 def test_the_command_runs_on_postgresql_15_and_says_where_it_came_from() -> None:
-    code, out, err = bot_db("roundtrip", "--pg", "15", "--no-lint")
+    code, out, err = bot_db(Settings.from_values(), "roundtrip", "--pg", "15", "--no-lint")
     assert code == 0, out + err
     assert "Debian package postgresql-15" in out
     assert "on PostgreSQL 15." in out
@@ -392,7 +404,7 @@ def test_postgresql_15_runs_in_a_container_when_its_image_is_here(postgres_image
 
 
 def test_a_version_nobody_has_is_one_line_naming_the_ways_out() -> None:
-    code, _, err = bot_db("roundtrip", "--pg", "9")
+    code, _, err = bot_db(Settings.from_values(), "roundtrip", "--pg", "9")
     assert code == 2
     assert "no PostgreSQL 9 server binaries" in err and "--url" in err
     assert "docker pull postgres:9" in err
@@ -402,7 +414,7 @@ def test_a_version_nobody_has_is_one_line_naming_the_ways_out() -> None:
 def test_a_declaration_without_a_reason_is_refused(server: Settings, history: History) -> None:
     history.add("aaaa00000001", **IRREVERSIBLE, extra='irreversible = "  "')
     with pytest.raises(MigrationCheckError, match="`irreversible` must be a sentence saying why"):
-        roundtrip(server, ini=history.ini, lint=False)
+        roundtrip(server, seed=apply_seeds_on, ini=history.ini, lint=False)
 
 
 def test_seeds_that_do_not_load_still_leave_the_stairway_walked(
@@ -420,7 +432,7 @@ def test_seeds_that_do_not_load_still_leave_the_stairway_walked(
         server,
         ini=history.ini,
         metadata=models_with(add_bpm),
-        seeds_folder=broken_seeds,
+        seed=functools.partial(apply_seeds_on, folder=broken_seeds),
         lint=False,
     )
     found = failed(report)
@@ -442,28 +454,25 @@ def test_the_command_uses_database_url_when_set_in_a_database_of_its_own(
     )
     assert code == 0, out.getvalue() + err.getvalue()
     assert "DATABASE_URL" in out.getvalue() and settings.password not in out.getvalue()
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.connect() as conn:
+    with engine_for(settings) as engine, engine.connect() as conn:
         tables = conn.execute(
             text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         ).scalar()
-    engine.dispose()
     assert tables == 0
 
 
 def test_a_user_who_may_not_create_databases_is_told_what_to_do(
     server: Settings, settings: Settings
 ) -> None:
-    admin = create_engine(server.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE ROLE plain_user LOGIN PASSWORD 'plain-pw' NOCREATEDB"))
-    try:
-        plain = make_settings(
-            server.port, "postgres", postgres_user="plain_user", postgres_password="plain-pw"
-        )
-        with pytest.raises(ConfigurationError, match="may not create databases"):
-            roundtrip(plain, lint=False)
-    finally:
+    with engine_for(server, isolation_level="AUTOCOMMIT") as admin:
         with admin.connect() as conn:
-            conn.execute(text("DROP ROLE plain_user"))
-        admin.dispose()
+            conn.execute(text("CREATE ROLE plain_user LOGIN PASSWORD 'plain-pw' NOCREATEDB"))
+        try:
+            plain = make_settings(
+                server.port, "postgres", postgres_user="plain_user", postgres_password="plain-pw"
+            )
+            with pytest.raises(ConfigurationError, match="may not create databases"):
+                roundtrip(plain, seed=apply_seeds_on, lint=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text("DROP ROLE plain_user"))

@@ -8,14 +8,13 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
-from bot_persistence import cli
 from bot_persistence.devdb import snapshots
 from bot_persistence.errors import SnapshotError
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
+from tests.helpers import bot_db, engine_for
 
 
 class Terminal(io.StringIO):
@@ -25,33 +24,17 @@ class Terminal(io.StringIO):
         return True
 
 
-def bot_db(
-    settings: Settings, *argv: str, stdin: io.StringIO | None = None
-) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(
-        list(argv), settings=settings, stdout=out, stderr=err, stdin=stdin or io.StringIO()
-    )
-    return code, out.getvalue(), err.getvalue()
-
-
 def user_names(settings: Settings) -> list[str]:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text("SELECT username FROM users ORDER BY id")).scalars())
-    finally:
-        engine.dispose()
+    with engine_for(settings) as engine, engine.connect() as conn:
+        return list(conn.execute(text("SELECT username FROM users ORDER BY id")).scalars())
 
 
 def add_user(settings: Settings, user_id: int, name: str) -> None:
-    engine = create_engine(settings.url, poolclass=NullPool)
-    with engine.begin() as conn:
+    with engine_for(settings) as engine, engine.begin() as conn:
         conn.execute(
             text("INSERT INTO users (id, username) VALUES (:id, :name)"),
             {"id": user_id, "name": name},
         )
-    engine.dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ cached cluster), except the one test about that cache.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot_persistence.models import User
 from bot_persistence.project import project_root
+from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
 from bot_persistence.testing.databases import TestDatabases, template_hash
@@ -189,7 +189,7 @@ def test_db_engine_is_pooled_on_the_seeded_database(db_engine: Engine) -> None:
         assert conn.scalar(select(func.count()).select_from(User)) == 4
 
 
-def test_database_fixture_skips_until_the_async_database_exists(
+def test_database_fixture_gives_the_async_database_on_its_own_database(
     pytester: pytest.Pytester, shared_url: str
 ) -> None:
     pytester.makepyfile(
@@ -200,10 +200,7 @@ def test_database_fixture_skips_until_the_async_database_exists(
     )
     inner_ini(pytester)
     result = pytester.runpytest("--db-url", shared_url)
-    if importlib.util.find_spec("bot_persistence.db") is None:
-        result.assert_outcomes(skipped=1)
-    else:  # pragma: no cover - once the async Database lands
-        result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1)
 
 
 def test_unknown_template_kind_is_a_usage_error(pytester: pytest.Pytester, shared_url: str) -> None:
@@ -222,17 +219,14 @@ def test_unknown_template_kind_is_a_usage_error(pytester: pytest.Pytester, share
     result.stdout.fnmatch_lines(["*db_template('seed'): choose one of seeded, migrated, empty*"])
 
 
-def test_docker_backend_without_its_module_says_so_in_one_line(pytester: pytest.Pytester) -> None:
+def test_docker_backend_is_not_started_for_tests_without_a_database(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile("def test_nothing(): pass")
     inner_ini(pytester)
     result = pytester.runpytest_subprocess("--db-backend", "docker")
-    if importlib.util.find_spec("bot_persistence.provision.docker") is None:
-        assert result.ret == pytest.ExitCode.USAGE_ERROR
-        result.stderr.fnmatch_lines(
-            ["*--db-backend docker needs bot_persistence.provision.docker*"]
-        )
-    else:  # pragma: no cover - once the docker backend lands
-        assert result.ret == pytest.ExitCode.OK
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["test database: docker (*)"])
 
 
 # -- xdist: one server, one template, separate databases ----------------------------------
@@ -488,13 +482,13 @@ def test_a_broken_migration_fails_the_tests_in_one_line_and_leaves_no_template(
 
 
 def test_a_run_whose_server_stopped_starts_it_again() -> None:
-    from bot_persistence.testing.server import _cluster
-
     run = RunDir(f"own-{uuid.uuid4().hex}", owner_pid=os.getpid(), use_cache=False)
     try:
         first = run.embedded_server()
         info = json.loads((run.path / "server.json").read_text())
-        _cluster(run.path, info).stop()
+        EmbeddedCluster(
+            run.path, port=info["port"], user=first.user, password=first.password
+        ).stop()
         again = run.embedded_server()
         assert again.password == first.password
         with psycopg.connect(

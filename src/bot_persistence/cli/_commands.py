@@ -218,7 +218,10 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
     def run(server: Settings, source: str) -> int:
         out.field("server", source)
         report = roundtrip.roundtrip(
-            server, lint=not args.no_lint, progress=lambda r: _print_check(out, r)
+            server,
+            seed=seeding.apply_seeds_on,
+            lint=not args.no_lint,
+            progress=lambda r: _print_check(out, r),
         )
         count = len(report.findings)
         summary = (

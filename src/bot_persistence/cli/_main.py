@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._parser import build_parser
 from bot_persistence.cli.output import Console
+from bot_persistence.connection import first_line
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
 
@@ -38,9 +39,14 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     stdin: TextIO | None = None,
+    console: Console | None = None,
 ) -> int:
-    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting."""
-    out = Console(stdout, err=stderr)
+    """Run ``bot-db`` with ``argv``; returns the exit code instead of exiting.
+
+    ``console`` replaces ``stdout``/``stderr`` for a caller that wants what the
+    command reported as data (:attr:`Console.finished`, :attr:`Console.failures`).
+    """
+    out = console if console is not None else Console(stdout, err=stderr)
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -75,9 +81,9 @@ def main(
         # Not one of ours: say what the server said, in one line, without the URL.
         if args.debug:
             raise
-        original = getattr(exc, "orig", None) or exc
-        first = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
-        out.error(f"unexpected database error: {first}; run with --debug for the traceback")
+        out.error(
+            f"unexpected database error: {first_line(exc)}; run with --debug for the traceback"
+        )
         return 1
 
 

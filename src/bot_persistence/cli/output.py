@@ -24,6 +24,11 @@ class Console:
         self.err = err if err is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.colour = bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+        #: What :meth:`ok` marked finished, in order: a caller running a command
+        #: in-process (the onboarding checklist) reads this, not the text.
+        self.finished: list[str] = []
+        #: What :meth:`fail` and :meth:`error` reported, in order.
+        self.failures: list[str] = []
 
     def paint(self, text: str, colour: str) -> str:
         """``text`` in ``colour`` on a terminal, unchanged elsewhere."""
@@ -41,14 +46,17 @@ class Console:
 
     def ok(self, text: str) -> None:
         """A finished step."""
+        self.finished.append(text)
         self.line(f"{self.paint('✓', 'green')} {text}")
 
     def fail(self, text: str) -> None:
         """A failed step."""
+        self.failures.append(text)
         self.line(f"{self.paint('✗', 'red')} {text}")
 
     def error(self, text: str) -> None:
         """The one line an expected failure prints, on standard error."""
+        self.failures.append(text)
         print(f"bot-db: error: {text}", file=self.err, flush=True)
 
     def json(self, payload: Any) -> None:

@@ -11,7 +11,6 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from psycopg import sql
 from sqlalchemy import func, select
 
 from bot_persistence.connection import admin_url, connected_engine
@@ -29,7 +28,7 @@ from bot_persistence.models import (
     User,
     UserPreferences,
 )
-from bot_persistence.provision import Backend, ServerReady, select_backend
+from bot_persistence.provision import Backend, ServerReady, databases, select_backend
 from bot_persistence.provision.base import ensure_database
 from bot_persistence.settings import Settings
 
@@ -134,10 +133,7 @@ def drop_database(settings: Settings) -> None:
     with connected_engine(settings, url=admin_url(settings)) as engine:
         autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         with autocommit as conn:
-            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(settings.database)
-            )
-            conn.exec_driver_sql(statement.as_string())
+            databases.drop_database(conn, settings.database)
 
 
 def reset(settings: Settings, backend: Backend | None = None, *, force: bool = False) -> UpReport:

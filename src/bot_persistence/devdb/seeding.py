@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence.connection import connected_engine
+from bot_persistence.connection import connected_engine, first_line
 from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.errors import SeedError
 from bot_persistence.models import (
@@ -240,9 +240,8 @@ def apply_seeds(
             with engine.begin() as conn:
                 _apply(conn, data)
         except DBAPIError as exc:
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise SeedError(
-                f"seeding failed and nothing was changed: {detail}; check the seed files "
+                f"seeding failed and nothing was changed: {first_line(exc)}; check the seed files "
                 "(and that the database is migrated: `bot-db migrate`)"
             ) from None
     return _report(data)

@@ -24,10 +24,16 @@ from contextlib import contextmanager, suppress
 import psycopg
 from psycopg import sql
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.errors import DatabaseInUseError, DatabaseMissingError, SnapshotError
+from bot_persistence.provision.databases import (
+    allow_connections,
+    create_database,
+    database_exists,
+    drop_database,
+    rename_database,
+)
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -118,13 +124,6 @@ def _run(conn: Connection, statement: sql.Composable) -> None:
     conn.exec_driver_sql(statement.as_string())
 
 
-def _exists(conn: Connection, database: str) -> bool:
-    found = conn.exec_driver_sql(
-        "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": database}
-    ).first()
-    return found is not None
-
-
 def _sessions(conn: Connection, database: str) -> list[Session]:
     rows = conn.exec_driver_sql(
         "SELECT pid, usename, application_name, host(client_addr) FROM pg_stat_activity "
@@ -160,16 +159,9 @@ def other_sessions(settings: Settings) -> list[Session]:
 
 def _copy(conn: Connection, source: str, target: str) -> None:
     try:
-        _run(
-            conn,
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(target), sql.Identifier(source)
-            ),
-        )
-    except DBAPIError as exc:
-        if isinstance(exc.orig, psycopg.errors.ObjectInUse):
-            raise _in_use(source, _sessions(conn, source), f"copy {source!r}") from None
-        raise
+        create_database(conn, target, template=source)
+    except psycopg.errors.ObjectInUse:
+        raise _in_use(source, _sessions(conn, source), f"copy {source!r}") from None
 
 
 def _copy_ending_sessions(
@@ -193,12 +185,12 @@ def save(settings: Settings, name: str, *, end_sessions: bool = False) -> Snapsh
     """Copy the dev database to snapshot ``name``; refuses a name in use."""
     target = _snapshot_database(settings, name)
     with _admin(settings) as conn:
-        if not _exists(conn, settings.database):
+        if not database_exists(conn, settings.database):
             raise DatabaseMissingError(
                 f"database {settings.database!r} does not exist, so there is nothing to "
                 "snapshot; run `bot-db up` first"
             )
-        if _exists(conn, target):
+        if database_exists(conn, target):
             raise SnapshotError(
                 f"a snapshot named {name!r} exists already; choose another name or "
                 f"`bot-db snapshot delete {name}` first"
@@ -217,12 +209,7 @@ def save(settings: Settings, name: str, *, end_sessions: bool = False) -> Snapsh
                 sql.Identifier(target), sql.Literal(comment)
             ),
         )
-        _run(
-            conn,
-            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
-                sql.Identifier(target)
-            ),
-        )
+        allow_connections(conn, target, False)
         size = conn.exec_driver_sql(
             "SELECT pg_database_size(%(name)s)", {"name": target}
         ).scalar_one()
@@ -266,27 +253,12 @@ def restore(settings: Settings, name: str, *, end_sessions: bool = False) -> Sna
         sessions = _sessions(conn, settings.database)
         if sessions and not end_sessions:
             raise _in_use(settings.database, sessions, f"restore {settings.database!r}")
-        _run(conn, sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(incoming)))
+        drop_database(conn, incoming)
         _copy(conn, source, incoming)
-        _run(
-            conn,
-            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
-                sql.Identifier(incoming)
-            ),
-        )
+        allow_connections(conn, incoming, True)
         _run(conn, sql.SQL("COMMENT ON DATABASE {} IS NULL").format(sql.Identifier(incoming)))
-        _run(
-            conn,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(settings.database)
-            ),
-        )
-        _run(
-            conn,
-            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(incoming), sql.Identifier(settings.database)
-            ),
-        )
+        drop_database(conn, settings.database)
+        rename_database(conn, incoming, settings.database)
     return snapshot
 
 
@@ -294,12 +266,12 @@ def delete(settings: Settings, name: str) -> None:
     """Delete snapshot ``name``."""
     target = _snapshot_database(settings, name)
     with _admin(settings) as conn:
-        if not _exists(conn, target):
+        if not database_exists(conn, target):
             raise SnapshotError(
                 f"no snapshot named {name!r} of {settings.database!r}; `bot-db snapshot list` "
                 "shows those there are"
             )
-        _run(conn, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target)))
+        drop_database(conn, target)
 
 
 def save_before_reset(settings: Settings) -> tuple[Snapshot | None, list[str]]:
@@ -309,7 +281,7 @@ def save_before_reset(settings: Settings) -> tuple[Snapshot | None, list[str]]:
     the user has already agreed to the reset, which ends them anyway.
     """
     with _admin(settings) as conn:
-        if not _exists(conn, settings.database):
+        if not database_exists(conn, settings.database):
             return None, []
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     taken = {snap.name for snap in list_snapshots(settings)}

@@ -29,6 +29,7 @@ from typing import Literal, TextIO
 
 from bot_persistence.cli.output import Console
 from bot_persistence.devtools.command_catalog import CommandSpec
+from bot_persistence.provision.engine import engine_version
 
 __all__ = [
     "GOAL_SECONDS",
@@ -184,40 +185,31 @@ def check_disk(root: Path, minimum: int = MIN_FREE_BYTES) -> StepResult:
 
 def check_docker(timeout: float = 10.0) -> StepResult:
     """Docker is optional: the embedded backend needs none, the compose backend does."""
-    docker = shutil.which("docker")
-    if docker is None:
+    if shutil.which("docker") is None:
         return StepResult("skip", "no docker command (optional: the embedded backend needs none)")
-    try:
-        answered = subprocess.run(
-            [docker, "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return StepResult("skip", "the Docker engine did not answer (optional)")
-    if answered.returncode != 0:
+    version = engine_version(timeout=timeout)
+    if version is None:
         return StepResult("skip", "the Docker engine is not running (optional)")
-    return StepResult("ok", f"Docker engine {answered.stdout.strip()}")
+    return StepResult("ok", f"Docker engine {version}")
 
 
 def bot_db_step(argv: Sequence[str], run: Callable[..., int] | None = None) -> StepResult:
-    """Run ``bot-db ARGV`` in this process; its last line of output is the detail."""
+    """Run ``bot-db ARGV`` in this process; the last step it finished (or failed) is the detail.
+
+    The command writes through a console of ours, which keeps what it marked
+    finished and what failed: nothing is read back out of printed text.
+    """
     if run is None:
         from bot_persistence.cli import main
 
         run = main
-    out, err = io.StringIO(), io.StringIO()
-    code = run(list(argv), stdout=out, stderr=err, stdin=io.StringIO())
-    lines = [line for line in (out.getvalue() + err.getvalue()).splitlines() if line.strip()]
-    # The last finished step says most on success; on failure the error line is last.
-    done = [line for line in lines if line.startswith("✓")] if code == 0 else []
-    chosen = (done or lines or [""])[-1]
-    detail = chosen.lstrip("✓✗ ").removeprefix("bot-db: error: ")
+    console = Console(io.StringIO(), err=io.StringIO())
+    code = run(list(argv), console=console, stdin=io.StringIO())
     if code == 0:
-        return StepResult("ok", detail or f"bot-db {' '.join(argv)}")
-    return StepResult("fail", detail or f"bot-db {' '.join(argv)} exited {code}")
+        done = console.finished[-1] if console.finished else f"bot-db {' '.join(argv)}"
+        return StepResult("ok", done)
+    failed = console.failures[-1] if console.failures else f"bot-db {' '.join(argv)} exited {code}"
+    return StepResult("fail", failed)
 
 
 def smoke_step(

@@ -19,8 +19,12 @@ fresh database of its own, created on the server it is given and dropped after:
   builds from the models equals the one the migrations built, which also
   catches what autogenerate does not see (enum labels, CHECK expressions,
   deferrable constraints, identity columns);
-- **seeds**: ``seeds/`` loads at head, and on the way back up every row and
-  value that existed before an upgrade must still be there after it;
+- **seeds**: the sample data loads at head, and on the way back up every row
+  and value that existed before an upgrade must still be there after it. The
+  caller hands in the loader (``bot-db roundtrip`` gives
+  :func:`bot_persistence.devdb.seeding.apply_seeds_on`): seeding is a
+  dev-database workflow, which stands above the migration tooling and uses it;
+
 - **squawk**: each revision's own upgrade SQL is linted (:mod:`sql_lint`).
 
 Each revision is run through ``alembic/env.py`` exactly as ``bot-db migrate``
@@ -42,18 +46,22 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from psycopg import sql
 from pydantic import SecretStr
-from sqlalchemy import MetaData, text
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence.connection import admin_url, sync_engine, translate_connect_error
-from bot_persistence.devdb import seeding
+from bot_persistence.connection import (
+    admin_url,
+    first_line,
+    sync_engine,
+    translate_connect_error,
+)
 from bot_persistence.errors import (
     BotPersistenceError,
     ConfigurationError,
@@ -65,13 +73,13 @@ from bot_persistence.migrations.stairway import (
     CheckResult,
     Stairway,
     StepRunner,
-    first_line,
     irreversible_reason,
     label,
     up_with_data,
 )
 from bot_persistence.models import Base
 from bot_persistence.project import alembic_ini
+from bot_persistence.provision.databases import create_database, drop_database
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -132,7 +140,6 @@ def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
     connection costs a password handshake, and the roundtrip makes few of them.
     """
     name = f"bot_roundtrip_{uuid.uuid4().hex[:10]}_{label}"
-    identifier = sql.Identifier(name)
     admin = sync_engine(server, url=admin_url(server))
     try:
         try:
@@ -141,24 +148,18 @@ def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
             raise translate_connect_error(exc, server) from None
         with conn:
             try:
-                conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(identifier).as_string())
-            except DBAPIError as exc:
-                if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
-                    raise ConfigurationError(
-                        f"user {server.user!r} may not create databases on "
-                        f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
-                        "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
-                        "server"
-                    ) from None
-                raise
+                create_database(conn, name)
+            except psycopg.errors.InsufficientPrivilege:
+                raise ConfigurationError(
+                    f"user {server.user!r} may not create databases on "
+                    f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
+                    "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
+                    "server"
+                ) from None
             try:
                 yield _with_database(server, name)
             finally:
-                conn.exec_driver_sql(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                    .format(identifier)
-                    .as_string()
-                )
+                drop_database(conn, name)
     finally:
         admin.dispose()
 
@@ -285,6 +286,16 @@ def _lint_result(pending: sql_lint.PendingLint, count: int) -> CheckResult:
     )
 
 
+class SeedSummary(Protocol):
+    """What a seed loader reports: one line saying what it loaded."""
+
+    def summary(self) -> str: ...
+
+
+#: Loads the sample data through an open connection, in the caller's transaction.
+Seeder = Callable[[Connection], SeedSummary]
+
+
 # -- the whole roundtrip ------------------------------------------------------------------
 
 
@@ -293,7 +304,7 @@ def roundtrip(
     *,
     ini: Path | None = None,
     metadata: MetaData | None = None,
-    seeds_folder: Path | None = None,
+    seed: Seeder,
     lint: bool = True,
     script: ScriptDirectory | None = None,
     progress: Progress = _quiet,
@@ -301,7 +312,8 @@ def roundtrip(
     """Run every check on fresh databases created on ``server`` and dropped after.
 
     ``server`` names a server where its user may create databases; its own
-    database is never touched. ``metadata`` defaults to the models'. A check
+    database is never touched. ``metadata`` defaults to the models'. ``seed``
+    loads the sample data whose survival across upgrades is checked. A check
     that cannot run because an earlier one failed (no single head, a broken
     stairway) is left out rather than reported twice.
     """
@@ -338,7 +350,7 @@ def roundtrip(
                 runner = StepRunner(
                     script, alembic_config(database, connection=conn, ini=config_ini), conn
                 )
-                for result in _database_checks(runner, order, metadata, from_models, seeds_folder):
+                for result in _database_checks(runner, order, metadata, from_models, seed):
                     add(result)
         except BaseException:
             if pending is not None:
@@ -355,7 +367,7 @@ def _database_checks(
     order: Sequence[Script],
     metadata: MetaData,
     from_models: Future[SchemaSnapshot],
-    seeds_folder: Path | None,
+    seed: Seeder,
 ) -> Iterator[CheckResult]:
     """Stairway, models and seeds, in the order they can run; stops where one breaks."""
     stairway = Stairway(runner, order)
@@ -367,7 +379,7 @@ def _database_checks(
     seeds: CheckResult | None = None
     try:
         with runner.conn.begin():
-            seeded = seeding.apply_seeds_on(runner.conn, folder=seeds_folder)
+            seeded = seed(runner.conn)
         stairway.seeded = True
     except (BotPersistenceError, DBAPIError) as exc:
         # The walk down and up still runs, on the empty schema.

@@ -35,9 +35,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence.connection import connected_engine
+from bot_persistence.connection import connected_engine, first_line
 from bot_persistence.errors import ConfigurationError, MigrationFailedError
 from bot_persistence.project import alembic_ini
 from bot_persistence.settings import Settings
@@ -76,20 +76,25 @@ class MigrationResult:
 
 
 def alembic_config(
-    settings: Settings,
+    settings: Settings | None,
     *,
     connection: Connection | None = None,
     ini: Path | None = None,
     stdout: io.TextIOBase | None = None,
 ) -> Config:
-    """An Alembic ``Config`` for the project, bound to ``connection`` when given."""
+    """An Alembic ``Config`` for the project, bound to ``connection`` when given.
+
+    ``settings`` gives the database URL; ``None`` is for a caller that sets
+    ``attributes["url"]`` itself (offline SQL rendering has no server).
+    """
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
     # Beside the ini, wherever that is (a checkout or the installed package's copy),
     # never relative to the directory bot-db runs in.
     config.set_main_option("script_location", str(path.parent / "alembic"))
     config.attributes["skip_logging_config"] = True
-    config.attributes["url"] = settings.url
+    if settings is not None:
+        config.attributes["url"] = settings.url
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -157,12 +162,6 @@ def _locked_connection(settings: Settings) -> Iterator[Connection]:
             conn.commit()
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return str(exc.orig).strip().splitlines()[0]
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
@@ -185,14 +184,14 @@ def upgrade(
             conn.rollback()
             if single:
                 raise MigrationFailedError(
-                    f"migrating {before or 'base'} -> {target} failed: {_describe(exc)}; "
+                    f"migrating {before or 'base'} -> {target} failed: {first_line(exc)}; "
                     "nothing was applied (behind a transaction pooler the run is one "
                     "transaction): fix the migration and run `bot-db migrate` again"
                 ) from exc
             failing = _next_revision(config, target, failed_at)
             raise MigrationFailedError(
                 f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
-                f"{_describe(exc)}; the database stays at {failed_at or 'base'}: fix the "
+                f"{first_line(exc)}; the database stays at {failed_at or 'base'}: fix the "
                 "migration and run `bot-db migrate` again"
             ) from exc
         conn.commit()
@@ -230,7 +229,7 @@ def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> Mi
             conn.rollback()
             raise MigrationFailedError(
                 f"downgrade to {target} failed at revision {revision_of(conn) or 'base'}: "
-                f"{_describe(exc)}"
+                f"{first_line(exc)}"
             ) from exc
         conn.commit()
         return MigrationResult(before=before, after=revision_of(conn))

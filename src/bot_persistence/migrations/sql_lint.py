@@ -43,17 +43,16 @@ from sqlalchemy.engine import URL
 
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.migrations import alembic_config
-from bot_persistence.settings import Settings
 
 __all__ = [
     "EXCLUDED_RULES",
     "LintFinding",
     "PendingLint",
     "exemptions_of",
-    "lint_revisions",
     "revisions_sql",
     "squawk_binary",
     "start_lint",
+    "without_bookkeeping",
 ]
 
 #: Rules about style rather than locks or rewrites of a busy table. Each is a
@@ -127,18 +126,8 @@ def revisions_sql(
     of the stream as it is written, so each revision gets exactly the SQL its
     upgrade emits, as ``alembic upgrade PARENT:REV --sql`` would print it.
     """
-    return _offline(script, order, url, starting=None)
-
-
-def _offline(
-    script: ScriptDirectory,
-    revisions: Sequence[Script],
-    url: URL | str,
-    *,
-    starting: list[str] | None,
-) -> dict[str, str]:
     buffer = io.StringIO()
-    config = alembic_config(Settings.from_values())
+    config = alembic_config(None)  # rendered offline: no server is asked
     config.attributes["url"] = url
     config.output_buffer = buffer
     written: dict[str, str] = {}
@@ -153,12 +142,12 @@ def _offline(
             alembic_op.get_context().impl.memo.clear()
             start = buffer.tell()
             original(*args, **kwargs)
-            written[revision.revision] = _without_bookkeeping(buffer.getvalue()[start:])
+            written[revision.revision] = without_bookkeeping(buffer.getvalue()[start:])
 
         step.migration_fn = render
         return step
 
-    steps = [cut_out(revision) for revision in revisions]
+    steps = [cut_out(revision) for revision in order]
 
     def these_steps(rev: Any, context: MigrationContext) -> list[Any]:
         return steps
@@ -168,14 +157,13 @@ def _offline(
         script,
         fn=these_steps,
         as_sql=True,
-        starting_rev=starting,
-        destination_rev=revisions[-1].revision,
+        destination_rev=order[-1].revision,
     ):
         script.run_env()
     return written
 
 
-def _without_bookkeeping(sql: str) -> str:
+def without_bookkeeping(sql: str) -> str:
     """Drop the transaction wrapper and the version-table statements Alembic adds."""
     kept: list[str] = []
     for chunk in sql.split(";\n"):
@@ -290,17 +278,6 @@ def start_lint(
         folder.cleanup()
         raise
     return PendingLint(folder, files, process)
-
-
-def lint_revisions(
-    script: ScriptDirectory,
-    revisions: Iterable[Script],
-    *,
-    url: URL | str,
-    pg_major: int,
-) -> list[LintFinding]:
-    """Lint each revision's upgrade SQL with squawk in one run and wait for the findings."""
-    return start_lint(script, revisions, url=url, pg_major=pg_major).findings()
 
 
 def _check_rule_names(binary: str, rules: set[str]) -> None:

@@ -31,8 +31,8 @@ from alembic.runtime.migration import MigrationContext, MigrationStep
 from alembic.script import Script, ScriptDirectory
 from psycopg import sql
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
+from bot_persistence.connection import first_line
 from bot_persistence.errors import MigrationCheckError
 from bot_persistence.migrations import schema_compare
 from bot_persistence.migrations.schema_compare import SchemaSnapshot
@@ -41,7 +41,6 @@ __all__ = [
     "CheckResult",
     "Stairway",
     "StepRunner",
-    "first_line",
     "irreversible_reason",
     "label",
     "rewrites_data_reason",
@@ -80,13 +79,6 @@ def label(revision: Script) -> str:
     """``id (first line of its message)``: how a finding names a revision."""
     doc = (revision.doc or "").strip().splitlines()
     return f"{revision.revision} ({doc[0]})" if doc and doc[0] else revision.revision
-
-
-def first_line(exc: BaseException) -> str:
-    """The server's (or the exception's) first line, for a one-line finding."""
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(original).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def rewrites_data_reason(revision: Script) -> str | None:

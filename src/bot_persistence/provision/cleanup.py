@@ -28,6 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from bot_persistence.provision.base import pid_alive
+
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
@@ -39,11 +41,14 @@ __all__ = [
     "ROLE_DEV",
     "ROLE_THROWAWAY",
     "hold",
+    "owner_alive",
+    "owner_label",
     "owner_labels",
     "release",
     "remove",
     "remove_stale_containers",
     "removed_on_termination",
+    "start_time",
 ]
 
 _log = logging.getLogger(__name__)
@@ -64,7 +69,7 @@ _HELD_LOCK = threading.Lock()
 # -- who owns a container --------------------------------------------------------
 
 
-def _start_time(pid: int) -> str:
+def start_time(pid: int) -> str:
     """A token that tells a process from a later one that reuses its pid."""
     try:
         import psutil
@@ -80,13 +85,13 @@ def _start_time(pid: int) -> str:
         return "gone"
 
 
-def _owner_label() -> str:
+def owner_label() -> str:
     """``host:pid:start-time`` of this process."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+    return f"{socket.gethostname()}:{pid}:{start_time(pid)}"
 
 
-def _owner_alive(label: str) -> bool:
+def owner_alive(label: str) -> bool:
     """True unless the container's owner was a process on this host that no longer runs.
 
     Containers from another host (a shared engine) are never ours to judge.
@@ -96,18 +101,12 @@ def _owner_alive(label: str) -> bool:
     if host != socket.gethostname() or not pid_text.isdigit():
         return True
     pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, but someone else's
-    return _start_time(pid) == started
+    return pid_alive(pid) and start_time(pid) == started
 
 
 def owner_labels(role: str, port: int | None = None) -> dict[str, str]:
     """The labels a new container of ``role`` started by this process carries."""
-    return {LABEL_ROLE: role, LABEL_OWNER: _owner_label(), LABEL_PORT: str(port or "")}
+    return {LABEL_ROLE: role, LABEL_OWNER: owner_label(), LABEL_PORT: str(port or "")}
 
 
 # -- removal ---------------------------------------------------------------------------
@@ -125,7 +124,7 @@ def remove_stale_containers(client: docker.DockerClient) -> list[str]:
         all=True, filters={"label": f"{LABEL_ROLE}={ROLE_THROWAWAY}"}
     ):
         owner = container.labels.get(LABEL_OWNER, "")
-        if _owner_alive(owner):
+        if owner_alive(owner):
             continue
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)

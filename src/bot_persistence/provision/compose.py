@@ -223,10 +223,7 @@ class ComposeBackend(Backend):
             return ServerReady(created=False, started=False, detail=f"volume {self.volume}")
         running = container_id is not None and self._state(container_id)[0] == "running"
         if not running and port_accepts("127.0.0.1", port):
-            raise PortInUseError(
-                f"port {port} on 127.0.0.1 is used by another program; set POSTGRES_PORT "
-                "in .env to a free port (or stop that program)"
-            )
+            raise PortInUseError(port)
         ensure_image_cli(self.settings.postgres_image)
         created = not self._volume_exists()
         result = self._compose("up", "--detach", SERVICE)
@@ -245,10 +242,7 @@ class ComposeBackend(Backend):
     def _up_failed(self, stderr: str) -> BackendUnavailableError | ProvisionError:
         lowered = stderr.lower()
         if "port is already allocated" in lowered or "address already in use" in lowered:
-            return PortInUseError(
-                f"port {self.settings.postgres_port} on 127.0.0.1 is used by another program; "
-                "set POSTGRES_PORT in .env to a free port"
-            )
+            return PortInUseError(self.settings.postgres_port)
         if "cannot connect to the docker daemon" in lowered or "permission denied" in lowered:
             return engine_down(stderr)
         lines = [line for line in stderr.strip().splitlines() if line.strip()]

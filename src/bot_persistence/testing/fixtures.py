@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, cast
 
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from bot_persistence.db import Database
 from bot_persistence.errors import BotPersistenceError
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
@@ -271,10 +271,6 @@ async def database(
     request: pytest.FixtureRequest, db_factory: Callable[..., TestDatabase]
 ) -> AsyncIterator[Any]:
     """The bot's async ``Database`` on a database of the test's own (a template clone)."""
-    try:
-        module = importlib.import_module("bot_persistence.db")
-    except ImportError:
-        pytest.skip("the async Database (bot_persistence.db) is not in this checkout")
     clean = db_factory(_kind(request))
-    async with module.Database.connect(clean.settings) as db:
+    async with Database.connect(clean.settings) as db:
         yield db

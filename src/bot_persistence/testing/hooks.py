@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
 import uuid
 from typing import Any
@@ -40,7 +39,6 @@ __all__ = [
 _RUN_ID = "bot_persistence_run_id"
 _OWNER_PID = "bot_persistence_owner_pid"
 _SERVER_URL = "bot_persistence_server_url"
-_DOCKER_MODULE = "bot_persistence.provision.docker"
 
 
 # -- options and the run ------------------------------------------------------------
@@ -146,12 +144,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     run = _Run(config)
     config.stash[RUN_KEY] = run
-    # A wrong backend is a usage error before any test runs, in one line.
-    if run.choice.backend == "docker" and importlib.util.find_spec(_DOCKER_MODULE) is None:
-        raise pytest.UsageError(
-            f"--db-backend docker needs {_DOCKER_MODULE}, which this checkout lacks; "
-            "use --db-backend embedded or --db-url"
-        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

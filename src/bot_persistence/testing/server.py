@@ -12,7 +12,12 @@ server and deletes the folder.
 
 ``external``: a server someone else runs (``--db-url`` or ``DATABASE_URL``),
 as a CI service container. ``docker``: a throw-away container from
-:func:`bot_persistence.provision.docker.throwaway_server`.
+:func:`bot_persistence.provision.docker.throwaway_container`.
+
+Both servers start the way every throw-away server does
+(:func:`bot_persistence.provision.scratch.start_cluster`, and the container's
+own sequence); what is here is only what a test run adds: one server shared
+by the xdist workers, a cache of data directories, the sweep of dead runs.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -34,11 +38,12 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
-from bot_persistence.errors import ConfigurationError, PortInUseError
-from bot_persistence.provision.base import free_port
+from bot_persistence.errors import ConfigurationError
+from bot_persistence.provision.base import pid_alive
+from bot_persistence.provision.docker import throwaway_container
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
+from bot_persistence.provision.scratch import cluster_settings, start_cluster
 from bot_persistence.settings import Settings
-from bot_persistence.testing.databases import owner_alive
 
 __all__ = [
     "ClusterCache",
@@ -56,6 +61,8 @@ _log = logging.getLogger(__name__)
 TestBackend = Literal["auto", "embedded", "docker", "external"]
 TEST_BACKENDS: tuple[TestBackend, ...] = ("auto", "embedded", "docker", "external")
 _SERVER_USER = "bot"
+#: xdist workers and their pools share the run's one server.
+_MAX_CONNECTIONS = 100
 #: How many cached data directories (one per PostgreSQL build) to keep.
 KEEP_CACHED = 2
 
@@ -169,24 +176,19 @@ class RunDir:
             elif self.use_cache:
                 password = ClusterCache(self.base).take(self.path / "pgdata")
             password = password or secrets.token_urlsafe(18)
-            for attempt in range(3):
-                info = {"port": free_port(), "password": password}
-                cluster = _cluster(self.path, info)
-                created = cluster.ensure_initialized()
-                if not created and cluster.run_as is not None:
-                    shutil.chown(self.path, cluster.run_as, cluster.run_as)  # for the server's log
-                try:
-                    cluster.start(timeout=startup_timeout)
-                except PortInUseError:  # taken between choosing and starting: choose again
-                    if attempt == 2:
-                        raise
-                    continue
-                if created:
-                    _cheap_password(_settings(info))
-                self._info.write_text(json.dumps(info))
-                self._info.chmod(0o600)
-                return _settings(info)
-            raise AssertionError("unreachable")  # pragma: no cover
+            cluster, created = start_cluster(
+                self.path,
+                user=_SERVER_USER,
+                password=password,
+                timeout=startup_timeout,
+                max_connections=_MAX_CONNECTIONS,
+            )
+            info = {"port": cluster.port, "password": password}
+            if created:
+                _cheap_password(_settings(info))
+            self._info.write_text(json.dumps(info))
+            self._info.chmod(0o600)
+            return _settings(info)
 
     def _read_info(self) -> dict[str, object] | None:
         try:
@@ -294,18 +296,15 @@ def _cluster(path: Path, info: Mapping[str, object]) -> EmbeddedCluster:
         user=_SERVER_USER,
         password=str(info["password"]),
         durable=False,
-        max_connections=100,
+        max_connections=_MAX_CONNECTIONS,
     )
 
 
 def _settings(info: Mapping[str, object]) -> Settings:
-    return Settings.from_values(
-        postgres_host="127.0.0.1",
-        postgres_port=int(str(info["port"])),
-        postgres_db="postgres",
-        postgres_user=_SERVER_USER,
-        postgres_password=str(info["password"]),
-        backend="external",
+    return cluster_settings(
+        int(str(info["port"])),
+        user=_SERVER_USER,
+        password=str(info["password"]),
         environment="test",
         connect_timeout=5,
     )
@@ -333,7 +332,7 @@ def sweep_stale_runs(base: Path | None = None) -> list[Path]:
             pid = int((folder / "owner.pid").read_text().strip())
         except (OSError, ValueError):
             continue  # being created right now, or not ours
-        if owner_alive(pid):
+        if pid_alive(pid):
             continue
         _log.info("removing %s, left by a test run that is gone (pid %d)", folder, pid)
         purge_run_folder(folder)
@@ -344,15 +343,6 @@ def sweep_stale_runs(base: Path | None = None) -> list[Path]:
 @contextlib.contextmanager
 def docker_server() -> Iterator[Settings]:
     """A throw-away PostgreSQL container for the run; removed on exit."""
-    try:
-        throwaway_server = importlib.import_module(
-            "bot_persistence.provision.docker"
-        ).throwaway_server
-    except (ImportError, AttributeError):
-        raise ConfigurationError(
-            "--db-backend docker needs bot_persistence.provision.docker, which this "
-            "checkout lacks; use --db-backend embedded or --db-url"
-        ) from None
     wanted = Settings.from_values(
         postgres_user=_SERVER_USER,
         postgres_password=secrets.token_urlsafe(18),
@@ -360,5 +350,5 @@ def docker_server() -> Iterator[Settings]:
         backend="docker",
         environment="test",
     )
-    with throwaway_server(wanted) as ready:
+    with throwaway_container(wanted) as ready:
         yield ready

@@ -15,7 +15,7 @@ from psycopg import pq
 from bot_persistence.db import Database
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
-from tests.conftest import table_rows
+from tests.helpers import StatementCounter
 
 
 @pytest.fixture
@@ -31,40 +31,6 @@ async def db(migrated: Settings) -> AsyncIterator[Database]:
     """An open Database on a fresh migrated database; closed after the test."""
     async with Database.connect(migrated) as database:
         yield database
-
-
-class StatementCounter:
-    """Counts the statements a connection sends, read from libpq's protocol trace.
-
-    The wire is the one place every statement passes, whatever builds or runs
-    it: each ``Execute`` message (extended protocol, prepared or not) and each
-    simple ``Query`` is a statement. Transaction control is not counted.
-    """
-
-    _CONTROL = ('"BEGIN"', '"COMMIT"', '"ROLLBACK"')
-
-    def __init__(self, db: Database, path: Path) -> None:
-        self.db = db
-        self.path = path
-        self._seen = 0
-
-    def _all(self) -> int:
-        count = 0
-        for line in self.path.read_text().splitlines():
-            fields = line.split("\t")
-            if len(fields) < 3 or fields[0] != "F":
-                continue
-            control = fields[2] == "Query" and line.endswith(self._CONTROL)
-            if fields[2] in ("Execute", "Query") and not control:
-                count += 1
-        return count
-
-    def reset(self) -> None:
-        self._seen = self._all()
-
-    @property
-    def count(self) -> int:
-        return self._all() - self._seen
 
 
 @pytest.fixture
@@ -83,7 +49,3 @@ async def statements(migrated: Settings, tmp_path: Path) -> AsyncIterator[Statem
             finally:
                 async with db.pool.connection() as conn:
                     conn.pgconn.untrace()
-
-
-#: Every row of every table: to prove a call changed nothing.
-snapshot = table_rows

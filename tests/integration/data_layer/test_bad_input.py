@@ -15,7 +15,7 @@ from bot_persistence.repositories import (
     UserPreferencesRepository,
 )
 from bot_persistence.settings import Settings
-from tests.integration.data_layer.conftest import snapshot
+from tests.helpers import table_rows
 
 USER = 400000000000000001
 GUILD = 400000000000000002
@@ -188,7 +188,7 @@ async def test_bad_input_raises_a_typed_error_and_changes_nothing(
             )
             await result
 
-    before = snapshot(migrated)
+    before = table_rows(migrated)
     with pytest.raises(error, match=says):
         await unit_of_work()
-    assert snapshot(migrated) == before
+    assert table_rows(migrated) == before

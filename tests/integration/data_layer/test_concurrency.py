@@ -15,7 +15,7 @@ from bot_persistence.repositories import (
     UserPreferencesRepository,
 )
 from bot_persistence.settings import Settings
-from tests.integration.data_layer.conftest import snapshot
+from tests.helpers import table_rows
 
 OWNER = 300000000000000001
 GUILD = 300000000000000002
@@ -42,7 +42,7 @@ async def test_concurrent_adds_lose_no_track_and_never_share_a_position(
             return entry.position
 
     await asyncio.gather(*(add(n) for n in range(TASKS)))
-    rows = snapshot(migrated)["playlist_tracks"]
+    rows = table_rows(migrated)["playlist_tracks"]
     positions = sorted(int(str(row[3])) for row in rows)
     assert positions == list(range(TASKS))
     assert len({row[2] for row in rows}) == TASKS  # every track, once
@@ -87,7 +87,7 @@ async def test_concurrent_creates_of_one_name_give_one_playlist_and_one_error(
     results = await asyncio.gather(create(), create(), return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     assert len(errors) == 1 and isinstance(errors[0], AlreadyExistsError)
-    assert len(snapshot(migrated)["playlists"]) == 1
+    assert len(table_rows(migrated)["playlists"]) == 1
 
 
 @pytest.mark.parametrize("writers", [2, 12])
@@ -102,7 +102,7 @@ async def test_a_concurrent_first_write_of_guild_settings_gives_one_row(
             await GuildSettingsRepository(session).update(GUILD, {"default_volume": volume})
 
     await asyncio.gather(*(write(volume) for volume in range(writers)))
-    rows = snapshot(migrated)["guild_settings"]
+    rows = table_rows(migrated)["guild_settings"]
     assert len(rows) == 1
     assert rows[0][3] in range(writers)
 
@@ -113,4 +113,4 @@ async def test_concurrent_ensure_user_gives_one_row(db: Database, migrated: Sett
             await UserPreferencesRepository(session).ensure_user(OWNER, name)
 
     await asyncio.gather(*(ensure(f"name{n}") for n in range(8)))
-    assert len(snapshot(migrated)["users"]) == 1
+    assert len(table_rows(migrated)["users"]) == 1

@@ -13,8 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
 from bot_persistence import migrations
 from bot_persistence.db import Database
@@ -34,8 +33,7 @@ from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.repositories import UserPreferencesRepository
 from bot_persistence.settings import Settings
-from tests.conftest import PASSWORD, make_settings, scratch_root, wait_until
-from tests.integration.data_layer.conftest import snapshot
+from tests.helpers import PASSWORD, engine_for, make_settings, scratch_root, table_rows, wait_until
 
 USER = 700000000000000001
 
@@ -144,7 +142,7 @@ async def test_a_unit_of_work_that_raises_is_rolled_back(db: Database, migrated:
 
     with pytest.raises(RuntimeError, match="boom"):
         await failing_unit_of_work()
-    assert snapshot(migrated)["users"] == []
+    assert table_rows(migrated)["users"] == []
 
 
 async def test_close_lets_work_in_flight_finish_then_refuses_new_work(
@@ -163,7 +161,7 @@ async def test_close_lets_work_in_flight_finish_then_refuses_new_work(
     await asyncio.wait_for(started.wait(), 5)
     await db.close()
     assert work.done() and work.exception() is None
-    assert [row[:2] for row in snapshot(migrated)["users"]] == [(USER, "late")]
+    assert [row[:2] for row in table_rows(migrated)["users"]] == [(USER, "late")]
     with pytest.raises(DatabaseClosedError):
         async with db.session():
             pass
@@ -280,22 +278,15 @@ async def test_calls_while_the_server_is_down_fail_fast_with_a_typed_error(
 
 def wait_until_running(settings: Settings, query: str) -> None:
     """Block until the server is running ``query`` for someone (deadline 5 s)."""
-    engine = create_engine(settings.url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            wait_until(
-                lambda: conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE query = :q AND state = 'active'"
-                    ),
-                    {"q": query},
-                ).scalar_one(),
-                timeout=5,
-                what=f"the server running {query!r}",
-            )
-    finally:
-        engine.dispose()
+    with engine_for(settings) as engine, engine.connect() as conn:
+        wait_until(
+            lambda: conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE query = :q AND state = 'active'"),
+                {"q": query},
+            ).scalar_one(),
+            timeout=5,
+            what=f"the server running {query!r}",
+        )
 
 
 async def test_a_connection_lost_mid_call_gives_a_typed_error(
@@ -338,6 +329,9 @@ async def test_a_backend_killed_under_load_gives_typed_errors_and_the_pool_recov
     Database (no restart of the bot), and what was committed before is still there."""
     async with Database.connect(restart_settings) as db:
         async with db.session() as session:
+            # The test server runs without synchronous commit (speed, not durability):
+            # this one commit waits for its WAL, as every commit does in production.
+            await session.execute(text("SET LOCAL synchronous_commit = on"))
             await UserPreferencesRepository(session).ensure_user(USER, "kept")
         errors: list[BaseException] = []
         calls = {"ok": 0}
@@ -378,5 +372,5 @@ async def test_a_backend_killed_under_load_gives_typed_errors_and_the_pool_recov
         assert ConnectionLostError in {type(e) for e in errors}  # the calls in flight
         async with db.session() as session:
             assert (await UserPreferencesRepository(session).get(USER)).stored
-    rows = snapshot(restart_settings)["users"]
+    rows = table_rows(restart_settings)["users"]
     assert [row[:2] for row in rows] == [(USER, "kept")]

@@ -20,7 +20,7 @@ import pytest
 
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.integration.data_layer.conftest import snapshot
+from tests.helpers import table_rows
 
 pytest.importorskip(
     "discord",
@@ -85,7 +85,7 @@ async def test_the_playlist_command_creates_the_playlist_then_appends(
         "Added **Song A** to **road trip** at #1 of 1.",
         "Added **b** to **road trip** at #2 of 2.",
     ]
-    rows = snapshot(migrated)
+    rows = table_rows(migrated)
     assert [row[:2] for row in rows["users"]] == [(USER, "dj")]
     assert [row[:2] for row in rows["guilds"]] == [(GUILD, "The Lounge")]
     assert [(row[1], row[2], row[3]) for row in rows["playlists"]] == [(USER, GUILD, "road trip")]
@@ -94,12 +94,12 @@ async def test_the_playlist_command_creates_the_playlist_then_appends(
 
 async def test_bad_input_is_answered_and_changes_nothing(bot: Any, migrated: Settings) -> None:
     ctx = StandInContext(Named(USER, "dj"), None)
-    before = snapshot(migrated)
+    before = table_rows(migrated)
     await invoke(bot, ctx, "x" * 150, "https://music.example/a")
     await invoke(bot, ctx, "mix", "https://music.example/\x00")
     assert ctx.sent[0].startswith("Could not add that: playlist name is 150 characters long")
     assert ctx.sent[1].startswith("Could not add that: track: source_url")
-    assert snapshot(migrated) == before
+    assert table_rows(migrated) == before
 
 
 async def test_close_closes_the_database(bot: Any) -> None:

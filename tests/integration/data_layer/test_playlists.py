@@ -13,7 +13,7 @@ from bot_persistence.repositories import (
     UserPreferencesRepository,
 )
 from bot_persistence.settings import Settings
-from tests.integration.data_layer.conftest import snapshot
+from tests.helpers import table_rows
 
 ALICE = 100000000000000001
 BOB = 100000000000000002
@@ -101,11 +101,11 @@ async def test_adding_past_the_end_is_refused_and_changes_nothing(
     playlist = await make_playlist(db)
     async with db.session() as session:
         await PlaylistRepository(session).add_track(playlist, track(0))
-    before = snapshot(migrated)
+    before = table_rows(migrated)
     with pytest.raises(InvalidInputError, match=r"past the end .* use 0\.\.1"):
         async with db.session() as session:
             await PlaylistRepository(session).add_track(playlist, track(1), position=2)
-    assert snapshot(migrated) == before
+    assert table_rows(migrated) == before
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ async def test_deleting_a_playlist_removes_its_entries_but_keeps_tracks(
         await PlaylistRepository(session).add_tracks(playlist, [track(0), track(1)])
     async with db.session() as session:
         await PlaylistRepository(session).delete(playlist)
-    rows = snapshot(migrated)
+    rows = table_rows(migrated)
     assert rows["playlists"] == [] and rows["playlist_tracks"] == []
     assert len(rows["tracks"]) == 2
     with pytest.raises(NotFoundError, match=f"playlist {playlist} does not exist"):
@@ -211,13 +211,13 @@ async def test_a_full_playlist_refuses_more_tracks(db: Database, migrated: Setti
     playlist = await make_playlist(db)
     async with db.session() as session:
         await PlaylistRepository(session, max_tracks=3).add_tracks(playlist, [track(0), track(1)])
-    before = snapshot(migrated)
+    before = table_rows(migrated)
     with pytest.raises(InvalidInputError, match="at most 3 tracks"):
         async with db.session() as session:
             await PlaylistRepository(session, max_tracks=3).add_tracks(
                 playlist, [track(2), track(3)]
             )
-    assert snapshot(migrated) == before
+    assert table_rows(migrated) == before
     async with db.session() as session:
         await PlaylistRepository(session, max_tracks=3).add_track(playlist, track(2))
     with pytest.raises(InvalidInputError, match="at most 3 tracks"):

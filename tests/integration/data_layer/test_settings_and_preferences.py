@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
 from bot_persistence.db import Database
 from bot_persistence.models import RepeatMode
@@ -15,7 +14,7 @@ from bot_persistence.repositories import (
     UserPreferencesRepository,
 )
 from bot_persistence.settings import Settings
-from tests.integration.data_layer.conftest import snapshot
+from tests.helpers import engine_for, table_rows
 
 GUILD = 500000000000000001
 USER = 500000000000000002
@@ -28,20 +27,18 @@ async def test_a_guild_without_a_row_gets_the_defaults_and_no_row_is_written(
         config = await GuildSettingsRepository(session).get(GUILD)
     assert config == GuildConfig(guild_id=GUILD)
     assert not config.stored and config.prefix == "!" and config.default_volume == 50
-    assert snapshot(migrated)["guild_settings"] == []
+    assert table_rows(migrated)["guild_settings"] == []
 
 
 async def test_the_defaults_in_code_match_the_tables_server_defaults(
     db: Database, migrated: Settings
 ) -> None:
-    engine = create_engine(migrated.url, poolclass=NullPool)
-    with engine.begin() as conn:
+    with engine_for(migrated) as engine, engine.begin() as conn:
         ids = {"guild": GUILD, "user": USER}
         conn.execute(text("INSERT INTO guilds (id, name) VALUES (:guild, 'g')"), ids)
         conn.execute(text("INSERT INTO guild_settings (guild_id) VALUES (:guild)"), ids)
         conn.execute(text("INSERT INTO users (id, username) VALUES (:user, 'u')"), ids)
         conn.execute(text("INSERT INTO user_preferences (user_id) VALUES (:user)"), ids)
-    engine.dispose()
     async with db.session() as session:
         stored_guild = await GuildSettingsRepository(session).get(GUILD)
         stored_user = await UserPreferencesRepository(session).get(USER)
@@ -86,7 +83,7 @@ async def test_a_renamed_guild_or_user_is_recorded_once_with_the_new_name(
     async with db.session() as session:
         await GuildSettingsRepository(session).ensure_guild(GUILD, "new")
         await UserPreferencesRepository(session).ensure_user(USER, "new")
-    rows = snapshot(migrated)
+    rows = table_rows(migrated)
     assert [row[:2] for row in rows["guilds"]] == [(GUILD, "new")]
     assert [row[:2] for row in rows["users"]] == [(USER, "new")]
 

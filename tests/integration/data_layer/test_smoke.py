@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import io
+from sqlalchemy import text
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
-
-from bot_persistence import cli
 from bot_persistence.devdb import seeding
 from bot_persistence.settings import Settings
-from tests.integration.data_layer.conftest import snapshot
-
-
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
+from tests.helpers import bot_db, engine_for, table_rows
 
 
 def test_smoke_passes_every_step_and_leaves_the_database_as_it_was(migrated: Settings) -> None:
     seeding.apply_seeds(migrated)
-    before = snapshot(migrated)
+    before = table_rows(migrated)
     code, out, err = bot_db(migrated, "smoke")
     assert code == 0, out + err
     for step in (
@@ -35,14 +25,13 @@ def test_smoke_passes_every_step_and_leaves_the_database_as_it_was(migrated: Set
         "cleaned up",
     ):
         assert f"✓ {step}" in out
-    assert snapshot(migrated) == before
+    assert table_rows(migrated) == before
     assert "test-password" not in out + err
 
 
 def test_smoke_names_the_failing_step_exits_1_and_still_cleans_up(migrated: Settings) -> None:
     # A real failure inside the server: moving entries is refused by a trigger.
-    engine = create_engine(migrated.url, poolclass=NullPool)
-    with engine.begin() as conn:
+    with engine_for(migrated) as engine, engine.begin() as conn:
         conn.execute(
             text(
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
@@ -55,15 +44,14 @@ def test_smoke_names_the_failing_step_exits_1_and_still_cleans_up(migrated: Sett
                 "FOR EACH ROW EXECUTE FUNCTION refuse()"
             )
         )
-    engine.dispose()
-    before = snapshot(migrated)
+    before = table_rows(migrated)
     code, out, _ = bot_db(migrated, "smoke")
     assert code == 1
     assert "✓ playlist built" in out
     assert "✗ playlist reordered:" in out and "moves are refused today" in out
     assert "✓ playlist read back" not in out
     assert "✓ cleaned up" in out
-    assert snapshot(migrated) == before
+    assert table_rows(migrated) == before
 
 
 def test_smoke_on_an_unmigrated_database_fails_at_connect_saying_to_migrate(

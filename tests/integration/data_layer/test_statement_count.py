@@ -6,7 +6,7 @@ import pytest
 
 from bot_persistence.db import Database
 from bot_persistence.repositories import PlaylistRepository, TrackInput, UserPreferencesRepository
-from tests.integration.data_layer.conftest import StatementCounter
+from tests.helpers import StatementCounter
 
 OWNER = 600000000000000001
 

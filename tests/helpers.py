@@ -1,0 +1,139 @@
+"""Helpers the tests share: settings, the command line, engines, waiting, table contents.
+
+Imported by name (``from tests.helpers import bot_db``); fixtures stay in the
+conftest files, where pytest finds them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.pool import NullPool
+
+from bot_persistence import cli
+from bot_persistence.db import Database
+from bot_persistence.models import Base
+from bot_persistence.settings import Settings
+
+PASSWORD = "test-password-\N{SNOWMAN}"
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float, what: str) -> None:
+    """Poll ``condition`` until it is true; fail naming ``what`` when ``timeout`` runs out.
+
+    The one polling loop of the test suite: every wait on the outside world goes
+    through here, so none of them can become a bare sleep.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not so within {timeout:g} s"
+        time.sleep(0.02)  # wait-ok: the poll interval of a condition bounded by the deadline
+
+
+def scratch_root() -> Path:
+    """tmpfs where the OS has one: a throw-away cluster is ready twice as fast there."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() else Path(tempfile.gettempdir())
+
+
+def make_settings(port: int, database: str, **overrides: object) -> Settings:
+    """Settings for a test: nothing read from the environment or a .env file."""
+    values: dict[str, object] = {
+        "postgres_host": "127.0.0.1",
+        "postgres_port": port,
+        "postgres_db": database,
+        "postgres_user": "bot",
+        "postgres_password": PASSWORD,
+        "backend": "external",
+        "connect_timeout": 2,
+        "startup_timeout": 10,
+    }
+    values.update(overrides)
+    return Settings.from_values(**values)
+
+
+def bot_db(
+    settings: Settings | None, *argv: str, stdin: io.StringIO | None = None
+) -> tuple[int, str, str]:
+    """Run ``bot-db ARGV`` in this process: exit code, standard output, standard error.
+
+    ``settings`` replaces reading them from the environment and ``.env`` (``None``
+    reads them, as the real command does).
+    """
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        list(argv), settings=settings, stdout=out, stderr=err, stdin=stdin or io.StringIO()
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+@contextlib.contextmanager
+def engine_for(settings: Settings, **options: Any) -> Iterator[Engine]:
+    """A pool-less engine on ``settings``' database, disposed on exit: nothing lingers."""
+    engine = create_engine(settings.url, poolclass=NullPool, **options)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def scalar(settings: Settings, statement: str) -> object:
+    """Run ``statement`` in a transaction of its own (committed); its first value, if any."""
+    with engine_for(settings) as engine, engine.begin() as conn:
+        result = conn.execute(text(statement))
+        return result.scalar() if result.returns_rows else None
+
+
+def table_rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the models, ids included, in a stable order.
+
+    Comparing two of these proves a call changed nothing (or exactly what it should).
+    """
+    with engine_for(settings) as engine, engine.connect() as conn:
+        return {
+            table.name: [
+                tuple(row) for row in conn.execute(select(table).order_by(*table.primary_key))
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+class StatementCounter:
+    """Counts the statements a connection sends, read from libpq's protocol trace.
+
+    The wire is the one place every statement passes, whatever builds or runs
+    it: each ``Execute`` message (extended protocol, prepared or not) and each
+    simple ``Query`` is a statement. Transaction control is not counted.
+    """
+
+    _CONTROL = ('"BEGIN"', '"COMMIT"', '"ROLLBACK"')
+
+    def __init__(self, db: Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+        self._seen = 0
+
+    def _all(self) -> int:
+        count = 0
+        for line in self.path.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) < 3 or fields[0] != "F":
+                continue
+            control = fields[2] == "Query" and line.endswith(self._CONTROL)
+            if fields[2] in ("Execute", "Query") and not control:
+                count += 1
+        return count
+
+    def reset(self) -> None:
+        self._seen = self._all()
+
+    @property
+    def count(self) -> int:
+        return self._all() - self._seen
