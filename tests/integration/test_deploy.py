@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from bot_persistence import cli, migrations
+from bot_persistence import migrations
 from bot_persistence.db import Database
 from bot_persistence.errors import SchemaAheadError, SchemaNotAtHeadError
 from bot_persistence.project import versions_dir
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import Settings
-from tests.helpers import table_rows
+from tests.helpers import bot_db, table_rows
 
 HEAD = heads_in(versions_dir())[0]
 UNKNOWN = "fffffffffff0"
-
-
-def bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
-    return code, out.getvalue(), err.getvalue()
 
 
 def stamp(settings: Settings, *revisions: str) -> None:

@@ -29,7 +29,7 @@ SETTINGS = Settings.from_values(postgres_password="hunter2")
         ("connection failed: Connection refused", ServerNotRunningError, "bot-db up"),
         ("FATAL:  the database system is starting up", ServerNotRunningError, "bot-db up"),
         ("connection timeout expired", ServerNotRunningError, "POSTGRES_PORT"),
-        ("FATAL:  sorry, too many clients already hunter2", DatabaseUnavailableError, "too many"),
+        ("FATAL:  out of shared memory hunter2", DatabaseUnavailableError, "out of shared memory"),
     ],
     ids=["password", "role", "database", "refused", "starting", "timeout", "other"],
 )
