@@ -264,6 +264,7 @@ class UnitOfWork:
     ) -> None:
         database, session = self._database, self._session
         assert session is not None
+        session._ended = True
         try:
             if session._conn is not None:
                 await session._end(exc)

@@ -85,12 +85,15 @@ class Result:
 class Session:
     """One unit of work; get it from :meth:`bot_persistence.Database.session`."""
 
-    __slots__ = ("_conn", "_pool", "_transaction")
+    __slots__ = ("_conn", "_ended", "_pool", "_transaction")
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._conn: Connection | None = None
         self._transaction: Transaction | None = None
+        #: Set when the ``async with`` block ends: a statement after it would begin a
+        #: transaction nobody ends, holding a pooled connection for good.
+        self._ended = False
 
     async def execute(
         self, statement: ClauseElement, params: Mapping[str, Any] | None = None
@@ -119,6 +122,10 @@ class Session:
         return (await self.execute(statement, params)).scalar()
 
     async def _begin(self) -> Connection:
+        if self._ended:
+            raise RuntimeError(
+                "this unit of work has ended; run statements inside `async with db.session()`"
+            )
         self._conn, self._transaction = await self._pool.begin()
         return self._conn
 

@@ -49,6 +49,17 @@ async def test_connect_probes_and_gives_working_sessions(migrated: Settings) -> 
     assert db.closed
 
 
+async def test_a_session_used_after_its_block_refuses_instead_of_holding_a_connection(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        await session.execute(text("SELECT 1"))
+    checkouts = db.pool.get_stats().get("requests_num")
+    with pytest.raises(RuntimeError, match="unit of work has ended"):
+        await session.execute(text("SELECT 1"))
+    assert db.pool.get_stats().get("requests_num") == checkouts  # no connection taken
+
+
 async def test_awaiting_connect_opens_and_close_is_idempotent(migrated: Settings) -> None:
     db = await Database.connect(migrated)
     await db.ping()
