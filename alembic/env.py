@@ -1,8 +1,11 @@
 """Alembic's entry point: the target is Settings' database, the models are the truth.
 
-``bot-db`` passes an open connection in ``config.attributes["connection"]`` (so
-it can hold the migration advisory lock on it); the plain ``alembic`` command
-gets a connection from the same Settings.
+A caller may hand over where to migrate in ``config.attributes["connection"]``,
+the convention the Alembic cookbook and pytest-alembic share: a ``Connection``
+is used as it is, and its owner commits (``bot-db`` passes one so that it can
+hold the migration advisory lock on it); an ``Engine`` lends a connection for
+the run, committed here (pytest-alembic passes its ``alembic_engine``). With
+neither, as for the plain ``alembic`` command, the URL comes from Settings.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from bot_persistence.models import Base
@@ -48,18 +51,21 @@ def _run_on(connection: Connection) -> None:
 
 
 def run_online() -> None:
-    """Run against a live database."""
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _run_on(connection)
+    """Run against a live database: the caller's connection or engine, else Settings'."""
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        _run_on(given)
         return
-    engine = create_engine(Settings().url, poolclass=NullPool)
+    engine = (
+        given if isinstance(given, Engine) else create_engine(Settings().url, poolclass=NullPool)
+    )
     try:
         with engine.connect() as conn:
             _run_on(conn)
             conn.commit()
     finally:
-        engine.dispose()
+        if engine is not given:
+            engine.dispose()
 
 
 if context.is_offline_mode():

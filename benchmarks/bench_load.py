@@ -52,8 +52,8 @@ from bot_persistence.repositories import (
     UserPreferencesRepository,
 )
 from bot_persistence.repositories import guilds as guilds_module
-from bot_persistence.repositories import playlists as playlists_module
 from bot_persistence.repositories import users as users_module
+from bot_persistence.repositories.playlists import _statements as playlists_sql
 from bot_persistence.settings import Settings
 from bot_persistence.statements import compiled
 
@@ -169,17 +169,17 @@ class Raw(Contender):
         self.data = data
         self.begin_sql = begin_sql
         self.urls = _urls("b")
-        p, u, g = playlists_module, users_module, guilds_module
-        self.head = _sql(p._HEAD, "pid")
-        self.entries = _sql(p._ENTRIES, "pid")
+        p, u, g = playlists_sql, users_module, guilds_module
+        self.head = _sql(p.HEAD, "pid")
+        self.entries = _sql(p.ENTRIES, "pid")
         self.prefs = _sql(u._GET, "user_id")
         self.guild = _sql(g._GET, "guild_id")
-        self.list = _sql(p._LIST, "owner_id", "limit", "offset")
-        self.lock = _sql(p._LOCK, "pid")
-        self.size = _sql(p._SIZE, "pid")
+        self.list = _sql(p.LIST, "owner_id", "limit", "offset")
+        self.lock = _sql(p.LOCK, "pid")
+        self.size = _sql(p.SIZE, "pid")
         track_keys = ("source_url", "title", "artist", "duration_seconds", "extra")
-        self.track = _sql(p._INSERT_TRACK, *track_keys)
-        self.entry = _sql(p._INSERT_ENTRY, "playlist_id", "track_id", "position", "added_by")
+        self.track = _sql(p.INSERT_TRACK, *track_keys)
+        self.entry = _sql(p.INSERT_ENTRY, "playlist_id", "track_id", "position", "added_by")
 
     async def call(self, operation: int, worker: int) -> object:
         data, user = self.data, worker % USERS

@@ -54,6 +54,8 @@ def make_settings(port: int, database: str, **overrides: object) -> Settings:
         "backend": "external",
         "connect_timeout": 2,
         "startup_timeout": 10,
+        # One database whatever branch the checkout is on; the branch tests opt in.
+        "branch_databases": False,
     }
     values.update(overrides)
     return Settings.from_values(**values)

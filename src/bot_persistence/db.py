@@ -9,7 +9,9 @@ compiles the statements, once (:mod:`bot_persistence.statements`); each call
 runs plain SQL on psycopg, which under the bot's load is most of the speed.
 
 Start-up proves the database usable before the bot goes on: the server answers,
-the password is accepted, the database exists and its schema is at head. A
+the password is accepted, the database exists and its schema is at head (a
+database migrated by newer code, at a revision this code lacks, is named as
+such, with the git branch that has the revision outside production). A
 server that is still starting is waited for until ``BOT_DB_STARTUP_TIMEOUT``,
 with one log line per attempt; anything else fails at once with a typed error
 whose message says what to do.
@@ -108,7 +110,13 @@ class Database:
             behind = revision is None or revision in known_revisions(versions)
             if revision != head and behind and self.settings.migrate_on_startup:
                 revision = await self._migrate()
-            check_schema(revision, versions, database=self.settings.database)
+            check_schema(
+                revision,
+                versions,
+                database=self.settings.database,
+                # Only a development checkout asks git where a revision came from.
+                consult_git=self.settings.environment != "production",
+            )
             await self._pool.open()
         except BaseException:
             await self._pool.close()

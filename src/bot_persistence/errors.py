@@ -30,7 +30,7 @@ do next, and never contains a password::
     ├── SnapshotError                   a dev-database snapshot cannot be saved/restored
     ├── SchemaError
     │   ├── SchemaNotAtHeadError        the database is behind the code
-    │   ├── SchemaAheadError            the database is ahead of the code
+    │   ├── SchemaAheadOfCodeError      the database has a revision the code lacks
     │   ├── MigrationFailedError
     │   └── MigrationCheckError         the roundtrip or a lint found a problem
     ├── SeedError
@@ -72,7 +72,7 @@ __all__ = [
     "PortInUseError",
     "ProvisionError",
     "RepositoryError",
-    "SchemaAheadError",
+    "SchemaAheadOfCodeError",
     "SchemaError",
     "SchemaNotAtHeadError",
     "SeedError",
@@ -218,11 +218,18 @@ class SchemaNotAtHeadError(SchemaError):
     """The database's Alembic revision is not the newest one; run ``bot-db migrate``."""
 
 
-class SchemaAheadError(SchemaError):
-    """The database is at a revision this code does not know: a newer release migrated it.
+class SchemaAheadOfCodeError(SchemaError):
+    """The database is stamped with a revision this code's migrations do not have.
 
-    Run the release that matches the database, or downgrade the database with it.
+    It was migrated by newer code (another git branch, a newer release), so
+    Alembic cannot find the revision, to upgrade from it or downgrade. The
+    message names the revision, where it comes from when that can be told, and
+    the way out; ``revision`` holds the id.
     """
+
+    def __init__(self, message: str, *, revision: str = "") -> None:
+        super().__init__(message)
+        self.revision = revision
 
 
 class MigrationFailedError(SchemaError):

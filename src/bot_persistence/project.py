@@ -27,6 +27,7 @@ __all__ = [
     "project_root",
     "psqlrc",
     "seeds_dir",
+    "squawk_config",
     "versions_dir",
 ]
 
@@ -90,6 +91,11 @@ def seeds_dir(root: Path | None = None) -> Path:
 def psqlrc(root: Path | None = None) -> Path:
     """The project's psql start-up file, used by ``bot-db shell``."""
     return (root or project_root()) / ".psqlrc"
+
+
+def squawk_config(root: Path | None = None) -> Path:
+    """squawk's settings for our migrations (rules off, PostgreSQL version, transactions)."""
+    return (root or project_root()) / ".squawk.toml"
 
 
 def versions_dir(root: Path | None = None) -> Path:

@@ -7,6 +7,12 @@ reads the revision files' module-level ``revision`` / ``down_revision``
 assignments with :mod:`ast` (nothing is imported or executed) and the
 database's ``alembic_version`` table with one query. Alembic itself is loaded
 only to migrate (:mod:`bot_persistence.migrations.runner`).
+
+A database stamped with a revision the files here do not have was migrated by
+other code (another git branch, a newer release); Alembic can then neither
+upgrade nor downgrade it and says only "Can't locate revision". Every path that
+meets such a database (the bot's start-up probe, ``bot-db`` migrate, check and
+status) raises the one error :func:`ahead_of_code` builds instead.
 """
 
 from __future__ import annotations
@@ -19,9 +25,14 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, text
 
-from bot_persistence.errors import MigrationFailedError, SchemaAheadError, SchemaNotAtHeadError
+from bot_persistence.errors import (
+    MigrationFailedError,
+    SchemaAheadOfCodeError,
+    SchemaNotAtHeadError,
+)
 
 __all__ = [
+    "ahead_of_code",
     "check_schema",
     "database_revision",
     "heads_in",
@@ -85,6 +96,39 @@ def heads_in(versions: Path) -> list[str]:
     return sorted(set(graph) - parents)
 
 
+def ahead_of_code(
+    database: str, revision: str, versions: Path, *, consult_git: bool
+) -> SchemaAheadOfCodeError:
+    """The error for ``database`` stamped with ``revision``, which ``versions`` lacks.
+
+    With ``consult_git`` (a development checkout, never production) it names the
+    branch or commit that added the revision's file, from git's history; the
+    bot in production only says that newer code migrated the database.
+    """
+    origin = None
+    if consult_git:
+        # The one place the runtime asks git anything, and only on the dev path;
+        # loaded here so the bot's process never imports it otherwise.
+        from bot_persistence.devdb.git import revision_origin
+
+        found = revision_origin(versions.parent.parent, revision)
+        origin = found.describe() if found else None
+    if not consult_git:
+        return SchemaAheadOfCodeError(
+            f"database {database!r} is at revision {revision}, which this release's "
+            "migrations do not have: the database is ahead of the code; deploy the release "
+            "that has that revision (or newer)",
+            revision=revision,
+        )
+    source = f"it was added on {origin}" if origin else "no branch or commit here has it"
+    return SchemaAheadOfCodeError(
+        f"database {database!r} is at revision {revision}, which this checkout's migrations "
+        f"do not have ({source}); check out that code to use this database, or run "
+        "`bot-db reset` to rebuild it from this checkout's migrations",
+        revision=revision,
+    )
+
+
 def single_head(versions: Path) -> str | None:
     """The one head revision, ``None`` for no revisions; a typed error for several heads."""
     heads = heads_in(versions)
@@ -126,19 +170,16 @@ def _one_revision(rows: Sequence[str]) -> str | None:
     return rows[0] if rows else None
 
 
-def check_schema(revision: str | None, versions: Path, *, database: str) -> None:
+def check_schema(revision: str | None, versions: Path, *, database: str, consult_git: bool) -> None:
     """Raise the typed error for a database behind or ahead of the code; nothing when at head.
 
-    Ahead means stamped with a revision this code has no file for: a newer
-    release migrated it, and neither migrating nor serving is safe.
+    Ahead means stamped with a revision this code has no file for (newer code
+    migrated it): neither migrating nor serving is safe. ``consult_git`` as for
+    :func:`ahead_of_code`.
     """
     head = single_head(versions)
     if revision is not None and revision not in known_revisions(versions):
-        raise SchemaAheadError(
-            f"database {database!r} is at revision {revision}, which this code does not know "
-            f"(its newest is {head}): the database is ahead of the code; run the release that "
-            "migrated it, or downgrade the database with that release's `bot-db downgrade`"
-        )
+        raise ahead_of_code(database, revision, versions, consult_git=consult_git)
     if revision != head:
         raise SchemaNotAtHeadError(
             f"database {database!r} is at revision {revision or 'base (empty)'}, behind the "

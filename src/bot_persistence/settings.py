@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         validation_alias=_env("BOT_DB_COMPOSE_PROJECT"),
         description="Compose project name of the compose backend (names its volume).",
     )
+    branch_databases: bool = Field(
+        default=True,
+        validation_alias=_env("BOT_DB_BRANCH_DATABASES"),
+        description="In a git checkout, give each branch its own database on the dev server.",
+    )
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:

@@ -31,6 +31,7 @@ def compose_settings(postgres_image: str) -> Iterator[Settings]:
         backend="compose",
         compose_project=f"bp-test-{uuid.uuid4().hex[:8]}",
         startup_timeout=90,
+        branch_databases=False,  # one database whatever branch this checkout is on
     )
     try:
         yield settings

@@ -205,3 +205,37 @@ def test_status_shows_the_connection_budget_and_its_use(settings: Settings) -> N
     code, out, _ = bot_db(settings, "status", "--backend", "external", "--json")
     use = json.loads(out)["connections"]
     assert use["max_connections"] >= use["in_use"] >= 1
+
+
+WARM_UP = """
+import io, json, sys
+from bot_persistence import cli
+from bot_persistence.settings import Settings
+settings = Settings.from_values(database_url=sys.argv[1], backend="external")
+out = io.StringIO()
+code = cli.main(["up"], settings=settings, stdout=out, stderr=io.StringIO())
+heavy = sorted(
+    name for name in ("alembic", "bot_persistence.models", "bot_persistence.devdb.seeding")
+    if name in sys.modules
+)
+print(json.dumps({"code": code, "heavy": heavy, "out": out.getvalue()}))
+"""
+
+
+def test_warm_up_loads_no_alembic_orm_or_seeds(settings: Settings) -> None:
+    import json
+    import subprocess
+    import sys
+
+    code, _, _ = bot_db(settings, "up")
+    assert code == 0
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_UP, settings.plain_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (result["code"], result["heavy"]) == (0, [])
+    assert "at head" in result["out"] and "kept existing rows" in result["out"]

@@ -10,7 +10,7 @@ from sqlalchemy.pool import NullPool
 
 from bot_persistence import migrations
 from bot_persistence.db import Database
-from bot_persistence.errors import SchemaAheadError, SchemaNotAtHeadError
+from bot_persistence.errors import SchemaAheadOfCodeError, SchemaNotAtHeadError
 from bot_persistence.project import versions_dir
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import Settings
@@ -83,7 +83,7 @@ async def test_start_up_names_a_database_ahead_of_the_code(settings: Settings) -
     migrations.upgrade(settings)
     stamp(settings, UNKNOWN)
     migrating = settings.model_copy(update={"migrate_on_startup": True})
-    with pytest.raises(SchemaAheadError, match="ahead of the code; run the release"):
+    with pytest.raises(SchemaAheadOfCodeError, match="migrations do not have"):
         await Database.connect(migrating)
 
 

@@ -55,6 +55,7 @@ def settings_for(image: str, **overrides: object) -> Settings:
         "postgres_db": "throwaway",
         "postgres_password": PASSWORD,
         "startup_timeout": 60,
+        "branch_databases": False,  # one database whatever branch this checkout is on
     }
     return Settings.from_values(**{**values, **overrides})
 

@@ -13,7 +13,9 @@ REMOTE = "postgresql://bot:remote-secret@db.example.com:5432/app"
 
 
 def make(**values: object) -> Settings:
-    return Settings.from_values(**values)
+    # One database whatever branch this checkout is on (tests/unit/test_branch_names.py
+    # and the integration tests cover branch databases).
+    return Settings.from_values(**{"branch_databases": False, **values})
 
 
 def test_every_documented_command_exists() -> None:

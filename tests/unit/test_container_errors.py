@@ -24,6 +24,7 @@ from tests.helpers import bot_db
 def make(**values: object) -> Settings:
     """Settings on a port nobody uses: a dev server on 5433 must not change the outcome."""
     values.setdefault("postgres_port", free_port())
+    values.setdefault("branch_databases", False)  # whatever branch this checkout is on
     return Settings.from_values(postgres_password="container-secret", **values)
 
 

@@ -3,52 +3,72 @@
 Each takes the parsed arguments, the settings and a
 :class:`~bot_persistence.cli.output.Console`, and returns the exit code; the
 first line of its docstring is the command's help text (``_parser`` reads it).
-Failures are raised as our typed errors and printed by ``_main``.
+Failures are raised as our typed errors and printed by ``_main``. ``args.branch``
+is the checkout's git branch and its database when branch databases apply
+(``settings`` then name that database), else ``None``.
+
+The work's modules are imported inside the commands that use them: ``check``,
+``status`` and ``url`` start in a fraction of the time it takes to load
+Alembic, the ORM models and the seed schemas, which only ``migrate``,
+``revision``, ``seed``, ``roundtrip``, ``erd``, ``smoke`` and a cold ``up`` need.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot_persistence import devdb, migrations
 from bot_persistence.cli.output import Console
-from bot_persistence.devdb import erd, guards, health, seeding, snapshots
-from bot_persistence.errors import SmokeFailedError
-from bot_persistence.migrations import roundtrip
-from bot_persistence.project import checkout_root, psqlrc
-from bot_persistence.provision import select_backend
-from bot_persistence.provision.embedded import embedded_bin_dir
-from bot_persistence.provision.scratch import DEFAULT_MAJOR, throwaway_server
 from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from bot_persistence.devdb.branches import BranchTarget
+    from bot_persistence.migrations.roundtrip import CheckResult
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 
 
+def server_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings the server is started and stopped with: as configured, whichever
+    branch's database the command works on (``settings`` name that one)."""
+    branch: BranchTarget | None = args.branch
+    return branch.base if branch is not None else settings
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Start the dev database: server, migrations, seeds, probe."""
+    from bot_persistence import devdb
+
     report = devdb.up(
-        settings, backend=args.backend, seed=args.seed, progress=out.ok, force=args.force
+        settings,
+        backend=args.backend,
+        seed=args.seed,
+        progress=out.ok,
+        branch=args.branch,
+        force=args.force,
     )
     out.ok(f"check     {report.health.server_version}, revision {report.health.revision}")
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
     out.field("url", report.url)
-    out.line(
-        out.paint("Put DATABASE_URL in .env with `bot-db url` (it prints the password).", "dim")
-    )
+    if args.branch is not None:
+        hint = "This branch's own database; `bot-db url` prints its URL with the password."
+    else:
+        hint = "Put DATABASE_URL in .env with `bot-db url` (it prints the password)."
+    out.line(out.paint(hint, "dim"))
     return 0
 
 
 def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Stop the dev server, keeping its data (--purge deletes the data)."""
-    backend, _ = select_backend(settings, args.backend)
+    from bot_persistence.devdb import guards
+    from bot_persistence.provision import select_backend
+
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.purge:
         guards.guard_destructive(settings, action="delete the database data", force=args.force)
         guards.confirm(
@@ -60,10 +80,16 @@ def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Show the server, the schema revision and row counts (--json for machines)."""
-    backend, reason = select_backend(settings, args.backend)
+    from bot_persistence import devdb
+    from bot_persistence.devdb import branch_databases, health
+    from bot_persistence.provision import select_backend
+
+    branch: BranchTarget | None = args.branch
+    backend, reason = select_backend(server_settings(args, settings), args.backend)
     server = backend.status()
     report = health.probe(settings)
     counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
+    disk = branch_databases.disk_use(settings) if report.authenticated else None
     use = health.connection_use(settings) if report.database_present else None
     if args.json:
         out.json(
@@ -71,6 +97,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
                 "backend": backend.name,
                 "reason": reason,
                 "server": {"running": server.running, "detail": server.detail, "data": server.data},
+                "branch": {"name": branch.label, "database": branch.database} if branch else None,
+                "disk": disk.as_dict() if disk else None,
                 "health": report.as_dict(),
                 "counts": counts,
                 "connections": dataclasses.asdict(use) if use else None,
@@ -79,8 +107,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
         return 0 if report.ok else 1
     out.field("backend", f"{backend.name} ({reason})")
     out.field("server", server.detail)
+    if branch is not None:
+        out.field("branch", f"{branch.label}: database {branch.database}")
     out.field("url", report.url)
     out.field("revision", f"{report.revision or 'base'} (head {report.head})")
+    if disk is not None:
+        out.field("disk", disk.describe())
     if use is not None:
         out.field("sessions", use.describe())
     if counts:
@@ -93,6 +125,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
 
 def cmd_check(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Probe the database: reachable, authenticated, present, at head (exit 1 if not)."""
+    from bot_persistence.devdb import health
+
     report = health.probe(settings)
     if args.json:
         out.json(report.as_dict())
@@ -116,6 +150,8 @@ def cmd_url(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Migrate to head, or to --to REV, under the migration lock."""
+    from bot_persistence import migrations
+
     result = migrations.upgrade(settings, args.to)
     if result.changed:
         out.ok(f"migrated {result.before or 'base'} -> {result.after}")
@@ -150,6 +186,9 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, out: Console) -> in
 
 def cmd_downgrade(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Downgrade to REV (a revision id, -1 or base); destroys data, so it is guarded."""
+    from bot_persistence import migrations
+    from bot_persistence.devdb import guards
+
     guards.guard_destructive(settings, action=f"downgrade to {args.revision}", force=args.force)
     guards.confirm(
         f"Downgrade {settings.database!r} to {args.revision}, dropping what later revisions hold?",
@@ -163,6 +202,8 @@ def cmd_downgrade(args: argparse.Namespace, settings: Settings, out: Console) ->
 
 def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Write a new migration, autogenerated from the models (review it before committing)."""
+    from bot_persistence import migrations
+
     path = migrations.new_revision(settings, args.message, autogenerate=not args.empty)
     out.ok(f"wrote {path}")
     out.line(
@@ -173,6 +214,10 @@ def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Apply seeds/ again (an idempotent upsert; your other rows are kept)."""
+    from bot_persistence.devdb import guards, health, seeding
+
+    guards.guard_seeding(settings, force=args.force)  # refuse before connecting anywhere
+    health.require_known_revision(settings)
     report = seeding.apply_seeds(settings, force=args.force)
     out.ok(f"seeded {report.summary()}")
     return 0
@@ -180,6 +225,10 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Drop the database and rebuild it: migrated to head and seeded (guarded)."""
+    from bot_persistence import devdb
+    from bot_persistence.devdb import branch_databases, guards, snapshots
+    from bot_persistence.provision import select_backend
+
     guards.guard_destructive(settings, action="reset the database", force=args.force)
     guards.guard_seeding(settings, force=args.force)
     guards.confirm(
@@ -187,7 +236,7 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         yes=args.yes,
         stdin=args.stdin,
     )
-    backend, _ = select_backend(settings, args.backend)
+    backend, _ = select_backend(server_settings(args, settings), args.backend)
     if args.snapshot:
         backend.up()
         taken, pruned = snapshots.save_before_reset(settings)
@@ -196,13 +245,15 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         if pruned:
             out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
     report = devdb.reset(settings, backend, force=args.force)
+    if args.branch is not None:
+        branch_databases.ensure(args.branch)  # the new database: say whose it is, used now
     out.ok(
         f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
     )
     return 0
 
 
-def _print_check(out: Console, result: roundtrip.CheckResult) -> None:
+def _print_check(out: Console, result: CheckResult) -> None:
     line = f"{result.check:<9} {result.summary}"
     if result.ok:
         out.ok(line)
@@ -214,6 +265,9 @@ def _print_check(out: Console, result: roundtrip.CheckResult) -> None:
 
 def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Prove the migrations on a throw-away database: stairway, drift, seeds, squawk."""
+    from bot_persistence.devdb import seeding
+    from bot_persistence.migrations import roundtrip
+    from bot_persistence.provision.scratch import DEFAULT_MAJOR, throwaway_server
 
     def run(server: Settings, source: str) -> int:
         out.field("server", source)
@@ -242,7 +296,10 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
 
 def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Run the bot's flows end to end against the database, leaving it as it was."""
+    import asyncio
+
     from bot_persistence.devdb import smoke  # the async stack loads only for this command
+    from bot_persistence.errors import SmokeFailedError
 
     try:
         asyncio.run(smoke.run(settings, progress=out.ok))
@@ -254,6 +311,10 @@ def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int
 
 
 def _psql() -> str:
+    import shutil
+
+    from bot_persistence.provision.embedded import embedded_bin_dir
+
     found = shutil.which("psql")
     if found:
         return found
@@ -262,6 +323,10 @@ def _psql() -> str:
 
 def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Open psql on the dev database with the project's .psqlrc (extra args go to psql)."""
+    import subprocess
+
+    from bot_persistence.project import psqlrc
+
     target = settings.url.set(drivername="postgresql", password=None)
     env = {**os.environ, "PGPASSWORD": settings.password, "PGCONNECT_TIMEOUT": "5"}
     rc_file = psqlrc()
@@ -274,6 +339,9 @@ def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int
 
 def cmd_erd(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Print the schema as a Mermaid ER diagram (--write updates docs/schema.md)."""
+    from bot_persistence.devdb import erd
+    from bot_persistence.project import checkout_root
+
     if not args.write:
         out.line(erd.mermaid().rstrip("\n"))
         return 0
@@ -285,6 +353,8 @@ def cmd_erd(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 
 def _show_sessions(settings: Settings, out: Console) -> int:
     """Say who else is connected to the dev database; how many."""
+    from bot_persistence.devdb import snapshots
+
     sessions = snapshots.other_sessions(settings)
     if sessions:
         out.line(f"{len(sessions)} other session(s) are connected to {settings.database!r}:")
@@ -295,6 +365,8 @@ def _show_sessions(settings: Settings, out: Console) -> int:
 
 def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Save the dev database as snapshot NAME (a server-side copy)."""
+    from bot_persistence.devdb import guards, snapshots
+
     others = _show_sessions(settings, out)
     if others:
         guards.confirm(f"End them to copy {settings.database!r}?", yes=args.yes, stdin=args.stdin)
@@ -305,6 +377,8 @@ def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console
 
 def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Replace the dev database with snapshot NAME (guarded; the snapshot is kept)."""
+    from bot_persistence.devdb import guards, snapshots
+
     guards.guard_destructive(settings, action=f"restore snapshot {args.name}", force=args.force)
     others = _show_sessions(settings, out)
     ending = f", ending those {others} session(s)" if others else ""
@@ -320,6 +394,8 @@ def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Cons
 
 def cmd_snapshot_list(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """List the dev database's snapshots, oldest first (--json for machines)."""
+    from bot_persistence.devdb import snapshots
+
     found = snapshots.list_snapshots(settings)
     if args.json:
         out.json([snap.as_dict() for snap in found])
@@ -336,6 +412,8 @@ def cmd_snapshot_list(args: argparse.Namespace, settings: Settings, out: Console
 
 def cmd_snapshot_delete(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Delete snapshot NAME (guarded)."""
+    from bot_persistence.devdb import guards, snapshots
+
     guards.guard_destructive(settings, action=f"delete snapshot {args.name}", force=args.force)
     guards.confirm(f"Delete snapshot {args.name!r}?", yes=args.yes, stdin=args.stdin)
     snapshots.delete(settings, args.name)

@@ -7,6 +7,7 @@ traceback instead. Nothing below this module prints an error or exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -20,10 +21,17 @@ from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._parser import build_parser
 from bot_persistence.cli.output import Console
 from bot_persistence.connection import first_line
+from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.settings import Settings
 
 __all__ = ["main", "run"]
+
+#: Commands that use no dev database, so need not ask git which branch is out.
+_NO_DATABASE = frozenset({"erd", "roundtrip"})
+#: Commands after which the branch's database counts as used (``up`` and the resets
+#: mark it themselves; ``status``, ``check`` and ``url`` only look).
+_USES_DATABASE = frozenset({"migrate", "downgrade", "revision", "seed", "shell", "smoke"})
 
 
 def _settings_error(exc: ValidationError) -> ConfigurationError:
@@ -67,8 +75,20 @@ def main(
                 settings = Settings()
             except ValidationError as exc:
                 raise _settings_error(exc) from None
+        # Every dev-database command works on the current git branch's database:
+        # resolved once here (git only, no server), so commands just see settings.
+        args.branch = None
+        external = getattr(args, "backend", None) == "external"  # --backend: not our server
+        if args.command not in _NO_DATABASE and not external:
+            args.branch = branches.resolve(settings)
+            if args.branch is not None:
+                settings = args.branch.settings
         handler: Handler = args.handler
-        return handler(args, settings, out)
+        code = handler(args, settings, out)
+        if code == 0 and args.branch is not None and args.command in _USES_DATABASE:
+            with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails a command
+                branch_databases.touch(args.branch)
+        return code
     except BotPersistenceError as exc:
         if args.debug:
             raise

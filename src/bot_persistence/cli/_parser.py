@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from bot_persistence.cli._branch_commands import (
+    cmd_branch_list,
+    cmd_branch_prune,
+    cmd_branch_reset,
+)
 from bot_persistence.cli._commands import (
     Handler,
     cmd_check,
@@ -164,6 +169,27 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--yes", action="store_true", help="end other sessions without asking")
         else:
             destructive_options(sub)
+
+    branch = commands.add_parser(
+        "branch",
+        help="list, prune and reset the databases of git branches",
+        description="Each git branch's own dev database, first copied from its parent's.",
+    )
+    branch_commands = branch.add_subparsers(dest="branch_command", metavar="ACTION", required=True)
+    for action, handler in (
+        ("list", cmd_branch_list),
+        ("prune", cmd_branch_prune),
+        ("reset", cmd_branch_reset),
+    ):
+        doc = (handler.__doc__ or "").strip().splitlines()[0]
+        sub = branch_commands.add_parser(action, help=doc, description=doc)
+        sub.set_defaults(handler=handler)
+        if action == "list":
+            sub.add_argument("--json", action="store_true", help="print JSON")
+            continue
+        destructive_options(sub)
+        if action == "reset":
+            backend_option(sub)
 
     add("smoke", cmd_smoke)
 

@@ -1,8 +1,12 @@
 """The health probe: reachable, authenticated, database present, schema at head.
 
+A schema at a revision this checkout does not have is reported as such
+(:class:`~bot_persistence.errors.SchemaAheadOfCodeError`), not as "behind".
+
 One structured report that ``bot-db check`` prints (or emits as JSON) and that
 ``bot-db up`` runs last. Each failed step carries the typed error whose message
-says what to do.
+says what to do. It reads the head and the database's revision with
+:mod:`bot_persistence.schema_version`, so ``check`` never loads Alembic.
 """
 
 from __future__ import annotations
@@ -12,19 +16,31 @@ import time
 
 from sqlalchemy import text
 
-from bot_persistence.connection import sync_engine, translate_connect_error
+from bot_persistence.connection import connected_engine, sync_engine, translate_connect_error
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
     DatabaseMissingError,
+    SchemaAheadOfCodeError,
     SchemaError,
 )
-from bot_persistence.migrations import head_revision, revision_of
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import check_schema
+from bot_persistence.schema_version import (
+    ahead_of_code,
+    check_schema,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
 
-__all__ = ["ConnectionUse", "HealthReport", "connection_use", "probe"]
+__all__ = [
+    "ConnectionUse",
+    "HealthReport",
+    "connection_use",
+    "probe",
+    "require_known_revision",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +128,25 @@ class HealthReport:
         }
 
 
+def _ahead_of_code(settings: Settings, revision: str | None) -> SchemaAheadOfCodeError | None:
+    """The error for a revision this checkout lacks; ``None`` for one it has (or none)."""
+    versions = versions_dir()
+    if revision is None or revision in known_revisions(versions):
+        return None
+    return ahead_of_code(
+        settings.database, revision, versions, consult_git=settings.environment != "production"
+    )
+
+
+def require_known_revision(settings: Settings) -> None:
+    """Raise :class:`~bot_persistence.errors.SchemaAheadOfCodeError` when the database is at
+    a revision this checkout does not have (before writing to it, as ``seed`` does)."""
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        ahead = _ahead_of_code(settings, database_revision(conn))
+    if ahead is not None:
+        raise ahead
+
+
 def probe(settings: Settings) -> HealthReport:
     """Run the probe once, without retrying: it answers "is it usable now?"."""
     started = time.perf_counter()
@@ -122,7 +157,7 @@ def probe(settings: Settings) -> HealthReport:
         return dataclasses.replace(report, elapsed_ms=elapsed, **changes)  # type: ignore[arg-type]
 
     try:
-        head = head_revision(settings)
+        head = single_head(versions_dir())
     except BotPersistenceError as exc:
         return done(error=exc)
     report = dataclasses.replace(report, head=head)
@@ -130,7 +165,9 @@ def probe(settings: Settings) -> HealthReport:
     try:
         with engine.connect() as conn:
             version = conn.execute(text("SHOW server_version")).scalar_one()
-            revision = revision_of(conn)
+            revision = database_revision(conn)
+    except BotPersistenceError as exc:  # connected, but the stamp is not one revision
+        return done(reachable=True, authenticated=True, database_present=True, error=exc)
     except Exception as exc:
         error = translate_connect_error(exc, settings)
         reachable = isinstance(error, AuthenticationFailedError | DatabaseMissingError)
@@ -151,7 +188,12 @@ def probe(settings: Settings) -> HealthReport:
     )
     if revision != head:
         try:
-            check_schema(revision, versions_dir(), database=settings.database)
+            check_schema(
+                revision,
+                versions_dir(),
+                database=settings.database,
+                consult_git=settings.environment != "production",
+            )
         except SchemaError as exc:
             return done(error=exc)
     return done()

@@ -10,34 +10,41 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from psycopg import sql
+from sqlalchemy import text
 
 from bot_persistence.connection import admin_url, connected_engine
+from bot_persistence.devdb import branch_databases
+from bot_persistence.devdb.branches import BranchTarget
 from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.devdb.health import HealthReport, probe
-from bot_persistence.devdb.seeding import SeedReport, apply_seeds
 from bot_persistence.errors import GuardRefusedError
-from bot_persistence.migrations import MigrationResult, upgrade
-from bot_persistence.models import (
-    Guild,
-    GuildSettings,
-    Playlist,
-    PlaylistTrack,
-    Track,
-    User,
-    UserPreferences,
-)
+from bot_persistence.migrations.runner import MigrationResult, upgrade
 from bot_persistence.provision import Backend, ServerReady, databases, select_backend
 from bot_persistence.provision.base import ensure_database
 from bot_persistence.settings import Settings
 
-__all__ = ["UpReport", "reset", "table_counts", "up"]
+if TYPE_CHECKING:
+    from bot_persistence.devdb.seeding import SeedReport
+
+__all__ = ["UpReport", "reset", "reset_branch", "table_counts", "up"]
 
 Progress = Callable[[str], None]
 
 #: Tables whose row counts ``status`` shows, in a reading order.
-COUNTED = (User, Guild, GuildSettings, UserPreferences, Playlist, Track, PlaylistTrack)
+#: Names, not the ORM models: ``status`` and a warm ``up`` do not load the ORM
+#: (a unit test holds this list to the models).
+COUNTED = (
+    "users",
+    "guilds",
+    "guild_settings",
+    "user_preferences",
+    "playlists",
+    "tracks",
+    "playlist_tracks",
+)
 
 
 def _quiet(_: str) -> None:
@@ -60,7 +67,7 @@ class UpReport:
 
 def _database_is_empty(settings: Settings) -> bool:
     with connected_engine(settings) as engine, engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(User)).scalar_one() == 0
+        return not conn.execute(text("SELECT EXISTS (SELECT FROM users)")).scalar_one()
 
 
 def up(
@@ -69,12 +76,16 @@ def up(
     backend: str | None = None,
     seed: bool | None = None,
     progress: Progress = _quiet,
+    branch: BranchTarget | None = None,
     force: bool = False,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
+    With ``branch`` (``settings`` then name its database) the server is started
+    with the configured settings and the branch's database is found, or copied
+    from its parent's, before it is migrated to this checkout's head.
     A production database is refused before anything starts (``bot-db deploy``
     is its path); a non-local one too, unless ``seed=False`` or ``force``.
     """
@@ -86,11 +97,13 @@ def up(
     if seed is not False:
         guard_seeding(settings, force=force)
     started = time.perf_counter()
-    chosen, reason = select_backend(settings, backend)
+    chosen, reason = select_backend(branch.base if branch else settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
     server = chosen.up()
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
+    if branch is not None:
+        progress(branch_databases.ensure(branch).describe(branch.label))
     migration = upgrade(settings)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
@@ -98,9 +111,16 @@ def up(
         else f"migrate   at head {migration.after}"
     )
     should_seed = seed if seed is not None else _database_is_empty(settings)
-    seeds = apply_seeds(settings, force=force) if should_seed else None
+    seeds = _seed(settings, force=force) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
     return _probed(settings, chosen, reason, server, migration, seeds, started)
+
+
+def _seed(settings: Settings, *, force: bool = False) -> SeedReport:
+    """Apply the seeds; the ORM and the seed schemas load only when there is seeding to do."""
+    from bot_persistence.devdb.seeding import apply_seeds
+
+    return apply_seeds(settings, force=force)
 
 
 def _probed(
@@ -149,14 +169,32 @@ def reset(settings: Settings, backend: Backend | None = None, *, force: bool = F
     drop_database(settings)
     ensure_database(settings)
     migration = upgrade(settings)
-    seeds = apply_seeds(settings, force=force)
+    seeds = _seed(settings, force=force)
     return _probed(settings, chosen, reason, server, migration, seeds, started)
+
+
+def reset_branch(
+    branch: BranchTarget, backend: str | None = None
+) -> tuple[branch_databases.Ensured, UpReport]:
+    """Drop this branch's database and copy it from its parent's again, then migrate it
+    to head (seeding it only when the copy is empty). The caller has guarded and asked."""
+    started = time.perf_counter()
+    chosen, reason = select_backend(branch.base, backend)
+    server = chosen.up()
+    branch_databases.drop(branch, [branch.database])
+    ensured = branch_databases.ensure(branch)
+    migration = upgrade(branch.settings)
+    seeds = _seed(branch.settings) if _database_is_empty(branch.settings) else None
+    report = _probed(branch.settings, chosen, reason, server, migration, seeds, started)
+    return ensured, report
 
 
 def table_counts(settings: Settings) -> dict[str, int]:
     """Row counts of the bot's tables, for ``status``."""
     with connected_engine(settings) as engine, engine.connect() as conn:
         return {
-            model.__tablename__: conn.execute(select(func.count()).select_from(model)).scalar_one()
-            for model in COUNTED
+            table: conn.exec_driver_sql(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)).as_string()
+            ).scalar_one()
+            for table in COUNTED
         }

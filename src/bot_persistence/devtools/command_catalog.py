@@ -14,7 +14,14 @@ import dataclasses
 import re
 from pathlib import Path
 
-__all__ = ["Catalog", "CommandSpec", "dev_env_verbs", "make_targets", "nox_sessions"]
+__all__ = [
+    "Catalog",
+    "CommandSpec",
+    "command_table",
+    "dev_env_verbs",
+    "make_targets",
+    "nox_sessions",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,3 +125,49 @@ def dev_env_verbs(script: Path) -> set[str]:
         if match:
             verbs.update(match.group(1).split("|"))
     return verbs
+
+
+def _usage(parser: argparse.ArgumentParser) -> str:
+    """A subcommand's positional arguments as a reader types them (``REV``, ``NAME``)."""
+    words = []
+    for action in parser._actions:
+        if action.option_strings or isinstance(action, argparse._SubParsersAction):
+            continue
+        if action.nargs == argparse.REMAINDER:
+            words.append("[ARGS...]")
+        else:
+            words.append(str(action.metavar or action.dest.upper()))
+    return " ".join(words)
+
+
+def _rows(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: str(choice.help or "") for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            command = f"{path} {name}"
+            if any(isinstance(a, argparse._SubParsersAction) for a in sub._actions):
+                rows.extend(_rows(sub, command))
+                continue
+            usage = _usage(sub)
+            rows.append((f"{command} {usage}".strip(), helps.get(name, "")))
+    return rows
+
+
+def command_table(parser: argparse.ArgumentParser | None = None) -> str:
+    """The README's table of ``bot-db`` commands, one row per (sub)command, from the parser.
+
+    The README holds it in a cog block (``cog -r README.md``), so the table
+    lists the commands the parser has, each with its help line.
+    """
+    if parser is None:
+        from bot_persistence.cli import build_parser
+
+        parser = build_parser()
+    lines = ["| command | what it does |", "|---|---|"]
+    for command, help_text in _rows(parser, parser.prog):
+        described = (help_text[:1].lower() + help_text[1:].rstrip(".")).replace("|", r"\|")
+        lines.append(f"| `{command}` | {described} |")
+    return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from bot_persistence.connection import connected_engine
-from bot_persistence.errors import ConfigurationError, SchemaAheadError
+from bot_persistence.errors import ConfigurationError, SchemaAheadOfCodeError
 from bot_persistence.migrations.runner import (
     MigrationResult,
     alembic_config,
@@ -83,10 +83,11 @@ def plan(settings: Settings) -> DeployPlan:
         try:
             script.get_revision(current)
         except CommandError:
-            raise SchemaAheadError(
+            raise SchemaAheadOfCodeError(
                 f"database {settings.database!r} is at revision {current}, which this code "
                 f"does not know (its newest is {target}): the database is ahead of the code; "
-                "deploy the release that migrated it (nothing was written)"
+                "deploy the release that migrated it (nothing was written)",
+                revision=current,
             ) from None
     steps = _steps(script, current, target) if target is not None else ()
     return DeployPlan(settings.database, current, target, steps)

@@ -17,6 +17,10 @@ server connection, so the lock holds until the commit that publishes the
 revisions, and cannot leak past it. A failure then undoes the whole run. (A
 second, direct ``BOT_DB_MIGRATION_URL`` would also work, but needs a path to the
 server that bypasses the pooler, which managed setups often do not give.)
+
+Alembic is imported inside the functions that use it: a warm ``bot-db up``
+finds the database at head with :mod:`bot_persistence.schema_version` (one
+query, the revision files read with :mod:`ast`) and never loads it.
 """
 
 from __future__ import annotations
@@ -28,19 +32,25 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot_persistence.connection import connected_engine, first_line
-from bot_persistence.errors import ConfigurationError, MigrationFailedError
-from bot_persistence.project import alembic_ini
+from bot_persistence.connection import connected_engine, first_line, sync_engine
+from bot_persistence.errors import BotPersistenceError, ConfigurationError, MigrationFailedError
+from bot_persistence.project import alembic_ini, versions_dir
+from bot_persistence.schema_version import (
+    ahead_of_code,
+    database_revision,
+    known_revisions,
+    single_head,
+)
 from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = [
     "MIGRATION_LOCK_KEY",
@@ -87,6 +97,8 @@ def alembic_config(
     ``settings`` gives the database URL; ``None`` is for a caller that sets
     ``attributes["url"]`` itself (offline SQL rendering has no server).
     """
+    from alembic.config import Config
+
     path = ini or alembic_ini()
     config = Config(str(path), stdout=stdout or io.StringIO())  # type: ignore[arg-type]
     # Beside the ini, wherever that is (a checkout or the installed package's copy),
@@ -102,6 +114,8 @@ def alembic_config(
 
 def script_directory(settings: Settings, *, ini: Path | None = None) -> ScriptDirectory:
     """The revision scripts, loaded once per call."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(settings, ini=ini))
 
 
@@ -118,6 +132,8 @@ def head_revision(settings: Settings, *, ini: Path | None = None) -> str | None:
 
 def revision_of(connection: Connection) -> str | None:
     """The revision recorded in ``connection``'s database, ``None`` when unmigrated."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -162,13 +178,39 @@ def _locked_connection(settings: Settings) -> Iterator[Connection]:
             conn.commit()
 
 
+def _refuse_unknown(settings: Settings, revision: str | None, ini: Path | None) -> None:
+    """Raise the one-line error for a database at a revision these files do not have.
+
+    Alembic would fail with "Can't locate revision" and a traceback; this names
+    the revision, where it comes from, and the way out.
+    """
+    if revision is None:
+        return
+    versions = versions_dir(ini.parent if ini else None)
+    if revision not in known_revisions(versions):
+        raise ahead_of_code(
+            settings.database,
+            revision,
+            versions,
+            consult_git=settings.environment != "production",
+        )
+
+
 def upgrade(
     settings: Settings, target: str = "head", *, ini: Path | None = None
 ) -> MigrationResult:
     """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
     single = one_transaction(settings)
+    if target == "head" and ini is None:
+        at_head = _already_at_head(settings)
+        if at_head is not None:
+            return at_head
+    from alembic import command
+    from alembic.util import CommandError
+
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        _refuse_unknown(settings, before, ini)
         if not single:
             # End the read's implicit transaction: Alembic must find none open, or it
             # runs every revision inside ours and a failure undoes all of them.
@@ -198,8 +240,30 @@ def upgrade(
         return MigrationResult(before=before, after=revision_of(conn))
 
 
+def _already_at_head(settings: Settings) -> MigrationResult | None:
+    """The result of an upgrade with nothing to do, when the database is at head; else None.
+
+    No lock is needed to find that out: a database at head stays there whatever
+    another process migrates, since every migrator's target is the same head.
+    """
+    head = single_head(versions_dir())
+    if head is None:
+        return None
+    engine = sync_engine(settings)
+    try:
+        with engine.connect() as conn:
+            revision = database_revision(conn)
+    except (SQLAlchemyError, BotPersistenceError):
+        return None  # the locked path below says what is wrong, in its own words
+    finally:
+        engine.dispose()
+    return MigrationResult(before=head, after=head) if revision == head else None
+
+
 def _next_revision(config: Config, target: str, at: str | None) -> str | None:
     """The revision an upgrade from ``at`` towards ``target`` runs first: the one that failed."""
+    from alembic.script import ScriptDirectory
+
     try:
         script = ScriptDirectory.from_config(config)
         pending = list(script.iterate_revisions(target, at, implicit_base=True))
@@ -214,8 +278,12 @@ def _next_revision(config: Config, target: str, at: str | None) -> str | None:
 
 def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> MigrationResult:
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
+    from alembic import command
+    from alembic.util import CommandError
+
     with _locked_connection(settings) as conn:
         before = revision_of(conn)
+        _refuse_unknown(settings, before, ini)
         if not one_transaction(settings):
             # End the read's implicit transaction: Alembic must find none open, or it
             # runs every revision inside ours and a failure undoes all of them.
@@ -239,7 +307,12 @@ def new_revision(settings: Settings, message: str, *, autogenerate: bool = True)
     """Write a new revision, autogenerated from the models against the migrated database."""
     if not message.strip():
         raise ConfigurationError("a revision needs a message: bot-db revision -m 'add ...'")
+    from alembic import command
+    from alembic.util import CommandError
+
     with connected_engine(settings) as engine, engine.connect() as conn:
+        _refuse_unknown(settings, revision_of(conn), None)
+        conn.rollback()
         config = alembic_config(settings, connection=conn)
         if importlib.util.find_spec("ruff") is None:
             # The post-write hook formats with ruff; without it, write unformatted.

@@ -4,10 +4,12 @@ For every revision we render Alembic's offline (``--sql``) output of that one
 upgrade step, not the whole history at once, so a finding points at the
 revision that brings it. Alembic runs each revision inside a transaction
 (``transaction_per_migration`` in ``alembic/env.py``), so the ``BEGIN``/``COMMIT``
-lines are left out and squawk is told ``--assume-in-transaction``; it then
-judges the SQL the way the server will run it (``CREATE INDEX CONCURRENTLY``,
-for one, cannot run there). Alembic's own version-table bookkeeping is left
-out too.
+lines are left out, and Alembic's own version-table bookkeeping too.
+
+squawk's settings are squawk's own config file, ``.squawk.toml`` at the root:
+the rules switched off (each with its reason), the PostgreSQL version the SQL
+is judged for, and ``assume_in_transaction``, so that the SQL is judged the
+way the server will run it.
 
 A revision that does something squawk flags on purpose says so in its own
 file, with the reason next to each rule::
@@ -43,9 +45,9 @@ from sqlalchemy.engine import URL
 
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.migrations import alembic_config
+from bot_persistence.project import squawk_config
 
 __all__ = [
-    "EXCLUDED_RULES",
     "LintFinding",
     "PendingLint",
     "exemptions_of",
@@ -54,24 +56,6 @@ __all__ = [
     "start_lint",
     "without_bookkeeping",
 ]
-
-#: Rules about style rather than locks or rewrites of a busy table. Each is a
-#: choice this project made knowingly; the rest of squawk's rules apply.
-EXCLUDED_RULES: tuple[str, ...] = (
-    # Column types are chosen per column in review (VARCHAR(n) for Discord's
-    # length limits, SMALLINT for volumes), not by the linter.
-    "prefer-text-field",
-    "prefer-bigint-over-int",
-    "prefer-bigint-over-smallint",
-    "prefer-identity",
-    # Alembic revisions run once, under a version check: they need not be
-    # idempotent (IF NOT EXISTS everywhere would hide drift instead).
-    "prefer-robust-stmts",
-    # Timeouts are set by whoever runs the migration (the session's settings),
-    # not written into each revision's SQL.
-    "require-lock-timeout",
-    "require-statement-timeout",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +221,6 @@ def start_lint(
     revisions: Iterable[Script],
     *,
     url: URL | str,
-    pg_major: int,
 ) -> PendingLint:
     """Render each revision's upgrade SQL and start squawk on all of them at once.
 
@@ -265,9 +248,7 @@ def start_lint(
                     binary,
                     "--reporter",
                     "json",
-                    "--assume-in-transaction",
-                    f"--pg-version={pg_major}.0",
-                    f"--exclude={','.join(EXCLUDED_RULES)}",
+                    f"--config={squawk_config()}",
                     *files,
                 ],
                 stdout=subprocess.PIPE,

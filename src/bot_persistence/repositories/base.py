@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import TypeVar
 
 import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -38,6 +38,8 @@ __all__ = [
     "validate",
     "validation_message",
 ]
+
+_Model = TypeVar("_Model", bound="StrictModel")
 
 #: The largest value a PostgreSQL BIGINT (and a Discord snowflake) can hold.
 MAX_BIGINT = 2**63 - 1
@@ -112,8 +114,12 @@ def validation_message(exc: ValidationError, what: str) -> str:
     return f"{what}: {'; '.join(parts)}"
 
 
-def validate(model: type[StrictModel], data: Any, what: str) -> Any:
-    """``data`` validated as ``model`` (a mapping or an instance), or InvalidInputError."""
+def validate(model: type[_Model], data: object, what: str) -> _Model:
+    """``data`` validated as ``model`` (a mapping or an instance), or InvalidInputError.
+
+    Generic in the model, so a caller gets the model's own type back and mypy
+    checks what it does with it.
+    """
     if isinstance(data, model):
         return data
     try:

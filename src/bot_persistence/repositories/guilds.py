@@ -138,7 +138,7 @@ class GuildSettingsRepository(Repository):
         leaves exactly one row.
         """
         guild_id = check_id(guild_id, "guild id")
-        update: GuildSettingsUpdate = validate(GuildSettingsUpdate, changes, "guild settings")
+        update = validate(GuildSettingsUpdate, changes, "guild settings")
         fields = tuple(sorted(update.model_fields_set))
         if not fields:
             return await self.get(guild_id)

@@ -105,7 +105,7 @@ class UserPreferencesRepository(Repository):
     ) -> Preferences:
         """Change the fields given in ``changes``; the user must exist (``ensure_user``)."""
         user_id = check_id(user_id, "user id")
-        update: PreferencesUpdate = validate(PreferencesUpdate, changes, "preferences")
+        update = validate(PreferencesUpdate, changes, "preferences")
         fields = tuple(sorted(update.model_fields_set))
         if not fields:
             return await self.get(user_id)

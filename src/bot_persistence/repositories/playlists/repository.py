@@ -1,4 +1,4 @@
-"""Playlists: named, ordered lists of tracks that users own.
+"""The playlist repository: create, rename, list and delete playlists; add, move, remove tracks.
 
 Positions are 0-based and dense (0..n-1) in every playlist; every call that
 changes a playlist's entries first locks the playlist's row (an ``UPDATE`` that
@@ -17,290 +17,31 @@ a track that is known already reuses its row (the first metadata stays).
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import Field, JsonValue, field_validator
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    Text,
-    any_,
-    bindparam,
-    case,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
 from bot_persistence.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from bot_persistence.models import Base
 from bot_persistence.repositories.base import (
     Repository,
-    StrictModel,
     check_id,
     check_position,
     check_text,
-    has_control_characters,
     translate_constraint_errors,
     validate,
 )
+from bot_persistence.repositories.playlists import _statements as sql
+from bot_persistence.repositories.playlists.values import (
+    DEFAULT_MAX_TRACKS,
+    MAX_PLAYLIST_NAME_LENGTH,
+    PlaylistDetail,
+    PlaylistEntry,
+    PlaylistSummary,
+    TrackInfo,
+    TrackInput,
+)
 from bot_persistence.session import Session
 
-__all__ = [
-    "DEFAULT_MAX_TRACKS",
-    "PlaylistDetail",
-    "PlaylistEntry",
-    "PlaylistRepository",
-    "PlaylistSummary",
-    "TrackInfo",
-    "TrackInput",
-]
-
-#: The most tracks one playlist may hold unless the repository is told otherwise.
-DEFAULT_MAX_TRACKS = 10_000
-MAX_PLAYLIST_NAME_LENGTH = 100
-
-# Core tables: the repository reads and writes rows, not ORM objects, so that a
-# playlist of thousands of tracks costs tuples rather than tracked instances.
-_playlists = Base.metadata.tables["playlists"]
-_tracks = Base.metadata.tables["tracks"]
-_entries = Base.metadata.tables["playlist_tracks"]
-
-
-class TrackInput(StrictModel):
-    """A track to add, as the bot's player describes it; validated when built."""
-
-    source_url: str = Field(min_length=1, max_length=2048)
-    title: str = Field(min_length=1, max_length=300)
-    artist: str | None = Field(default=None, min_length=1, max_length=300)
-    duration_seconds: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    extra: dict[str, JsonValue] = Field(default_factory=dict)
-
-    @field_validator("source_url")
-    @classmethod
-    def _url_is_one_token(cls, value: str) -> str:
-        if value != value.strip() or any(char.isspace() for char in value):
-            raise ValueError("a source URL has no spaces")
-        if has_control_characters(value):
-            raise ValueError("a source URL has no control characters")
-        return value
-
-    @field_validator("title", "artist")
-    @classmethod
-    def _text_is_printable(cls, value: str | None) -> str | None:
-        if value is not None and (has_control_characters(value) or not value.strip()):
-            raise ValueError("must be printable text, without control characters such as NUL")
-        return value
-
-
-# Result values are built per row (a TrackInfo and a PlaylistEntry for every track
-# of a playlist): they are not frozen, because a frozen dataclass sets each field
-# through object.__setattr__, which measured ten times slower and made building a
-# 50-track playlist cost more than its query. Each call returns new values;
-# changing one writes nothing back.
-@dataclasses.dataclass(slots=True)
-class TrackInfo:
-    """A track as stored: its id is shared by every playlist that holds it."""
-
-    id: int
-    source_url: str
-    title: str
-    artist: str | None
-    duration_seconds: int | None
-    extra: dict[str, Any]
-
-
-@dataclasses.dataclass(slots=True)
-class PlaylistEntry:
-    """A track at a 0-based position in a playlist."""
-
-    position: int
-    track: TrackInfo
-    added_by: int | None
-    added_at: dt.datetime
-
-
-@dataclasses.dataclass(slots=True)
-class PlaylistSummary:
-    """A playlist without its tracks, as a list of a user's playlists shows it."""
-
-    id: int
-    owner_id: int
-    guild_id: int | None
-    name: str
-    track_count: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-
-@dataclasses.dataclass(slots=True)
-class PlaylistDetail:
-    """A playlist with its entries in order."""
-
-    id: int
-    owner_id: int
-    guild_id: int | None
-    name: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    entries: tuple[PlaylistEntry, ...]
-
-    @property
-    def tracks(self) -> tuple[TrackInfo, ...]:
-        """The tracks in playlist order."""
-        return tuple(entry.track for entry in self.entries)
-
-
-_SUMMARY_COLUMNS = (
-    _playlists.c.id,
-    _playlists.c.owner_id,
-    _playlists.c.guild_id,
-    _playlists.c.name,
-)
-_TRACK_COUNT = (
-    select(func.count())
-    .where(_entries.c.playlist_id == _playlists.c.id)
-    .scalar_subquery()
-    .label("track_count")
-)
-# The columns of a PlaylistSummary, in its field order.
-_SUMMARY = (*_SUMMARY_COLUMNS, _TRACK_COUNT, _playlists.c.created_at, _playlists.c.updated_at)
-_TRACK_COLUMNS = (
-    _tracks.c.id,
-    _tracks.c.source_url,
-    _tracks.c.title,
-    _tracks.c.artist,
-    _tracks.c.duration_seconds,
-    _tracks.c.extra,
-)
-
-# Every statement is built once, with bind parameters: building one per call
-# would cost more than the round trip it makes.
-# "pid", not "playlist_id": SQLAlchemy keeps column names for VALUES/SET parameters.
-_PLAYLIST = _playlists.c.id == bindparam("pid")
-_IN_PLAYLIST = _entries.c.playlist_id == bindparam("pid")
-_CREATE = (
-    pg_insert(_playlists)
-    .values(owner_id=bindparam("owner_id"), name=bindparam("name"), guild_id=bindparam("guild_id"))
-    .on_conflict_do_nothing(index_elements=["owner_id", "name"])
-    .returning(_playlists.c.id, _playlists.c.created_at, _playlists.c.updated_at)
-)
-_RENAME = (
-    update(_playlists)
-    .where(_PLAYLIST)
-    .values(name=bindparam("new_name"), updated_at=func.now())
-    .returning(*_SUMMARY)
-)
-_DELETE = delete(_playlists).where(_PLAYLIST).returning(_playlists.c.id)
-_HEAD = select(*_SUMMARY_COLUMNS, _playlists.c.created_at, _playlists.c.updated_at).where(_PLAYLIST)
-_ENTRIES = (
-    select(_entries.c.position, _entries.c.added_by, _entries.c.added_at, *_TRACK_COLUMNS)
-    .join_from(_entries, _tracks, _entries.c.track_id == _tracks.c.id)
-    .where(_IN_PLAYLIST)
-    .order_by(_entries.c.position)
-)
-_BY_NAME = select(*_SUMMARY).where(
-    _playlists.c.owner_id == bindparam("owner_id"), _playlists.c.name == bindparam("name")
-)
-_LIST = (
-    select(*_SUMMARY)
-    .where(_playlists.c.owner_id == bindparam("owner_id"))
-    .order_by(_playlists.c.name)
-    .limit(bindparam("limit", type_=Integer))
-    .offset(bindparam("offset", type_=Integer))
-)
-_COUNT = select(_TRACK_COUNT).where(_PLAYLIST)
-# Locks the playlist's row until the unit of work ends (and records the change).
-_LOCK = update(_playlists).where(_PLAYLIST).values(updated_at=func.now()).returning(_playlists.c.id)
-_SIZE = select(func.count(), func.coalesce(func.max(_entries.c.position) + 1, 0)).where(
-    _IN_PLAYLIST
-)
-_NEW_TRACKS = pg_insert(_tracks).on_conflict_do_nothing(index_elements=["source_url"])
-_INSERT_TRACK = _NEW_TRACKS.returning(_tracks.c.id)
-# An import sends its rows as one array per column: one statement, one round trip,
-# whatever the count (executemany would send a statement per row).
-_staged_tracks = (
-    func.unnest(
-        bindparam("urls", type_=ARRAY(Text)),
-        bindparam("titles", type_=ARRAY(Text)),
-        bindparam("artists", type_=ARRAY(Text)),
-        bindparam("durations", type_=ARRAY(Integer)),
-        bindparam("extras", type_=ARRAY(JSONB)),
-    )
-    .table_valued("source_url", "title", "artist", "duration_seconds", "extra")
-    .render_derived(name="staged")
-)
-_INSERT_TRACKS = (
-    pg_insert(_tracks)
-    .from_select(
-        ["source_url", "title", "artist", "duration_seconds", "extra"],
-        select(*_staged_tracks.c),
-    )
-    .on_conflict_do_nothing(index_elements=["source_url"])
-    .returning(_tracks.c.source_url, _tracks.c.id)
-)
-_staged_entries = (
-    func.unnest(bindparam("track_ids", type_=ARRAY(BigInteger)))
-    .table_valued("track_id", with_ordinality="n")
-    .render_derived(name="staged")
-)
-_APPEND_ENTRIES = insert(_entries).from_select(
-    ["playlist_id", "track_id", "position", "added_by"],
-    select(
-        bindparam("target", type_=BigInteger),
-        _staged_entries.c.track_id,
-        bindparam("start", type_=Integer) + _staged_entries.c.n - 1,
-        bindparam("by", type_=BigInteger),
-    ),
-)
-_TRACK_BY_URL = select(*_TRACK_COLUMNS).where(_tracks.c.source_url == bindparam("source_url"))
-_TRACK_BY_ID = select(*_TRACK_COLUMNS).where(_tracks.c.id == bindparam("track_id"))
-_IDS_BY_URL = select(_tracks.c.source_url, _tracks.c.id).where(
-    _tracks.c.source_url == any_(bindparam("urls", type_=ARRAY(Text)))
-)
-_INSERT_ENTRY = insert(_entries).returning(_entries.c.added_at)
-_SHIFT_DOWN = (
-    update(_entries)
-    .where(_IN_PLAYLIST, _entries.c.position >= bindparam("from_position", type_=Integer))
-    .values(position=_entries.c.position + 1)
-)
-_SHIFT_UP = (
-    update(_entries)
-    .where(_IN_PLAYLIST, _entries.c.position > bindparam("after_position", type_=Integer))
-    .values(position=_entries.c.position - 1)
-)
-_REMOVE = (
-    delete(_entries)
-    .where(_IN_PLAYLIST, _entries.c.position == bindparam("at_position", type_=Integer))
-    .returning(_entries.c.track_id)
-)
-# The moved row takes its new place and the run between shifts by one ("step"), in
-# one statement: the deferrable constraint is checked when the statement ends.
-_MOVE = (
-    update(_entries)
-    .where(
-        _IN_PLAYLIST,
-        _entries.c.position.between(
-            bindparam("low", type_=Integer), bindparam("high", type_=Integer)
-        ),
-    )
-    .values(
-        position=case(
-            (
-                _entries.c.position == bindparam("source", type_=Integer),
-                bindparam("target", type_=Integer),
-            ),
-            else_=_entries.c.position + bindparam("step", type_=Integer),
-        )
-    )
-)
+__all__ = ["PlaylistRepository"]
 
 
 class PlaylistRepository(Repository):
@@ -331,7 +72,7 @@ class PlaylistRepository(Repository):
             not_found=f"user {owner_id} or guild {guild_id} is not known; record them with "
             "ensure_user/ensure_guild first"
         ):
-            row = (await self.session.execute(_CREATE, params)).one_or_none()
+            row = (await self.session.execute(sql.CREATE, params)).one_or_none()
         if row is None:
             raise AlreadyExistsError(
                 f"user {owner_id} already has a playlist named {name!r}; pick another name"
@@ -356,7 +97,7 @@ class PlaylistRepository(Repository):
             "pick another name"
         ):
             row = (
-                await self.session.execute(_RENAME, {"pid": playlist_id, "new_name": name})
+                await self.session.execute(sql.RENAME, {"pid": playlist_id, "new_name": name})
             ).one_or_none()
         if row is None:
             raise _no_playlist(playlist_id)
@@ -365,7 +106,7 @@ class PlaylistRepository(Repository):
     async def delete(self, playlist_id: int) -> None:
         """Delete the playlist and its entries (the tracks stay known)."""
         playlist_id = check_id(playlist_id, "playlist id")
-        deleted = (await self.session.execute(_DELETE, {"pid": playlist_id})).first()
+        deleted = (await self.session.execute(sql.DELETE, {"pid": playlist_id})).first()
         if deleted is None:
             raise _no_playlist(playlist_id)
 
@@ -373,10 +114,10 @@ class PlaylistRepository(Repository):
         """The playlist with its tracks in order: two queries, however many tracks."""
         playlist_id = check_id(playlist_id, "playlist id")
         params = {"pid": playlist_id}
-        head = (await self.session.execute(_HEAD, params)).one_or_none()
+        head = (await self.session.execute(sql.HEAD, params)).one_or_none()
         if head is None:
             raise _no_playlist(playlist_id)
-        rows = await self.session.execute(_ENTRIES, params)
+        rows = await self.session.execute(sql.ENTRIES, params)
         entries = tuple(
             PlaylistEntry(
                 row[0], TrackInfo(row[3], row[4], row[5], row[6], row[7], row[8]), row[1], row[2]
@@ -391,7 +132,7 @@ class PlaylistRepository(Repository):
         owner_id = check_id(owner_id, "owner id")
         name = check_text(name, "playlist name", max_length=MAX_PLAYLIST_NAME_LENGTH)
         params = {"owner_id": owner_id, "name": name}
-        row = (await self.session.execute(_BY_NAME, params)).one_or_none()
+        row = (await self.session.execute(sql.BY_NAME, params)).one_or_none()
         if row is None:
             raise NotFoundError(f"user {owner_id} has no playlist named {name!r}")
         return PlaylistSummary(*row)
@@ -404,12 +145,12 @@ class PlaylistRepository(Repository):
         limit = check_position(limit, "limit")
         offset = check_position(offset, "offset")
         params = {"owner_id": owner_id, "limit": limit, "offset": offset}
-        return [PlaylistSummary(*row) for row in await self.session.execute(_LIST, params)]
+        return [PlaylistSummary(*row) for row in await self.session.execute(sql.LIST, params)]
 
     async def count(self, playlist_id: int) -> int:
         """How many tracks the playlist holds."""
         playlist_id = check_id(playlist_id, "playlist id")
-        found = (await self.session.execute(_COUNT, {"pid": playlist_id})).scalar_one_or_none()
+        found = (await self.session.execute(sql.COUNT, {"pid": playlist_id})).scalar_one_or_none()
         if found is None:
             raise _no_playlist(playlist_id)
         return int(found)
@@ -443,7 +184,9 @@ class PlaylistRepository(Repository):
         if position is None or position == count:
             position = end
         else:
-            await self.session.execute(_SHIFT_DOWN, {"pid": playlist_id, "from_position": position})
+            await self.session.execute(
+                sql.SHIFT_DOWN, {"pid": playlist_id, "from_position": position}
+            )
         entry = {
             "playlist_id": playlist_id,
             "track_id": track_info.id,
@@ -451,7 +194,7 @@ class PlaylistRepository(Repository):
             "added_by": added_by,
         }
         with translate_constraint_errors(not_found=f"user {added_by} is not known"):
-            added_at = (await self.session.execute(_INSERT_ENTRY, entry)).scalar_one()
+            added_at = (await self.session.execute(sql.INSERT_ENTRY, entry)).scalar_one()
         return PlaylistEntry(position, track_info, added_by, added_at)
 
     async def add_tracks(
@@ -463,8 +206,9 @@ class PlaylistRepository(Repository):
     ) -> range:
         """Append many tracks at once (a playlist import); returns the positions they took.
 
-        New tracks go in as multi-row INSERTs, the entries with COPY: a few
-        statements for thousands of tracks.
+        The new tracks and the entries each go in with one ``INSERT ... SELECT
+        FROM unnest(arrays)``, one array per column: a handful of statements and
+        round trips however many tracks there are.
         """
         playlist_id = check_id(playlist_id, "playlist id")
         items: list[TrackInput] = [
@@ -485,7 +229,7 @@ class PlaylistRepository(Repository):
             "track_ids": [ids[item.source_url] for item in items],
         }
         with translate_constraint_errors(not_found=f"user {added_by} is not known"):
-            await self.session.execute(_APPEND_ENTRIES, params)
+            await self.session.execute(sql.APPEND_ENTRIES, params)
         return range(end, end + len(items))
 
     async def remove_track(self, playlist_id: int, position: int) -> TrackInfo:
@@ -495,9 +239,9 @@ class PlaylistRepository(Repository):
         count, _ = await self._lock(playlist_id)
         _check_in_range(playlist_id, position, count)
         params = {"pid": playlist_id, "at_position": position}
-        track_id = (await self.session.execute(_REMOVE, params)).scalar_one()
-        await self.session.execute(_SHIFT_UP, {"pid": playlist_id, "after_position": position})
-        row = (await self.session.execute(_TRACK_BY_ID, {"track_id": track_id})).one()
+        track_id = (await self.session.execute(sql.REMOVE, params)).scalar_one()
+        await self.session.execute(sql.SHIFT_UP, {"pid": playlist_id, "after_position": position})
+        row = (await self.session.execute(sql.TRACK_BY_ID, {"track_id": track_id})).one()
         return TrackInfo(*row)
 
     async def move_track(self, playlist_id: int, from_position: int, to_position: int) -> None:
@@ -511,7 +255,7 @@ class PlaylistRepository(Repository):
         if source == target:
             return
         await self.session.execute(
-            _MOVE,
+            sql.MOVE,
             {
                 "pid": playlist_id,
                 "low": min(source, target),
@@ -532,9 +276,9 @@ class PlaylistRepository(Repository):
         sees every entry the previous lock holder added.
         """
         params = {"pid": playlist_id}
-        if (await self.session.execute(_LOCK, params)).first() is None:
+        if (await self.session.execute(sql.LOCK, params)).first() is None:
             raise _no_playlist(playlist_id)
-        count, end = (await self.session.execute(_SIZE, params)).one()
+        count, end = (await self.session.execute(sql.SIZE, params)).one()
         return int(count), int(end)
 
     async def _ensure_tracks(self, items: list[TrackInput]) -> dict[str, int]:
@@ -556,17 +300,19 @@ class PlaylistRepository(Repository):
             "extras": [first[url].extra for url in urls],
         }
         with translate_constraint_errors():
-            ids: dict[str, int] = dict((await self.session.execute(_INSERT_TRACKS, columns)).all())
+            ids: dict[str, int] = dict(
+                (await self.session.execute(sql.INSERT_TRACKS, columns)).all()
+            )
         if len(ids) < len(urls):
             known = [url for url in urls if url not in ids]
-            ids.update((await self.session.execute(_IDS_BY_URL, {"urls": known})).all())
+            ids.update((await self.session.execute(sql.IDS_BY_URL, {"urls": known})).all())
         return ids
 
     async def _ensure_track(self, item: TrackInput) -> TrackInfo:
         """The stored track for ``item``'s URL, inserted when new."""
         with translate_constraint_errors():
             inserted = (
-                await self.session.execute(_INSERT_TRACK, _track_values(item))
+                await self.session.execute(sql.INSERT_TRACK, _track_values(item))
             ).scalar_one_or_none()
         if inserted is not None:
             return TrackInfo(
@@ -579,7 +325,7 @@ class PlaylistRepository(Repository):
             )
         # Known already (possibly since a moment ago, committed by a concurrent call:
         # this statement's snapshot sees it).
-        row = (await self.session.execute(_TRACK_BY_URL, {"source_url": item.source_url})).one()
+        row = (await self.session.execute(sql.TRACK_BY_URL, {"source_url": item.source_url})).one()
         return TrackInfo(*row)
 
 

@@ -1,0 +1,58 @@
+"""The Python examples of docs/testing.md, run by sybil as pytest items (a failing one is a bug).
+
+sybil finds each ``python`` code block and runs it in one namespace per page,
+in order, so a block may use what an earlier one imported. An example defines
+``test_*`` functions the way a reader's test file would; after a block runs,
+each function it defined is called with the fixtures its parameters name,
+from our pytest plugin, as pytest itself would call it: its
+``@pytest.mark.db_template`` mark is put on the item first, and a coroutine is
+run on the loop pytest-asyncio made for the async fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+
+import pytest
+from sybil import Example, Sybil
+from sybil.evaluators.python import PythonEvaluator
+from sybil.parsers.markdown import CodeBlockParser
+
+_HERE = Path(__file__).parent
+_run_block = PythonEvaluator()
+
+
+def call_defined_tests(example: Example) -> None:
+    """Run the block, then call each ``test_*`` function it defined with its fixtures."""
+    before = dict(example.namespace)
+    _run_block(example)
+    request: pytest.FixtureRequest = example.namespace["request"]
+    for name, value in list(example.namespace.items()):
+        if not name.startswith("test_") or not callable(value) or before.get(name) is value:
+            continue
+        for mark in getattr(value, "pytestmark", []):
+            decorator = getattr(pytest.mark, mark.name)(*mark.args, **mark.kwargs)
+            request.node.add_marker(decorator, append=False)  # the nearest mark wins
+        arguments = {
+            parameter: request.getfixturevalue(parameter)
+            for parameter in inspect.signature(value).parameters
+        }
+        result = value(**arguments)
+        if inspect.iscoroutine(result):
+            asyncio.get_event_loop().run_until_complete(result)
+
+
+pytest_collect_file = Sybil(
+    parsers=[CodeBlockParser(language="python", evaluator=call_defined_tests)],
+    patterns=["testing.md"],
+    fixtures=["request"],
+).pytest()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The examples talk to the plugin's real PostgreSQL, as tests/integration does."""
+    for item in items:
+        if item.path.parent == _HERE:
+            item.add_marker(pytest.mark.integration)

@@ -1,0 +1,101 @@
+"""``bot-db branch list|prune|reset``: the databases git branches have on the dev server.
+
+Each works only where branch databases apply (a git checkout, the dev server
+this checkout owns, ``BOT_DB_BRANCH_DATABASES`` not off); elsewhere it says why
+in one line. The work is done in :mod:`bot_persistence.devdb.branches`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bot_persistence import devdb
+from bot_persistence.cli.output import Console
+from bot_persistence.devdb import branch_databases, branches, guards
+from bot_persistence.devdb.branches import BranchTarget
+from bot_persistence.errors import ConfigurationError
+from bot_persistence.settings import Settings
+
+__all__ = ["cmd_branch_list", "cmd_branch_prune", "cmd_branch_reset"]
+
+
+def _target(args: argparse.Namespace, settings: Settings) -> BranchTarget:
+    target: BranchTarget | None = args.branch
+    if target is not None:
+        return target
+    if not settings.branch_databases:
+        why = "BOT_DB_BRANCH_DATABASES is false"
+    elif not branches.applies(settings):
+        why = "the server is not this checkout's own (DATABASE_URL, external or production)"
+    else:
+        why = "this is not a git checkout with a commit"
+    raise ConfigurationError(f"there are no branch databases here: {why}; one database is used")
+
+
+def cmd_branch_list(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """List the branch databases: branch, database, revision, size, last used (--json)."""
+    target = _target(args, settings)
+    entries = branch_databases.list_databases(target)
+    disk = branch_databases.disk_use(target.base)
+    if args.json:
+        out.json({"branches": [entry.as_dict() for entry in entries], "disk": disk.as_dict()})
+        return 0
+    out.line(
+        out.paint(
+            f"  {'branch':<28} {'database':<28} {'revision':<14} {'size':>9}  "
+            f"{'last used':<21} state",
+            "dim",
+        )
+    )
+    for entry in entries:
+        used = entry.last_used.strftime("%Y-%m-%d %H:%M UTC") if entry.last_used else "unknown"
+        mark = out.paint("*", "green") if entry.state == "current" else " "
+        out.line(
+            f"{mark} {entry.branch[:28]:<28} {entry.database:<28} "
+            f"{entry.revision or 'base':<14} {entry.size:>9}  {used:<21} {entry.state}"
+        )
+    out.field("disk", disk.describe())
+    if branch_databases.prunable(entries):
+        out.line(out.paint("`bot-db branch prune` drops those merged, gone or detached.", "dim"))
+    return 0
+
+
+def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Drop the databases of deleted or merged branches and old detached commits (guarded)."""
+    target = _target(args, settings)
+    guards.guard_destructive(target.base, action="drop branch databases", force=args.force)
+    doomed = branch_databases.prunable(branch_databases.list_databases(target))
+    if not doomed:
+        out.ok("nothing to prune: every branch database belongs to a live branch")
+        return 0
+    for entry in doomed:
+        out.line(f"  {entry.branch[:40]:<40} {entry.database:<28} {entry.size:>9}  {entry.state}")
+    guards.confirm(
+        f"Drop these {len(doomed)} branch database(s), ending their sessions?",
+        yes=args.yes,
+        stdin=args.stdin,
+    )
+    branch_databases.drop(target, [entry.database for entry in doomed])
+    freed = sum(entry.size_bytes for entry in doomed) / 1_000_000
+    out.ok(f"dropped {len(doomed)} branch database(s), {freed:.1f} MB")
+    return 0
+
+
+def cmd_branch_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Copy this branch's database from its parent's again, then migrate it (guarded)."""
+    target = _target(args, settings)
+    if target.is_default:
+        raise ConfigurationError(
+            f"{target.label!r} is the default branch: its database {target.database!r} has no "
+            "parent to copy; `bot-db reset` rebuilds it from migrations and seeds"
+        )
+    guards.guard_destructive(target.base, action="reset the branch database", force=args.force)
+    guards.confirm(
+        f"Drop {target.database!r} (branch {target.label}) and copy it from its parent again?",
+        yes=args.yes,
+        stdin=args.stdin,
+    )
+    ensured, report = devdb.reset_branch(target, backend=args.backend)
+    out.ok(ensured.describe(target.label))
+    out.ok(f"reset {target.database!r}: at {report.migration.after} in {report.elapsed:.2f}s")
+    return 0

@@ -1,0 +1,179 @@
+"""The git questions the dev database asks, each one ``git`` call with a deadline.
+
+Which branch is checked out, which is the default, where two branches meet,
+which branches are merged, and which branch or commit added a migration file.
+Every answer is ``None`` (or empty) when git cannot tell: no ``git`` on the
+PATH, not a checkout, a repository without commits. Nothing here raises for
+those; the callers fall back to one database, as outside git.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from pathlib import Path
+
+__all__ = [
+    "Checkout",
+    "RevisionOrigin",
+    "ahead_behind",
+    "branches",
+    "checked_out_elsewhere",
+    "checkout",
+    "default_branch",
+    "is_merged",
+    "revision_origin",
+]
+
+#: Seconds one git call may take; a stuck git (a lock, a slow network mount) is not waited on.
+_TIMEOUT = 10.0
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """The stripped standard output of ``git -C root ARGS``, ``None`` when it failed."""
+    executable = shutil.which("git")
+    if executable is None:
+        return None
+    try:
+        done = subprocess.run(
+            [executable, "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkout:
+    """Where ``HEAD`` of one working tree is: a branch, or a commit (detached)."""
+
+    root: Path
+    commit: str
+    branch: str | None
+
+    @property
+    def detached(self) -> bool:
+        """True when ``HEAD`` names a commit rather than a branch (bisect, a tag, a rebase)."""
+        return self.branch is None
+
+
+def checkout(root: Path) -> Checkout | None:
+    """The working tree at ``root``: its branch and commit; ``None`` outside git or before
+    the first commit (there is no branch to tell apart yet)."""
+    # One call: the top folder, HEAD's commit, and the ref HEAD names ("HEAD" if detached).
+    answer = _git(root, "rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD")
+    lines = (answer or "").splitlines()
+    if len(lines) != 3 or len(lines[1]) < 40:
+        return None
+    top, commit, ref = lines
+    branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+    return Checkout(root=Path(top), commit=commit, branch=branch)
+
+
+def default_branch(root: Path) -> str | None:
+    """The branch the others grow from: ``origin/HEAD``'s, else ``main``, ``master``, or
+    ``init.defaultBranch`` when such a local branch exists."""
+    listing = _git(
+        root,
+        "for-each-ref",
+        "--format=%(refname) %(symref)",
+        "refs/heads",
+        "refs/remotes/origin/HEAD",
+    )
+    local: set[str] = set()
+    candidates: list[str] = []
+    for line in (listing or "").splitlines():
+        ref, _, points_at = line.partition(" ")
+        if ref.startswith("refs/heads/"):
+            local.add(ref.removeprefix("refs/heads/"))
+        elif points_at.startswith("refs/remotes/origin/"):
+            candidates.append(points_at.removeprefix("refs/remotes/origin/"))
+    found = next((name for name in [*candidates, "main", "master"] if name in local), None)
+    if found is None:  # rarely: ask git's configuration, one more call
+        configured = _git(root, "config", "--get", "init.defaultBranch")
+        found = configured if configured in local else None
+    return found
+
+
+def branches(root: Path) -> dict[str, str]:
+    """The local branches and the commit each points at."""
+    listing = _git(root, "for-each-ref", "--format=%(objectname) %(refname:short)", "refs/heads")
+    found: dict[str, str] = {}
+    for line in (listing or "").splitlines():
+        commit, _, name = line.partition(" ")
+        if name:
+            found[name] = commit
+    return found
+
+
+def checked_out_elsewhere(root: Path) -> set[str]:
+    """Branches, and commits at a detached ``HEAD``, checked out in any working tree."""
+    listing = _git(root, "worktree", "list", "--porcelain")
+    found: set[str] = set()
+    for block in (listing or "").split("\n\n"):
+        lines = block.splitlines()
+        for line in lines:
+            if line.startswith("branch refs/heads/"):
+                found.add(line.removeprefix("branch refs/heads/"))
+            elif line.startswith("HEAD ") and "detached" in lines:
+                found.add(line.removeprefix("HEAD "))
+    return found
+
+
+def ahead_behind(root: Path, one: str, other: str) -> tuple[int, int] | None:
+    """Commits ``one`` and ``other`` each have since their merge-base (for two unrelated
+    histories: all of their commits, which ranks them last)."""
+    counted = (_git(root, "rev-list", "--left-right", "--count", f"{one}...{other}") or "").split()
+    if len(counted) != 2 or not all(part.isdigit() for part in counted):
+        return None
+    return int(counted[0]), int(counted[1])
+
+
+def is_merged(root: Path, branch: str, into: str) -> bool:
+    """True when every commit of ``branch`` is in ``into``."""
+    return _git(root, "merge-base", "--is-ancestor", branch, into) is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class RevisionOrigin:
+    """The commit that added a migration file, and a branch that holds it."""
+
+    commit: str
+    subject: str
+    branch: str | None
+
+    def describe(self) -> str:
+        """``branch 'feature-a', commit 1a2b3c4 "add notes"``, or the commit alone."""
+        commit = f'commit {self.commit[:7]} "{self.subject}"'
+        return f"branch {self.branch!r}, {commit}" if self.branch else commit
+
+
+def revision_origin(
+    root: Path, revision: str, versions: str = "alembic/versions"
+) -> RevisionOrigin | None:
+    """Which commit added the migration file of ``revision``, on any branch, and which branch.
+
+    Migration files carry their revision id in the name (``alembic.ini``'s
+    ``file_template``); when one was renamed, the text is searched instead: the
+    oldest file that mentions the id is the one that defines it (its children,
+    which name it as ``down_revision``, come later).
+    """
+    if not revision.replace("_", "").isalnum():
+        return None  # not an id we would put in a pathspec
+    log = ("log", "--all", "--diff-filter=A", "--format=%H %s")
+    found = _git(root, *log, "--", f"{versions}/*{revision}*.py")
+    if not found:
+        found = _git(root, *log, f"-S{revision}", "--", versions)
+    if not found:
+        return None
+    commit, _, subject = found.splitlines()[-1].partition(" ")
+    holding = _git(root, "branch", "--format=%(refname:short)", "--contains", commit)
+    names = (holding or "").splitlines()
+    current = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    names = [name for name in names if name != current and not name.startswith("(")]
+    return RevisionOrigin(commit=commit, subject=subject, branch=names[0] if names else None)

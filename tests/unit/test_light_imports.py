@@ -1,0 +1,70 @@
+"""``check``, ``status`` and ``url`` do not load Alembic, the ORM or the seed schemas.
+
+Each runs in a fresh interpreter (the test process has loaded everything
+already), against a port where nothing listens, and reports which of the
+heavy modules it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot_persistence.devdb.lifecycle import COUNTED
+from bot_persistence.models import (
+    Guild,
+    GuildSettings,
+    Playlist,
+    PlaylistTrack,
+    Track,
+    User,
+    UserPreferences,
+)
+from bot_persistence.provision.base import free_port
+
+#: Modules a light command must not import.
+HEAVY = ("alembic", "bot_persistence.models", "bot_persistence.devdb.seeding", "sqlalchemy.orm")
+
+PROBE = """
+import io, json, sys
+from bot_persistence import cli
+from bot_persistence.settings import Settings
+settings = Settings.from_values(
+    database_url=sys.argv[1], backend="external", connect_timeout=1, startup_timeout=1
+)
+code = cli.main(sys.argv[2:], settings=settings, stdout=io.StringIO(), stderr=io.StringIO())
+heavy = sorted(name for name in json.loads({heavy!r}) if name in sys.modules)
+print(json.dumps({{"code": code, "heavy": heavy}}))
+"""
+
+
+def run_in_fresh_interpreter(*argv: str) -> dict[str, object]:
+    url = f"postgresql://bot:secret@127.0.0.1:{free_port()}/bot"
+    script = PROBE.format(heavy=json.dumps(HEAVY))
+    done = subprocess.run(
+        [sys.executable, "-c", script, url, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [(["url"], 0), (["check"], 1), (["check", "--json"], 1), (["status"], 1)],
+    ids=["url", "check", "check-json", "status"],
+)
+def test_light_commands_load_no_alembic_orm_or_seeds(argv: list[str], code: int) -> None:
+    result = run_in_fresh_interpreter(*argv)
+    assert result == {"code": code, "heavy": []}
+
+
+def test_status_counts_exactly_the_model_tables() -> None:
+    models = (User, Guild, GuildSettings, UserPreferences, Playlist, Track, PlaylistTrack)
+    assert tuple(model.__tablename__ for model in models) == COUNTED

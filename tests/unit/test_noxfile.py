@@ -1,0 +1,106 @@
+"""The noxfile's own logic: exit codes through nox, finding interpreters, install stamps.
+
+Each case runs nox or imports the noxfile in a child process: importing it
+changes PATH and nox's logging, which this process must not inherit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot_persistence.project import project_root
+from bot_persistence.provision.base import free_port
+
+ROOT = project_root()
+
+
+def nox_db(*args: str) -> subprocess.CompletedProcess[str]:
+    """`nox -s db -- ARGS` in this environment (--no-venv), against a port nobody serves."""
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "DATABASE_URL": f"postgresql://bot:secret@127.0.0.1:{free_port()}/bot",
+        "BOT_DB_BACKEND": "external",
+        "BOT_DB_CONNECT_TIMEOUT": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "nox", "--no-venv", "-s", "db", "--", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["url"], 0), (["check"], 1), (["--no-such-option"], 2), (["migrate", "--to"], 2)],
+    ids=["ok", "failed-check", "usage", "missing-value"],
+)
+def test_nox_db_exits_with_bot_db_own_code(args: list[str], code: int) -> None:
+    done = nox_db(*args)
+    assert done.returncode == code, done.stderr
+
+
+def in_noxfile(expression: str, env: dict[str, str]) -> object:
+    """Evaluate ``expression`` in a child process that has imported the noxfile."""
+    script = f"import json, noxfile; print(json.dumps({expression}))"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fake_python(folder: Path, minor: str) -> None:
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / f"python{minor}").write_text("")
+
+
+def test_interpreters_are_found_in_pyenv_and_uv_newest_first(tmp_path: Path) -> None:
+    pyenv, uv = tmp_path / "pyenv", tmp_path / "uv"
+    fake_python(pyenv / "versions" / "3.12.1", "3.12")
+    fake_python(pyenv / "versions" / "3.12.10", "3.12")
+    fake_python(pyenv / "versions" / "3.13.0t", "3.13")  # free-threaded: not ours
+    fake_python(uv / "cpython-3.12.8-linux-x86_64-gnu", "3.12")
+    fake_python(uv / "cpython-3.13.1+freethreaded-linux-x86_64-gnu", "3.13")
+    found = in_noxfile(
+        "[str(p) for p in noxfile._interpreter_dirs('3.12') + noxfile._interpreter_dirs('3.13')]",
+        {"PYENV_ROOT": str(pyenv), "UV_PYTHON_INSTALL_DIR": str(uv)},
+    )
+    assert found == [
+        str(pyenv / "versions" / "3.12.10" / "bin"),
+        str(uv / "cpython-3.12.8-linux-x86_64-gnu" / "bin"),
+        str(pyenv / "versions" / "3.12.1" / "bin"),
+    ]
+
+
+def test_found_interpreters_go_after_what_is_on_path(tmp_path: Path) -> None:
+    fake_python(tmp_path / "versions" / "3.10.13", "3.10")
+    path = in_noxfile("__import__('os').environ['PATH']", {"PYENV_ROOT": str(tmp_path)})
+    assert isinstance(path, str)
+    assert path.split(os.pathsep)[-1] == str(tmp_path / "versions" / "3.10.13" / "bin")
+    assert path.startswith(os.environ["PATH"])
+
+
+def test_install_key_follows_pyproject_and_groups() -> None:
+    keys = in_noxfile(
+        "[noxfile._install_key(['-e', '.']), noxfile._install_key(['-e', '.']),"
+        " noxfile._install_key(['-e', '.', 'pytest'])]",
+        {},
+    )
+    assert isinstance(keys, list)
+    assert keys[0] == keys[1] != keys[2]

@@ -1,0 +1,44 @@
+"""squawk reads its settings from .squawk.toml: the style rules are off, transactions assumed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot_persistence.migrations.sql_lint import squawk_binary
+from bot_persistence.project import squawk_config
+
+
+def rules_found(sql: str, tmp_path: Path) -> set[str]:
+    path = tmp_path / "revision.sql"
+    path.write_text(sql, encoding="utf-8")
+    result = subprocess.run(
+        [squawk_binary(), "--reporter", "json", f"--config={squawk_config()}", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return {str(item["rule_name"]) for item in json.loads(result.stdout or "[]")}
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("CREATE TABLE t (name varchar(100) NOT NULL);\n", set()),
+        # Alembic holds the transaction: a BEGIN of the revision's own is flagged.
+        ("BEGIN;\nSELECT 1;\nCOMMIT;\n", {"transaction-nesting"}),
+        # PostgreSQL 11+ adds a constant DEFAULT without a rewrite: not flagged for 15.
+        ("ALTER TABLE t ADD COLUMN c bigint DEFAULT 10;\n", set()),
+        ("CREATE INDEX ix_t_name ON t (name);\n", {"require-concurrent-index-creation"}),
+    ],
+    ids=["style-rule-excluded", "in-transaction", "pg-version", "lock-rule-kept"],
+)
+def test_squawk_run_with_the_config_applies_its_settings(
+    sql: str, expected: set[str], tmp_path: Path
+) -> None:
+    assert rules_found(sql, tmp_path) == expected
