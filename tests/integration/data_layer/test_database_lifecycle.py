@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from bot_persistence import migrations
 from bot_persistence.db import Database
@@ -288,16 +288,19 @@ async def test_calls_while_the_server_is_down_fail_fast_with_a_typed_error(
 
 
 def wait_until_running(settings: Settings, query: str) -> None:
-    """Block until the server is running ``query`` for someone (deadline 5 s)."""
+    """Block until the server is running ``query`` for someone (deadline 20 s: on a busy
+    machine the call first waits for a connection from a pool that is still opening)."""
+
+    def running(conn: Connection) -> bool:
+        count = conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE query = :q AND state = 'active'"),
+            {"q": query},
+        ).scalar_one()
+        conn.rollback()  # pg_stat_activity holds still within one transaction: poll in new ones
+        return bool(count)
+
     with engine_for(settings) as engine, engine.connect() as conn:
-        wait_until(
-            lambda: conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE query = :q AND state = 'active'"),
-                {"q": query},
-            ).scalar_one(),
-            timeout=5,
-            what=f"the server running {query!r}",
-        )
+        wait_until(lambda: running(conn), timeout=20, what=f"the server running {query!r}")
 
 
 async def test_a_connection_lost_mid_call_gives_a_typed_error(
