@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
@@ -139,3 +139,28 @@ class StatementCounter:
     @property
     def count(self) -> int:
         return self._all() - self._seen
+
+
+#: A shard starting with BOT_DB_MIGRATE_ON_STARTUP: the bot's own start-up path,
+#: run with ``python -c`` by the tests that make many shards migrate at once.
+SHARD_STARTUP = (
+    "import asyncio, logging, sys\n"
+    "from bot_persistence import Database, Settings\n"
+    "logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)\n"
+    "async def main():\n"
+    "    async with Database.connect(Settings()):\n"
+    "        pass\n"
+    "asyncio.run(main())\n"
+)
+
+
+def waiting_on_lock(conn: Connection) -> int:
+    """How many sessions wait for an advisory lock in this database right now."""
+    count = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    ).scalar_one()
+    conn.rollback()
+    return int(count)
