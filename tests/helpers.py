@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli
+from bot_persistence.db import Database
 from bot_persistence.models import Base
 from bot_persistence.settings import Settings
 
@@ -107,17 +108,59 @@ def table_rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
 
 
 class StatementCounter:
-    """Counts the statements an engine sends, through SQLAlchemy's cursor event."""
+    """Counts the statements a connection sends, read from libpq's protocol trace.
 
-    def __init__(self) -> None:
-        self.statements: list[str] = []
+    The wire is the one place every statement passes, whatever builds or runs
+    it: each ``Execute`` message (extended protocol, prepared or not) and each
+    simple ``Query`` is a statement. Transaction control is not counted.
+    """
 
-    def __call__(self, *args: object) -> None:
-        self.statements.append(str(args[2]))
+    _CONTROL = ('"BEGIN"', '"COMMIT"', '"ROLLBACK"')
+
+    def __init__(self, db: Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+        self._seen = 0
+
+    def _all(self) -> int:
+        count = 0
+        for line in self.path.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) < 3 or fields[0] != "F":
+                continue
+            control = fields[2] == "Query" and line.endswith(self._CONTROL)
+            if fields[2] in ("Execute", "Query") and not control:
+                count += 1
+        return count
 
     def reset(self) -> None:
-        self.statements.clear()
+        self._seen = self._all()
 
     @property
     def count(self) -> int:
-        return len(self.statements)
+        return self._all() - self._seen
+
+
+#: A shard starting with BOT_DB_MIGRATE_ON_STARTUP: the bot's own start-up path,
+#: run with ``python -c`` by the tests that make many shards migrate at once.
+SHARD_STARTUP = (
+    "import asyncio, logging, sys\n"
+    "from bot_persistence import Database, Settings\n"
+    "logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)\n"
+    "async def main():\n"
+    "    async with Database.connect(Settings()):\n"
+    "        pass\n"
+    "asyncio.run(main())\n"
+)
+
+
+def waiting_on_lock(conn: Connection) -> int:
+    """How many sessions wait for an advisory lock in this database right now."""
+    count = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    ).scalar_one()
+    conn.rollback()
+    return int(count)

@@ -39,11 +39,13 @@ from sqlalchemy.pool import NullPool
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
+    ConnectionLostError,
     DatabaseMissingError,
     DatabaseUnavailableError,
     DiskFullError,
     PoolerModeError,
     ServerNotRunningError,
+    StatementTimeoutError,
     TlsUnavailableError,
 )
 from bot_persistence.settings import Settings
@@ -61,6 +63,7 @@ __all__ = [
     "last_line",
     "statement_timeout_sql",
     "sync_engine",
+    "translate_call_error",
     "translate_connect_error",
     "wait_until_ready",
 ]
@@ -296,6 +299,49 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
         )
     return DatabaseUnavailableError(
         f"cannot use database {settings.database!r} at {where}: {_scrub(first_line(exc), settings)}"
+    )
+
+
+# Phrases of a failed *connect* (as opposed to a connection lost mid-call).
+_CONNECT_FAILURES = (
+    "connection refused",
+    "could not connect",
+    "timeout expired",
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",
+    "the database system is starting up",
+    "no such file or directory",
+    "too many clients",
+    "remaining connection slots are reserved",
+)
+
+
+def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
+    """Our typed error for a driver failure during a call; ``None`` for anything else.
+
+    Constraint and data errors are not handled here: the repositories know what
+    they mean. This covers the server being away, slow, or gone mid-call.
+    """
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, psycopg.errors.QueryCanceled):
+        return StatementTimeoutError(
+            f"a statement on {settings.database!r} ran longer than "
+            f"{settings.statement_timeout_ms} ms and was cancelled; nothing was changed: "
+            "look for a missing index or raise BOT_DB_STATEMENT_TIMEOUT_MS"
+        )
+    if not isinstance(original, psycopg.OperationalError):
+        return None
+    lowered = driver_message(exc).lower()
+    if any(phrase in lowered for phrase in _CONNECT_FAILURES):
+        return translate_connect_error(exc, settings)
+    full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
+    if full is not None:  # a server that cannot write its log stops: say why
+        return full
+    return ConnectionLostError(
+        f"the connection to {settings.host}:{settings.port} was lost during a call "
+        "(the server restarted or went away); nothing was changed: retry, and if it "
+        "keeps failing run `bot-db check`"
     )
 
 

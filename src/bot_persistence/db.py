@@ -1,9 +1,12 @@
-"""The bot's database: a pooled async engine, a start-up probe, units of work, shutdown.
+"""The bot's database: a connection pool, a start-up probe, units of work, shutdown.
 
 ``async with Database.connect(settings) as db:`` (or ``db = await
 Database.connect(settings)`` ... ``await db.close()`` where the code has no
 ``async with`` around its lifetime, as in discord.py's ``setup_hook``/``close``)
-gives an async SQLAlchemy engine on psycopg 3 whose pool is sized from settings.
+gives a pool of psycopg 3 connections sized from settings (:mod:`bot_persistence.pool`)
+and units of work on it (:mod:`bot_persistence.session`). SQLAlchemy builds and
+compiles the statements, once (:mod:`bot_persistence.statements`); each call
+runs plain SQL on psycopg, which under the bot's load is most of the speed.
 
 Start-up proves the database usable before the bot goes on: the server answers,
 the password is accepted, the database exists and its schema is at head (a
@@ -13,138 +16,56 @@ server that is still starting is waited for until ``BOT_DB_STARTUP_TIMEOUT``,
 with one log line per attempt; anything else fails at once with a typed error
 whose message says what to do.
 
-At run time the pool pings a connection before handing it out, so after the
-server restarts the next unit of work gets a fresh connection instead of a dead
-one; while the server is down a call fails quickly (``BOT_DB_CONNECT_TIMEOUT``)
-with :class:`~bot_persistence.errors.ServerNotRunningError` rather than hang.
-Closing waits (boundedly) for units of work in flight, then disposes the pool.
+At run time no connection is pinged before use: one that died in the pool (the
+server restarted) fails its ``BEGIN``, before anything of the unit ran, and the
+unit begins again on a live one; while the server is down a call fails quickly
+(``BOT_DB_CONNECT_TIMEOUT``) with
+:class:`~bot_persistence.errors.ServerNotRunningError` rather than hang.
+Closing waits (boundedly) for units of work in flight, then closes the pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
 
 from bot_persistence.connection import (
-    apply_statement_timeout,
     connect_kwargs,
-    disk_full_error,
-    driver_message,
     is_retryable,
     last_line,
+    translate_call_error,
     translate_connect_error,
 )
 from bot_persistence.errors import (
-    BotPersistenceError,
-    ConnectionLostError,
     DatabaseClosedError,
-    PoolExhaustedError,
-    StatementTimeoutError,
 )
+from bot_persistence.pool import Connection, Pool, conninfo
 from bot_persistence.project import versions_dir
 from bot_persistence.schema_version import (
     check_schema,
-    database_revision,
     known_revisions,
+    read_revision,
     single_head,
 )
+from bot_persistence.session import Session
 from bot_persistence.settings import Settings
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "create_engine", "translate_call_error"]
+__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "UnitOfWork", "translate_call_error"]
 
 _log = logging.getLogger(__name__)
 
 #: Seconds :meth:`Database.close` waits for units of work in flight.
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
-# Phrases of a failed *connect* (as opposed to a connection lost mid-call).
-_CONNECT_FAILURES = (
-    "connection refused",
-    "could not connect",
-    "timeout expired",
-    "password authentication failed",
-    "no password supplied",
-    "does not exist",
-    "the database system is starting up",
-    "no such file or directory",
-    "too many clients",
-    "remaining connection slots are reserved",
-)
-
-
-def create_engine(settings: Settings) -> AsyncEngine:
-    """The bot's async engine: pool sized from settings, pre-ping, timeouts on every session.
-
-    ``BOT_DB_POOLER`` decides how prepared statements and the statement timeout
-    are handled (:func:`bot_persistence.connection.connect_kwargs`).
-    """
-    connect_args: dict[str, Any] = {
-        **connect_kwargs(settings),
-        "application_name": "bot-persistence",
-    }
-    engine = create_async_engine(
-        settings.url,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_timeout=settings.pool_timeout,
-        pool_recycle=settings.pool_recycle,
-        # One cheap round trip per checkout buys recovery from a server restart:
-        # a dead connection is replaced instead of failing the bot's call.
-        pool_pre_ping=True,
-        connect_args=connect_args,
-    )
-    apply_statement_timeout(engine.sync_engine, settings)
-    return engine
-
-
-def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
-    """Our typed error for a driver or pool failure during a call; ``None`` for anything else.
-
-    Constraint and data errors are not handled here: the repositories know what
-    they mean. This covers the server being away, slow, or out of connections.
-    """
-    if isinstance(exc, PoolTimeoutError):
-        return PoolExhaustedError(
-            f"all {settings.pool_size + settings.max_overflow} pooled connections to "
-            f"{settings.host}:{settings.port} stayed busy for {settings.pool_timeout:g}s; "
-            "look for units of work that do not finish, or raise BOT_DB_POOL_SIZE"
-        )
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
-    if isinstance(original, psycopg.errors.QueryCanceled):
-        return StatementTimeoutError(
-            f"a statement on {settings.database!r} ran longer than "
-            f"{settings.statement_timeout_ms} ms and was cancelled; nothing was changed: "
-            "look for a missing index or raise BOT_DB_STATEMENT_TIMEOUT_MS"
-        )
-    if not isinstance(original, psycopg.OperationalError):
-        return None
-    lowered = driver_message(exc).lower()
-    if any(phrase in lowered for phrase in _CONNECT_FAILURES):
-        return translate_connect_error(exc, settings)
-    full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
-    if full is not None:  # a server that cannot write its log stops: say why
-        return full
-    return ConnectionLostError(
-        f"the connection to {settings.host}:{settings.port} was lost during a call "
-        "(the server restarted or went away); nothing was changed: retry, and if it "
-        "keeps failing run `bot-db check`"
-    )
+_PING = text("SELECT 1")
 
 
 class Database:
@@ -159,8 +80,7 @@ class Database:
     ) -> None:
         self.settings = settings
         self.shutdown_timeout = shutdown_timeout
-        self.engine = create_engine(settings)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._pool = Pool(settings)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -197,8 +117,9 @@ class Database:
                 # Only a development checkout asks git where a revision came from.
                 consult_git=self.settings.environment != "production",
             )
+            await self._pool.open()
         except BaseException:
-            await self.engine.dispose()
+            await self._pool.close()
             self._closed = self._closing = True
             raise
 
@@ -223,9 +144,16 @@ class Database:
         while True:
             attempt += 1
             try:
-                async with self.engine.connect() as conn:
-                    return await conn.run_sync(database_revision)
-            except DBAPIError as exc:
+                # In a transaction, as every unit of work: a pooler that cannot run
+                # one (PgBouncer in statement mode) is refused here.
+                async with (
+                    await psycopg.AsyncConnection.connect(
+                        conninfo(settings), **connect_kwargs(settings), autocommit=True
+                    ) as conn,
+                    conn.transaction(),
+                ):
+                    return await read_revision(conn)
+            except psycopg.Error as exc:
                 if not is_retryable(exc) or time.monotonic() + delay > deadline:
                     raise translate_connect_error(exc, settings) from None
                 _log.warning(
@@ -252,40 +180,21 @@ class Database:
         """Units of work running now."""
         return self._in_flight
 
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    @property
+    def pool(self) -> AsyncConnectionPool[Connection]:
+        """The psycopg ``AsyncConnectionPool`` underneath: for statistics and tests."""
+        return self._pool.pool
+
+    def session(self) -> UnitOfWork:
         """One unit of work: committed when the block ends, rolled back when it raises.
 
-        Driver failures (server away, connection lost, pool exhausted, statement
+        ``async with db.session() as session:`` gives a
+        :class:`~bot_persistence.session.Session` for the repositories. Driver
+        failures (server away, connection lost, pool exhausted, statement
         timeout) come out as our typed errors; a repository error raised inside
         the block rolls back everything the block did.
         """
-        if self._closing:
-            raise DatabaseClosedError(
-                f"the database connection to {self.settings.database!r} is closed (the bot "
-                "is shutting down); open a new one with Database.connect(settings)"
-            )
-        self._in_flight += 1
-        self._idle.clear()
-        try:
-            async with self._sessions() as session:
-                try:
-                    yield session
-                    await session.commit()
-                except BaseException:
-                    with contextlib.suppress(DBAPIError, psycopg.Error):
-                        # A lost connection cannot roll back; the server already did.
-                        await session.rollback()
-                    raise
-        except (DBAPIError, PoolTimeoutError) as exc:
-            translated = translate_call_error(exc, self.settings)
-            if translated is None:
-                raise
-            raise translated from exc
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+        return UnitOfWork(self)
 
     # -- shutdown ----------------------------------------------------------------------
 
@@ -310,7 +219,7 @@ class Database:
                     self._in_flight,
                     limit,
                 )
-        await self.engine.dispose()
+        await self._pool.close()
         self._closed = True
 
     async def __aenter__(self) -> Database:
@@ -327,7 +236,50 @@ class Database:
     async def ping(self) -> None:
         """One round trip: raises our typed error when the database cannot be used now."""
         async with self.session() as session:
-            await session.execute(text("SELECT 1"))
+            await session.execute(_PING)
+
+
+class UnitOfWork:
+    """What :meth:`Database.session` returns: an async context manager around a Session.
+
+    A plain class rather than ``contextlib.asynccontextmanager``: it runs once
+    per call of the bot, and a generator-based manager costs several times more.
+    """
+
+    __slots__ = ("_database", "_session")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._session: Session | None = None
+
+    async def __aenter__(self) -> Session:
+        database = self._database
+        if database._closing:
+            raise DatabaseClosedError(
+                f"the database connection to {database.settings.database!r} is closed (the bot "
+                "is shutting down); open a new one with Database.connect(settings)"
+            )
+        database._in_flight += 1
+        database._idle.clear()
+        self._session = Session(database._pool)
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        database, session = self._database, self._session
+        assert session is not None
+        session._ended = True
+        try:
+            if session._conn is not None:
+                await session._end(exc)
+        finally:
+            database._in_flight -= 1
+            if database._in_flight == 0:
+                database._idle.set()
 
 
 class _Opening:

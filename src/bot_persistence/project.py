@@ -24,6 +24,7 @@ __all__ = [
     "PACKAGE_DATA",
     "alembic_ini",
     "checkout_root",
+    "env_file",
     "project_root",
     "psqlrc",
     "seeds_dir",
@@ -76,6 +77,20 @@ def project_root(start: Path | None = None, *, data: Path | None = None) -> Path
         "missing): the wheel was built without them; reinstall from a wheel built by "
         "`uv build` in the repository, or run from a checkout"
     )
+
+
+def env_file(start: Path | None = None) -> Path:
+    """The ``.env`` to read: the project root's when run anywhere inside a checkout.
+
+    ``bot-db check`` from ``docs/`` then reads the same ``.env`` as from the
+    root. Outside a checkout it is the current directory's, as before (the
+    installed wheel has no root of its own to fall back to here).
+    """
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if _is_root(candidate):
+            return candidate / ".env"
+    return here / ".env"
 
 
 def alembic_ini(root: Path | None = None) -> Path:

@@ -18,9 +18,11 @@ status) raises the one error :func:`ahead_of_code` builds instead.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, text
 
 from bot_persistence.errors import (
@@ -35,6 +37,7 @@ __all__ = [
     "database_revision",
     "heads_in",
     "known_revisions",
+    "read_revision",
     "single_head",
 ]
 
@@ -137,12 +140,28 @@ def single_head(versions: Path) -> str | None:
     return heads[0] if heads else None
 
 
+_STAMPED = "SELECT to_regclass('alembic_version') IS NOT NULL"
+_VERSIONS = "SELECT version_num FROM alembic_version"
+
+
 def database_revision(connection: Connection) -> str | None:
     """The revision stamped in ``connection``'s database, ``None`` when it was never migrated."""
-    present = connection.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
-    if not present.scalar_one():
+    if not connection.execute(text(_STAMPED)).scalar_one():
         return None
-    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return _one_revision(connection.execute(text(_VERSIONS)).scalars().all())
+
+
+async def read_revision(connection: psycopg.AsyncConnection[Any]) -> str | None:
+    """:func:`database_revision` on a plain async psycopg connection (the bot's start-up probe)."""
+    cursor = await connection.execute(_STAMPED)
+    stamped = await cursor.fetchone()
+    if not stamped or not stamped[0]:
+        return None
+    cursor = await connection.execute(_VERSIONS)
+    return _one_revision([str(row[0]) for row in await cursor.fetchall()])
+
+
+def _one_revision(rows: Sequence[str]) -> str | None:
     if len(rows) > 1:
         raise MigrationFailedError(
             f"the database is stamped with {len(rows)} revisions ({', '.join(sorted(rows))}); "

@@ -94,11 +94,14 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = Field(
         default=False, validation_alias=_env("BOT_DB_MIGRATE_ON_STARTUP")
     )
-    compose_project: str = Field(
-        default="bot-persistence",
+    compose_project: str | None = Field(
+        default=None,
         pattern=r"^[a-z0-9][a-z0-9_-]*$",
         validation_alias=_env("BOT_DB_COMPOSE_PROJECT"),
-        description="Compose project name of the compose backend (names its volume).",
+        description=(
+            "Compose project name of the compose backend (names its volume); unset: "
+            "derived from the checkout's folder name, as Compose itself does."
+        ),
     )
     branch_databases: bool = Field(
         default=True,
@@ -114,7 +117,7 @@ class Settings(BaseSettings):
         """
         return _IsolatedSettings(**values)
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "compose_project", mode="before")
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
         """``DATABASE_URL=`` in ``.env`` means "not set", as a person reading it expects."""

@@ -15,9 +15,14 @@ import pytest
 from bot_persistence.errors import BotPersistenceError
 from bot_persistence.provision.docker import docker_client
 from bot_persistence.provision.engine import container_image
+from bot_persistence.testing.hooks import RUN_KEY
 
 #: Which backend a test module exercises; the rest of this folder uses embedded.
-BACKEND_OF_MODULE = {"test_docker_backend.py": "docker", "test_compose_backend.py": "compose"}
+BACKEND_OF_MODULE = {
+    "test_docker_backend.py": "docker",
+    "test_roundtrip_container.py": "docker",
+    "test_compose_backend.py": "compose",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -55,6 +60,15 @@ def _docker_marked_tests_need_the_engine(request: pytest.FixtureRequest) -> None
         request.getfixturevalue("docker_engine")
 
 
+def _run_server(config: pytest.Config) -> str:
+    """The backend of the run's own server (``--db-pg`` may make it a container)."""
+    run = config.stash.get(RUN_KEY, None)
+    try:
+        return run.choice.backend if run is not None else "embedded"
+    except pytest.UsageError:
+        return "embedded"
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line per backend: how many of its tests passed, failed or skipped (and why)."""
     counts: dict[str, dict[str, int]] = {}
@@ -67,7 +81,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             if report.when == "setup" and outcome == "passed":
                 continue
             module = nodeid.split("::")[0].rsplit("/", 1)[-1]
-            backend = BACKEND_OF_MODULE.get(module, "embedded")
+            backend = BACKEND_OF_MODULE.get(module, _run_server(terminalreporter.config))
             counts.setdefault(backend, {}).setdefault(outcome, 0)
             counts[backend][outcome] += 1
             if outcome == "skipped" and isinstance(report.longrepr, tuple):
@@ -75,7 +89,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not counts:
         return
     terminalreporter.section("integration backends")
-    for backend in ("embedded", "docker", "compose"):
+    for backend in ("embedded", "docker", "external", "compose"):
         if backend not in counts:
             continue
         summary = ", ".join(f"{n} {outcome}" for outcome, n in counts[backend].items())

@@ -1,7 +1,14 @@
-"""`bot-db up/down --backend compose` against a real engine, in a Compose project of its own."""
+"""`bot-db up/down --backend compose` against a real engine, in a Compose project of its own.
+
+Every test runs on Compose v2 (`docker compose`, the plugin most users have)
+and on v1 (`docker-compose`, what Debian ships). A missing one skips on a
+laptop and fails in CI (.ci/run installs both).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import uuid
@@ -9,9 +16,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot_persistence.provision import compose
 from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
 from tests.helpers import PASSWORD, bot_db, scalar
+from tests.integration.conftest import docker_required
 
 pytestmark = pytest.mark.docker
 
@@ -21,8 +30,38 @@ def volume_exists(name: str) -> bool:
     return result.returncode == 0
 
 
+def _compose_version(command: list[str]) -> str | None:
+    """The version ``command version --short`` reports, None when it does not run."""
+    if shutil.which(command[0]) is None:
+        return None
+    found = subprocess.run(
+        [*command, "version", "--short"], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip().removeprefix("v") if found.returncode == 0 else None
+
+
+#: Compose v2 as a Docker CLI plugin, v1 as its own program.
+VARIANTS = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
+
+
+@pytest.fixture(params=sorted(VARIANTS, reverse=True))
+def compose_cli(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Compose command line of this variant, made the one the backend runs."""
+    variant = str(request.param)
+    command = VARIANTS[variant]
+    version = _compose_version(command)
+    if version is None or not version.startswith(variant[1]):
+        reason = f"Compose {variant} ({' '.join(command)}) is not installed (found {version})"
+        if docker_required():
+            pytest.fail(reason + "; .ci/run installs both")
+        pytest.skip(reason)
+    resolved = [shutil.which(command[0]) or command[0], *command[1:]]
+    monkeypatch.setattr(compose, "compose_command", lambda: tuple(resolved))
+    return resolved
+
+
 @pytest.fixture
-def compose_settings(postgres_image: str) -> Iterator[Settings]:
+def compose_settings(postgres_image: str, compose_cli: list[str]) -> Iterator[Settings]:
     """A project and port of this test's own; purged afterwards whatever happened."""
     settings = Settings.from_values(
         postgres_image=postgres_image,
@@ -104,6 +143,34 @@ def test_up_with_an_image_nobody_can_pull_points_at_the_offline_build(
     assert "nox -s image" in err
 
 
+def test_no_port_file_runs_without_publishing_a_port(
+    compose_settings: Settings, compose_cli: list[str]
+) -> None:
+    project = compose_settings.compose_project
+    assert project is not None
+    file = compose.compose_file().parent / "docker-compose.no-port.yml"
+    env = {
+        **os.environ,
+        "POSTGRES_IMAGE": compose_settings.postgres_image,
+        "POSTGRES_PASSWORD": PASSWORD,
+    }
+    base = [*compose_cli, "--project-name", project, "--file", str(file)]
+    try:
+        started = subprocess.run(
+            [*base, "up", "--detach"], env=env, capture_output=True, text=True, check=False
+        )
+        assert started.returncode == 0, started.stderr
+        ports = subprocess.run(
+            ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}",
+             "--format", "{{.Ports}}"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert ports.stdout.strip() in {"", "5432/tcp"}
+        assert "->" not in ports.stdout
+    finally:
+        subprocess.run([*base, "down", "--volumes"], env=env, capture_output=True, check=False)
+
+
 OFFLINE_PGBOUNCER = "bot-persistence/pgbouncer:offline"
 
 
@@ -148,7 +215,7 @@ async def test_the_pgbouncer_profile_puts_a_transaction_pooler_in_front(
     base = [
         *compose_command(),
         "--project-name",
-        compose_settings.compose_project,
+        compose.ComposeBackend(compose_settings).project,
         "--file",
         str(compose_file()),
         "--profile",

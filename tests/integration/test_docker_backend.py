@@ -60,10 +60,19 @@ def settings_for(image: str, **overrides: object) -> Settings:
     return Settings.from_values(**{**values, **overrides})
 
 
-def containers_of(client: docker.DockerClient, pid: int) -> list[str]:
-    """Ids of throw-away containers whose owner label names process ``pid``."""
+def containers_of(
+    client: docker.DockerClient, pid: int, *, besides: set[str] | None = None
+) -> list[str]:
+    """Ids of throw-away containers whose owner label names process ``pid``.
+
+    ``besides``: ids to leave out, such as the run's own server under ``--db-pg``.
+    """
     found = client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}=throwaway"})
-    return [c.id for c in found if f":{pid}:" in c.labels.get(LABEL_OWNER, "")]
+    return [
+        c.id
+        for c in found
+        if f":{pid}:" in c.labels.get(LABEL_OWNER, "") and c.id not in (besides or set())
+    ]
 
 
 @contextlib.contextmanager
@@ -89,31 +98,33 @@ def child_holding_a_server(image: str) -> Iterator[subprocess.Popen[str]]:
 def test_throwaway_server_is_ready_on_loopback_and_removed_after_use(
     postgres_image: str, engine_client: docker.DockerClient
 ) -> None:
+    before = set(containers_of(engine_client, os.getpid()))
     with throwaway_container(settings_for(postgres_image)) as served:
         assert served.postgres_host == "127.0.0.1"
         assert served.database == "throwaway"
         assert served.password == PASSWORD
         assert scalar(served, "SELECT current_database()") == "throwaway"
         assert scalar(served, "SHOW fsync") == "off"
-        running = containers_of(engine_client, os.getpid())
+        running = containers_of(engine_client, os.getpid(), besides=before)
         assert len(running) == 1
         ports = engine_client.containers.get(running[0]).attrs["NetworkSettings"]["Ports"]
         assert {binding["HostIp"] for binding in ports["5432/tcp"]} == {"127.0.0.1"}
-    assert containers_of(engine_client, os.getpid()) == []
+    assert containers_of(engine_client, os.getpid(), besides=before) == []
 
 
 def test_throwaway_server_is_removed_when_the_body_raises(
     postgres_image: str, engine_client: docker.DockerClient
 ) -> None:
     held: list[str] = []
+    before = set(containers_of(engine_client, os.getpid()))
     with (  # noqa: PT012 - the body is what raises inside the server
         pytest.raises(RuntimeError, match="test body failed"),
         throwaway_container(settings_for(postgres_image)),
     ):
-        held = containers_of(engine_client, os.getpid())
+        held = containers_of(engine_client, os.getpid(), besides=before)
         raise RuntimeError("test body failed")
     assert len(held) == 1
-    assert containers_of(engine_client, os.getpid()) == []
+    assert containers_of(engine_client, os.getpid(), besides=before) == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -9,39 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from bot_persistence import migrations
 from bot_persistence.errors import MigrationFailedError
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.helpers import engine_for, scalar, wait_until
+from tests.helpers import SHARD_STARTUP, engine_for, scalar, wait_until, waiting_on_lock
 
 INITIAL = "51d3e20ba02e"
 TRACK_SOURCE = "ebaf3bf6b546"
-
-#: A shard starting with BOT_DB_MIGRATE_ON_STARTUP: the bot's own start-up path.
-STARTUP = (
-    "import asyncio, logging, sys\n"
-    "from bot_persistence import Database, Settings\n"
-    "logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)\n"
-    "async def main():\n"
-    "    async with Database.connect(Settings()):\n"
-    "        pass\n"
-    "asyncio.run(main())\n"
-)
-
-
-def waiting_on_lock(conn: Connection) -> int:
-    """How many sessions wait for an advisory lock in this database right now."""
-    count = conn.execute(
-        text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        )
-    ).scalar_one()
-    conn.rollback()
-    return int(count)
 
 
 def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings) -> None:
@@ -61,7 +38,7 @@ def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings
         # Two of each path contend as well as three would, at two thirds of the
         # start-up cost (each process imports the whole stack).
         commands = [[sys.executable, "-m", "bot_persistence", "migrate"]] * 2 + [
-            [sys.executable, "-c", STARTUP]
+            [sys.executable, "-c", SHARD_STARTUP]
         ] * 2
         for command in commands:
             processes.append(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot_persistence import cli, migrations
@@ -32,20 +32,9 @@ from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbo
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import PoolerMode, Settings
 from bot_persistence.testing import TestDatabase
-from tests.helpers import wait_until
+from tests.helpers import SHARD_STARTUP, wait_until, waiting_on_lock
 
 HEAD = heads_in(versions_dir())[0]
-
-#: A shard starting with BOT_DB_MIGRATE_ON_STARTUP: the bot's own start-up path.
-STARTUP = (
-    "import asyncio, logging, sys\n"
-    "from bot_persistence import Database, Settings\n"
-    "logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)\n"
-    "async def main():\n"
-    "    async with Database.connect(Settings()):\n"
-    "        pass\n"
-    "asyncio.run(main())\n"
-)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -105,17 +94,6 @@ def test_four_shards_make_500_calls_each_through_a_transaction_pooler(
     assert errors == [], errors[:5]
 
 
-def _waiting_on_lock(conn: Connection) -> int:
-    count = conn.execute(
-        text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        )
-    ).scalar_one()
-    conn.rollback()
-    return int(count)
-
-
 @pytest.mark.parametrize("bouncer", [("empty", "transaction")], indirect=True)
 def test_eight_shards_migrating_on_start_up_through_the_pooler_migrate_once(
     bouncer: tuple[Settings, Settings],
@@ -132,7 +110,7 @@ def test_eight_shards_migrating_on_start_up_through_the_pooler_migrate_once(
             for _ in range(8):
                 processes.append(
                     subprocess.Popen(
-                        [sys.executable, "-c", STARTUP],
+                        [sys.executable, "-c", SHARD_STARTUP],
                         env=_env(through, BOT_DB_MIGRATE_ON_STARTUP="true"),
                         cwd=checkout_root(),
                         stdout=subprocess.PIPE,
@@ -143,7 +121,7 @@ def test_eight_shards_migrating_on_start_up_through_the_pooler_migrate_once(
 
             def all_queued() -> bool:
                 assert all(p.poll() is None for p in processes), "a shard ended early"
-                return _waiting_on_lock(watcher) >= len(processes)
+                return waiting_on_lock(watcher) >= len(processes)
 
             wait_until(all_queued, timeout=60, what="all eight shards queued on the lock")
             conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 
 import psycopg
@@ -121,7 +122,9 @@ def test_restore_names_other_sessions_and_asks_before_ending_them(
         assert code == 2 and "cancelled" in err
         assert "1 other session(s)" in out and "editor" in out
         assert "ending those 1 session(s)? [y/N]" in capsys.readouterr().out
-        assert "editor on 127.0.0.1)" in out
+        # The client's address as the server sees it: loopback, or the Docker
+        # bridge's gateway when the run's server is a container (--db-pg).
+        assert re.search(r"editor on [0-9a-f.:]+\)", out), out
         assert editor.execute("SELECT 1").fetchone() == (1,)  # still connected
     assert "kept" in user_names(dev)
 

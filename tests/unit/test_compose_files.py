@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from bot_persistence.provision.compose import SERVICE, VOLUME, compose_file
+from bot_persistence.provision.compose import (
+    SERVICE,
+    VOLUME,
+    ComposeBackend,
+    compose_file,
+    default_project_name,
+)
 from bot_persistence.settings import Settings
 
 COMPOSE = compose_file().parent
@@ -17,15 +23,9 @@ COMPOSE = compose_file().parent
 DEV_ONLY_OPTIONS = {"log_statement", "log_min_duration_statement"}
 
 
-class _Loader(yaml.SafeLoader):
-    """Reads Compose's `!reset` tag as a marker, as Compose v2 does."""
-
-
-_Loader.add_constructor("!reset", lambda loader, node: {"!reset": loader.construct_sequence(node)})  # type: ignore[arg-type]
-
-
 def load(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((COMPOSE / name).read_text(), Loader=_Loader)  # noqa: S506
+    # The safe loader, as Compose v1 reads them: no tag only v2 knows (`!reset`).
+    loaded: dict[str, Any] = yaml.safe_load((COMPOSE / name).read_text())
     return loaded
 
 
@@ -90,9 +90,46 @@ def test_healthcheck_asks_over_tcp_so_the_init_server_does_not_count() -> None:
     assert "-h 127.0.0.1" in test[1]
 
 
-def test_no_port_override_resets_the_published_ports() -> None:
-    override = load("docker-compose.no-port.yml")["services"][SERVICE]
-    assert override == {"ports": {"!reset": []}}
+def test_no_port_file_is_the_database_service_without_its_port() -> None:
+    base = load("docker-compose.yml")
+    no_port = load("docker-compose.no-port.yml")
+    assert "ports" not in no_port["services"][SERVICE]
+    assert {k: v for k, v in base["services"][SERVICE].items() if k != "ports"} == (
+        no_port["services"][SERVICE]
+    )
+    assert no_port["volumes"] == base["volumes"]
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [
+        ("bot-persistence", "bot-persistence"),
+        ("Bot_Persistence.Feature X", "bot_persistencefeaturex"),
+        ("-_clone2", "clone2"),
+        ("...", "bot-persistence"),
+    ],
+    ids=["plain", "upper-case-and-dots", "leading-dash", "nothing-left"],
+)
+def test_default_project_name_is_derived_from_the_folder_as_compose_does(
+    tmp_path: Path, folder: str, expected: str
+) -> None:
+    root = tmp_path / folder
+    root.mkdir()
+    assert default_project_name(root) == expected
+
+
+def test_compose_backend_names_the_project_after_the_checkout_unless_told(tmp_path: Path) -> None:
+    checkout = tmp_path / "my-clone"
+    (checkout / "compose").mkdir(parents=True)
+    file = checkout / "compose" / "docker-compose.yml"
+    derived = ComposeBackend(Settings.from_values(), file=file)
+    assert (derived.project, derived.volume) == ("my-clone", "my-clone_postgres-data")
+    named = ComposeBackend(Settings.from_values(compose_project="shared"), file=file)
+    assert named.project == "shared"
+
+
+def test_blank_compose_project_means_derived() -> None:
+    assert Settings.from_values(compose_project="").compose_project is None
 
 
 def test_bot_slot_waits_for_a_healthy_database_on_the_compose_network() -> None:

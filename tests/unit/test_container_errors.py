@@ -151,3 +151,45 @@ def test_backends_register_on_import_without_testcontainers_installed() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "['compose', 'docker', 'embedded', 'external']"
+
+
+@pytest.mark.parametrize(
+    ("present", "pulls", "expected"),
+    [
+        ({"postgres:15"}, False, "postgres:15"),
+        ({"bot-persistence/postgres:15-offline"}, False, "bot-persistence/postgres:15-offline"),
+        (set(), True, "postgres:15"),
+        (set(), False, None),
+    ],
+    ids=["official-here", "offline-for-15", "pulled", "nothing"],
+)
+def test_container_image_for_a_major(
+    monkeypatch: pytest.MonkeyPatch, present: set[str], pulls: bool, expected: str | None
+) -> None:
+    from bot_persistence.errors import ImageUnavailableError
+    from bot_persistence.provision import scratch
+
+    def ensure(image: str) -> bool:
+        if not pulls:
+            raise ImageUnavailableError("no registry")
+        return True
+
+    monkeypatch.setattr(scratch, "_container_support", lambda: True)
+    monkeypatch.setattr(scratch, "image_present", lambda image: image in present)
+    monkeypatch.setattr(scratch, "ensure_image_cli", ensure)
+    assert scratch.container_image_for(15, "postgres:18", pull=True) == expected
+    # POSTGRES_IMAGE of another major is never used for this one.
+    assert scratch.container_image_for(18, "postgres:15", pull=False) is None
+
+
+def test_container_image_without_pulling_leaves_the_offline_image_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without --container the roundtrip prefers local binaries to the offline image.
+    from bot_persistence.provision import scratch
+
+    monkeypatch.setattr(scratch, "_container_support", lambda: True)
+    monkeypatch.setattr(
+        scratch, "image_present", lambda image: image == "bot-persistence/postgres:15-offline"
+    )
+    assert scratch.container_image_for(15, None) is None

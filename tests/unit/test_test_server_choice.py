@@ -61,3 +61,52 @@ def test_contradictory_choices_are_configuration_errors(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         choose_server(backend, url, environ)
+
+
+def test_db_pg_runs_in_a_container_of_that_major_where_one_can_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot_persistence.provision import scratch
+
+    asked: list[tuple[int, str | None, bool]] = []
+
+    def image_for(major: int, image: str | None, *, pull: bool = False) -> str:
+        asked.append((major, image, pull))
+        return f"postgres:{major}"
+
+    monkeypatch.setattr(scratch, "container_image_for", image_for)
+    choice = choose_server(None, None, {"POSTGRES_IMAGE": "mine:15"}, major=16)
+    assert (choice.backend, choice.image) == ("docker", "postgres:16")
+    assert "PostgreSQL 16" in choice.reason
+    assert asked == [(16, "mine:15", True)]
+
+
+@pytest.mark.parametrize(
+    ("engine", "why"),
+    [(False, "no Docker engine answers"), (True, "no image of PostgreSQL 16")],
+    ids=["no-engine", "no-image"],
+)
+def test_db_pg_falls_back_to_embedded_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, engine: bool, why: str
+) -> None:
+    from bot_persistence.provision import engine as engine_module
+    from bot_persistence.provision import scratch
+
+    monkeypatch.setattr(scratch, "container_image_for", lambda *a, **k: None)
+    monkeypatch.setattr(engine_module, "engine_answers", lambda **k: engine)
+    choice = choose_server(None, None, {}, major=16)
+    assert choice.backend == "embedded"
+    assert why in choice.reason
+    assert "not PostgreSQL 16" in choice.reason
+
+
+def test_db_pg_with_docker_required_and_no_image_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot_persistence.provision import engine as engine_module
+    from bot_persistence.provision import scratch
+
+    monkeypatch.setattr(scratch, "container_image_for", lambda *a, **k: None)
+    monkeypatch.setattr(engine_module, "engine_answers", lambda **k: True)
+    with pytest.raises(ConfigurationError, match="docker pull postgres:16"):
+        choose_server("docker", None, {}, major=16)

@@ -1,10 +1,11 @@
 """``bot-db``: the development database from the command line.
 
 ``_main`` is the edge (arguments, settings, errors to one line and an exit
-code), ``_parser`` the option table, ``_commands`` one function per
-subcommand, ``output`` how lines reach a person or a machine. They load on
-first use, so that :func:`run` can set up signal handling before the heavy
-imports (``_signals``).
+code), ``_parser`` the tables of shared options and commands, ``_commands``
+one function per subcommand, ``_meta`` the commands about bot-db itself
+(``help``, ``completion``), ``output`` how lines and progress reach a person
+or a machine. They load on first use, so that :func:`run` can set up signal
+handling before the heavy imports (``_signals``).
 """
 
 from __future__ import annotations

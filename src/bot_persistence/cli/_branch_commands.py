@@ -66,6 +66,8 @@ def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console)
     guards.guard_destructive(target.base, action="drop branch databases", force=args.force)
     doomed = branch_databases.prunable(branch_databases.list_databases(target))
     if not doomed:
+        if args.json:
+            out.json({"dropped": [], "freed_mb": 0.0})
         out.ok("nothing to prune: every branch database belongs to a live branch")
         return 0
     for entry in doomed:
@@ -77,6 +79,8 @@ def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console)
     )
     branch_databases.drop(target, [entry.database for entry in doomed])
     freed = sum(entry.size_bytes for entry in doomed) / 1_000_000
+    if args.json:
+        out.json({"dropped": [entry.as_dict() for entry in doomed], "freed_mb": round(freed, 1)})
     out.ok(f"dropped {len(doomed)} branch database(s), {freed:.1f} MB")
     return 0
 
@@ -95,7 +99,17 @@ def cmd_branch_reset(args: argparse.Namespace, settings: Settings, out: Console)
         yes=args.yes,
         stdin=args.stdin,
     )
-    ensured, report = devdb.reset_branch(target, backend=args.backend)
+    ensured, report = devdb.reset_branch(target, backend=args.backend, step=out.step)
+    if args.json:
+        out.json(
+            {
+                "branch": target.label,
+                "database": target.database,
+                "copy": ensured.describe(target.label),
+                "migration": {"before": report.migration.before, "after": report.migration.after},
+                "elapsed": round(report.elapsed, 3),
+            }
+        )
     out.ok(ensured.describe(target.label))
     out.ok(f"reset {target.database!r}: at {report.migration.after} in {report.elapsed:.2f}s")
     return 0

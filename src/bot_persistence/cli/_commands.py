@@ -5,7 +5,9 @@ Each takes the parsed arguments, the settings and a
 first line of its docstring is the command's help text (``_parser`` reads it).
 Failures are raised as our typed errors and printed by ``_main``. ``args.branch``
 is the checkout's git branch and its database when branch databases apply
-(``settings`` then name that database), else ``None``.
+(``settings`` then name that database), else ``None``. A command that reports
+state also answers ``--json``: it writes its lines for people as usual (the
+console drops them in JSON mode) and one document at the end.
 
 The work's modules are imported inside the commands that use them: ``check``,
 ``status`` and ``url`` start in a fraction of the time it takes to load
@@ -31,6 +33,12 @@ if TYPE_CHECKING:
     from bot_persistence.migrations.roundtrip import CheckResult
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
+
+
+def _report(args: argparse.Namespace, out: Console, payload: object) -> None:
+    """Write ``payload`` as the command's JSON document when ``--json`` was given."""
+    if getattr(args, "json", False):
+        out.json(payload)
 
 
 def server_settings(args: argparse.Namespace, settings: Settings) -> Settings:
@@ -72,8 +80,23 @@ def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         backend=args.backend,
         seed=args.seed,
         progress=out.ok,
+        step=out.step,
         branch=args.branch,
         force=args.force,
+    )
+    _report(
+        args,
+        out,
+        {
+            "backend": report.backend,
+            "reason": report.reason,
+            "server": {"created": report.server.created, "started": report.server.started},
+            "migration": {"before": report.migration.before, "after": report.migration.after},
+            "seeds": report.seeds.counts if report.seeds else None,
+            "health": report.health.as_dict(),
+            "elapsed": round(report.elapsed, 3),
+            "url": report.url,
+        },
     )
     out.ok(f"check     {report.health.server_version}, revision {report.health.revision}")
     out.line()
@@ -98,7 +121,9 @@ def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         guards.confirm(
             f"Delete all data of the {backend.name} dev database?", yes=args.yes, stdin=args.stdin
         )
-    out.ok(backend.down(purge=args.purge))
+    said = backend.down(purge=args.purge)
+    _report(args, out, {"backend": backend.name, "purged": args.purge, "result": said})
+    out.ok(said)
     return 0
 
 
@@ -170,23 +195,48 @@ def cmd_check(args: argparse.Namespace, settings: Settings, out: Console) -> int
 
 def cmd_url(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     """Print the connection URL with its password, to paste into .env or a tool."""
-    if args.driver:
-        out.line(settings.url.render_as_string(hide_password=False))
-    else:
-        out.line(settings.plain_url)  # percent-encoded: libpq reads it back for any password
+    # percent-encoded without --driver: libpq reads it back for any password
+    url_text = (
+        settings.url.render_as_string(hide_password=False) if args.driver else settings.plain_url
+    )
+    _report(args, out, {"url": url_text})
+    out.line(url_text)
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
-    """Migrate to head, or to --to REV, under the migration lock."""
+    """Migrate to head, or to --to REV, under the migration lock (--sql prints it instead)."""
     from bot_persistence import migrations
 
+    if args.sql:
+        sql_text = migrations.upgrade_sql(settings, args.to)
+        _report(args, out, {"target": args.to, "sql": sql_text})
+        out.line(sql_text.rstrip("\n"))
+        return 0
     _ours(args, settings)
-    result = migrations.upgrade(settings, args.to)
+    with out.step(f"migrate   to {args.to}"):
+        result = migrations.upgrade(settings, args.to)
+    _report(args, out, {"before": result.before, "after": result.after, "changed": result.changed})
     if result.changed:
         out.ok(f"migrated {result.before or 'base'} -> {result.after}")
     else:
         out.ok(f"already at {result.after or 'base'}")
+    return 0
+
+
+def cmd_migrations(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """List the migrations, oldest first, as applied or pending (--json for machines)."""
+    from bot_persistence import migrations
+
+    states = migrations.migration_states(settings)
+    _report(args, out, [state.as_dict() for state in states])
+    for state in states:
+        mark = out.paint("[x]", "green") if state.applied else "[ ]"
+        notes = [note for note, on in (("current", state.current), ("head", state.head)) if on]
+        suffix = out.paint(f"  ({', '.join(notes)})", "dim") if notes else ""
+        out.line(f"{mark} {state.revision}  {state.message}{suffix}")
+    pending = sum(not state.applied for state in states)
+    out.line(f"{len(states) - pending} applied, {pending} pending")
     return 0
 
 
@@ -226,7 +276,9 @@ def cmd_downgrade(args: argparse.Namespace, settings: Settings, out: Console) ->
         stdin=args.stdin,
     )
     _ours(args, settings)
-    result = migrations.downgrade(settings, args.revision)
+    with out.step(f"downgrade to {args.revision}"):
+        result = migrations.downgrade(settings, args.revision)
+    _report(args, out, {"before": result.before, "after": result.after, "changed": result.changed})
     out.ok(f"downgraded {result.before or 'base'} -> {result.after or 'base'}")
     return 0
 
@@ -236,6 +288,7 @@ def cmd_revision(args: argparse.Namespace, settings: Settings, out: Console) -> 
     from bot_persistence import migrations
 
     path = migrations.new_revision(settings, args.message, autogenerate=not args.empty)
+    _report(args, out, {"path": str(path)})
     out.ok(f"wrote {path}")
     out.line(
         out.paint("Review it, then run `bot-db migrate` and `nox -s migrate-roundtrip`.", "dim")
@@ -250,7 +303,9 @@ def cmd_seed(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     guards.guard_seeding(settings, force=args.force)  # refuse before connecting anywhere
     _ours(args, settings)
     health.require_known_revision(settings)
-    report = seeding.apply_seeds(settings, force=args.force)
+    with out.step("seed      applying seeds/"):
+        report = seeding.apply_seeds(settings, force=args.force)
+    _report(args, out, {"counts": report.counts})
     out.ok(f"seeded {report.summary()}")
     return 0
 
@@ -278,15 +333,26 @@ def cmd_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int
         )
     backend.ensure_ours()
     if args.snapshot:
-        backend.up()
+        with out.step(f"server    starting ({backend.name})"):
+            backend.up()
         taken, pruned = snapshots.save_before_reset(settings)
         if taken is not None:
             out.ok(f"snapshot  {taken.name} ({taken.size}): `bot-db snapshot restore {taken.name}`")
         if pruned:
             out.ok(f"snapshot  removed older automatic ones: {', '.join(pruned)}")
-    report = devdb.reset(settings, backend, force=args.force)
+    report = devdb.reset(settings, backend, force=args.force, step=out.step)
     if args.branch is not None:
         branch_databases.ensure(args.branch)  # the new database: say whose it is, used now
+    _report(
+        args,
+        out,
+        {
+            "database": settings.database,
+            "migration": {"before": report.migration.before, "after": report.migration.after},
+            "seeds": report.seeds.counts if report.seeds else None,
+            "elapsed": round(report.elapsed, 3),
+        },
+    )
     out.ok(
         f"reset {settings.database!r}: at {report.migration.after}, seeded in {report.elapsed:.2f}s"
     )
@@ -323,6 +389,20 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
             + ("all checks passed" if report.ok else f"{count} finding(s)")
         )
         (out.ok if report.ok else out.fail)(summary)
+        _report(
+            args,
+            out,
+            {
+                "server": report.server,
+                "revisions": report.revisions,
+                "ok": report.ok,
+                "elapsed": round(report.elapsed, 3),
+                "checks": [
+                    {"check": r.check, "ok": r.ok, "summary": r.summary, "detail": r.detail}
+                    for r in report.results
+                ],
+            },
+        )
         return 0 if report.ok else 1
 
     if args.url:
@@ -330,7 +410,14 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
         return run(given, f"{given.masked_url} (a scratch database of its own on it)")
     if args.pg is None and settings.url_from_environment:
         return run(settings, f"DATABASE_URL {settings.masked_url} (a scratch database of its own)")
-    with throwaway_server(args.pg or DEFAULT_MAJOR, image=settings.postgres_image) as scratch:
+    major = args.pg or DEFAULT_MAJOR
+    with contextlib.ExitStack() as stack:
+        with out.step(f"server    starting a throw-away PostgreSQL {major}"):
+            scratch = stack.enter_context(
+                throwaway_server(
+                    major, image=settings.postgres_image, prefer_container=args.container
+                )
+            )
         return run(scratch.settings, scratch.source)
 
 
@@ -348,8 +435,10 @@ def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int
             raise SmokeFailedError("connect", str(exc)) from None
         asyncio.run(smoke.run(settings, progress=out.ok))
     except SmokeFailedError as exc:
+        _report(args, out, {"ok": False, "error": str(exc)})
         out.fail(str(exc))
         return exc.exit_code
+    _report(args, out, {"ok": True})
     out.ok("smoke test passed; the database is as it was")
     return 0
 
@@ -443,6 +532,7 @@ def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console
     if others:
         guards.confirm(f"End them to copy {settings.database!r}?", yes=args.yes, stdin=args.stdin)
     snap = snapshots.save(settings, args.name, end_sessions=bool(others))
+    _report(args, out, snap.as_dict())
     out.ok(f"saved snapshot {snap.name} of {settings.database!r} ({snap.size})")
     return 0
 
@@ -461,6 +551,7 @@ def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Cons
         stdin=args.stdin,
     )
     snap = snapshots.restore(settings, args.name, end_sessions=bool(others))
+    _report(args, out, {"database": settings.database, "restored": snap.as_dict()})
     out.ok(f"restored {settings.database!r} from snapshot {snap.name}")
     return 0
 
@@ -492,5 +583,6 @@ def cmd_snapshot_delete(args: argparse.Namespace, settings: Settings, out: Conso
     guards.confirm(f"Delete snapshot {args.name!r}?", yes=args.yes, stdin=args.stdin)
     _ours(args, settings)
     snapshots.delete(settings, args.name)
+    _report(args, out, {"deleted": args.name})
     out.ok(f"deleted snapshot {args.name}")
     return 0

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot_persistence.cli._commands import Handler
+from bot_persistence.cli._meta import MetaHandler
 from bot_persistence.cli._parser import build_parser
 from bot_persistence.cli._signals import (
     INTERRUPTED,
@@ -36,6 +37,8 @@ from bot_persistence.cli.output import Console
 from bot_persistence.connection import first_line
 from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
+from bot_persistence.project import env_file
+from bot_persistence.provision.selection import is_managed_url
 from bot_persistence.settings import Settings
 
 __all__ = ["main", "redact", "run"]
@@ -93,7 +96,6 @@ def main(
     ``console`` replaces ``stdout``/``stderr`` for a caller that wants what the
     command reported as data (:attr:`Console.finished`, :attr:`Console.failures`).
     """
-    out = console if console is not None else Console(stdout, err=stderr)
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -104,6 +106,8 @@ def main(
     except SystemExit as exc:  # argparse printed usage or help itself
         return int(exc.code or 0)
     args.stdin = stdin
+    out = console if console is not None else Console(stdout, err=stderr)
+    out.json_mode = getattr(args, "json", False)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -114,9 +118,13 @@ def main(
         # the one line this command prints says what happened.
         logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     try:
+        if args.meta:
+            meta: MetaHandler = args.handler
+            return meta(args, parser, out)
         if settings is None:
             try:
-                settings = Settings()
+                # The project root's .env, wherever in the checkout bot-db runs.
+                settings = Settings(_env_file=env_file())
             except ValidationError as exc:
                 raise _settings_error(exc) from None
             except UnicodeDecodeError as exc:
@@ -124,6 +132,10 @@ def main(
                     f".env is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
                     f"{exc.start}); save it as UTF-8"
                 ) from None
+        if is_managed_url(settings, branch_infix=branches.INFIX):
+            # `up` suggests DATABASE_URL in .env; following it must not turn the
+            # managed server into someone else's (down, reset, branches keep working).
+            settings = settings.model_copy(update={"database_url": None})
         # Every dev-database command works on the current git branch's database:
         # resolved once here (git only, no server), so commands just see settings.
         args.branch = None

@@ -1,8 +1,20 @@
-"""The ``bot-db`` argument parser; docs-check and the command catalogue read it."""
+"""The ``bot-db`` argument parser, built from two tables: shared options and commands.
+
+A command names the shared options it takes (``--backend``, ``--yes``,
+``--json`` ...) from :data:`SHARED` and adds its own in a small function; the
+global options (``-v``, ``--debug``) are added to the top parser and to every
+subcommand, so ``bot-db status -v`` works as well as ``bot-db -v status``.
+Adding a command is one :class:`Command` entry in :data:`COMMANDS`.
+docs-check, the command catalogue and shell completion read the result.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from bot_persistence.cli._branch_commands import (
     cmd_branch_list,
@@ -10,13 +22,13 @@ from bot_persistence.cli._branch_commands import (
     cmd_branch_reset,
 )
 from bot_persistence.cli._commands import (
-    Handler,
     cmd_check,
     cmd_deploy,
     cmd_down,
     cmd_downgrade,
     cmd_erd,
     cmd_migrate,
+    cmd_migrations,
     cmd_reset,
     cmd_revision,
     cmd_roundtrip,
@@ -31,87 +43,87 @@ from bot_persistence.cli._commands import (
     cmd_up,
     cmd_url,
 )
+from bot_persistence.cli._meta import SHELLS, cmd_completion, cmd_help
 from bot_persistence.provision.scratch import DEFAULT_MAJOR
 
-__all__ = ["build_parser"]
+__all__ = ["COMMANDS", "GLOBAL", "GROUPS", "SHARED", "Command", "Option", "build_parser"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``bot-db`` argument parser; docs-check reads its subcommands and options."""
-    parser = argparse.ArgumentParser(
-        prog="bot-db",
-        description="The bot's development PostgreSQL: up, migrate, seed, check, reset.",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each step's detail")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One ``add_argument`` call, kept as data so many commands can share it."""
 
-    def add(name: str, handler: Handler) -> argparse.ArgumentParser:
-        doc = (handler.__doc__ or "").strip().splitlines()[0]
-        sub = commands.add_parser(name, help=doc, description=doc)
-        sub.set_defaults(handler=handler)
-        return sub
+    flags: tuple[str, ...]
+    settings: Mapping[str, Any]
 
-    def backend_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--backend",
-            choices=["auto", "embedded", "docker", "compose", "external"],
-            help="where PostgreSQL comes from (default: BOT_DB_BACKEND, else auto)",
-        )
+    def add_to(self, parser: argparse.ArgumentParser, **override: Any) -> None:
+        parser.add_argument(*self.flags, **{**self.settings, **override})
 
-    def destructive_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        sub.add_argument(
-            "--force", action="store_true", help="allow a non-local host or production"
-        )
 
-    up = add("up", cmd_up)
-    backend_option(up)
-    up.add_argument(
+def _flag(*flags: str, help: str) -> Option:
+    return Option(flags, {"action": "store_true", "help": help})
+
+
+#: Options accepted before or after any subcommand.
+GLOBAL: tuple[Option, ...] = (
+    _flag("-v", "--verbose", help="log each step's detail"),
+    _flag("--debug", help="show tracebacks for errors"),
+)
+
+#: Options several commands take, by the name a :class:`Command` lists them under.
+SHARED: Mapping[str, Option] = {
+    "backend": Option(
+        ("--backend",),
+        {
+            "choices": ["auto", "embedded", "docker", "compose", "external"],
+            "help": "where PostgreSQL comes from (default: BOT_DB_BACKEND, else auto)",
+        },
+    ),
+    "json": _flag("--json", help="print JSON for machines instead of lines for people"),
+    "yes": _flag("--yes", help="do not ask for confirmation"),
+    "force": _flag("--force", help="allow a non-local host or production"),
+    "name": Option(("name",), {"metavar": "NAME", "help": "the snapshot's name"}),
+}
+
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A subcommand: its handler (whose docstring is the help), shared options, own options.
+
+    ``handler`` is a :data:`Handler`, or for ``help`` and ``completion`` (which
+    need the parser, not settings) a meta handler; ``group`` puts the command
+    under a parent such as ``snapshot``.
+    """
+
+    name: str
+    handler: Callable[..., int]
+    shared: tuple[str, ...] = ()
+    arguments: Arguments | None = None
+    meta: bool = False
+    group: str | None = None
+
+
+def _up(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
         "--seed",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="apply seeds (default: only into an empty database)",
     )
-    up.add_argument(
+    _seed_force(sub)
+
+
+def _seed_force(sub: argparse.ArgumentParser) -> None:
+    # Not the shared --force: seeds never reach production, whatever is given.
+    sub.add_argument(
         "--force", action="store_true", help="seed a non-local development host (never production)"
     )
 
-    down = add("down", cmd_down)
-    backend_option(down)
-    down.add_argument("--purge", action="store_true", help="delete the data too (guarded)")
-    destructive_options(down)
 
-    status = add("status", cmd_status)
-    backend_option(status)
-    status.add_argument("--json", action="store_true", help="print JSON")
-
-    check = add("check", cmd_check)
-    check.add_argument("--json", action="store_true", help="print JSON")
-
-    url = add("url", cmd_url)
-    url.add_argument(
-        "--driver", action="store_true", help="SQLAlchemy form (postgresql+psycopg://)"
-    )
-
-    migrate = add("migrate", cmd_migrate)
-    migrate.add_argument("--to", default="head", metavar="REV", help="target revision")
-
-    downgrade = add("downgrade", cmd_downgrade)
-    downgrade.add_argument("revision", metavar="REV", help="target: a revision id, -1 or base")
-    destructive_options(downgrade)
-
-    revision = add("revision", cmd_revision)
-    revision.add_argument("-m", "--message", required=True, help="what the migration does")
-    revision.add_argument("--empty", action="store_true", help="no autogenerate: an empty script")
-
-    seed = add("seed", cmd_seed)
-    seed.add_argument(
-        "--force", action="store_true", help="seed a non-local development host (never production)"
-    )
-
-    deploy = add("deploy", cmd_deploy)
-    deploy.add_argument(
+def _deploy(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
         "--sql",
         nargs="?",
         const="-",
@@ -119,8 +131,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the SQL for review (to FILE, or standard output) instead of running it",
     )
 
-    check_migrations = add("roundtrip", cmd_roundtrip)
-    where = check_migrations.add_mutually_exclusive_group()
+
+def _down(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--purge", action="store_true", help="delete the data too (guarded)")
+
+
+def _url(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--driver", action="store_true", help="SQLAlchemy form (postgresql+psycopg://)"
+    )
+
+
+def _migrate(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--to", default="head", metavar="REV", help="target revision")
+    sub.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL the migration would run, without connecting (offline mode)",
+    )
+
+
+def _downgrade(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("revision", metavar="REV", help="target: a revision id, -1 or base")
+
+
+def _revision(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("-m", "--message", required=True, help="what the migration does")
+    sub.add_argument("--empty", action="store_true", help="no autogenerate: an empty script")
+
+
+def _roundtrip(sub: argparse.ArgumentParser) -> None:
+    where = sub.add_mutually_exclusive_group()
     where.add_argument(
         "--pg",
         type=int,
@@ -130,74 +171,124 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--url", metavar="URL", help="run on this server, in a scratch database of its own"
     )
-    check_migrations.add_argument(
+    sub.add_argument(
         "--no-lint", action="store_true", help="skip the squawk lint of each revision's SQL"
     )
+    sub.add_argument(
+        "--container",
+        action="store_true",
+        help="a container of MAJOR through testcontainers where a Docker engine answers "
+        "(pulled if absent); local binaries only where none can serve it, saying so",
+    )
 
-    reset = add("reset", cmd_reset)
-    backend_option(reset)
-    destructive_options(reset)
-    reset.add_argument(
+
+def _reset(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
         "--snapshot",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="save a snapshot first, so the reset can be undone (default: yes)",
     )
 
-    snapshot = commands.add_parser(
-        "snapshot",
-        help="save, restore, list and delete copies of the dev database",
-        description="Copies of the dev database kept on the server (CREATE DATABASE ... TEMPLATE).",
-    )
-    snapshot_commands = snapshot.add_subparsers(
-        dest="snapshot_command", metavar="ACTION", required=True
-    )
-    for action, handler in (
-        ("save", cmd_snapshot_save),
-        ("restore", cmd_snapshot_restore),
-        ("list", cmd_snapshot_list),
-        ("delete", cmd_snapshot_delete),
-    ):
-        doc = (handler.__doc__ or "").strip().splitlines()[0]
-        sub = snapshot_commands.add_parser(action, help=doc, description=doc)
-        sub.set_defaults(handler=handler)
-        if action == "list":
-            sub.add_argument("--json", action="store_true", help="print JSON")
-            continue
-        sub.add_argument("name", metavar="NAME", help="the snapshot's name")
-        if action == "save":
-            sub.add_argument("--yes", action="store_true", help="end other sessions without asking")
-        else:
-            destructive_options(sub)
 
-    branch = commands.add_parser(
-        "branch",
-        help="list, prune and reset the databases of git branches",
-        description="Each git branch's own dev database, first copied from its parent's.",
+def _shell(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
+
+
+def _erd(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--write", action="store_true", help="write the diagram into docs/schema.md")
+
+
+def _help(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("topic", nargs="*", metavar="COMMAND", help="the command to explain")
+
+
+def _completion(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("shell", choices=SHELLS, help="the shell to complete in")
+
+
+#: Parent commands that only group others (``bot-db snapshot save``): name -> help.
+GROUPS: Mapping[str, str] = {
+    "snapshot": "save, restore, list and delete copies of the dev database",
+    "branch": "list, prune and reset the databases of git branches",
+}
+
+#: Every subcommand, in the order ``bot-db --help`` lists them.
+COMMANDS: tuple[Command, ...] = (
+    Command("up", cmd_up, ("backend", "json"), _up),
+    Command("down", cmd_down, ("backend", "yes", "force", "json"), _down),
+    Command("status", cmd_status, ("backend", "json")),
+    Command("check", cmd_check, ("json",)),
+    Command("url", cmd_url, ("json",), _url),
+    Command("migrate", cmd_migrate, ("json",), _migrate),
+    Command("migrations", cmd_migrations, ("json",)),
+    Command("downgrade", cmd_downgrade, ("yes", "force", "json"), _downgrade),
+    Command("revision", cmd_revision, ("json",), _revision),
+    Command("seed", cmd_seed, ("json",), _seed_force),
+    Command("deploy", cmd_deploy, (), _deploy),
+    Command("roundtrip", cmd_roundtrip, ("json",), _roundtrip),
+    Command("reset", cmd_reset, ("backend", "yes", "force", "json"), _reset),
+    Command("save", cmd_snapshot_save, ("name", "yes", "json"), group="snapshot"),
+    Command("restore", cmd_snapshot_restore, ("name", "yes", "force", "json"), group="snapshot"),
+    Command("list", cmd_snapshot_list, ("json",), group="snapshot"),
+    Command("delete", cmd_snapshot_delete, ("name", "yes", "force", "json"), group="snapshot"),
+    Command("list", cmd_branch_list, ("json",), group="branch"),
+    Command("prune", cmd_branch_prune, ("yes", "force", "json"), group="branch"),
+    Command("reset", cmd_branch_reset, ("yes", "force", "backend", "json"), group="branch"),
+    Command("smoke", cmd_smoke, ("json",)),
+    Command("shell", cmd_shell, (), _shell),
+    Command("erd", cmd_erd, (), _erd),
+    Command("help", cmd_help, (), _help, meta=True),
+    Command("completion", cmd_completion, (), _completion, meta=True),
+)
+
+
+def _version() -> str:
+    try:
+        return version("bot-persistence")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # On subcommands the default is SUPPRESS, so an option not repeated there
+    # keeps what the top-level parser set instead of resetting it to False.
+    for option in GLOBAL:
+        option.add_to(parser, default=False if top else argparse.SUPPRESS)
+
+
+def _first_line(handler: Callable[..., int]) -> str:
+    return (handler.__doc__ or "").strip().splitlines()[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bot-db`` argument parser; docs-check reads its subcommands and options."""
+    parser = argparse.ArgumentParser(
+        prog="bot-db",
+        description="The bot's development PostgreSQL: up, migrate, seed, check, reset.",
     )
-    branch_commands = branch.add_subparsers(dest="branch_command", metavar="ACTION", required=True)
-    for action, handler in (
-        ("list", cmd_branch_list),
-        ("prune", cmd_branch_prune),
-        ("reset", cmd_branch_reset),
-    ):
-        doc = (handler.__doc__ or "").strip().splitlines()[0]
-        sub = branch_commands.add_parser(action, help=doc, description=doc)
-        sub.set_defaults(handler=handler)
-        if action == "list":
-            sub.add_argument("--json", action="store_true", help="print JSON")
-            continue
-        destructive_options(sub)
-        if action == "reset":
-            backend_option(sub)
-
-    add("smoke", cmd_smoke)
-
-    shell = add("shell", cmd_shell)
-    shell.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
-
-    erd_command = add("erd", cmd_erd)
-    erd_command.add_argument(
-        "--write", action="store_true", help="write the diagram into docs/schema.md"
-    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_global(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+    for command in COMMANDS:
+        where = commands
+        if command.group is not None:
+            if command.group not in groups:
+                parent = commands.add_parser(
+                    command.group, help=GROUPS[command.group], description=GROUPS[command.group]
+                )
+                _add_global(parent, top=False)
+                groups[command.group] = parent.add_subparsers(
+                    dest=f"{command.group}_command", metavar="ACTION", required=True
+                )
+            where = groups[command.group]
+        doc = _first_line(command.handler)
+        sub = where.add_parser(command.name, help=doc, description=doc)
+        sub.set_defaults(handler=command.handler, meta=command.meta)
+        for name in command.shared:
+            SHARED[name].add_to(sub)
+        if command.arguments is not None:
+            command.arguments(sub)
+        _add_global(sub, top=False)
     return parser

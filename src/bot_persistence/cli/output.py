@@ -1,29 +1,110 @@
 """Output for people: one short line per step, aligned, coloured only on a terminal.
 
 Commands write through a :class:`Console` bound to a stream, so tests read what
-a person would see, and ``--json`` output stays free of decoration.
+a person would see, and ``--json`` output stays free of decoration: in JSON
+mode the lines for people are dropped and only the document is written.
+
+A step that can take more than a second (a cold start, an image pull, a
+migration) runs inside :meth:`Console.step`: on a terminal a spinner line
+updates in place with the elapsed time and the step's latest detail (the
+``bot_persistence`` log records it emits, such as "pulling postgres:18");
+elsewhere a step still running after a second prints one plain line, and its
+details print as plain lines, so a log file shows what a slow run waited on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 __all__ = ["Console"]
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
+_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+#: Steps quicker than this show nothing until their ✓ line.
+SLOW_STEP = 1.0
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Step(logging.Handler):
+    """A running step: draws the spinner (terminal) or the plain lines (elsewhere)."""
+
+    def __init__(self, console: Console, label: str, *, after: float, echo: bool) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+        self.echo = echo
+        self.label = label
+        self.detail = ""
+        self.after = after
+        self.started = time.monotonic()
+        self.announced = False
+        self.done = threading.Event()
+        self.drawing = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="bot-db-progress", daemon=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.drawing:
+            self.detail = record.getMessage()
+            if self.echo and not self.console.live:
+                self.console.line(self.console.paint(f"  {self.detail}", "dim"))
+
+    def _run(self) -> None:
+        # Waits on the event, not a sleep: the step's end wakes it at once.
+        if self.done.wait(self.after):
+            return
+        if not self.console.live:
+            with self.drawing:
+                self.announced = True
+                self.console.line(self.console.paint(f"… {self.label}", "dim"))
+            return
+        frame = 0
+        while not self.done.is_set():
+            with self.drawing:
+                elapsed = time.monotonic() - self.started
+                detail = f" ({self.detail})" if self.detail else ""
+                text = f"{_FRAMES[frame % len(_FRAMES)]} {self.label}{detail} {elapsed:.1f}s"
+                self.console.stream.write(f"\r\033[K{text}")
+                self.console.stream.flush()
+                self.announced = True
+            frame += 1
+            self.done.wait(0.1)
+
+    def finish(self) -> None:
+        self.done.set()
+        self.thread.join()
+        if self.announced and self.console.live:
+            self.console.stream.write("\r\033[K")
+            self.console.stream.flush()
 
 
 class Console:
-    """Writes lines to ``stream``; colours them when it is a terminal and NO_COLOR is unset."""
+    """Writes lines to ``stream``; colours them when it is a terminal and NO_COLOR is unset.
 
-    def __init__(self, stream: TextIO | None = None, *, err: TextIO | None = None) -> None:
+    ``json_mode`` drops every line for people (and progress) and keeps only
+    :meth:`json` output, so ``bot-db up --json | jq`` reads one document.
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, *, err: TextIO | None = None, json_mode: bool = False
+    ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
-        isatty = getattr(self.stream, "isatty", None)
-        self.colour = bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+        self.json_mode = json_mode
+        terminal = _is_terminal(self.stream)
+        self.colour = terminal and "NO_COLOR" not in os.environ
+        #: A spinner can redraw its line: a terminal that is not "dumb".
+        self.live = terminal and os.environ.get("TERM") != "dumb"
         #: What :meth:`ok` marked finished, in order: a caller running a command
         #: in-process (the onboarding checklist) reads this, not the text.
         self.finished: list[str] = []
@@ -37,8 +118,9 @@ class Console:
         return f"\033[{_COLOURS[colour]}m{text}\033[0m"
 
     def line(self, text: str = "") -> None:
-        """One line of output."""
-        print(text, file=self.stream, flush=True)
+        """One line of output (dropped in JSON mode)."""
+        if not self.json_mode:
+            print(text, file=self.stream, flush=True)
 
     def field(self, label: str, value: object, *, width: int = 10) -> None:
         """An aligned ``label  value`` line."""
@@ -62,3 +144,32 @@ class Console:
     def json(self, payload: Any) -> None:
         """A JSON document for machines."""
         print(json.dumps(payload, indent=2, sort_keys=True, default=str), file=self.stream)
+
+    @contextlib.contextmanager
+    def step(self, label: str, *, after: float = SLOW_STEP) -> Iterator[None]:
+        """Show ``label`` as live progress while the block runs, if it runs past ``after`` s.
+
+        The caller prints the step's ✓ line afterwards, as for a quick step.
+        """
+        if self.json_mode:
+            yield
+            return
+        logger = logging.getLogger("bot_persistence")
+        level, propagate = logger.level, logger.propagate
+        # The details are INFO records. Without -v the logger drops them: let
+        # them through to this step only (not on to the root's handler); with
+        # -v the root prints them already, so the step does not repeat them.
+        quiet = logger.getEffectiveLevel() > logging.INFO
+        running = _Step(self, label, after=after, echo=quiet)
+        if quiet:
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+        logger.addHandler(running)
+        running.thread.start()
+        try:
+            yield
+        finally:
+            logger.removeHandler(running)
+            logger.setLevel(level)
+            logger.propagate = propagate
+            running.finish()

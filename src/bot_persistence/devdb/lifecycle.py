@@ -7,9 +7,11 @@ rebuilds the database. The command line only formats what these return.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from psycopg import sql
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["UpReport", "reset", "reset_branch", "table_counts", "up"]
 
 Progress = Callable[[str], None]
+#: Wraps a step that may take more than a second, so the caller can show it live.
+Step = Callable[[str], AbstractContextManager[object]]
 
 #: Tables whose row counts ``status`` shows, in a reading order.
 #: Names, not the ORM models: ``status`` and a warm ``up`` do not load the ORM
@@ -49,6 +53,10 @@ COUNTED = (
 
 def _quiet(_: str) -> None:
     return None
+
+
+def _unseen(_: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,7 @@ def up(
     backend: str | None = None,
     seed: bool | None = None,
     progress: Progress = _quiet,
+    step: Step = _unseen,
     branch: BranchTarget | None = None,
     force: bool = False,
 ) -> UpReport:
@@ -83,6 +92,7 @@ def up(
 
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
+    ``progress`` gets each finished step's line; ``step`` wraps each slow one.
     With ``branch`` (``settings`` then name its database) the server is started
     with the configured settings and the branch's database is found, or copied
     from its parent's, before it is migrated to this checkout's head.
@@ -99,13 +109,15 @@ def up(
     started = time.perf_counter()
     chosen, reason = select_backend(branch.base if branch else settings, backend)
     progress(f"backend   {chosen.name}: {reason}")
-    server = chosen.up()
+    with step(f"server    starting ({chosen.name})"):
+        server = chosen.up()
     state = "created and started" if server.created else "started" if server.started else "running"
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
     try:
         return _after_server(
-            settings, chosen, reason, server, seed, progress, started, branch=branch, force=force
-        )
+            settings, chosen, reason, server, seed, progress, started,
+            branch=branch, force=force, step=step,
+        )  # fmt: skip
     except BotPersistenceError as exc:
         if server.started:
             # The line the user reads must not leave them guessing about a process.
@@ -126,20 +138,26 @@ def _after_server(
     *,
     branch: BranchTarget | None,
     force: bool,
+    step: Step,
 ) -> UpReport:
     """The branch's database, migrate, seed when asked or empty, probe: ``up`` after the server."""
     if branch is not None:
-        progress(branch_databases.ensure(branch).describe(branch.label))
-    migration = upgrade(settings)
+        with step(f"branch    {branch.label}"):
+            ensured = branch_databases.ensure(branch)
+        progress(ensured.describe(branch.label))
+    with step("migrate   running migrations"):
+        migration = upgrade(settings)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
         if migration.changed
         else f"migrate   at head {migration.after}"
     )
     should_seed = seed if seed is not None else _database_is_empty(settings)
-    seeds = _seed(settings, force=force) if should_seed else None
+    with step("seed      applying seeds/"):
+        seeds = _seed(settings, force=force) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
-    return _probed(settings, chosen, reason, server, migration, seeds, started)
+    with step("check     probing"):
+        return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 
 def _seed(settings: Settings, *, force: bool = False) -> SeedReport:
@@ -182,7 +200,13 @@ def drop_database(settings: Settings) -> None:
             databases.drop_database(conn, settings.database)
 
 
-def reset(settings: Settings, backend: Backend | None = None, *, force: bool = False) -> UpReport:
+def reset(
+    settings: Settings,
+    backend: Backend | None = None,
+    *,
+    force: bool = False,
+    step: Step = _unseen,
+) -> UpReport:
     """Drop the database and build it again: created, migrated to head, seeded.
 
     The caller has already guarded and asked; this does the destroying. The
@@ -191,22 +215,25 @@ def reset(settings: Settings, backend: Backend | None = None, *, force: bool = F
     guard_seeding(settings, force=force)
     started = time.perf_counter()
     chosen, reason = (backend, "reset") if backend else select_backend(settings)
-    server = chosen.up()
-    drop_database(settings)
-    ensure_database(settings)
-    migration = upgrade(settings)
-    seeds = _seed(settings, force=force)
-    return _probed(settings, chosen, reason, server, migration, seeds, started)
+    with step(f"server    starting ({chosen.name})"):
+        server = chosen.up()
+    with step(f"reset     rebuilding {settings.database!r}"):
+        drop_database(settings)
+        ensure_database(settings)
+        migration = upgrade(settings)
+        seeds = _seed(settings, force=force)
+        return _probed(settings, chosen, reason, server, migration, seeds, started)
 
 
 def reset_branch(
-    branch: BranchTarget, backend: str | None = None
+    branch: BranchTarget, backend: str | None = None, *, step: Step = _unseen
 ) -> tuple[branch_databases.Ensured, UpReport]:
     """Drop this branch's database and copy it from its parent's again, then migrate it
     to head (seeding it only when the copy is empty). The caller has guarded and asked."""
     started = time.perf_counter()
     chosen, reason = select_backend(branch.base, backend)
-    server = chosen.up()
+    with step(f"server    starting ({chosen.name})"):
+        server = chosen.up()
     branch_databases.drop(branch, [branch.database])
     ensured = branch_databases.ensure(branch)
     migration = upgrade(branch.settings)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,7 +47,13 @@ from bot_persistence.settings import Settings
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-__all__ = ["SERVICE", "ComposeBackend", "compose_command", "compose_file"]
+__all__ = [
+    "SERVICE",
+    "ComposeBackend",
+    "compose_command",
+    "compose_file",
+    "default_project_name",
+]
 
 #: The database service, in both compose files.
 SERVICE = "postgres-db"
@@ -79,6 +86,18 @@ def compose_command() -> tuple[str, ...]:
         "`docker-compose` is installed: install the Compose plugin (or Debian's "
         "docker-compose), or use --backend docker or --backend embedded"
     )
+
+
+def default_project_name(root: Path) -> str:
+    """The project name Compose derives from a folder: ``root``'s name, normalised.
+
+    As Compose does (compose-go's ``NormalizeProjectName``): lower-cased,
+    only ``a-z``, ``0-9``, ``_`` and ``-`` kept, leading ``_`` and ``-``
+    dropped. Per checkout, so two clones on one engine keep separate volumes;
+    ``bot-persistence`` when nothing is left.
+    """
+    kept = re.sub(r"[^a-z0-9_-]", "", root.resolve().name.lower()).lstrip("_-")
+    return kept or "bot-persistence"
 
 
 def compose_file(root: Path | None = None) -> Path:
@@ -136,8 +155,10 @@ class ComposeBackend(Backend):
 
     @property
     def project(self) -> str:
-        """The Compose project name (``BOT_DB_COMPOSE_PROJECT``)."""
-        return self.settings.compose_project
+        """The Compose project name: ``BOT_DB_COMPOSE_PROJECT``, else the checkout's."""
+        return self.settings.compose_project or default_project_name(
+            self._file.parent.parent if self._file else checkout_root()
+        )
 
     @property
     def volume(self) -> str:

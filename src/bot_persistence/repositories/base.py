@@ -16,9 +16,8 @@ import unicodedata
 from collections.abc import Iterator
 from typing import TypeVar
 
+import psycopg
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot_persistence.connection import first_line
 from bot_persistence.errors import (
@@ -27,6 +26,7 @@ from bot_persistence.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from bot_persistence.session import Session
 
 __all__ = [
     "MAX_BIGINT",
@@ -49,13 +49,13 @@ MAX_BIGINT = 2**63 - 1
 
 
 class Repository:
-    """Base of the repositories: each works inside one unit of work (an ``AsyncSession``).
+    """Base of the repositories: each works inside one unit of work (a :class:`Session`).
 
     Get the session from :meth:`bot_persistence.Database.session`; the repository
     never commits, so several calls compose into one atomic unit of work.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
 
@@ -181,12 +181,8 @@ def translate_constraint_errors(
         yield
     except UnicodeEncodeError:
         raise _unencodable_error("the input") from None
-    except StatementError as exc:
-        if isinstance(exc.orig, UnicodeEncodeError):
-            raise _unencodable_error("the input") from None
-        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-        if not isinstance(exc, DBAPIError):
-            raise
+    except psycopg.Error as exc:
+        sqlstate = exc.sqlstate or ""
         if sqlstate == "23503":
             raise NotFoundError(not_found) from exc
         if sqlstate == "23505":

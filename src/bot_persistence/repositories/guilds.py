@@ -105,6 +105,13 @@ def _upsert(fields: tuple[str, ...]) -> ReturningInsert[Any]:
     ).returning(*(_settings.c[name] for name in _FIELDS))
 
 
+def _stored(guild_id: int, row: tuple[Any, ...]) -> GuildConfig:
+    """The GuildConfig a row of ``_FIELDS`` holds (already valid: the table's checks hold)."""
+    return GuildConfig.model_construct(
+        guild_id=guild_id, stored=True, **dict(zip(_FIELDS, row, strict=True))
+    )
+
+
 class GuildSettingsRepository(Repository):
     """Guilds and their settings, inside one unit of work."""
 
@@ -120,7 +127,7 @@ class GuildSettingsRepository(Repository):
         row = (await self.session.execute(_GET, {"guild_id": guild_id})).one_or_none()
         if row is None:
             return GuildConfig(guild_id=guild_id)
-        return GuildConfig.model_construct(guild_id=guild_id, stored=True, **row._asdict())
+        return _stored(guild_id, row)
 
     async def update(
         self, guild_id: int, changes: GuildSettingsUpdate | Mapping[str, object]
@@ -142,4 +149,4 @@ class GuildSettingsRepository(Repository):
             row = (
                 await self.session.execute(_upsert(fields), {"guild_id": guild_id, **values})
             ).one()
-        return GuildConfig.model_construct(guild_id=guild_id, stored=True, **row._asdict())
+        return _stored(guild_id, row)

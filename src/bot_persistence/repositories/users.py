@@ -76,6 +76,13 @@ def _upsert(fields: tuple[str, ...]) -> ReturningInsert[Any]:
     ).returning(*(_preferences.c[name] for name in _FIELDS))
 
 
+def _stored(user_id: int, row: tuple[Any, ...]) -> Preferences:
+    """The Preferences a row of ``_FIELDS`` holds (already valid: the table's checks hold)."""
+    return Preferences.model_construct(
+        user_id=user_id, stored=True, **dict(zip(_FIELDS, row, strict=True))
+    )
+
+
 class UserPreferencesRepository(Repository):
     """Users and their preferences, inside one unit of work."""
 
@@ -91,7 +98,7 @@ class UserPreferencesRepository(Repository):
         row = (await self.session.execute(_GET, {"user_id": user_id})).one_or_none()
         if row is None:
             return Preferences(user_id=user_id)
-        return Preferences.model_construct(user_id=user_id, stored=True, **row._asdict())
+        return _stored(user_id, row)
 
     async def set(
         self, user_id: int, changes: PreferencesUpdate | Mapping[str, object]
@@ -109,4 +116,4 @@ class UserPreferencesRepository(Repository):
             row = (
                 await self.session.execute(_upsert(fields), {"user_id": user_id, **values})
             ).one()
-        return Preferences.model_construct(user_id=user_id, stored=True, **row._asdict())
+        return _stored(user_id, row)

@@ -61,6 +61,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "container); its user must be allowed to create databases",
     )
     group.addoption(
+        "--db-pg",
+        type=int,
+        default=None,
+        metavar="MAJOR",
+        help="run on PostgreSQL MAJOR: a container through testcontainers where a Docker "
+        "engine answers (pulled if absent), else the embedded server, saying so",
+    )
+    group.addoption(
         "--db-fresh-server",
         action="store_true",
         default=False,
@@ -90,7 +98,10 @@ class _Run:
     def choice(self) -> ServerChoice:
         try:
             return choose_server(
-                self.config.getoption("db_backend"), self.config.getoption("db_url"), os.environ
+                self.config.getoption("db_backend"),
+                self.config.getoption("db_url"),
+                os.environ,
+                major=self.config.getoption("db_pg"),
             )
         except BotPersistenceError as exc:
             raise pytest.UsageError(str(exc)) from None
@@ -115,7 +126,7 @@ class _Run:
             self._admin = _external(choice.url)
         elif choice.backend == "docker":
             try:
-                self._admin = self._stack.enter_context(docker_server())
+                self._admin = self._stack.enter_context(docker_server(choice.image))
             except BotPersistenceError as exc:
                 raise pytest.UsageError(str(exc)) from None
         else:

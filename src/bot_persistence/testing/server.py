@@ -74,15 +74,23 @@ class ServerChoice:
     backend: Literal["embedded", "docker", "external"]
     reason: str
     url: str | None = None
+    image: str | None = None
 
 
 def choose_server(
-    option_backend: str | None, option_url: str | None, environ: Mapping[str, str]
+    option_backend: str | None,
+    option_url: str | None,
+    environ: Mapping[str, str],
+    *,
+    major: int | None = None,
 ) -> ServerChoice:
     """``--db-url`` or ``DATABASE_URL`` means external; else ``--db-backend``/``BOT_DB_BACKEND``.
 
     An explicit ``--db-backend embedded`` or ``docker`` wins over ``DATABASE_URL``
-    (which may be exported for the bot), but not over ``--db-url``.
+    (which may be exported for the bot), but not over ``--db-url``. ``major``
+    (``--db-pg``) asks for that PostgreSQL major: a container through
+    testcontainers wherever a Docker engine answers and an image of it is here
+    or can be pulled, else the embedded server, whose major the reason names.
 
     Only the process environment is read, never ``.env``: a contributor's
     ``.env`` points at their dev database, which a test run must not use.
@@ -110,9 +118,38 @@ def choose_server(
             "--db-backend external needs a server: pass --db-url "
             "postgresql://USER:PASSWORD@HOST/DB or set DATABASE_URL"
         )
+    image = environ.get("POSTGRES_IMAGE", "").strip() or None
+    if major is not None and requested in ("auto", "docker"):
+        return _server_of_major(major, image, required=requested == "docker")
     if requested == "docker":
-        return ServerChoice("docker", "a throw-away container (--db-backend docker)")
+        return ServerChoice("docker", "a throw-away container (--db-backend docker)", image=image)
     return ServerChoice("embedded", "a throw-away embedded server on tmpfs")
+
+
+def _server_of_major(major: int, image: str | None, *, required: bool) -> ServerChoice:
+    """A container of ``major`` where one can run; else the embedded server, saying so."""
+    from bot_persistence.provision.engine import engine_answers
+    from bot_persistence.provision.scratch import container_image_for
+
+    found = container_image_for(major, image, pull=True)
+    if found is not None:
+        return ServerChoice(
+            "docker", f"PostgreSQL {major} in a throw-away container of {found}", image=found
+        )
+    why = (
+        f"no image of PostgreSQL {major} here or from a registry"
+        if engine_answers()
+        else "no Docker engine answers"
+    )
+    if required:
+        raise ConfigurationError(
+            f"--db-backend docker --db-pg {major}: {why}; `docker pull postgres:{major}` "
+            "or set POSTGRES_IMAGE to an image of that major"
+        )
+    return ServerChoice(
+        "embedded",
+        f"{why}, so not PostgreSQL {major}: a throw-away embedded server on tmpfs instead",
+    )
 
 
 def scratch_base() -> Path:
@@ -341,14 +378,15 @@ def sweep_stale_runs(base: Path | None = None) -> list[Path]:
 
 
 @contextlib.contextmanager
-def docker_server() -> Iterator[Settings]:
-    """A throw-away PostgreSQL container for the run; removed on exit."""
+def docker_server(image: str | None = None) -> Iterator[Settings]:
+    """A throw-away PostgreSQL container of ``image`` (default: the official one) for the run."""
     wanted = Settings.from_values(
         postgres_user=_SERVER_USER,
         postgres_password=secrets.token_urlsafe(18),
         postgres_db="postgres",
         backend="docker",
         environment="test",
+        **({"postgres_image": image} if image else {}),
     )
     with throwaway_container(wanted) as ready:
         yield ready

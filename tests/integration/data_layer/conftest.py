@@ -6,10 +6,11 @@ template once per run, and each test gets a ``CREATE DATABASE ... TEMPLATE`` cop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from psycopg import pq
 
 from bot_persistence.db import Database
 from bot_persistence.settings import Settings
@@ -33,11 +34,18 @@ async def db(migrated: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def statements(db: Database) -> Iterator[StatementCounter]:
-    """Every statement ``db`` sends from now on (pings of the pool included)."""
-    counter = StatementCounter()
-    event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
-    try:
-        yield counter
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", counter)
+async def statements(migrated: Settings, tmp_path: Path) -> AsyncIterator[StatementCounter]:
+    """A Database of one traced connection (``statements.db``); ``statements.count`` is
+    what it sent since ``reset()``."""
+    settings = migrated.model_copy(update={"pool_size": 1, "max_overflow": 0})
+    trace = tmp_path / "libpq-trace.txt"
+    async with Database.connect(settings) as db:
+        with trace.open("w") as sink:
+            async with db.pool.connection() as conn:
+                conn.pgconn.trace(sink.fileno())
+                conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                yield StatementCounter(db, trace)
+            finally:
+                async with db.pool.connection() as conn:
+                    conn.pgconn.untrace()

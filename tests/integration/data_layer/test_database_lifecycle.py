@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from bot_persistence import migrations
 from bot_persistence.db import Database
@@ -25,6 +28,7 @@ from bot_persistence.errors import (
     ServerNotRunningError,
     StatementTimeoutError,
 )
+from bot_persistence.pool import APPLICATION_NAME
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedCluster
 from bot_persistence.repositories import UserPreferencesRepository
@@ -38,8 +42,22 @@ async def test_connect_probes_and_gives_working_sessions(migrated: Settings) -> 
     async with Database.connect(migrated) as db:
         async with db.session() as session:
             assert (await session.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+            assert (await session.scalar(text("SELECT '100%'"))) == "100%"
+            found = await session.execute(text("SELECT :n * 2 WHERE '%' = '%'"), {"n": 21})
+            assert found.scalar_one() == 42
         await db.ping()
     assert db.closed
+
+
+async def test_a_session_used_after_its_block_refuses_instead_of_holding_a_connection(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        await session.execute(text("SELECT 1"))
+    checkouts = db.pool.get_stats().get("requests_num")
+    with pytest.raises(RuntimeError, match="unit of work has ended"):
+        await session.execute(text("SELECT 1"))
+    assert db.pool.get_stats().get("requests_num") == checkouts  # no connection taken
 
 
 async def test_awaiting_connect_opens_and_close_is_idempotent(migrated: Settings) -> None:
@@ -55,9 +73,36 @@ async def test_awaiting_connect_opens_and_close_is_idempotent(migrated: Settings
 async def test_pool_is_sized_from_settings(migrated: Settings) -> None:
     settings = migrated.model_copy(update={"pool_size": 3, "max_overflow": 2})
     async with Database.connect(settings) as db:
-        pool = db.engine.pool
-        assert pool.size() == 3  # type: ignore[attr-defined]
-        assert pool._max_overflow == 2  # type: ignore[attr-defined]
+        assert (db.pool.min_size, db.pool.max_size) == (3, 5)
+
+
+async def test_steady_load_opens_no_new_connections(migrated: Settings) -> None:
+    settings = migrated.model_copy(update={"pool_size": 2, "max_overflow": 3})
+    async with Database.connect(settings) as db:
+
+        async def burst() -> None:
+            await asyncio.gather(*(db.ping() for _ in range(20)))
+
+        def opened() -> int:
+            return int(db.pool.get_stats().get("connections_num", 0))
+
+        # The pool grows to what the load needs (in the background, so a burst may
+        # finish before the connections it asked for are open): until one opens none.
+        for _ in range(10):
+            before = opened()
+            await burst()
+            await asyncio.to_thread(
+                wait_until,
+                lambda: db.pool.get_stats().get("pool_size") == opened(),
+                timeout=10,
+                what="the connections the pool asked for",
+            )
+            if opened() == before:
+                break
+        steady = opened()
+        for _ in range(5):
+            await burst()
+        assert opened() == steady
 
 
 async def test_an_unmigrated_database_says_to_migrate(settings: Settings) -> None:
@@ -243,16 +288,19 @@ async def test_calls_while_the_server_is_down_fail_fast_with_a_typed_error(
 
 
 def wait_until_running(settings: Settings, query: str) -> None:
-    """Block until the server is running ``query`` for someone (deadline 5 s)."""
+    """Block until the server is running ``query`` for someone (deadline 20 s: on a busy
+    machine the call first waits for a connection from a pool that is still opening)."""
+
+    def running(conn: Connection) -> bool:
+        count = conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE query = :q AND state = 'active'"),
+            {"q": query},
+        ).scalar_one()
+        conn.rollback()  # pg_stat_activity holds still within one transaction: poll in new ones
+        return bool(count)
+
     with engine_for(settings) as engine, engine.connect() as conn:
-        wait_until(
-            lambda: conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE query = :q AND state = 'active'"),
-                {"q": query},
-            ).scalar_one(),
-            timeout=5,
-            what=f"the server running {query!r}",
-        )
+        wait_until(lambda: running(conn), timeout=20, what=f"the server running {query!r}")
 
 
 async def test_a_connection_lost_mid_call_gives_a_typed_error(
@@ -276,3 +324,67 @@ async def test_a_connection_lost_mid_call_gives_a_typed_error(
         finally:
             await asyncio.to_thread(own_cluster.start, timeout=30)
         await db.ping()
+
+
+def backend_pids(settings: Settings) -> list[int]:
+    """The server processes serving the bot's pooled connections now."""
+    with psycopg.connect(settings.plain_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APPLICATION_NAME,)
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+async def test_a_backend_killed_under_load_gives_typed_errors_and_the_pool_recovers(
+    restart_settings: Settings,
+) -> None:
+    """kill -9 of one backend makes PostgreSQL drop every connection and recover: the
+    calls in flight fail with our typed errors, later ones succeed on the same
+    Database (no restart of the bot), and what was committed before is still there."""
+    async with Database.connect(restart_settings) as db:
+        async with db.session() as session:
+            # The test server runs without synchronous commit (speed, not durability):
+            # this one commit waits for its WAL, as every commit does in production.
+            await session.execute(text("SET LOCAL synchronous_commit = on"))
+            await UserPreferencesRepository(session).ensure_user(USER, "kept")
+        errors: list[BaseException] = []
+        calls = {"ok": 0}
+        stop = asyncio.Event()
+
+        async def worker(volume: int) -> None:
+            while not stop.is_set():
+                try:
+                    async with db.session() as session:
+                        await UserPreferencesRepository(session).set(
+                            USER, {"preferred_volume": volume}
+                        )
+                    calls["ok"] += 1
+                except DatabaseUnavailableError as exc:
+                    errors.append(exc)
+                    await asyncio.sleep(0.01)  # back off while the server recovers
+
+        workers = [asyncio.create_task(worker(n)) for n in range(8)]
+        try:
+            await asyncio.to_thread(
+                wait_until, lambda: calls["ok"] >= 50, timeout=30, what="calls under load"
+            )
+            victims = await asyncio.to_thread(backend_pids, restart_settings)
+            assert victims
+            os.kill(victims[0], signal.SIGKILL)
+            await asyncio.to_thread(wait_until, lambda: errors, timeout=30, what="a failed call")
+            after_errors = calls["ok"]
+            await asyncio.to_thread(
+                wait_until,
+                lambda: calls["ok"] >= after_errors + 50,
+                timeout=60,
+                what="calls succeeding again after the crash",
+            )
+        finally:
+            stop.set()
+            outcomes = await asyncio.gather(*workers, return_exceptions=True)
+        assert [o for o in outcomes if o is not None] == []  # nothing untyped escaped
+        assert ConnectionLostError in {type(e) for e in errors}  # the calls in flight
+        async with db.session() as session:
+            assert (await UserPreferencesRepository(session).get(USER)).stored
+    rows = table_rows(restart_settings)["users"]
+    assert [row[:2] for row in rows] == [(USER, "kept")]

@@ -35,8 +35,9 @@ async def statements_to_read(db: Database, counter: StatementCounter, playlist: 
 
 
 async def test_reading_a_playlist_takes_a_constant_number_of_statements(
-    db: Database, statements: StatementCounter
+    statements: StatementCounter,
 ) -> None:
+    db = statements.db
     small = await playlist_with(db, "small", 1)
     large = await playlist_with(db, "large", 200)
     assert await statements_to_read(db, statements, small) == 2
@@ -45,8 +46,9 @@ async def test_reading_a_playlist_takes_a_constant_number_of_statements(
 
 @pytest.mark.parametrize("tracks", [10, 1000])
 async def test_an_import_takes_a_bounded_number_of_statements(
-    db: Database, statements: StatementCounter, tracks: int
+    statements: StatementCounter, tracks: int
 ) -> None:
+    db = statements.db
     playlist = await playlist_with(db, "target", 0)
     statements.reset()
     async with db.session() as session:

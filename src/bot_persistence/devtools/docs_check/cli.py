@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot_persistence.devtools.command_catalog import Catalog
+from bot_persistence.devtools.command_coverage import check_readme_covers_commands
 from bot_persistence.devtools.docs_check.commands import check_commands, check_script_commands
 from bot_persistence.devtools.docs_check.env_example import check_env_example
 from bot_persistence.devtools.docs_check.generated import (
@@ -60,6 +61,11 @@ def run_checks(root: Path, catalog: Catalog | None = None) -> list[Problem]:
     problems += check_troubleshooting(
         root / "docs" / "troubleshooting.md", shown_as=Path("docs/troubleshooting.md")
     )
+    if (root / "README.md").is_file():
+        problems += [
+            Problem(Path("README.md"), line, message)
+            for line, message in check_readme_covers_commands(root / "README.md", catalog.bot_db)
+        ]
     package = root / "src" / "bot_persistence"
     if package.is_dir() and (root / "README.md").is_file():
         problems += check_layout(root / "README.md", package, shown_as=Path("README.md"))

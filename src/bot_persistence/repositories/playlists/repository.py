@@ -18,8 +18,7 @@ a track that is known already reuses its row (the first metadata stays).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from bot_persistence.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from bot_persistence.repositories.base import (
@@ -40,6 +39,7 @@ from bot_persistence.repositories.playlists.values import (
     TrackInfo,
     TrackInput,
 )
+from bot_persistence.session import Session
 
 __all__ = ["PlaylistRepository"]
 
@@ -47,7 +47,7 @@ __all__ = ["PlaylistRepository"]
 class PlaylistRepository(Repository):
     """Playlists and their tracks, inside one unit of work (see :class:`Repository`)."""
 
-    def __init__(self, session: AsyncSession, *, max_tracks: int = DEFAULT_MAX_TRACKS) -> None:
+    def __init__(self, session: Session, *, max_tracks: int = DEFAULT_MAX_TRACKS) -> None:
         super().__init__(session)
         self.max_tracks = max_tracks
 
@@ -77,14 +77,15 @@ class PlaylistRepository(Repository):
             raise AlreadyExistsError(
                 f"user {owner_id} already has a playlist named {name!r}; pick another name"
             )
+        new_id, created_at, updated_at = row
         return PlaylistSummary(
-            id=row.id,
+            id=new_id,
             owner_id=owner_id,
             guild_id=guild_id,
             name=name,
             track_count=0,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            created_at=created_at,
+            updated_at=updated_at,
         )
 
     async def rename(self, playlist_id: int, name: str) -> PlaylistSummary:
@@ -118,10 +119,13 @@ class PlaylistRepository(Repository):
             raise _no_playlist(playlist_id)
         rows = await self.session.execute(sql.ENTRIES, params)
         entries = tuple(
-            PlaylistEntry(position, TrackInfo(*track), added_by, added_at)
-            for position, added_by, added_at, *track in rows
+            PlaylistEntry(
+                row[0], TrackInfo(row[3], row[4], row[5], row[6], row[7], row[8]), row[1], row[2]
+            )
+            for row in rows
         )
-        return PlaylistDetail(*head, entries=entries)
+        pid, owner_id, guild_id, name, created_at, updated_at = head
+        return PlaylistDetail(pid, owner_id, guild_id, name, created_at, updated_at, entries)
 
     async def get_by_name(self, owner_id: int, name: str) -> PlaylistSummary:
         """The owner's playlist called ``name`` (as a user types it in a command)."""
@@ -308,7 +312,7 @@ class PlaylistRepository(Repository):
         """The stored track for ``item``'s URL, inserted when new."""
         with translate_constraint_errors():
             inserted = (
-                await self.session.execute(sql.INSERT_TRACK, item.model_dump())
+                await self.session.execute(sql.INSERT_TRACK, _track_values(item))
             ).scalar_one_or_none()
         if inserted is not None:
             return TrackInfo(
@@ -323,6 +327,17 @@ class PlaylistRepository(Repository):
         # this statement's snapshot sees it).
         row = (await self.session.execute(sql.TRACK_BY_URL, {"source_url": item.source_url})).one()
         return TrackInfo(*row)
+
+
+def _track_values(item: TrackInput) -> dict[str, Any]:
+    """``item``'s columns (``model_dump`` walks the model generically, for more time)."""
+    return {
+        "source_url": item.source_url,
+        "title": item.title,
+        "artist": item.artist,
+        "duration_seconds": item.duration_seconds,
+        "extra": item.extra,
+    }
 
 
 def _no_playlist(playlist_id: int) -> NotFoundError:

@@ -1,0 +1,137 @@
+"""One unit of work: statements run on one pooled connection, in one transaction.
+
+:meth:`bot_persistence.Database.session` hands a :class:`Session` to the block;
+the repositories (and any caller with a SQLAlchemy Core statement or ``text()``)
+send statements through :meth:`Session.execute`. The connection is taken from
+the pool and ``BEGIN`` sent at the first statement, so a block that sends none
+costs nothing; the transaction ends when the block does.
+
+Rows are psycopg's own: plain tuples, read by position or unpacked. What
+SQLAlchemy would convert (an enum label into its member) is converted; nothing
+else is wrapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from sqlalchemy.sql import ClauseElement
+
+from bot_persistence.connection import translate_call_error
+from bot_persistence.pool import Connection, Pool, Transaction
+from bot_persistence.statements import compiled
+
+__all__ = ["Result", "Row", "Session"]
+
+Row = tuple[Any, ...]
+
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+
+
+class Result:
+    """The rows a statement returned, read at once (as SQLAlchemy's buffered results are)."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
+        self._rows = rows
+        #: Rows the statement changed (or returned), as the server counted them.
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self._rows)
+
+    def all(self) -> list[Row]:
+        """Every row."""
+        return self._rows
+
+    def first(self) -> Row | None:
+        """The first row, ``None`` when there is none."""
+        return self._rows[0] if self._rows else None
+
+    def one_or_none(self) -> Row | None:
+        """The one row, ``None`` when there is none; an error for more than one."""
+        if len(self._rows) > 1:
+            raise ValueError(f"expected at most one row, the statement returned {len(self._rows)}")
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Row:
+        """The one row; an error for none or several."""
+        if len(self._rows) != 1:
+            raise ValueError(f"expected one row, the statement returned {len(self._rows)}")
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        """The first column of the first row, ``None`` when there is none."""
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        """The first column of the one row."""
+        return self.one()[0]
+
+    def scalar_one_or_none(self) -> Any:
+        """The first column of the one row, ``None`` when there is none."""
+        row = self.one_or_none()
+        return None if row is None else row[0]
+
+    def scalars(self) -> list[Any]:
+        """The first column of every row."""
+        return [row[0] for row in self._rows]
+
+
+class Session:
+    """One unit of work; get it from :meth:`bot_persistence.Database.session`."""
+
+    __slots__ = ("_conn", "_ended", "_pool", "_transaction")
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._conn: Connection | None = None
+        self._transaction: Transaction | None = None
+        #: Set when the ``async with`` block ends: a statement after it would begin a
+        #: transaction nobody ends, holding a pooled connection for good.
+        self._ended = False
+
+    async def execute(
+        self, statement: ClauseElement, params: Mapping[str, Any] | None = None
+    ) -> Result:
+        """Run ``statement`` (SQLAlchemy Core or ``text()``) with ``params``; read its rows.
+
+        A lost connection or a statement timeout comes out as our typed error;
+        a constraint or data error as psycopg's, for the caller to translate.
+        """
+        prepared = compiled(statement, params)
+        conn = self._conn or await self._begin()
+        try:
+            cursor = await conn.execute(prepared.sql, prepared.parameters(params))
+            # The result's status, not cursor.description: that builds column objects.
+            result = cursor.pgresult
+            if result is not None and result.status == _TUPLES_OK:
+                return Result(prepared.rows(await cursor.fetchall()), cursor.rowcount)
+        except psycopg.OperationalError as exc:
+            raise translate_call_error(exc, self._pool.settings) or exc from exc
+        return Result([], cursor.rowcount)
+
+    async def scalar(
+        self, statement: ClauseElement, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """The first column of the first row ``statement`` returns (``None`` for no row)."""
+        return (await self.execute(statement, params)).scalar()
+
+    async def _begin(self) -> Connection:
+        if self._ended:
+            raise RuntimeError(
+                "this unit of work has ended; run statements inside `async with db.session()`"
+            )
+        self._conn, self._transaction = await self._pool.begin()
+        return self._conn
+
+    async def _end(self, error: BaseException | None) -> None:
+        """Commit (roll back after ``error``) and give the connection back, if one was taken."""
+        conn, transaction = self._conn, self._transaction
+        if conn is not None and transaction is not None:
+            self._conn = self._transaction = None
+            await self._pool.end(conn, transaction, error)
