@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks._harness import Bench
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.provision.cluster import EmbeddedCluster
 
 RUNS = 5
 

@@ -43,7 +43,7 @@ from bot_persistence.connection import connect_kwargs, statement_timeout_sql
 from bot_persistence.db import Database
 from bot_persistence.pool import APPLICATION_NAME, conninfo
 from bot_persistence.provision.base import ensure_database, free_port
-from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbouncer
 from bot_persistence.repositories import (
     GuildSettingsRepository,

@@ -30,7 +30,7 @@ from pathlib import Path
 from benchmarks._harness import Bench, Measurement
 from bot_persistence import migrations
 from bot_persistence.provision.base import ensure_database, free_port
-from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbouncer
 from bot_persistence.settings import Settings
 

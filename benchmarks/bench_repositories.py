@@ -35,7 +35,7 @@ from benchmarks._harness import Bench
 from bot_persistence import migrations
 from bot_persistence.db import Database
 from bot_persistence.provision.base import ensure_database, free_port
-from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.repositories import (
     GuildSettingsRepository,
     PlaylistRepository,

@@ -32,7 +32,8 @@ from benchmarks._harness import Bench, Measurement
 from bot_persistence.devdb.seeding import apply_seeds
 from bot_persistence.project import project_root
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.embedded import SYSTEM_USER, EmbeddedCluster, embedded_bin_dir
+from bot_persistence.provision.binaries import SYSTEM_USER, embedded_bin_dir
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.settings import Settings
 from bot_persistence.testing import savepoint_session
 from bot_persistence.testing.databases import TestDatabases

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.settings import Settings
 from tests.helpers import PASSWORD, bot_db, make_settings, scalar, scratch_root, wait_until
 

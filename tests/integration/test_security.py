@@ -112,7 +112,7 @@ def test_shell_gives_psql_the_password_in_memory_not_in_its_environment(
         seen.update(kwargs)
         return real_run(command, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", spy)  # the module _commands calls it through
+    monkeypatch.setattr(subprocess, "run", spy)  # the module _server_commands calls it through
     code, out, err = bot_db(awkward, "shell", "-c", "SELECT 1")
     assert code == 0, out + err
     assert "PGPASSWORD" not in seen["env"]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot_persistence.models import User
 from bot_persistence.project import project_root
-from bot_persistence.provision.embedded import EmbeddedCluster
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
 from bot_persistence.testing.databases import TestDatabases, template_hash

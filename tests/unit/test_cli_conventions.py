@@ -13,7 +13,7 @@ import pytest
 
 from bot_persistence import cli
 from bot_persistence.cli import _parser
-from bot_persistence.cli._commands import cmd_url
+from bot_persistence.cli._server_commands import cmd_url
 from bot_persistence.settings import Settings
 from tests.helpers import bot_db
 

@@ -2,9 +2,11 @@
 
 ``_main`` is the edge (arguments, settings, errors to one line and an exit
 code), ``_parser`` the tables of shared options and commands, ``_commands``
-one function per subcommand, ``_meta`` the commands about bot-db itself
-(``help``, ``completion``), ``output`` how lines and progress reach a person
-or a machine. They load on first use, so that :func:`run` can set up signal
+what every subcommand shares, ``_server_commands``, ``_schema_commands``,
+``_snapshot_commands`` and ``_branch_commands`` one function per subcommand,
+grouped by job, ``_meta`` the commands about bot-db itself (``help``,
+``completion``), ``output`` how lines and progress reach a person or a machine.
+They load on first use, so that :func:`run` can set up signal
 handling before the heavy imports (``_signals``).
 """
 

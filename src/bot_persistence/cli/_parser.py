@@ -21,10 +21,9 @@ from bot_persistence.cli._branch_commands import (
     cmd_branch_prune,
     cmd_branch_reset,
 )
-from bot_persistence.cli._commands import (
-    cmd_check,
+from bot_persistence.cli._meta import SHELLS, cmd_completion, cmd_help
+from bot_persistence.cli._schema_commands import (
     cmd_deploy,
-    cmd_down,
     cmd_downgrade,
     cmd_erd,
     cmd_migrate,
@@ -33,17 +32,22 @@ from bot_persistence.cli._commands import (
     cmd_revision,
     cmd_roundtrip,
     cmd_seed,
+)
+from bot_persistence.cli._server_commands import (
+    cmd_check,
+    cmd_down,
     cmd_shell,
     cmd_smoke,
-    cmd_snapshot_delete,
-    cmd_snapshot_list,
-    cmd_snapshot_restore,
-    cmd_snapshot_save,
     cmd_status,
     cmd_up,
     cmd_url,
 )
-from bot_persistence.cli._meta import SHELLS, cmd_completion, cmd_help
+from bot_persistence.cli._snapshot_commands import (
+    cmd_snapshot_delete,
+    cmd_snapshot_list,
+    cmd_snapshot_restore,
+    cmd_snapshot_save,
+)
 from bot_persistence.provision.scratch import DEFAULT_MAJOR
 
 __all__ = ["COMMANDS", "GLOBAL", "GROUPS", "SHARED", "Command", "Option", "build_parser"]

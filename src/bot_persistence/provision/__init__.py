@@ -8,9 +8,10 @@ install when one is chosen.
 """
 
 from bot_persistence.provision.base import Backend, BackendStatus, ServerReady
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.compose import ComposeBackend
 from bot_persistence.provision.docker import DockerBackend, throwaway_container
-from bot_persistence.provision.embedded import EmbeddedBackend, EmbeddedCluster
+from bot_persistence.provision.embedded import EmbeddedBackend
 from bot_persistence.provision.external import ExternalBackend
 from bot_persistence.provision.selection import BACKENDS, select_backend
 

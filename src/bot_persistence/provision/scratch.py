@@ -43,8 +43,9 @@ from typing import Any
 
 from bot_persistence.errors import BackendUnavailableError, ImageUnavailableError, PortInUseError
 from bot_persistence.provision.base import free_port
+from bot_persistence.provision.binaries import embedded_bin_dir
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.docker import throwaway_container
-from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
 from bot_persistence.provision.engine import (
     OFFLINE_IMAGE,
     engine_answers,

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from bot_persistence.errors import BackendUnavailableError, ConfigurationError
 from bot_persistence.provision.base import Backend
+from bot_persistence.provision.binaries import embedded_bin_dir
 from bot_persistence.provision.compose import ComposeBackend
 from bot_persistence.provision.docker import DockerBackend
-from bot_persistence.provision.embedded import EmbeddedBackend, embedded_bin_dir
+from bot_persistence.provision.embedded import EmbeddedBackend
 from bot_persistence.provision.engine import engine_answers
 from bot_persistence.provision.external import ExternalBackend
 from bot_persistence.settings import Settings, is_local_host

@@ -40,8 +40,9 @@ from psycopg import sql
 
 from bot_persistence.errors import ConfigurationError
 from bot_persistence.provision.base import pid_alive
+from bot_persistence.provision.binaries import embedded_bin_dir
+from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.docker import throwaway_container
-from bot_persistence.provision.embedded import EmbeddedCluster, embedded_bin_dir
 from bot_persistence.provision.scratch import cluster_settings, start_cluster
 from bot_persistence.settings import Settings
 
