@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from bot_persistence.errors import ForeignServerError, PortInUseError
+from bot_persistence.provision.base import pid_alive
 
 __all__ = [
     "Postmaster",
@@ -121,11 +122,20 @@ def _data_dir_of(pid: int) -> Path | None:
 
 
 def holder_of(port: int) -> str:
-    """Who listens on ``port``, in words: another dev server by its data directory, if seen."""
-    pid = _listener_of(port)
-    data_dir = _data_dir_of(pid) if pid else None
-    if data_dir is not None:
-        return f"another checkout's PostgreSQL (pid {pid}, data in {data_dir})"
+    """Who listens on ``port``, in words: another dev server by its data directory, if seen.
+
+    The socket's owner seen in one pass may be a backend that ends before its
+    command line is read; such a pass is tried again (five passes at most).
+    """
+    for _attempt in range(5):
+        pid = _listener_of(port)
+        if not pid:
+            break
+        data_dir = _data_dir_of(pid)
+        if data_dir is not None:
+            return f"another checkout's PostgreSQL (pid {pid}, data in {data_dir})"
+        if pid_alive(pid):
+            break  # a live process that is not a PostgreSQL server
     return "another program"
 
 
