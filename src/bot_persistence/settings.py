@@ -229,9 +229,11 @@ def _parse_database_url(raw: str) -> URL:
             "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (quote special characters "
             "in the password with %XX)"
         ) from None
-    if url.host is not None and "@" in url.host:
-        # make_url splits at the first "@": the rest of the password is now in the
-        # host, so the host must not be shown (nor this URL at all).
+    authority_and_path = raw.strip().partition("://")[2].partition("?")[0]
+    if authority_and_path.count("@") > 1:
+        # An unescaped "@" in the password: make_url splits at the first one and the
+        # rest of the password lands in the host or the database name (which may
+        # even parse as an address to connect to), so neither may be shown or used.
         raise InvalidDatabaseUrlError(
             "DATABASE_URL has more than one '@' before the host; write an '@' in the "
             "password as %40 (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"

@@ -109,8 +109,17 @@ def test_debug_shows_the_traceback() -> None:
 
 
 @pytest.mark.parametrize("command", [["check"], ["status"], ["up"], ["migrate"], ["seed"]])
-def test_a_url_with_an_unescaped_at_never_shows_the_password(command: list[str]) -> None:
-    settings = make(database_url="postgresql://bot:Sx7-first@second@127.0.0.1:1/bot")
+@pytest.mark.parametrize(
+    "password",
+    # The second one's "@1/" makes the rest of the password parse as host "1"
+    # (an address) and a database name: it must be refused, not connected to.
+    ["Sx7-first@second", "Sx7@1/second"],
+    ids=["into-the-host", "into-the-database"],
+)
+def test_a_url_with_an_unescaped_at_never_shows_the_password(
+    command: list[str], password: str
+) -> None:
+    settings = make(database_url=f"postgresql://bot:{password}@127.0.0.1:1/bot")
     code, out, err = bot_db(settings, *command)
     assert code == 2
     assert "%40" in err
