@@ -419,4 +419,24 @@ def faults(session: nox.Session) -> None:
 def _faults(session: nox.Session) -> None:
     """The fault suite; `integration` runs it too, which is how CI runs it."""
     # BOT_DB_FAULTS_SEED replays the random moments of a failed run.
-    session.run("pytest", "-m", "faults", "tests/faults", "-rA", *session.posargs)
+    args = _without_marker_expression(session.posargs)
+    session.run("pytest", "-m", "faults", "tests/faults", "-rA", *args)
+
+
+def _without_marker_expression(posargs: list[str]) -> list[str]:
+    """The arguments minus any `-m EXPR`: the fault run selects by its own marker.
+
+    `nox -s integration -- -m "integration and not docker"` narrows the
+    integration run; passed on as is, the later `-m` would replace `-m faults`
+    and select nothing (pytest's exit 5).
+    """
+    kept: list[str] = []
+    skip_next = False
+    for arg in posargs:
+        if skip_next:
+            skip_next = False
+        elif arg == "-m":
+            skip_next = True
+        elif not (arg.startswith("-m") and len(arg) > 2):
+            kept.append(arg)
+    return kept

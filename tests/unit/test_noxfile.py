@@ -104,3 +104,12 @@ def test_install_key_follows_pyproject_and_groups() -> None:
     )
     assert isinstance(keys, list)
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_the_fault_run_keeps_its_own_marker_when_integration_is_narrowed() -> None:
+    kept = in_noxfile(
+        "noxfile._without_marker_expression("
+        "['--db-pg', '18', '-m', 'integration and not docker', '-mslow', '--maxfail=1'])",
+        {},
+    )
+    assert kept == ["--db-pg", "18", "--maxfail=1"]
