@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -41,6 +42,7 @@ __all__ = [
     "ServerReady",
     "ensure_database",
     "free_port",
+    "is_zombie",
     "pid_alive",
     "port_accepts",
     "restoring_name",
@@ -163,8 +165,24 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # it exists, it is someone else's
-    return True
+        return not is_zombie(pid)  # it exists, it is someone else's
+    return not is_zombie(pid)
+
+
+def is_zombie(pid: int) -> bool:
+    """True when ``pid`` has exited but nobody has reaped it yet.
+
+    A server killed with kill -9 stays in the process table as a zombie where
+    no init reaps orphans (a container or VM whose pid 1 is a plain program):
+    ``kill(pid, 0)`` still succeeds on it, and taking it for a running server
+    left ``up`` waiting for a server that would never answer.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS) or the process is gone: not a zombie
+    # The state follows the command name, which is in parentheses and may hold any text.
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] == "Z"
 
 
 def ensure_database(settings: Settings) -> bool:

