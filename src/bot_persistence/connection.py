@@ -11,9 +11,10 @@ through a short-lived SQLAlchemy engine on psycopg 3; the bot's async engine
   statement prepared on another one does not exist. The statement timeout goes
   in the startup ``options`` only when nothing sits in between (PgBouncer
   refuses that parameter).
-- :func:`apply_statement_timeout`: behind a pooler, the timeout is set with
-  ``SET`` once per server connection (session pooling) or with ``SET LOCAL``
-  at the start of every transaction (transaction pooling).
+- :func:`statement_timeout_sql`: behind a pooler, the bot's pool
+  (:mod:`bot_persistence.pool`) sets the timeout with ``SET`` once per server
+  connection (session pooling) or ``SET LOCAL`` in every transaction
+  (transaction pooling).
 
 When a connection fails, libpq says why only in its message (psycopg gives
 connection failures no SQLSTATE), so :func:`translate_connect_error` reads the
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -53,8 +54,8 @@ from bot_persistence.settings import Settings
 __all__ = [
     "LOW_DISK_BYTES",
     "admin_url",
-    "apply_statement_timeout",
     "check_pooler",
+    "connect_failure",
     "connect_kwargs",
     "disk_full_error",
     "driver_message",
@@ -121,7 +122,7 @@ def connect_kwargs(settings: Settings, *, statement_timeout: bool = True) -> dic
 
     ``statement_timeout=False`` leaves the statement timeout out (the tooling:
     a migration may rightly run long). Behind a pooler the timeout is not here:
-    call :func:`apply_statement_timeout` on the engine as well.
+    see :func:`statement_timeout_sql`.
     """
     check_pooler(settings)
     kwargs: dict[str, Any] = {"connect_timeout": settings.connect_timeout}
@@ -146,34 +147,6 @@ def statement_timeout_sql(settings: Settings) -> tuple[str, str] | None:
     if settings.pooler == "session":
         return ("connect", f"SET statement_timeout = {settings.statement_timeout_ms}")
     return ("begin", f"SET LOCAL statement_timeout = {settings.statement_timeout_ms}")
-
-
-def apply_statement_timeout(engine: Engine, settings: Settings) -> None:
-    """Set the statement timeout on ``engine``'s connections where ``options`` cannot.
-
-    For an ``AsyncEngine`` pass its ``sync_engine``. Nothing happens when the
-    connection is direct (:func:`connect_kwargs` put it in the startup options).
-    """
-    plan = statement_timeout_sql(settings)
-    if plan is None:
-        return
-    when, statement = plan
-    if when == "connect":
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: object) -> None:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(statement)
-            finally:
-                cursor.close()
-            dbapi_connection.commit()
-
-        return
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(statement)
 
 
 def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:
@@ -317,6 +290,21 @@ _CONNECT_FAILURES = (
 )
 
 
+def connect_failure(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
+    """Our typed error when ``exc`` is a failed connect (refused, no such user...), else None.
+
+    A command whose server was killed part-way reconnects and is refused: that
+    is "no server answers, run `bot-db up`", not an unexpected database error.
+    """
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(original, psycopg.OperationalError):
+        return None
+    lowered = driver_message(exc).lower()
+    if any(phrase in lowered for phrase in _CONNECT_FAILURES):
+        return translate_connect_error(exc, settings)
+    return None
+
+
 def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
     """Our typed error for a driver failure during a call; ``None`` for anything else.
 
@@ -332,9 +320,9 @@ def translate_call_error(exc: BaseException, settings: Settings) -> BotPersisten
         )
     if not isinstance(original, psycopg.OperationalError):
         return None
-    lowered = driver_message(exc).lower()
-    if any(phrase in lowered for phrase in _CONNECT_FAILURES):
-        return translate_connect_error(exc, settings)
+    connect = connect_failure(exc, settings)
+    if connect is not None:
+        return connect
     full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
     if full is not None:  # a server that cannot write its log stops: say why
         return full

@@ -34,7 +34,7 @@ from bot_persistence.cli._signals import (
     signal_behind,
 )
 from bot_persistence.cli.output import Console
-from bot_persistence.connection import first_line
+from bot_persistence.connection import connect_failure, first_line
 from bot_persistence.devdb import branch_databases, branches
 from bot_persistence.errors import BotPersistenceError, ConfigurationError
 from bot_persistence.project import env_file
@@ -79,7 +79,8 @@ _USES_DATABASE = frozenset({"migrate", "downgrade", "revision", "seed", "shell",
 def _settings_error(exc: ValidationError) -> ConfigurationError:
     first = exc.errors()[0]
     name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
-    return ConfigurationError(f"{name}: {first['msg']}; fix it in .env or the environment")
+    message = first["msg"].removeprefix("Value error, ")  # pydantic's wrapping of our own text
+    return ConfigurationError(f"{name}: {message}; fix it in .env or the environment")
 
 
 def main(
@@ -161,6 +162,10 @@ def main(
         # Not one of ours: say what the server said, in one line, without the URL.
         if args.debug:
             raise
+        typed = connect_failure(exc, settings) if settings is not None else None
+        if typed is not None:
+            out.error(redact(str(typed), settings))
+            return typed.exit_code
         line = f"unexpected database error: {first_line(exc)}; run with --debug for the traceback"
         out.error(redact(line, settings))
         return 1
