@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         validate_default=True,
+        # A rejected value may be a password: a validation error names the setting only.
+        hide_input_in_errors=True,
     )
 
     database_url: SecretStr | None = Field(
@@ -123,6 +125,16 @@ class Settings(BaseSettings):
         """``DATABASE_URL=`` in ``.env`` means "not set", as a person reading it expects."""
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator(
+        "postgres_host", "postgres_db", "postgres_user", "postgres_password", mode="before"
+    )
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """libpq passes connection parameters as C strings: a NUL would cut them short."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("holds a NUL character, which PostgreSQL cannot take; remove it")
         return value
 
     @property
@@ -237,6 +249,11 @@ def _parse_database_url(raw: str) -> URL:
         raise InvalidDatabaseUrlError(
             "DATABASE_URL has more than one '@' before the host; write an '@' in the "
             "password as %40 (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+        )
+    parts = [url.username, url.password, url.host, url.database, *map(str, url.query.values())]
+    if any("\x00" in part for part in parts if part):
+        raise InvalidDatabaseUrlError(
+            "DATABASE_URL holds a NUL character (%00), which PostgreSQL cannot take; remove it"
         )
     if url.drivername not in _ACCEPTED_SCHEMES:
         raise InvalidDatabaseUrlError(

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot_persistence import cli
 from bot_persistence.settings import Settings
@@ -123,6 +124,21 @@ def test_a_url_with_an_unescaped_at_never_shows_the_password(
     code, out, err = bot_db(settings, *command)
     assert code == 2
     assert "%40" in err
+    assert "Sx7" not in out + err and "second" not in out + err
+
+
+def test_a_nul_in_the_password_is_refused_without_showing_it() -> None:
+    # libpq reads its parameters as C strings: the password would be cut at the NUL.
+    with pytest.raises(ValidationError, match="NUL") as refused:
+        make(postgres_password="Sx7\x00second")
+    assert "second" not in str(refused.value)
+
+
+def test_a_nul_in_the_url_is_refused_without_showing_it() -> None:
+    settings = make(database_url="postgresql://bot:Sx7%00second@127.0.0.1:1/bot")
+    code, out, err = bot_db(settings, "url")
+    assert code == 2
+    assert "NUL" in err
     assert "Sx7" not in out + err and "second" not in out + err
 
 
