@@ -34,9 +34,9 @@ from bot_persistence.cli._signals import (
     signal_behind,
 )
 from bot_persistence.cli.output import Console
-from bot_persistence.connection import connect_failure, first_line
+from bot_persistence.connection import first_line, translate_call_error
 from bot_persistence.devdb import branch_databases, branches
-from bot_persistence.errors import BotPersistenceError, ConfigurationError
+from bot_persistence.errors import BotPersistenceError, ConfigurationError, ConnectionLostError
 from bot_persistence.project import env_file
 from bot_persistence.provision.selection import is_managed_url
 from bot_persistence.settings import Settings
@@ -162,7 +162,7 @@ def main(
         # Not one of ours: say what the server said, in one line, without the URL.
         if args.debug:
             raise
-        typed = connect_failure(exc, settings) if settings is not None else None
+        typed = _database_gone(exc, settings) if settings is not None else None
         if typed is not None:
             out.error(redact(str(typed), settings))
             return typed.exit_code
@@ -175,6 +175,23 @@ def main(
         if signal_behind(exc) is None or args.debug:
             raise
         return _interrupted(out, signal_behind(exc))
+
+
+def _database_gone(exc: SQLAlchemyError, settings: Settings) -> BotPersistenceError | None:
+    """Our typed error when the server refused or dropped the command's connection.
+
+    A command outlives its server when that is stopped or killed part-way: the
+    next connect is refused, or the open connection is lost. Either way the
+    line names the next step, not "unexpected database error".
+    """
+    typed = translate_call_error(exc, settings)
+    if isinstance(typed, ConnectionLostError):
+        return ConnectionLostError(
+            f"the connection to the server at {settings.host}:{settings.port} was lost "
+            "part-way (the server stopped or restarted); run `bot-db up`, then this "
+            "command again"
+        )
+    return typed
 
 
 def _interrupted(out: Console, interrupt: BaseException | None) -> int:
