@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from tests.helpers import wait_until
 
 from bot_persistence.provision.base import is_zombie, pid_alive
 from bot_persistence.provision.processes import is_postgres_process
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="zombies are read from /proc")
 
