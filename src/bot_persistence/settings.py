@@ -21,10 +21,12 @@ from sqlalchemy.exc import ArgumentError
 
 from bot_persistence.errors import InvalidDatabaseUrlError
 
-__all__ = ["BackendName", "Environment", "PoolerMode", "Settings", "is_local_host"]
+__all__ = ["BackendName", "Environment", "ImagePull", "PoolerMode", "Settings", "is_local_host"]
 
 BackendName = Literal["auto", "embedded", "docker", "compose", "external"]
 Environment = Literal["development", "test", "production"]
+#: When the container backends may pull an absent PostgreSQL image from a registry.
+ImagePull = Literal["missing", "never"]
 #: What sits between the bot and PostgreSQL: nothing, or PgBouncer in one of its
 #: pool modes. ``statement`` is accepted here so that using it fails with a line
 #: that says why (:func:`bot_persistence.connection.connect_kwargs`).
@@ -69,6 +71,12 @@ class Settings(BaseSettings):
         default=SecretStr("bot-dev-password"), validation_alias=_env("POSTGRES_PASSWORD")
     )
     postgres_image: str = Field(default="postgres:18", validation_alias=_env("POSTGRES_IMAGE"))
+    image_pull: ImagePull = Field(
+        default="missing",
+        validation_alias=_env("BOT_DB_IMAGE_PULL"),
+        description="missing: pull an absent image, as `docker run` does; never: use only "
+        "images on this machine (offline, or a CI that must not reach a registry).",
+    )
 
     backend: BackendName = Field(default="auto", validation_alias=_env("BOT_DB_BACKEND"))
     environment: Environment = Field(

@@ -103,6 +103,36 @@ esac""",
     assert "POSTGRES_IMAGE=bot-persistence/postgres:15-offline" in err
 
 
+def test_image_pull_never_names_the_absent_image_without_asking_a_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BOT_DB_IMAGE_PULL=never: an absent image is an error at once, and no pull runs.
+    tried = tmp_path / "pull-tried"
+    fake_docker(
+        tmp_path,
+        monkeypatch,
+        f"""case "$1 $2" in
+  "version --format") echo 20.10.24 ;;
+  "compose version") exit 1 ;;
+  "ps --all") exit 0 ;;
+  "pull "*) touch {tried}; exit 1 ;;
+  *) exit 1 ;;
+esac""",
+    )
+    settings = make(postgres_image="postgres:18", image_pull="never")
+    code, _, err = bot_db(settings, "up", "--backend", "compose")
+    assert code == 2
+    assert "image postgres:18 is not on this machine and BOT_DB_IMAGE_PULL=never" in err
+    assert "nox -s image" in err
+    assert not tried.exists()
+
+
+def test_image_pull_is_missing_or_never() -> None:
+    assert Settings.from_values().image_pull == "missing"
+    with pytest.raises(ValueError, match="'missing' or 'never'"):
+        Settings.from_values(image_pull="always")
+
+
 def test_compose_v2_is_preferred_and_v1_is_the_fallback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,6 +208,9 @@ def test_container_image_for_a_major(
     monkeypatch.setattr(scratch, "image_present", lambda image: image in present)
     monkeypatch.setattr(scratch, "ensure_image_cli", ensure)
     assert scratch.container_image_for(15, "postgres:18", pull=True) == expected
+    # BOT_DB_IMAGE_PULL=never: what is here serves, nothing is pulled.
+    here = None if expected == "postgres:15" and not present else expected
+    assert scratch.container_image_for(15, "postgres:18", pull=True, may_pull=False) == here
     # POSTGRES_IMAGE of another major is never used for this one.
     assert scratch.container_image_for(18, "postgres:15", pull=False) is None
 

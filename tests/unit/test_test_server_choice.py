@@ -68,17 +68,21 @@ def test_db_pg_runs_in_a_container_of_that_major_where_one_can_run(
 ) -> None:
     from bot_persistence.provision import scratch
 
-    asked: list[tuple[int, str | None, bool]] = []
+    asked: list[tuple[int, str | None, bool, bool]] = []
 
-    def image_for(major: int, image: str | None, *, pull: bool = False) -> str:
-        asked.append((major, image, pull))
+    def image_for(
+        major: int, image: str | None, *, pull: bool = False, may_pull: bool = True
+    ) -> str:
+        asked.append((major, image, pull, may_pull))
         return f"postgres:{major}"
 
     monkeypatch.setattr(scratch, "container_image_for", image_for)
     choice = choose_server(None, None, {"POSTGRES_IMAGE": "mine:15"}, major=16)
     assert (choice.backend, choice.image) == ("docker", "postgres:16")
     assert "PostgreSQL 16" in choice.reason
-    assert asked == [(16, "mine:15", True)]
+    # BOT_DB_IMAGE_PULL=never reaches the image look-up: nothing may be pulled.
+    choose_server(None, None, {"BOT_DB_IMAGE_PULL": "never"}, major=16)
+    assert asked == [(16, "mine:15", True, True), (16, None, True, False)]
 
 
 @pytest.mark.parametrize(

@@ -248,7 +248,10 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
         with out.step(f"server    starting a throw-away PostgreSQL {major}"):
             scratch = stack.enter_context(
                 throwaway_server(
-                    major, image=settings.postgres_image, prefer_container=args.container
+                    major,
+                    image=settings.postgres_image,
+                    prefer_container=args.container,
+                    may_pull=settings.image_pull == "missing",
                 )
             )
         return run(scratch.settings, scratch.source)

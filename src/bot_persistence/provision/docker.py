@@ -134,8 +134,8 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
-def _ensure_image(client: docker.DockerClient, image: str) -> None:
-    """Pull ``image`` when absent; where no registry answers, say how to build it offline."""
+def _ensure_image(client: docker.DockerClient, image: str, *, may_pull: bool) -> None:
+    """Pull ``image`` when absent (if ``may_pull``); else say how to build it offline."""
     import docker.errors
 
     try:
@@ -143,6 +143,8 @@ def _ensure_image(client: docker.DockerClient, image: str) -> None:
         return
     except docker.errors.ImageNotFound:
         pass
+    if not may_pull:
+        raise image_unavailable(image, may_pull=False)
     _log.info("image %s is not here; pulling it", image)
     try:
         client.images.pull(image)
@@ -270,7 +272,7 @@ def throwaway_container(settings: Settings) -> Iterator[Settings]:
     client = docker_client()
     try:
         remove_stale_containers(client)
-        _ensure_image(client, settings.postgres_image)
+        _ensure_image(client, settings.postgres_image, may_pull=settings.image_pull == "missing")
     finally:
         client.close()
     container = _postgres_container(settings, role=ROLE_THROWAWAY, host_port=None, durable=False)
@@ -330,7 +332,11 @@ class DockerBackend(Backend):
                 found.remove(force=True, v=True)
             if port_accepts("127.0.0.1", self.settings.postgres_port):
                 raise PortInUseError(self.settings.postgres_port)
-            _ensure_image(client, self.settings.postgres_image)
+            _ensure_image(
+                client,
+                self.settings.postgres_image,
+                may_pull=self.settings.image_pull == "missing",
+            )
         finally:
             client.close()
         container = _postgres_container(

@@ -67,8 +67,14 @@ def engine_down(detail: str) -> DockerEngineDownError:
     )
 
 
-def image_unavailable(image: str) -> ImageUnavailableError:
-    """The error for an image that is absent and cannot be pulled."""
+def image_unavailable(image: str, *, may_pull: bool = True) -> ImageUnavailableError:
+    """The error for an image that is absent and cannot (or may not) be pulled."""
+    if not may_pull:
+        return ImageUnavailableError(
+            f"image {image} is not on this machine and BOT_DB_IMAGE_PULL=never forbids "
+            f"pulling it: run `nox -s image` to build {OFFLINE_IMAGE} offline and set "
+            f"POSTGRES_IMAGE={OFFLINE_IMAGE} in .env, or `docker pull {image}` yourself"
+        )
     return ImageUnavailableError(
         f"image {image} is not on this machine and no registry could be reached to pull it: "
         f"run `nox -s image` to build {OFFLINE_IMAGE} offline and set "
@@ -135,15 +141,18 @@ def container_image(configured: str | None) -> str:
     return official
 
 
-def ensure_image_cli(image: str, *, pull_timeout: float = 600.0) -> bool:
+def ensure_image_cli(image: str, *, may_pull: bool = True, pull_timeout: float = 600.0) -> bool:
     """Make sure ``image`` is on this machine; True when it had to be pulled.
 
-    An absent image is pulled, as ``docker run`` would; where no registry can
-    be reached that fails within a second or two, and the error names the
-    offline image as the way out.
+    An absent image is pulled, as ``docker run`` would, unless ``may_pull`` is
+    False (``BOT_DB_IMAGE_PULL=never``): then nothing leaves the machine. Where
+    no registry can be reached the pull fails within a second or two; either
+    way the error names the offline image as the way out.
     """
     if image_present(image):
         return False
+    if not may_pull:
+        raise image_unavailable(image, may_pull=False)
     _log.info("image %s is not here; pulling it", image)
     pulled = _docker("pull", "--quiet", image, timeout=pull_timeout)
     if pulled.returncode != 0:

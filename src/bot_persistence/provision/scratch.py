@@ -164,13 +164,16 @@ def _container_support() -> bool:
     return importlib.util.find_spec("testcontainers") is not None and engine_answers()
 
 
-def container_image_for(major: int, image: str | None, *, pull: bool = False) -> str | None:
+def container_image_for(
+    major: int, image: str | None, *, pull: bool = False, may_pull: bool = True
+) -> str | None:
     """An image of ``major`` for a container, or None when containers cannot serve it.
 
     ``image`` (POSTGRES_IMAGE) when its tag names ``major``, else the official
     ``postgres:NN``: the first one here. With ``pull`` (a container is
     preferred), the offline image serves too when it is of ``major``, and the
-    official one is pulled when none is here.
+    official one is pulled when none is here, unless ``may_pull`` is False
+    (``BOT_DB_IMAGE_PULL=never``).
     """
     if not _container_support():
         return None
@@ -178,7 +181,7 @@ def container_image_for(major: int, image: str | None, *, pull: bool = False) ->
     candidates = [img for img in (image, official, OFFLINE_IMAGE if pull else None) if img]
     candidates = [img for img in dict.fromkeys(candidates) if _image_major(img) == major]
     found = next((img for img in candidates if image_present(img)), None)
-    if found is not None or not pull:
+    if found is not None or not (pull and may_pull):
         return found
     try:
         ensure_image_cli(official)
@@ -222,21 +225,24 @@ def throwaway_server(
     timeout: float = 30.0,
     image: str | None = None,
     prefer_container: bool = False,
+    may_pull: bool = True,
 ) -> Iterator[ScratchServer]:
     """Start a fresh server of ``major``; delete it on exit. ``image`` is POSTGRES_IMAGE.
 
-    ``prefer_container`` asks for a container first (see the module's docstring).
+    ``prefer_container`` asks for a container first (see the module's docstring);
+    ``may_pull`` False (``BOT_DB_IMAGE_PULL=never``) uses only images here.
     """
     password = secrets.token_urlsafe(16)
     fallback = ""
     if prefer_container:
-        in_container = container_image_for(major, image, pull=True)
+        in_container = container_image_for(major, image, pull=True, may_pull=may_pull)
         if in_container is not None:
             with _container_server(in_container, password) as server:
                 yield server
             return
         fallback = (
-            f"; no container: no image of PostgreSQL {major} here or from a registry"
+            f"; no container: no image of PostgreSQL {major} here"
+            + (" or from a registry" if may_pull else " (BOT_DB_IMAGE_PULL=never)")
             if engine_answers()
             else "; no container: no Docker engine answers"
         )

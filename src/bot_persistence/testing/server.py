@@ -121,24 +121,31 @@ def choose_server(
         )
     image = environ.get("POSTGRES_IMAGE", "").strip() or None
     if major is not None and requested in ("auto", "docker"):
-        return _server_of_major(major, image, required=requested == "docker")
+        may_pull = environ.get("BOT_DB_IMAGE_PULL", "").strip().lower() != "never"
+        return _server_of_major(major, image, required=requested == "docker", may_pull=may_pull)
     if requested == "docker":
         return ServerChoice("docker", "a throw-away container (--db-backend docker)", image=image)
     return ServerChoice("embedded", "a throw-away embedded server on tmpfs")
 
 
-def _server_of_major(major: int, image: str | None, *, required: bool) -> ServerChoice:
-    """A container of ``major`` where one can run; else the embedded server, saying so."""
+def _server_of_major(
+    major: int, image: str | None, *, required: bool, may_pull: bool = True
+) -> ServerChoice:
+    """A container of ``major`` where one can run; else the embedded server, saying so.
+
+    ``may_pull`` False (``BOT_DB_IMAGE_PULL=never``) uses only images on this machine.
+    """
     from bot_persistence.provision.engine import engine_answers
     from bot_persistence.provision.scratch import container_image_for
 
-    found = container_image_for(major, image, pull=True)
+    found = container_image_for(major, image, pull=True, may_pull=may_pull)
     if found is not None:
         return ServerChoice(
             "docker", f"PostgreSQL {major} in a throw-away container of {found}", image=found
         )
+    where = " or from a registry" if may_pull else " (BOT_DB_IMAGE_PULL=never)"
     why = (
-        f"no image of PostgreSQL {major} here or from a registry"
+        f"no image of PostgreSQL {major} here{where}"
         if engine_answers()
         else "no Docker engine answers"
     )
