@@ -12,6 +12,7 @@ import pytest
 from bot_persistence.cli.output import Console
 from bot_persistence.project import env_file
 from bot_persistence.provision import select_backend
+from bot_persistence.provision.base import free_port
 from bot_persistence.provision.selection import is_managed_url
 from bot_persistence.settings import Settings
 from tests.helpers import bot_db, wait_until
@@ -150,9 +151,16 @@ def test_a_branch_databases_url_counts_as_managed_too() -> None:
 
 
 def test_bot_db_treats_a_managed_database_url_as_the_managed_server(tmp_path: Path) -> None:
+    # A free port: the checkout's own dev server may be up on 5433 (onboarding runs
+    # these tests beside it), and would be named as another checkout's server.
+    port = free_port()
     settings = Settings.from_values(
-        database_url=MANAGED, data_dir=tmp_path / "devdb", branch_databases=False
+        database_url=MANAGED.replace(":5433/", f":{port}/"),
+        postgres_port=port,
+        data_dir=tmp_path / "devdb",
+        branch_databases=False,
     )
-    code, out, _ = bot_db(settings, "status", "--json")
+    code, out, err = bot_db(settings, "status", "--json")
+    assert out, err
     assert json.loads(out)["backend"] != "external"
     assert code in (0, 1)  # no server runs here: what matters is whose it is
