@@ -12,7 +12,7 @@ translated here, and the unit of work it happened in is rolled back.
 from __future__ import annotations
 
 import contextlib
-import unicodedata
+import re
 from collections.abc import Iterator
 from typing import TypeVar
 
@@ -83,9 +83,29 @@ def check_position(value: object, what: str = "position") -> int:
     return value
 
 
+#: Unicode's control characters (category Cc) are exactly C0, DEL and C1: a regex
+#: finds one in C, where asking ``unicodedata`` per character costs a call each.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def has_control_characters(text: str) -> bool:
     """True when ``text`` holds a NUL byte or another control character."""
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    return _CONTROL_CHARACTER.search(text) is not None
+
+
+def _is_unencodable(text: str) -> bool:
+    """True when UTF-8 cannot hold ``text``: for a ``str`` only a lone surrogate does that."""
+    if text.isascii():  # the usual case, answered without encoding a copy
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+#: Values that hold no text: skipped without a call.
+_NO_TEXT = (int, float, bool, type(None))
 
 
 def find_unencodable(value: object) -> str | None:
@@ -93,18 +113,23 @@ def find_unencodable(value: object) -> str | None:
 
     A lone surrogate (``json.loads('"\\ud800"')`` makes one) is a ``str`` in
     Python but not Unicode text; the driver would fail on it mid-statement.
+    A model's field values are walked as they are (no ``model_dump`` copy):
+    this runs on every write a repository validates.
     """
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
     if isinstance(value, str):
-        return value if any(unicodedata.category(char) == "Cs" for char in value) else None
-    if isinstance(value, dict):
+        return value if _is_unencodable(value) else None
+    if isinstance(value, BaseModel):
+        value = value.__dict__.values()
+    elif isinstance(value, dict):
         value = [*value.keys(), *value.values()]
-    if isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            found = find_unencodable(item)
-            if found is not None:
-                return found
+    elif not isinstance(value, list | tuple | set | frozenset):
+        return None  # a number, a bool, None, a datetime: nothing to encode as text
+    for item in value:
+        if type(item) in _NO_TEXT:
+            continue
+        found = find_unencodable(item)
+        if found is not None:
+            return found
     return None
 
 
