@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,28 @@ def test_deploy_sql_writes_the_sql_and_runs_nothing(settings: Settings, tmp_path
     assert "CREATE TABLE alembic_version" in sql and f"'{HEAD}'" in sql
     assert "nothing was run" in out
     assert migrations.current_revision(settings) is None
+
+
+def test_deploy_json_reports_the_plan_and_what_ran(settings: Settings) -> None:
+    code, out, err = bot_db(production(settings), "deploy", "--json", "--sql", "-")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["current"], report["target"], len(report["steps"])) == (None, HEAD, 2)
+    assert "CREATE TABLE alembic_version" in report["sql"]
+    assert migrations.current_revision(settings) is None
+
+    code, out, err = bot_db(production(settings), "deploy", "--json")
+    assert code == 0, err
+    assert (json.loads(out)["ran"], json.loads(out)["after"]) == (True, HEAD)
+    code, out, _ = bot_db(production(settings), "deploy", "--json")
+    assert json.loads(out) == {
+        "database": settings.database,
+        "current": HEAD,
+        "target": HEAD,
+        "steps": [],
+        "ran": False,
+        "after": HEAD,
+    }
 
 
 @pytest.mark.parametrize(

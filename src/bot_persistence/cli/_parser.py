@@ -229,7 +229,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("downgrade", cmd_downgrade, ("yes", "force", "json"), _downgrade),
     Command("revision", cmd_revision, ("json",), _revision),
     Command("seed", cmd_seed, ("json",), _seed_force),
-    Command("deploy", cmd_deploy, (), _deploy),
+    Command("deploy", cmd_deploy, ("json",), _deploy),
     Command("roundtrip", cmd_roundtrip, ("json",), _roundtrip),
     Command("reset", cmd_reset, ("backend", "yes", "force", "json"), _reset),
     Command("save", cmd_snapshot_save, ("name", "yes", "json"), group="snapshot"),

@@ -79,18 +79,28 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings, out: Console) -> in
     out.ok(f"plan      {planned.summary()}")
     for step in planned.steps:
         out.line(f"    {step.revision}  {step.message}")
+    report: dict[str, object] = {
+        "database": planned.database,
+        "current": planned.current,
+        "target": planned.target,
+        "steps": [{"revision": step.revision, "message": step.message} for step in planned.steps],
+    }
     if args.sql is not None:
         rendered = deploy.upgrade_sql(settings, planned)
         if args.sql == "-":
+            report_json(args, out, {**report, "sql": rendered})
             out.line(rendered.rstrip("\n"))
         else:
             Path(args.sql).write_text(rendered, encoding="utf-8")
+            report_json(args, out, {**report, "sql_file": args.sql, "ran": False})
             out.ok(f"sql       wrote {args.sql} for review; nothing was run")
         return 0
     if planned.up_to_date:
+        report_json(args, out, {**report, "ran": False, "after": planned.current})
         out.ok(f"deploy    nothing to do: at {planned.current or 'base'}")
         return 0
     result = deploy.deploy(settings, planned)
+    report_json(args, out, {**report, "ran": True, "after": result.after})
     out.ok(f"deploy    {result.before or 'base'} -> {result.after}")
     return 0
 
