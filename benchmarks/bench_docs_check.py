@@ -1,10 +1,11 @@
 """`nox -s docs-check`'s work (a new process checking every doc) against importing the CLI.
 
-The baseline is what any ``bot-db`` invocation pays before doing anything: a
-new interpreter importing the package (SQLAlchemy, pydantic, the models).
-docs-check adds reading the docs, the parser, the noxfile and generating the
-ER diagram; it should stay a small multiple of that, cheap enough for CI and
-for running before every push.
+The baseline is what any command that reads the schema pays before doing
+anything: a new interpreter importing the settings and the models (SQLAlchemy,
+pydantic). ``import bot_persistence.cli`` alone no longer is that: the command
+line loads its commands lazily. docs-check adds reading the docs, the parser,
+the noxfile and generating the ER diagram; it should stay a small multiple of
+that, cheap enough for CI and for running before every push.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def _python(*args: str) -> None:
 
 def run(bench: Bench) -> None:
     baseline = bench.time(
-        "new process importing bot_persistence.cli (baseline)",
-        lambda: _python("-c", "import bot_persistence.cli"),
+        "new process importing the settings and the models (baseline)",
+        lambda: _python("-c", "import bot_persistence.models, bot_persistence.settings"),
         repeat=RUNS,
         warmup=1,
     )
