@@ -12,17 +12,15 @@ stamped with several revisions, or code whose history has several heads.
 from __future__ import annotations
 
 import dataclasses
-import io
 
-from alembic import command
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from bot_persistence.connection import connected_engine
-from bot_persistence.errors import ConfigurationError, SchemaAheadOfCodeError
+from bot_persistence.errors import SchemaAheadOfCodeError
+from bot_persistence.migrations import status
 from bot_persistence.migrations.runner import (
     MigrationResult,
-    alembic_config,
     head_revision,
     script_directory,
     upgrade,
@@ -97,15 +95,8 @@ def upgrade_sql(settings: Settings, planned: DeployPlan) -> str:
     """The SQL the plan runs, as Alembic renders it offline (nothing is sent to the server)."""
     if planned.up_to_date or planned.target is None:
         return ""
-    buffer = io.StringIO()
-    config = alembic_config(settings)
-    config.output_buffer = buffer  # where offline mode writes its SQL
     span = f"{planned.current}:{planned.target}" if planned.current else planned.target
-    try:
-        command.upgrade(config, span, sql=True)
-    except CommandError as exc:
-        raise ConfigurationError(f"cannot render the SQL of {planned.summary()}: {exc}") from None
-    return buffer.getvalue()
+    return status.upgrade_sql(settings, span)
 
 
 def deploy(settings: Settings, planned: DeployPlan) -> MigrationResult:
