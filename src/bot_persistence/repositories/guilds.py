@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import ReturningInsert
@@ -23,6 +23,7 @@ from bot_persistence.repositories.base import (
     StrictModel,
     check_id,
     check_text,
+    from_stored_row,
     has_control_characters,
     translate_constraint_errors,
     validate,
@@ -106,19 +107,8 @@ def _upsert(fields: tuple[str, ...]) -> ReturningInsert[Any]:
 
 
 def _stored(guild_id: int, row: tuple[Any, ...]) -> GuildConfig:
-    """The GuildConfig a row of ``_FIELDS`` holds.
-
-    Validated, which pydantic-core does faster than ``model_construct``'s Python
-    loop; a row our validators would refuse (written by hand in SQL) is still
-    returned as it is stored rather than failing the read.
-    """
-    values = dict(zip(_FIELDS, row, strict=True))
-    values["guild_id"] = guild_id
-    values["stored"] = True
-    try:
-        return GuildConfig.model_validate(values)
-    except ValidationError:
-        return GuildConfig.model_construct(**values)
+    """The GuildConfig a row of ``_FIELDS`` holds."""
+    return from_stored_row(GuildConfig, _FIELDS, row, guild_id=guild_id, stored=True)
 
 
 class GuildSettingsRepository(Repository):

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import ReturningInsert
@@ -22,6 +22,7 @@ from bot_persistence.repositories.base import (
     StrictModel,
     check_id,
     check_text,
+    from_stored_row,
     translate_constraint_errors,
     validate,
 )
@@ -77,19 +78,8 @@ def _upsert(fields: tuple[str, ...]) -> ReturningInsert[Any]:
 
 
 def _stored(user_id: int, row: tuple[Any, ...]) -> Preferences:
-    """The Preferences a row of ``_FIELDS`` holds.
-
-    Validated, which pydantic-core does faster than ``model_construct``'s Python
-    loop; a row our validators would refuse (written by hand in SQL) is still
-    returned as it is stored rather than failing the read.
-    """
-    values = dict(zip(_FIELDS, row, strict=True))
-    values["user_id"] = user_id
-    values["stored"] = True
-    try:
-        return Preferences.model_validate(values)
-    except ValidationError:
-        return Preferences.model_construct(**values)
+    """The Preferences a row of ``_FIELDS`` holds."""
+    return from_stored_row(Preferences, _FIELDS, row, user_id=user_id, stored=True)
 
 
 class UserPreferencesRepository(Repository):
