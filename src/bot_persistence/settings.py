@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def may_pull_images(self) -> bool:
+        """True when the container backends may pull an absent image (BOT_DB_IMAGE_PULL)."""
+        return self.image_pull == "missing"
+
+    @property
     def url(self) -> URL:
         """The SQLAlchemy URL for the configured database, always on the psycopg driver."""
         if self.database_url is None:

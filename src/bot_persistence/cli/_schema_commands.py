@@ -261,7 +261,7 @@ def cmd_roundtrip(args: argparse.Namespace, settings: Settings, out: Console) ->
                     major,
                     image=settings.postgres_image,
                     prefer_container=args.container,
-                    may_pull=settings.image_pull == "missing",
+                    may_pull=settings.may_pull_images,
                 )
             )
         return run(scratch.settings, scratch.source)

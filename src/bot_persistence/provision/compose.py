@@ -245,9 +245,7 @@ class ComposeBackend(Backend):
         running = container_id is not None and self._state(container_id)[0] == "running"
         if not running and port_accepts("127.0.0.1", port):
             raise PortInUseError(port)
-        ensure_image_cli(
-            self.settings.postgres_image, may_pull=self.settings.image_pull == "missing"
-        )
+        ensure_image_cli(self.settings.postgres_image, may_pull=self.settings.may_pull_images)
         created = not self._volume_exists()
         result = self._compose("up", "--detach", SERVICE)
         if result.returncode != 0:

@@ -272,7 +272,7 @@ def throwaway_container(settings: Settings) -> Iterator[Settings]:
     client = docker_client()
     try:
         remove_stale_containers(client)
-        _ensure_image(client, settings.postgres_image, may_pull=settings.image_pull == "missing")
+        _ensure_image(client, settings.postgres_image, may_pull=settings.may_pull_images)
     finally:
         client.close()
     container = _postgres_container(settings, role=ROLE_THROWAWAY, host_port=None, durable=False)
@@ -335,7 +335,7 @@ class DockerBackend(Backend):
             _ensure_image(
                 client,
                 self.settings.postgres_image,
-                may_pull=self.settings.image_pull == "missing",
+                may_pull=self.settings.may_pull_images,
             )
         finally:
             client.close()
