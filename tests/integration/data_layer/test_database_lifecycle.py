@@ -361,7 +361,7 @@ async def test_a_backend_killed_under_load_gives_typed_errors_and_the_pool_recov
                     calls["ok"] += 1
                 except DatabaseUnavailableError as exc:
                     errors.append(exc)
-                    await asyncio.sleep(0.01)  # back off while the server recovers
+                    await asyncio.sleep(0.01)  # wait-ok: paces a load worker
 
         workers = [asyncio.create_task(worker(n)) for n in range(8)]
         try:
