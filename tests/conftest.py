@@ -30,10 +30,14 @@ def settings(db_factory: Callable[..., TestDatabase]) -> Settings:
 
 
 # Hypothesis: a small example budget on a laptop, a larger one in CI (HYPOTHESIS_PROFILE=ci,
-# set by `nox -s tests` when CI is set). Both without a per-example deadline: examples talk
-# to a real server, whose first call in a test is slower than the rest.
+# set by `nox -s tests` when CI is set), and thousands per property in the deep run
+# (HYPOTHESIS_PROFILE=deep, `nox -s properties`, once per CI run). None has a per-example
+# deadline: examples talk to a real server, whose first call in a test is slower.
 hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)
 hypothesis_settings.register_profile(
     "ci", max_examples=150, deadline=None, print_blob=True, derandomize=False
+)
+hypothesis_settings.register_profile(
+    "deep", max_examples=2000, deadline=None, print_blob=True, derandomize=False
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
