@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -48,6 +48,7 @@ from bot_persistence.errors import (
 )
 from bot_persistence.pool import Connection, Pool, conninfo
 from bot_persistence.project import versions_dir
+from bot_persistence.retry import DEFAULT_ATTEMPTS, run_retrying
 from bot_persistence.schema_version import (
     check_schema,
     known_revisions,
@@ -61,6 +62,7 @@ from bot_persistence.waiting import Backoff, retry_async
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "UnitOfWork", "translate_call_error"]
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Seconds :meth:`Database.close` waits for units of work in flight.
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
@@ -186,6 +188,24 @@ class Database:
         the block rolls back everything the block did.
         """
         return UnitOfWork(self._pool, self._units)
+
+    async def retrying(
+        self, work: Callable[[Session], Awaitable[T]], *, attempts: int = DEFAULT_ATTEMPTS
+    ) -> T:
+        """Run ``await work(session)`` as a unit of work, again after a deadlock or conflict.
+
+        For units that may collide with others (rows locked in varying orders,
+        ``SERIALIZABLE`` transactions): a :class:`~bot_persistence.errors.DeadlockError`
+        or :class:`~bot_persistence.errors.SerializationError` (``retryable``) rolls
+        the unit back, and it runs again in a new one, up to ``attempts`` times in
+        all, with a short jittered pause between (:mod:`bot_persistence.retry`)::
+
+            async def add(session: Session) -> None:
+                await PlaylistRepository(session).add_track(...)
+
+            await db.retrying(add)
+        """
+        return await run_retrying(self, work, attempts=attempts)
 
     # -- shutdown ----------------------------------------------------------------------
 

@@ -152,7 +152,8 @@ class Pool:
                 try:
                     await transaction.__aexit__(None, None, None)
                 except psycopg.OperationalError as exc:
-                    raise self._call_error(exc) from exc
+                    # Lost now, the COMMIT may have reached the server: outcome unknown.
+                    raise self._call_error(exc, during_commit=True) from exc
             elif not conn.broken:
                 # psycopg logs, and does not raise, a rollback that fails.
                 await transaction.__aexit__(type(error), error, error.__traceback__)
@@ -189,8 +190,10 @@ class Pool:
         self._stand_ins.add(conn)
         return conn
 
-    def _call_error(self, exc: psycopg.OperationalError) -> BaseException:
-        return translate_call_error(exc, self.settings) or exc
+    def _call_error(
+        self, exc: psycopg.OperationalError, *, during_commit: bool = False
+    ) -> BaseException:
+        return translate_call_error(exc, self.settings, during_commit=during_commit) or exc
 
     async def _connect(self) -> Connection:
         """A connection made directly, as the pool makes them; our typed error when it fails."""

@@ -100,8 +100,9 @@ class Session:
     ) -> Result:
         """Run ``statement`` (SQLAlchemy Core or ``text()``) with ``params``; read its rows.
 
-        A lost connection or a statement timeout comes out as our typed error;
-        a constraint or data error as psycopg's, for the caller to translate.
+        A lost connection, a timeout, a deadlock or a missing privilege comes out
+        as our typed error; a constraint or data error as psycopg's, for the
+        caller to translate.
         """
         prepared = compiled(statement, params)
         conn = self._conn or await self.begin()
@@ -111,8 +112,11 @@ class Session:
             result = cursor.pgresult
             if result is not None and result.status == _TUPLES_OK:
                 return Result(prepared.rows(await cursor.fetchall()), cursor.rowcount)
-        except psycopg.OperationalError as exc:
-            raise translate_call_error(exc, self._pool.settings) or exc from exc
+        except psycopg.Error as exc:
+            typed = translate_call_error(exc, self._pool.settings, statement=prepared.sql)
+            if typed is None:  # a constraint or data error: the repository's to name
+                raise
+            raise typed from exc
         return Result([], cursor.rowcount)
 
     async def scalar(

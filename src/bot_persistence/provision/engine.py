@@ -110,7 +110,8 @@ def run_command(
             env=env,
             cwd=cwd,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",  # a path or message need not be UTF-8
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
