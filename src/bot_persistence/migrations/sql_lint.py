@@ -278,7 +278,8 @@ def start_lint(
                 ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
+                encoding="utf-8",
+                errors="backslashreplace",  # a path or message need not be UTF-8
             )
     except BaseException:
         folder.cleanup()
@@ -294,7 +295,8 @@ def _check_rule_names(binary: str, rules: set[str]) -> None:
         [binary, f"--exclude={','.join(sorted(rules))}"],
         input="SELECT 1;\n",
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="backslashreplace",  # a path or message need not be UTF-8
         check=False,
         timeout=60,
     )
