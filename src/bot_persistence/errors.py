@@ -6,6 +6,7 @@ do next, and never contains a password::
 
     BotPersistenceError                 exit 1 unless noted
     ├── ConfigurationError              exit 2: bad settings or input
+    │   ├── InvalidSettingError         a setting's value is wrong (also a ValueError)
     │   ├── InvalidDatabaseUrlError
     │   ├── GuardRefusedError           a destructive command was refused
     │   ├── PoolerModeError             a pooler mode transactions cannot run in
@@ -81,6 +82,7 @@ __all__ = [
     "InsufficientPrivilegeError",
     "InvalidDatabaseUrlError",
     "InvalidInputError",
+    "InvalidSettingError",
     "LockTimeoutError",
     "MigrationCheckError",
     "MigrationFailedError",
@@ -117,6 +119,15 @@ class ConfigurationError(BotPersistenceError):
     """A setting or an argument is wrong; the user must change it."""
 
     exit_code = 2
+
+
+class InvalidSettingError(ConfigurationError, ValueError):
+    """A setting's value is wrong: ``Settings()`` raises this, naming the setting, never
+    its value.
+
+    Also a ``ValueError``, as pydantic's ``ValidationError`` (which it replaces)
+    was, so callers that caught that still catch it.
+    """
 
 
 class InvalidDatabaseUrlError(ConfigurationError):

@@ -176,7 +176,8 @@ class ComposeBackend(Backend):
                 env=_compose_environment(self.settings),
                 cwd=file.parent,
                 capture_output=True,
-                text=True,
+                encoding="utf-8",
+                errors="backslashreplace",  # a path or message need not be UTF-8
                 timeout=timeout,
                 check=False,
                 stdin=subprocess.DEVNULL,
@@ -191,7 +192,8 @@ class ComposeBackend(Backend):
         return subprocess.run(
             [docker_cli(), *args],
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",  # a path or message need not be UTF-8
             check=False,
             timeout=30,
             stdin=subprocess.DEVNULL,

@@ -89,7 +89,8 @@ def _docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.Complete
         return subprocess.run(
             command,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",  # a path or message need not be UTF-8
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,

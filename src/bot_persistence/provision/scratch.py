@@ -83,7 +83,8 @@ def _major_of(bin_dir: Path) -> int | None:
         result = subprocess.run(
             [str(bin_dir / "postgres"), "--version"],
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",  # a path or message need not be UTF-8
             check=False,
             timeout=10,
         )
