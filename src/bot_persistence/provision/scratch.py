@@ -60,6 +60,7 @@ __all__ = [
     "ScratchServer",
     "binaries_for",
     "cluster_settings",
+    "embedded_major",
     "start_cluster",
     "throwaway_server",
 ]
@@ -92,6 +93,14 @@ def _major_of(bin_dir: Path) -> int | None:
         return None
     found = re.search(r"\(PostgreSQL\)\s+(\d+)", result.stdout)
     return int(found.group(1)) if found else None
+
+
+def embedded_major() -> int | None:
+    """The PostgreSQL major of the embedded wheel's server; None without the wheel."""
+    try:
+        return _major_of(embedded_bin_dir())
+    except BackendUnavailableError:
+        return None
 
 
 def _image_major(image: str) -> int | None:

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Literal
 
 import psycopg
-from filelock import FileLock
 from psycopg import sql
 
 from bot_persistence.errors import ConfigurationError
@@ -43,6 +42,7 @@ from bot_persistence.provision.base import pid_alive
 from bot_persistence.provision.binaries import embedded_bin_dir
 from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.docker import throwaway_container
+from bot_persistence.provision.locking import new_lock
 from bot_persistence.provision.scratch import cluster_settings, scratch_root, start_cluster
 from bot_persistence.settings import Settings
 
@@ -122,21 +122,30 @@ def choose_server(
     image = environ.get("POSTGRES_IMAGE", "").strip() or None
     if major is not None and requested in ("auto", "docker"):
         may_pull = environ.get("BOT_DB_IMAGE_PULL", "").strip().lower() != "never"
-        return _server_of_major(major, image, required=requested == "docker", may_pull=may_pull)
+        return _server_of_major(
+            major,
+            image,
+            required=requested == "docker",
+            may_pull=may_pull,
+            exact=bool(environ.get("CI", "").strip()),
+        )
     if requested == "docker":
         return ServerChoice("docker", "a throw-away container (--db-backend docker)", image=image)
     return ServerChoice("embedded", "a throw-away embedded server on tmpfs")
 
 
 def _server_of_major(
-    major: int, image: str | None, *, required: bool, may_pull: bool = True
+    major: int, image: str | None, *, required: bool, may_pull: bool = True, exact: bool = False
 ) -> ServerChoice:
     """A container of ``major`` where one can run; else the embedded server, saying so.
 
     ``may_pull`` False (``BOT_DB_IMAGE_PULL=never``) uses only images on this machine.
+    ``exact`` (``CI`` is set) never substitutes another major: a matrix cell that
+    asked for PostgreSQL 16 must not go green on 18, so the embedded server
+    stands in only when it is that major, else the run stops with one line.
     """
     from bot_persistence.provision.engine import engine_answers
-    from bot_persistence.provision.scratch import container_image_for
+    from bot_persistence.provision.scratch import container_image_for, embedded_major
 
     found = container_image_for(major, image, pull=True, may_pull=may_pull)
     if found is not None:
@@ -154,6 +163,15 @@ def _server_of_major(
             f"--db-backend docker --db-pg {major}: {why}; `docker pull postgres:{major}` "
             "or set POSTGRES_IMAGE to an image of that major"
         )
+    embedded = embedded_major()
+    if embedded == major:
+        return ServerChoice("embedded", f"{why}: the embedded server, PostgreSQL {major}, on tmpfs")
+    if exact:
+        raise ConfigurationError(
+            f"--db-pg {major}: {why}, and the embedded server is PostgreSQL {embedded}; "
+            "with CI set a run never substitutes another major: "
+            f"`docker pull postgres:{major}` or set POSTGRES_IMAGE to an image of that major"
+        )
     return ServerChoice(
         "embedded",
         f"{why}, so not PostgreSQL {major}: a throw-away embedded server on tmpfs instead",
@@ -169,7 +187,7 @@ def scratch_base() -> Path:
 
 
 def _lock(path: Path) -> contextlib.AbstractContextManager[object]:
-    return FileLock(path, timeout=120)
+    return new_lock(path, timeout=120)
 
 
 class RunDir:
