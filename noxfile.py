@@ -173,7 +173,7 @@ PROPERTY_TESTS = [
 @nox.session(python=DEFAULT_PYTHON)
 def properties(session: nox.Session) -> None:
     """Property tests at depth: thousands of generated examples each (CI runs this once)."""
-    _install(session, "test")
+    install(session, PYPROJECT, "test")
     session.run(
         "pytest", *PROPERTY_TESTS, *session.posargs,
         env={"HYPOTHESIS_PROFILE": "deep"},
