@@ -254,4 +254,3 @@ def document_only(console: Console) -> Iterator[None]:
             os.dup2(kept, 1)
             console.stream = original
             document.close()
-
