@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +50,7 @@ from bot_persistence.errors import (
     TlsUnavailableError,
 )
 from bot_persistence.settings import Settings
+from bot_persistence.waiting import Backoff, retry
 
 __all__ = [
     "LOW_DISK_BYTES",
@@ -376,26 +376,25 @@ def wait_until_ready(
     Anything not worth retrying (a wrong password, a missing database) is raised
     at once as our typed error; a deadline bounds the rest. One log line per retry.
     """
-    deadline = time.monotonic() + (settings.startup_timeout if timeout is None else timeout)
-    delay = 0.05
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            return attempt()
-        except (DBAPIError, psycopg.Error) as exc:
-            if not is_retryable(exc) or time.monotonic() + delay > deadline:
-                raise translate_connect_error(exc, settings) from None
-            _log.info(
-                "%s at %s:%s not ready (try %d): %s",
-                what,
-                settings.host,
-                settings.port,
-                tries,
-                _scrub(last_line(exc), settings),
-            )
-        time.sleep(delay)  # back-off between attempts at a condition, bounded by the deadline
-        delay = min(delay * 2, 0.5)
+
+    def log(tries: int, exc: Exception) -> None:
+        _log.info(
+            "%s at %s:%s not ready (try %d): %s",
+            what,
+            settings.host,
+            settings.port,
+            tries,
+            _scrub(last_line(exc), settings),
+        )
+
+    def retry_on(exc: Exception) -> bool:
+        return isinstance(exc, DBAPIError | psycopg.Error) and is_retryable(exc)
+
+    seconds = settings.startup_timeout if timeout is None else timeout
+    try:
+        return retry(attempt, Backoff(seconds, retry_on=retry_on, on_retry=log))
+    except (DBAPIError, psycopg.Error) as exc:
+        raise translate_connect_error(exc, settings) from None
 
 
 @contextlib.contextmanager

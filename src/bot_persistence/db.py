@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -58,6 +57,7 @@ from bot_persistence.schema_version import (
 )
 from bot_persistence.session import Session
 from bot_persistence.settings import Settings
+from bot_persistence.waiting import Backoff, retry_async
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "UnitOfWork", "translate_call_error"]
 
@@ -137,35 +137,34 @@ class Database:
     async def _wait_for_server(self) -> str | None:
         """Connect until the server answers (bounded); return the schema revision it holds."""
         settings = self.settings
-        deadline = time.monotonic() + settings.startup_timeout
-        delay = 0.05
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                # In a transaction, as every unit of work: a pooler that cannot run
-                # one (PgBouncer in statement mode) is refused here.
-                async with (
-                    await psycopg.AsyncConnection.connect(
-                        conninfo(settings), **connect_kwargs(settings), autocommit=True
-                    ) as conn,
-                    conn.transaction(),
-                ):
-                    return await read_revision(conn)
-            except psycopg.Error as exc:
-                if not is_retryable(exc) or time.monotonic() + delay > deadline:
-                    raise translate_connect_error(exc, settings) from None
-                _log.warning(
-                    "PostgreSQL at %s:%s is not ready yet (attempt %d, giving up after %gs): %s",
-                    settings.host,
-                    settings.port,
-                    attempt,
-                    settings.startup_timeout,
-                    last_line(exc),
-                )
-            # Back-off between attempts at a condition, bounded by the deadline.
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+
+        async def read() -> str | None:
+            # In a transaction, as every unit of work: a pooler that cannot run
+            # one (PgBouncer in statement mode) is refused here.
+            async with (
+                await psycopg.AsyncConnection.connect(
+                    conninfo(settings), **connect_kwargs(settings), autocommit=True
+                ) as conn,
+                conn.transaction(),
+            ):
+                return await read_revision(conn)
+
+        def log(attempt: int, exc: Exception) -> None:
+            _log.warning(
+                "PostgreSQL at %s:%s is not ready yet (attempt %d, giving up after %gs): %s",
+                settings.host,
+                settings.port,
+                attempt,
+                settings.startup_timeout,
+                last_line(exc),
+            )
+
+        retry_on = _retryable_driver_error
+        backoff = Backoff(settings.startup_timeout, retry_on=retry_on, on_retry=log, most=1.0)
+        try:
+            return await retry_async(read, backoff)
+        except psycopg.Error as exc:
+            raise translate_connect_error(exc, settings) from None
 
     # -- units of work -------------------------------------------------------------
 
@@ -234,6 +233,10 @@ class Database:
         """One round trip: raises our typed error when the database cannot be used now."""
         async with self.session() as session:
             await session.execute(_PING)
+
+
+def _retryable_driver_error(exc: Exception) -> bool:
+    return isinstance(exc, psycopg.Error) and is_retryable(exc)
 
 
 class _UnitsInFlight:

@@ -25,8 +25,9 @@ from bot_persistence import Database, SchemaAheadOfCodeError, cli
 from bot_persistence.devdb import branches
 from bot_persistence.project import project_root
 from bot_persistence.provision.base import free_port
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.settings import Settings
-from tests.helpers import PASSWORD, bot_db, engine_for, make_settings, scalar, scratch_root
+from tests.helpers import PASSWORD, bot_db, engine_for, make_settings, scalar
 
 HEAD = "ebaf3bf6b546"  # the project's own head revision, main's in the test repository
 REVISION_A = "aaaa00000001"

@@ -30,7 +30,6 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
@@ -43,7 +42,8 @@ from bot_persistence.provision.base import pid_alive
 from bot_persistence.provision.binaries import embedded_bin_dir
 from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.docker import throwaway_container
-from bot_persistence.provision.scratch import cluster_settings, start_cluster
+from bot_persistence.provision.locking import new_lock
+from bot_persistence.provision.scratch import cluster_settings, scratch_root, start_cluster
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -180,22 +180,14 @@ def _server_of_major(
 
 def scratch_base() -> Path:
     """The folder holding run folders: tmpfs where the OS has one, per user."""
-    shm = Path("/dev/shm")  # noqa: S108 - tmpfs on purpose; the folder below is per user, 0700
-    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    base = parent / f"bp-pytest-{uid}"
+    base = scratch_root() / f"bp-pytest-{uid}"  # per user, 0700
     base.mkdir(mode=0o700, exist_ok=True)
     return base
 
 
 def _lock(path: Path) -> contextlib.AbstractContextManager[object]:
-    try:
-        from filelock import FileLock
-    except ImportError:  # pragma: no cover - a dependency of the testing extra
-        raise ConfigurationError(
-            "the pytest plugin needs filelock: pip install 'bot-persistence[testing]'"
-        ) from None
-    return FileLock(str(path), timeout=120)
+    return new_lock(path, timeout=120)
 
 
 class RunDir:
