@@ -162,6 +162,24 @@ def integration(session: nox.Session) -> None:
     _faults(session)
 
 
+#: The property tests: every public call and command over the whole domain of its inputs.
+PROPERTY_TESTS = [
+    "tests/unit/test_cli_properties.py",
+    "tests/unit/test_name_properties.py",
+    "tests/integration/data_layer/test_properties.py",
+]
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def properties(session: nox.Session) -> None:
+    """Property tests at depth: thousands of generated examples each (CI runs this once)."""
+    install(session, PYPROJECT, "test")
+    session.run(
+        "pytest", *PROPERTY_TESTS, *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "deep"},
+    )  # fmt: skip
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def faults(session: nox.Session) -> None:
     """Fault injection: kill -9, SIGINT/SIGTERM, races, a full tmpfs (root), a garbage pid file."""
