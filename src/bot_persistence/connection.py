@@ -168,22 +168,13 @@ def _original(exc: BaseException) -> BaseException:
     return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
 
 
-def _message_of(exc: BaseException) -> str:
-    return str(_original(exc))
-
-
-def _first(message: str) -> str:
-    return message.strip().splitlines()[0] if message.strip() else "no detail"
-
-
 def driver_message(exc: BaseException) -> str:
     """What the driver (or, for anything else, the exception) said, stripped.
 
     SQLAlchemy wraps the driver's error and prefixes the statement; the
     driver's own text is what a person can act on.
     """
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original).strip()
+    return str(_original(exc)).strip()
 
 
 def first_line(exc: BaseException) -> str:
