@@ -54,8 +54,10 @@ from bot_persistence.waiting import Backoff, retry
 
 __all__ = [
     "LOW_DISK_BYTES",
+    "MAINTENANCE_DATABASE",
     "admin_url",
     "check_pooler",
+    "connect",
     "connect_failure",
     "connect_kwargs",
     "disk_full_error",
@@ -161,7 +163,46 @@ def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:
 
 def admin_url(settings: Settings) -> URL:
     """The same server, but the ``postgres`` maintenance database: for CREATE/DROP DATABASE."""
-    return settings.url.set(database="postgres")
+    return settings.url.set(database=MAINTENANCE_DATABASE)
+
+
+#: The database every server has, which CREATE/DROP DATABASE and copies connect to.
+MAINTENANCE_DATABASE = "postgres"
+
+
+def connect(
+    settings: Settings,
+    *,
+    database: str | None = None,
+    autocommit: bool = True,
+    wait: bool = False,
+) -> psycopg.Connection[Any]:
+    """One psycopg connection for the tooling: the one place a tool opens one.
+
+    ``database`` names another database on the same server (the maintenance
+    database for CREATE/DROP, another branch's); ``wait`` retries while the
+    server is still starting, up to ``BOT_DB_STARTUP_TIMEOUT``. A failure is
+    our typed error, worded for the database asked for. The connect arguments
+    are SQLAlchemy's psycopg dialect's for ``settings.url``, so a URL's query
+    (``?host=/socket/dir``, ``sslmode``) means here what it means to the bot.
+    """
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    url = settings.url if database is None else settings.url.set(database=database)
+    dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+    _, params = dialect.create_connect_args(url)  # type: ignore[no-untyped-call]
+    params.update(connect_kwargs(settings, statement_timeout=False))
+    named = settings if database is None else settings.model_copy(update={"postgres_db": database})
+
+    def attempt() -> psycopg.Connection[Any]:
+        return psycopg.connect(autocommit=autocommit, **params)
+
+    if wait:
+        return wait_until_ready(attempt, named)
+    try:
+        return attempt()
+    except psycopg.Error as exc:
+        raise translate_connect_error(exc, named) from None
 
 
 def _original(exc: BaseException) -> BaseException:

@@ -18,6 +18,7 @@ instead of waiting for the pool.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -42,6 +43,29 @@ Transaction = psycopg.AsyncTransaction
 
 #: How the pool names itself in psycopg's log lines and in ``pg_stat_activity``.
 APPLICATION_NAME = "bot-persistence"
+
+
+class PoolConnection(psycopg.AsyncConnection[tuple[Any, ...]]):
+    """The pool's connections: a connect that is cancelled stays cancelled.
+
+    psycopg_pool catches a cancelled connect in its worker, logs "error
+    connecting" (with an empty reason) and schedules another attempt, so a
+    worker cancelled once never ends. That is exactly what ``asyncio.run`` does
+    when the bot's main coroutine raises with its ``Database`` still open: it
+    cancels every task once and waits for them all, and the process never exits
+    (nor restarts under systemd or Docker). Asking for the cancellation again
+    makes it land on the worker's next wait, which psycopg_pool does not catch.
+    """
+
+    @classmethod
+    async def connect(cls, *args: Any, **kwargs: Any) -> PoolConnection:
+        try:
+            return await super().connect(*args, **kwargs)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.cancel()
+            raise
 
 
 def conninfo(settings: Settings) -> str:
@@ -71,6 +95,7 @@ class Pool:
         self.pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo(settings),
             kwargs=pool_kwargs(settings),
+            connection_class=PoolConnection,
             min_size=settings.pool_size,
             max_size=settings.pool_size + settings.max_overflow,
             timeout=settings.pool_timeout,

@@ -21,16 +21,18 @@ import ast
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import Connection, text
 
 from bot_persistence.errors import (
     MigrationFailedError,
     SchemaAheadOfCodeError,
     SchemaNotAtHeadError,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = [
     "Revisions",
@@ -174,11 +176,24 @@ _STAMPED = "SELECT to_regclass('alembic_version') IS NOT NULL"
 _VERSIONS = "SELECT version_num FROM alembic_version"
 
 
-def database_revision(connection: Connection) -> str | None:
-    """The revision stamped in ``connection``'s database, ``None`` when it was never migrated."""
-    if not connection.execute(text(_STAMPED)).scalar_one():
+def database_revision(connection: psycopg.Connection[Any] | Connection) -> str | None:
+    """The revision stamped in ``connection``'s database, ``None`` when it was never migrated.
+
+    On a plain psycopg connection (the tooling's, see ``devdb.target``) or the
+    psycopg connection under a SQLAlchemy one, in whatever transaction it is in.
+    """
+    raw = connection if isinstance(connection, psycopg.Connection) else _driver(connection)
+    stamped = raw.execute(_STAMPED).fetchone()
+    if not stamped or not stamped[0]:
         return None
-    return _one_revision(connection.execute(text(_VERSIONS)).scalars().all())
+    return _one_revision([str(row[0]) for row in raw.execute(_VERSIONS).fetchall()])
+
+
+def _driver(connection: Connection) -> psycopg.Connection[Any]:
+    raw = connection.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):  # pragma: no cover - psycopg is our only driver
+        raise TypeError(f"expected a psycopg connection, got {type(raw).__name__}")
+    return raw
 
 
 async def read_revision(connection: psycopg.AsyncConnection[Any]) -> str | None:
