@@ -22,6 +22,7 @@ from sqlalchemy.sql import ClauseElement
 
 from bot_persistence.connection import translate_call_error
 from bot_persistence.pool import Connection, Pool, Transaction
+from bot_persistence.settings import Settings
 from bot_persistence.statements import compiled
 
 __all__ = ["Result", "Row", "Session"]
@@ -114,6 +115,11 @@ class Session:
         except psycopg.OperationalError as exc:
             raise translate_call_error(exc, self._pool.settings) or exc from exc
         return Result([], cursor.rowcount)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings of the Database this unit of work came from (limits a call obeys)."""
+        return self._pool.settings
 
     async def scalar(
         self, statement: ClauseElement, params: Mapping[str, Any] | None = None
