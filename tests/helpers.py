@@ -7,8 +7,10 @@ conftest files, where pytest finds them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
-import tempfile
+import shutil
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +22,8 @@ from sqlalchemy.pool import NullPool
 from bot_persistence import cli
 from bot_persistence.db import Database
 from bot_persistence.models import Base
+from bot_persistence.project import project_root, versions_dir
+from bot_persistence.schema_version import single_head
 from bot_persistence.settings import Settings
 
 PASSWORD = "test-password-\N{SNOWMAN}"
@@ -35,12 +39,6 @@ def wait_until(condition: Callable[[], object], *, timeout: float, what: str) ->
     while not condition():
         assert time.monotonic() < deadline, f"{what}: not so within {timeout:g} s"
         time.sleep(0.02)  # wait-ok: the poll interval of a condition bounded by the deadline
-
-
-def scratch_root() -> Path:
-    """tmpfs where the OS has one: a throw-away cluster is ready twice as fast there."""
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() else Path(tempfile.gettempdir())
 
 
 def make_settings(port: int, database: str, **overrides: object) -> Settings:
@@ -164,3 +162,60 @@ def waiting_on_lock(conn: Connection) -> int:
     ).scalar_one()
     conn.rollback()
     return int(count)
+
+
+#: The newest revision in alembic/versions (what a test's revision goes on top of).
+HEAD = str(single_head(versions_dir()))
+
+
+@dataclasses.dataclass
+class History:
+    """A copy of alembic.ini and alembic/ a test may add revisions to."""
+
+    root: Path
+
+    @classmethod
+    def copied_to(cls, folder: Path) -> History:
+        """The project's alembic.ini and alembic/ copied into ``folder``."""
+        root = project_root()
+        shutil.copy(root / "alembic.ini", folder / "alembic.ini")
+        shutil.copytree(
+            root / "alembic", folder / "alembic", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        return cls(folder)
+
+    @property
+    def ini(self) -> Path:
+        return self.root / "alembic.ini"
+
+    def add(
+        self,
+        revision: str,
+        *,
+        down: str | tuple[str, ...] | None = HEAD,
+        upgrade: str = "pass",
+        downgrade: str = "pass",
+        extra: str = "",
+        doc: str = "a revision built by a test",
+    ) -> None:
+        body = f'''"""{revision}: {doc}"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from bot_persistence.migrations import safe
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+{textwrap.dedent(extra)}
+
+def upgrade() -> None:
+{textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")}
+
+
+def downgrade() -> None:
+{textwrap.indent(textwrap.dedent(downgrade).strip(), "    ")}
+'''
+        (self.root / "alembic" / "versions" / f"{revision}_test.py").write_text(body)

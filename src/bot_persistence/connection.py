@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,19 +36,21 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from bot_persistence.call_errors import connection_broke, privilege_error, server_error
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
+    CommitOutcomeUnknownError,
     ConnectionLostError,
     DatabaseMissingError,
     DatabaseUnavailableError,
     DiskFullError,
     PoolerModeError,
     ServerNotRunningError,
-    StatementTimeoutError,
     TlsUnavailableError,
 )
 from bot_persistence.settings import Settings
+from bot_persistence.waiting import Backoff, retry
 
 __all__ = [
     "LOW_DISK_BYTES",
@@ -218,7 +219,11 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
     """
     lowered = driver_message(exc).lower()
     where = f"{settings.host}:{settings.port}"
-    if "no space left on device" in lowered or getattr(_original(exc), "sqlstate", None) == "53100":
+    original = _original(exc)
+    if isinstance(original, psycopg.errors.InsufficientPrivilege):
+        # The probe reads alembic_version: a runtime role without its GRANT.
+        return privilege_error(original, settings, statement="SELECT")
+    if "no space left on device" in lowered or isinstance(original, psycopg.errors.DiskFull):
         return DiskFullError(
             f"the disk of the server at {where} is full ({_scrub(first_line(exc), settings)}); "
             f"free space on the disk of its data directory ({settings.data_dir} for the "
@@ -305,29 +310,50 @@ def connect_failure(exc: BaseException, settings: Settings) -> BotPersistenceErr
     return None
 
 
-def translate_call_error(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
+def translate_call_error(
+    exc: BaseException,
+    settings: Settings,
+    *,
+    statement: str | None = None,
+    during_commit: bool = False,
+) -> BotPersistenceError | None:
     """Our typed error for a driver failure during a call; ``None`` for anything else.
 
-    Constraint and data errors are not handled here: the repositories know what
-    they mean. This covers the server being away, slow, or gone mid-call.
+    What the server said is read from psycopg's error class
+    (:func:`bot_persistence.call_errors.server_error`: a lock timeout, a
+    deadlock, a serialization failure, a missing GRANT). Constraint and data
+    errors are not handled here: the repositories know what they mean. Only a
+    connection that really broke is :class:`ConnectionLostError`, and one that
+    broke while ``COMMIT`` was on its way (``during_commit``) is
+    :class:`CommitOutcomeUnknownError`: it may have committed. ``statement`` is
+    the SQL that failed, for naming a missing privilege.
     """
     original = exc.orig if isinstance(exc, DBAPIError) else exc
-    if isinstance(original, psycopg.errors.QueryCanceled):
-        return StatementTimeoutError(
-            f"a statement on {settings.database!r} ran longer than "
-            f"{settings.statement_timeout_ms} ms and was cancelled; nothing was changed: "
-            "look for a missing index or raise BOT_DB_STATEMENT_TIMEOUT_MS"
-        )
-    if not isinstance(original, psycopg.OperationalError):
+    if not isinstance(original, psycopg.Error):
         return None
+    typed = server_error(original, settings, statement=statement)
+    if typed is not None or not isinstance(original, psycopg.OperationalError):
+        return typed
     connect = connect_failure(exc, settings)
     if connect is not None:
         return connect
     full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
     if full is not None:  # a server that cannot write its log stops: say why
         return full
+    where = f"{settings.host}:{settings.port}"
+    if not connection_broke(original):  # the server answered: the connection is fine
+        return DatabaseUnavailableError(
+            f"the server at {where} could not run a call on {settings.database!r} "
+            f"({_scrub(first_line(exc), settings)}); nothing was changed: retry later"
+        )
+    if during_commit:
+        return CommitOutcomeUnknownError(
+            f"the connection to {where} was lost while COMMIT was on its way; the unit of "
+            "work may or may not have been committed: read the rows back before doing "
+            "it again, and if it keeps failing run `bot-db check`"
+        )
     return ConnectionLostError(
-        f"the connection to {settings.host}:{settings.port} was lost during a call "
+        f"the connection to {where} was lost during a call "
         "(the server restarted or went away); nothing was changed: retry, and if it "
         "keeps failing run `bot-db check`"
     )
@@ -350,26 +376,25 @@ def wait_until_ready(
     Anything not worth retrying (a wrong password, a missing database) is raised
     at once as our typed error; a deadline bounds the rest. One log line per retry.
     """
-    deadline = time.monotonic() + (settings.startup_timeout if timeout is None else timeout)
-    delay = 0.05
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            return attempt()
-        except (DBAPIError, psycopg.Error) as exc:
-            if not is_retryable(exc) or time.monotonic() + delay > deadline:
-                raise translate_connect_error(exc, settings) from None
-            _log.info(
-                "%s at %s:%s not ready (try %d): %s",
-                what,
-                settings.host,
-                settings.port,
-                tries,
-                _scrub(last_line(exc), settings),
-            )
-        time.sleep(delay)  # back-off between attempts at a condition, bounded by the deadline
-        delay = min(delay * 2, 0.5)
+
+    def log(tries: int, exc: Exception) -> None:
+        _log.info(
+            "%s at %s:%s not ready (try %d): %s",
+            what,
+            settings.host,
+            settings.port,
+            tries,
+            _scrub(last_line(exc), settings),
+        )
+
+    def retry_on(exc: Exception) -> bool:
+        return isinstance(exc, DBAPIError | psycopg.Error) and is_retryable(exc)
+
+    seconds = settings.startup_timeout if timeout is None else timeout
+    try:
+        return retry(attempt, Backoff(seconds, retry_on=retry_on, on_retry=log))
+    except (DBAPIError, psycopg.Error) as exc:
+        raise translate_connect_error(exc, settings) from None
 
 
 @contextlib.contextmanager

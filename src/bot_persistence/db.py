@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -49,6 +48,7 @@ from bot_persistence.errors import (
 )
 from bot_persistence.pool import Connection, Pool, conninfo
 from bot_persistence.project import versions_dir
+from bot_persistence.retry import DEFAULT_ATTEMPTS, run_retrying
 from bot_persistence.schema_version import (
     check_schema,
     known_revisions,
@@ -57,10 +57,12 @@ from bot_persistence.schema_version import (
 )
 from bot_persistence.session import Session
 from bot_persistence.settings import Settings
+from bot_persistence.waiting import Backoff, retry_async
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "UnitOfWork", "translate_call_error"]
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Seconds :meth:`Database.close` waits for units of work in flight.
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
@@ -81,10 +83,7 @@ class Database:
         self.settings = settings
         self.shutdown_timeout = shutdown_timeout
         self._pool = Pool(settings)
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._closing = False
+        self._units = _UnitsInFlight(settings.database)
         self._closed = False
 
     @classmethod
@@ -120,7 +119,7 @@ class Database:
             await self._pool.open()
         except BaseException:
             await self._pool.close()
-            self._closed = self._closing = True
+            self._units.closing = self._closed = True
             raise
 
     async def _migrate(self) -> str | None:
@@ -138,47 +137,41 @@ class Database:
     async def _wait_for_server(self) -> str | None:
         """Connect until the server answers (bounded); return the schema revision it holds."""
         settings = self.settings
-        deadline = time.monotonic() + settings.startup_timeout
-        delay = 0.05
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                # In a transaction, as every unit of work: a pooler that cannot run
-                # one (PgBouncer in statement mode) is refused here.
-                async with (
-                    await psycopg.AsyncConnection.connect(
-                        conninfo(settings), **connect_kwargs(settings), autocommit=True
-                    ) as conn,
-                    conn.transaction(),
-                ):
-                    return await read_revision(conn)
-            except psycopg.Error as exc:
-                if not is_retryable(exc) or time.monotonic() + delay > deadline:
-                    raise translate_connect_error(exc, settings) from None
-                _log.warning(
-                    "PostgreSQL at %s:%s is not ready yet (attempt %d, giving up after %gs): %s",
-                    settings.host,
-                    settings.port,
-                    attempt,
-                    settings.startup_timeout,
-                    last_line(exc),
-                )
-            # Back-off between attempts at a condition, bounded by the deadline.
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+
+        async def read() -> str | None:
+            # In a transaction, as every unit of work: a pooler that cannot run
+            # one (PgBouncer in statement mode) is refused here.
+            async with (
+                await psycopg.AsyncConnection.connect(
+                    conninfo(settings), **connect_kwargs(settings), autocommit=True
+                ) as conn,
+                conn.transaction(),
+            ):
+                return await read_revision(conn)
+
+        def log(attempt: int, exc: Exception) -> None:
+            _log.warning(
+                "PostgreSQL at %s:%s is not ready yet (attempt %d, giving up after %gs): %s",
+                settings.host,
+                settings.port,
+                attempt,
+                settings.startup_timeout,
+                last_line(exc),
+            )
+
+        retry_on = _retryable_driver_error
+        backoff = Backoff(settings.startup_timeout, retry_on=retry_on, on_retry=log, most=1.0)
+        try:
+            return await retry_async(read, backoff)
+        except psycopg.Error as exc:
+            raise translate_connect_error(exc, settings) from None
 
     # -- units of work -------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has begun: no new units of work are accepted."""
-        return self._closing
-
-    @property
-    def in_flight(self) -> int:
-        """Units of work running now."""
-        return self._in_flight
+        return self._units.closing
 
     @property
     def pool(self) -> AsyncConnectionPool[Connection]:
@@ -194,7 +187,25 @@ class Database:
         timeout) come out as our typed errors; a repository error raised inside
         the block rolls back everything the block did.
         """
-        return UnitOfWork(self)
+        return UnitOfWork(self._pool, self._units)
+
+    async def retrying(
+        self, work: Callable[[Session], Awaitable[T]], *, attempts: int = DEFAULT_ATTEMPTS
+    ) -> T:
+        """Run ``await work(session)`` as a unit of work, again after a deadlock or conflict.
+
+        For units that may collide with others (rows locked in varying orders,
+        ``SERIALIZABLE`` transactions): a :class:`~bot_persistence.errors.DeadlockError`
+        or :class:`~bot_persistence.errors.SerializationError` (``retryable``) rolls
+        the unit back, and it runs again in a new one, up to ``attempts`` times in
+        all, with a short jittered pause between (:mod:`bot_persistence.retry`)::
+
+            async def add(session: Session) -> None:
+                await PlaylistRepository(session).add_track(...)
+
+            await db.retrying(add)
+        """
+        return await run_retrying(self, work, attempts=attempts)
 
     # -- shutdown ----------------------------------------------------------------------
 
@@ -207,30 +218,15 @@ class Database:
         """
         if self._closed:
             return
-        self._closing = True
         limit = self.shutdown_timeout if timeout is None else timeout
-        if self._in_flight:
-            _log.info("waiting up to %gs for %d unit(s) of work", limit, self._in_flight)
-            try:
-                await asyncio.wait_for(self._idle.wait(), limit)
-            except asyncio.TimeoutError:
-                _log.warning(
-                    "%d unit(s) of work still running after %gs; closing the pool anyway",
-                    self._in_flight,
-                    limit,
-                )
+        await self._units.drain(limit)
         await self._pool.close()
         self._closed = True
 
     async def __aenter__(self) -> Database:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def ping(self) -> None:
@@ -239,29 +235,73 @@ class Database:
             await session.execute(_PING)
 
 
+def _retryable_driver_error(exc: Exception) -> bool:
+    return isinstance(exc, psycopg.Error) and is_retryable(exc)
+
+
+class _UnitsInFlight:
+    """The units of work running now, and whether new ones are admitted (not once closing)."""
+
+    __slots__ = ("closing", "database", "idle", "running")
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.closing = False
+        self.running = 0
+        #: Set while no unit of work runs: what closing waits for.
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def admit(self) -> None:
+        """Count a unit of work in; refused once the database is closing."""
+        if self.closing:
+            raise DatabaseClosedError(
+                f"the database connection to {self.database!r} is closed (the bot is shutting "
+                "down); open a new one with Database.connect(settings)"
+            )
+        self.running += 1
+        self.idle.clear()
+
+    def release(self) -> None:
+        """Count a unit of work out."""
+        self.running -= 1
+        if self.running == 0:
+            self.idle.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Admit no more units of work; wait (at most ``timeout`` seconds) for those running."""
+        self.closing = True
+        if not self.running:
+            return
+        _log.info("waiting up to %gs for %d unit(s) of work", timeout, self.running)
+        try:
+            await asyncio.wait_for(self.idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            _log.warning(
+                "%d unit(s) of work still running after %gs; closing the pool anyway",
+                self.running,
+                timeout,
+            )
+
+
 class UnitOfWork:
     """What :meth:`Database.session` returns: an async context manager around a Session.
 
     A plain class rather than ``contextlib.asynccontextmanager``: it runs once
     per call of the bot, and a generator-based manager costs several times more.
+    The session ends (commits, or rolls back after an error) in :meth:`Session.end`.
     """
 
-    __slots__ = ("_database", "_session")
+    __slots__ = ("_pool", "_session", "_units")
 
-    def __init__(self, database: Database) -> None:
-        self._database = database
+    def __init__(self, pool: Pool, units: _UnitsInFlight) -> None:
+        self._pool = pool
+        self._units = units
         self._session: Session | None = None
 
     async def __aenter__(self) -> Session:
-        database = self._database
-        if database._closing:
-            raise DatabaseClosedError(
-                f"the database connection to {database.settings.database!r} is closed (the bot "
-                "is shutting down); open a new one with Database.connect(settings)"
-            )
-        database._in_flight += 1
-        database._idle.clear()
-        self._session = Session(database._pool)
+        self._units.admit()
+        self._session = Session(self._pool)
         return self._session
 
     async def __aexit__(
@@ -270,16 +310,11 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        database, session = self._database, self._session
-        assert session is not None
-        session._ended = True
+        assert self._session is not None
         try:
-            if session._conn is not None:
-                await session._end(exc)
+            await self._session.end(exc)
         finally:
-            database._in_flight -= 1
-            if database._in_flight == 0:
-                database._idle.set()
+            self._units.release()
 
 
 class _Opening:
@@ -298,10 +333,5 @@ class _Opening:
     async def __aenter__(self) -> Database:
         return await self._open()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._database.close()

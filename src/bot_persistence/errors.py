@@ -6,9 +6,11 @@ do next, and never contains a password::
 
     BotPersistenceError                 exit 1 unless noted
     ├── ConfigurationError              exit 2: bad settings or input
+    │   ├── InvalidSettingError         a setting's value is wrong (also a ValueError)
     │   ├── InvalidDatabaseUrlError
     │   ├── GuardRefusedError           a destructive command was refused
     │   ├── PoolerModeError             a pooler mode transactions cannot run in
+    │   ├── InsufficientPrivilegeError  the role lacks a GRANT; names it
     │   └── PackageDataMissingError     the install has no migrations (a broken build)
     ├── ProvisionError                  getting a server running failed
     │   ├── BackendUnavailableError     this backend cannot run here
@@ -24,6 +26,10 @@ do next, and never contains a password::
     │   ├── TlsUnavailableError         the URL demands TLS the server does not offer
     │   ├── DatabaseMissingError
     │   ├── ConnectionLostError         the server went away during a call
+    │   ├── CommitOutcomeUnknownError   it went away during COMMIT: done or not, unknown
+    │   ├── LockTimeoutError            a lock was not granted within lock_timeout
+    │   ├── DeadlockError               retryable: the server broke a deadlock
+    │   ├── SerializationError          retryable: a concurrent transaction won
     │   ├── PoolExhaustedError          no pooled connection became free in time
     │   ├── StatementTimeoutError       a statement ran past statement_timeout
     │   ├── DatabaseClosedError         the bot's Database is shut down
@@ -45,8 +51,14 @@ do next, and never contains a password::
             ├── MalformedImportError    not a playlist document we can read
             └── ImportTooLargeError     more tracks or bytes than an import takes
 
-Driver errors are turned into these at one boundary,
-:func:`bot_persistence.connection.translate_connect_error`.
+Driver errors are turned into these at one boundary: a failed connect by
+:func:`bot_persistence.connection.translate_connect_error`, a failed call by
+:func:`bot_persistence.connection.translate_call_error`, which reads psycopg's
+error class (its SQLSTATE), never the message.
+
+``retryable`` is true on an error whose unit of work, run again from its
+start, may well succeed (a deadlock, a serialization failure):
+:meth:`bot_persistence.Database.retrying` does that.
 """
 
 from __future__ import annotations
@@ -56,12 +68,14 @@ __all__ = [
     "AuthenticationFailedError",
     "BackendUnavailableError",
     "BotPersistenceError",
+    "CommitOutcomeUnknownError",
     "ConfigurationError",
     "ConnectionLostError",
     "DatabaseClosedError",
     "DatabaseInUseError",
     "DatabaseMissingError",
     "DatabaseUnavailableError",
+    "DeadlockError",
     "DiskFullError",
     "DockerEngineDownError",
     "DockerNotInstalledError",
@@ -69,8 +83,11 @@ __all__ = [
     "GuardRefusedError",
     "ImageUnavailableError",
     "ImportTooLargeError",
+    "InsufficientPrivilegeError",
     "InvalidDatabaseUrlError",
     "InvalidInputError",
+    "InvalidSettingError",
+    "LockTimeoutError",
     "MalformedImportError",
     "MigrationCheckError",
     "MigrationFailedError",
@@ -86,6 +103,7 @@ __all__ = [
     "SchemaError",
     "SchemaNotAtHeadError",
     "SeedError",
+    "SerializationError",
     "ServerNotRunningError",
     "ServerStartError",
     "SmokeFailedError",
@@ -99,12 +117,23 @@ class BotPersistenceError(Exception):
     """Root of every error raised on purpose; its message is one actionable line."""
 
     exit_code: int = 1
+    #: True when running the unit of work again, from its start, may succeed.
+    retryable: bool = False
 
 
 class ConfigurationError(BotPersistenceError):
     """A setting or an argument is wrong; the user must change it."""
 
     exit_code = 2
+
+
+class InvalidSettingError(ConfigurationError, ValueError):
+    """A setting's value is wrong: ``Settings()`` raises this, naming the setting, never
+    its value.
+
+    Also a ``ValueError``, as pydantic's ``ValidationError`` (which it replaces)
+    was, so callers that caught that still catch it.
+    """
 
 
 class InvalidDatabaseUrlError(ConfigurationError):
@@ -120,6 +149,15 @@ class PoolerModeError(ConfigurationError):
 
     PgBouncer's statement pooling hands every statement to any server
     connection, so a unit of work (a transaction) cannot exist there.
+    """
+
+
+class InsufficientPrivilegeError(ConfigurationError):
+    """The role in the URL lacks a privilege a call needs (SQLSTATE 42501).
+
+    The runtime role of a least-privilege setup is missing a GRANT: the message
+    names the privilege and the command that prints the full set
+    (``bot-db grants ROLE``). Nothing was changed.
     """
 
 
@@ -214,6 +252,41 @@ class ConnectionLostError(DatabaseUnavailableError):
 
     The unit of work was rolled back; the next call gets a fresh connection.
     """
+
+
+class CommitOutcomeUnknownError(DatabaseUnavailableError):
+    """The connection was lost while ``COMMIT`` was on its way: it may or may not have happened.
+
+    Unlike :class:`ConnectionLostError` the unit of work may be committed. Read
+    the rows back before doing it again, unless doing it twice is harmless.
+    """
+
+
+class LockTimeoutError(DatabaseUnavailableError):
+    """A statement waited longer than ``lock_timeout`` for a lock (SQLSTATE 55P03).
+
+    Another session holds the lock (a long transaction, a migration); the unit
+    of work was rolled back. The migration runner retries its own with back-off.
+    """
+
+
+class DeadlockError(DatabaseUnavailableError):
+    """The server broke a deadlock by cancelling this unit of work (SQLSTATE 40P01).
+
+    Retryable: run the unit again from its start (:meth:`Database.retrying`).
+    """
+
+    retryable = True
+
+
+class SerializationError(DatabaseUnavailableError):
+    """A concurrent transaction changed what this one read (SQLSTATE 40001).
+
+    Raised under ``REPEATABLE READ`` or ``SERIALIZABLE``. Retryable: run the
+    unit again from its start (:meth:`Database.retrying`).
+    """
+
+    retryable = True
 
 
 class PoolExhaustedError(DatabaseUnavailableError):

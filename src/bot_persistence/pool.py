@@ -18,6 +18,7 @@ instead of waiting for the pool.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -42,6 +43,29 @@ Transaction = psycopg.AsyncTransaction
 
 #: How the pool names itself in psycopg's log lines and in ``pg_stat_activity``.
 APPLICATION_NAME = "bot-persistence"
+
+
+class PoolConnection(psycopg.AsyncConnection[tuple[Any, ...]]):
+    """The pool's connections: a connect that is cancelled stays cancelled.
+
+    psycopg_pool catches a cancelled connect in its worker, logs "error
+    connecting" (with an empty reason) and schedules another attempt, so a
+    worker cancelled once never ends. That is exactly what ``asyncio.run`` does
+    when the bot's main coroutine raises with its ``Database`` still open: it
+    cancels every task once and waits for them all, and the process never exits
+    (nor restarts under systemd or Docker). Asking for the cancellation again
+    makes it land on the worker's next wait, which psycopg_pool does not catch.
+    """
+
+    @classmethod
+    async def connect(cls, *args: Any, **kwargs: Any) -> PoolConnection:
+        try:
+            return await super().connect(*args, **kwargs)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.cancel()
+            raise
 
 
 def conninfo(settings: Settings) -> str:
@@ -71,6 +95,7 @@ class Pool:
         self.pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo(settings),
             kwargs=pool_kwargs(settings),
+            connection_class=PoolConnection,
             min_size=settings.pool_size,
             max_size=settings.pool_size + settings.max_overflow,
             timeout=settings.pool_timeout,
@@ -98,12 +123,36 @@ class Pool:
 
     async def begin(self) -> tuple[Connection, Transaction]:
         """A connection with a transaction begun on it; a dead pooled one is replaced once."""
-        # The common case inline: this runs once per call of the bot.
+        conn = await self._checkout()
         try:
-            conn = await self.pool.getconn()
+            return conn, await self._begin_on(conn)
+        except psycopg.OperationalError as exc:
+            if not conn.broken:
+                raise self._call_error(exc) from exc
+        return await self._replace_dead()
+
+    async def _replace_dead(self) -> tuple[Connection, Transaction]:
+        """Begin on a live connection after one from the pool was found dead."""
+        _log.info("a pooled connection was dead (the server restarted?); replacing it")
+        await (await self._connect()).close()  # our typed error now if the server is away
+        await self.pool.check()
+        conn = await self._checkout(timeout=min(1.0, self.settings.pool_timeout))
+        try:
+            return conn, await self._begin_on(conn)
+        except psycopg.OperationalError as exc:
+            raise self._call_error(exc) from exc
+
+    async def _checkout(self, timeout: float | None = None) -> Connection:
+        """A connection from the pool, or a stand-in when the pool cannot serve one in time."""
+        try:
+            conn = await self.pool.getconn(timeout)
         except PoolTimeout:
             conn = await self._stand_in()
         self._in_use += 1
+        return conn
+
+    async def _begin_on(self, conn: Connection) -> Transaction:
+        """``BEGIN`` on ``conn``; when that fails (or is cancelled) the connection goes back."""
         transaction = Transaction(conn)
         try:
             # psycopg's transaction block sends BEGIN now (the connection is in
@@ -111,49 +160,25 @@ class Pool:
             await transaction.__aenter__()
             if self.begin_sql:
                 await conn.execute(self.begin_sql)
-        except psycopg.OperationalError as exc:
-            await self._give_back(conn)
-            if not conn.broken:
-                raise self._call_error(exc) from exc
-            return await self._replace_dead()
-        except BaseException:  # cancelled while beginning: the connection goes back
-            await self._give_back(conn)
-            raise
-        return conn, transaction
-
-    async def _replace_dead(self) -> tuple[Connection, Transaction]:
-        """Begin on a live connection after one from the pool was found dead."""
-        _log.info("a pooled connection was dead (the server restarted?); replacing it")
-        await (await self._connect()).close()  # our typed error now if the server is away
-        await self.pool.check()
-        try:
-            conn = await self.pool.getconn(timeout=min(1.0, self.settings.pool_timeout))
-        except PoolTimeout:
-            conn = await self._stand_in()
-        self._in_use += 1
-        transaction = Transaction(conn)
-        try:
-            await transaction.__aenter__()
-            if self.begin_sql:
-                await conn.execute(self.begin_sql)
-        except psycopg.OperationalError as exc:
-            await self._give_back(conn)
-            raise self._call_error(exc) from exc
         except BaseException:
             await self._give_back(conn)
             raise
-        return conn, transaction
+        return transaction
 
     async def end(
         self, conn: Connection, transaction: Transaction, error: BaseException | None
     ) -> None:
-        """``COMMIT`` (``ROLLBACK`` after ``error``) and give the connection back, always."""
+        """``COMMIT`` (``ROLLBACK`` after ``error``) and give the connection back, always.
+
+        The one place a unit of work of the bot commits.
+        """
         try:
             if error is None:
                 try:
                     await transaction.__aexit__(None, None, None)
                 except psycopg.OperationalError as exc:
-                    raise self._call_error(exc) from exc
+                    # Lost now, the COMMIT may have reached the server: outcome unknown.
+                    raise self._call_error(exc, during_commit=True) from exc
             elif not conn.broken:
                 # psycopg logs, and does not raise, a rollback that fails.
                 await transaction.__aexit__(type(error), error, error.__traceback__)
@@ -190,8 +215,10 @@ class Pool:
         self._stand_ins.add(conn)
         return conn
 
-    def _call_error(self, exc: psycopg.OperationalError) -> BaseException:
-        return translate_call_error(exc, self.settings) or exc
+    def _call_error(
+        self, exc: psycopg.OperationalError, *, during_commit: bool = False
+    ) -> BaseException:
+        return translate_call_error(exc, self.settings, during_commit=during_commit) or exc
 
     async def _connect(self) -> Connection:
         """A connection made directly, as the pool makes them; our typed error when it fails."""

@@ -101,19 +101,23 @@ class Session:
     ) -> Result:
         """Run ``statement`` (SQLAlchemy Core or ``text()``) with ``params``; read its rows.
 
-        A lost connection or a statement timeout comes out as our typed error;
-        a constraint or data error as psycopg's, for the caller to translate.
+        A lost connection, a timeout, a deadlock or a missing privilege comes out
+        as our typed error; a constraint or data error as psycopg's, for the
+        caller to translate.
         """
         prepared = compiled(statement, params)
-        conn = self._conn or await self._begin()
+        conn = self._conn or await self.begin()
         try:
             cursor = await conn.execute(prepared.sql, prepared.parameters(params))
             # The result's status, not cursor.description: that builds column objects.
             result = cursor.pgresult
             if result is not None and result.status == _TUPLES_OK:
                 return Result(prepared.rows(await cursor.fetchall()), cursor.rowcount)
-        except psycopg.OperationalError as exc:
-            raise translate_call_error(exc, self._pool.settings) or exc from exc
+        except psycopg.Error as exc:
+            typed = translate_call_error(exc, self._pool.settings, statement=prepared.sql)
+            if typed is None:  # a constraint or data error: the repository's to name
+                raise
+            raise typed from exc
         return Result([], cursor.rowcount)
 
     @property
@@ -127,7 +131,14 @@ class Session:
         """The first column of the first row ``statement`` returns (``None`` for no row)."""
         return (await self.execute(statement, params)).scalar()
 
-    async def _begin(self) -> Connection:
+    async def begin(self) -> Connection:
+        """Take a pooled connection and send ``BEGIN``; the first statement does this itself.
+
+        Begun once: a second call returns the same connection. After :meth:`end`
+        it refuses, since a transaction begun then would have nobody to end it.
+        """
+        if self._conn is not None:
+            return self._conn
         if self._ended:
             raise RuntimeError(
                 "this unit of work has ended; run statements inside `async with db.session()`"
@@ -135,8 +146,12 @@ class Session:
         self._conn, self._transaction = await self._pool.begin()
         return self._conn
 
-    async def _end(self, error: BaseException | None) -> None:
-        """Commit (roll back after ``error``) and give the connection back, if one was taken."""
+    async def end(self, error: BaseException | None = None) -> None:
+        """End the unit of work: commit (roll back after ``error``) if it began, give back.
+
+        No statement runs on this session after it.
+        """
+        self._ended = True
         conn, transaction = self._conn, self._transaction
         if conn is not None and transaction is not None:
             self._conn = self._transaction = None

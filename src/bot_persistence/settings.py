@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot_persistence.errors import InvalidDatabaseUrlError
+from bot_persistence.errors import InvalidDatabaseUrlError, InvalidSettingError
 
 __all__ = ["BackendName", "Environment", "ImagePull", "PoolerMode", "Settings", "is_local_host"]
 
@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     )
     compose_project: str | None = Field(
         default=None,
-        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        pattern=r"^[a-z0-9][a-z0-9_-]*\z",
         validation_alias=_env("BOT_DB_COMPOSE_PROJECT"),
         description=(
             "Compose project name of the compose backend (names its volume); unset: "
@@ -125,6 +125,19 @@ class Settings(BaseSettings):
         validation_alias=_env("BOT_DB_BRANCH_DATABASES"),
         description="In a git checkout, give each branch its own database on the dev server.",
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the settings; a wrong value raises :class:`InvalidSettingError`, one line
+        naming the setting (never its value), not pydantic's report."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _setting_error(exc) from None
+        except UnicodeDecodeError as exc:  # the .env file (the environment cannot raise this)
+            raise InvalidSettingError(
+                f".env is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                f"{exc.start}); save it as UTF-8"
+            ) from None
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:
@@ -140,6 +153,20 @@ class Settings(BaseSettings):
         """``DATABASE_URL=`` in ``.env`` means "not set", as a person reading it expects."""
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text_is_text(cls, value: object) -> object:
+        """An environment value that is not UTF-8 reaches Python with its bytes kept as lone
+        surrogates; no connection parameter or file can carry them, so say so here."""
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    "is not UTF-8 text (it holds bytes no character encodes)"
+                ) from None
         return value
 
     @field_validator(
@@ -244,6 +271,15 @@ class _IsolatedSettings(Settings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
+
+
+def _setting_error(exc: ValidationError) -> InvalidSettingError:
+    """The first problem pydantic found, as one line naming the setting as it is spelled
+    in ``.env`` (the values are hidden: ``hide_input_in_errors``)."""
+    first = exc.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
+    message = first["msg"].removeprefix("Value error, ")  # pydantic's wrapping of our own text
+    return InvalidSettingError(f"{name}: {message}; fix it in .env or the environment")
 
 
 def _parse_database_url(raw: str) -> URL:

@@ -25,9 +25,10 @@ from bot_persistence import Database, SchemaAheadOfCodeError, cli
 from bot_persistence.devdb import branches
 from bot_persistence.project import project_root, versions_dir
 from bot_persistence.provision.base import free_port
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import Settings
-from tests.helpers import PASSWORD, bot_db, engine_for, make_settings, scalar, scratch_root
+from tests.helpers import PASSWORD, bot_db, engine_for, make_settings, scalar
 
 HEAD = heads_in(versions_dir())[0]  # the project's own head, main's in the test repository
 REVISION_A = "aaaa00000001"
@@ -335,3 +336,44 @@ def test_concurrent_up_on_two_worktrees(server: Settings, repo: Path) -> None:
     for name in trees:
         database = branches.database_name("bot", f"wt-{name}")
         assert query(server, database, "SELECT version_num FROM alembic_version") == HEAD
+
+
+def strict_bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
+    """``bot-db ARGV`` writing to streams that refuse what cannot be encoded, as a
+    terminal in a strict UTF-8 locale does; what it wrote, decoded."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
+    out.flush()
+    err.flush()
+    return code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()  # type: ignore[attr-defined]
+
+
+def test_a_branch_name_that_is_not_utf8_breaks_no_command(server: Settings, repo: Path) -> None:
+    # Git branch names are bytes; Latin-1 "café" is a legal one. Bytes reach git as given.
+    latin = b"caf\xe9".decode("utf-8", "surrogateescape")
+    other = b"d\xe9j\xe0-vu".decode("utf-8", "surrogateescape")
+    git(repo, "branch", latin)
+    assert strict_bot_db(server, "up")[0] == 0  # on main, with the name in the repository
+    git(repo, "checkout", "-q", latin)
+    database = branches.database_name("bot", latin)
+    for command in (["up"], ["url"], ["check"], ["status"], ["snapshot", "list"]):
+        code, out, err = strict_bot_db(server, *command)
+        assert (code, err) == (0, ""), f"{command}: {err}"
+    assert database in databases(server)
+    code, out, _ = strict_bot_db(server, "branch", "list")
+    assert code == 0 and "caf\\xe9" in out  # shown escaped, as git shows it
+    code, out, _ = strict_bot_db(server, "branch", "list", "--json")
+    assert code == 0
+    assert "caf\\xe9" in {entry["branch"] for entry in json.loads(out)["branches"]}
+
+    git(repo, "checkout", "-q", "-b", other)
+    assert strict_bot_db(server, "up")[0] == 0
+    git(repo, "checkout", "-q", "main")
+    git(repo, "branch", "-q", "-D", other)
+    code, out, err = strict_bot_db(server, "branch", "prune", "--yes")
+    assert code == 0, err
+    assert branches.database_name("bot", other) not in databases(server)
+    code, out, err = strict_bot_db(server, "down")
+    assert code == 0, err
+    assert strict_bot_db(server, "up")[0] == 0  # the module's server runs on for the others

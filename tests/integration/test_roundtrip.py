@@ -3,11 +3,8 @@ stays quiet on a clean history."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import io
-import shutil
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,64 +29,18 @@ from bot_persistence.devdb.seeding import apply_seeds_on
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.migrations.roundtrip import RoundtripReport, roundtrip
 from bot_persistence.models import Base
-from bot_persistence.project import project_root, versions_dir
-from bot_persistence.schema_version import heads_in, known_revisions
+from bot_persistence.project import versions_dir
+from bot_persistence.schema_version import known_revisions
 from bot_persistence.settings import Settings
-from tests.helpers import bot_db, engine_for, make_settings
+from tests.helpers import HEAD, History, bot_db, engine_for, make_settings
 
-#: The project's own head revision, and how many revisions its history holds.
-HEAD = heads_in(versions_dir())[0]
+#: How many revisions the project's history holds.
 REVISIONS = len(known_revisions(versions_dir()))
-
-
-@dataclasses.dataclass
-class History:
-    """A copy of alembic.ini and alembic/ a test may add revisions to."""
-
-    root: Path
-
-    @property
-    def ini(self) -> Path:
-        return self.root / "alembic.ini"
-
-    def add(
-        self,
-        revision: str,
-        *,
-        down: str | tuple[str, ...] | None = HEAD,
-        upgrade: str = "pass",
-        downgrade: str = "pass",
-        extra: str = "",
-    ) -> None:
-        body = f'''"""{revision}: a revision built by a test"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-{textwrap.dedent(extra)}
-
-def upgrade() -> None:
-{textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")}
-
-
-def downgrade() -> None:
-{textwrap.indent(textwrap.dedent(downgrade).strip(), "    ")}
-'''
-        (self.root / "alembic" / "versions" / f"{revision}_test.py").write_text(body)
 
 
 @pytest.fixture
 def history(tmp_path: Path) -> History:
-    root = project_root()
-    shutil.copy(root / "alembic.ini", tmp_path / "alembic.ini")
-    shutil.copytree(
-        root / "alembic", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    return History(tmp_path)
+    return History.copied_to(tmp_path)
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from bot_persistence import cli
+from bot_persistence.errors import InvalidSettingError
 from bot_persistence.settings import Settings
 from tests.helpers import bot_db
 
@@ -129,7 +129,7 @@ def test_a_url_with_an_unescaped_at_never_shows_the_password(
 
 def test_a_nul_in_the_password_is_refused_without_showing_it() -> None:
     # libpq reads its parameters as C strings: the password would be cut at the NUL.
-    with pytest.raises(ValidationError, match="NUL") as refused:
+    with pytest.raises(InvalidSettingError, match="NUL") as refused:
         make(postgres_password="Sx7\x00second")
     assert "second" not in str(refused.value)
 

@@ -80,3 +80,71 @@ def test_a_lost_connection_on_a_full_disk_says_the_disk_is_full(
     error = translate_call_error(lost, settings)
     assert isinstance(error, DiskFullError)
     assert str(tmp_path) in str(error) and "0 MB free" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "kind", "retryable"),
+    [
+        (psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"), "Lock", False),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), "Deadlock", True),
+        (psycopg.errors.SerializationFailure("could not serialize access"), "Serialization", True),
+        (
+            psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+            "Statement",
+            False,
+        ),
+        (
+            psycopg.errors.InsufficientPrivilege("permission denied for table t"),
+            "Insufficient",
+            False,
+        ),
+        (psycopg.errors.AdminShutdown("terminating connection"), "ConnectionLost", False),
+        (
+            psycopg.OperationalError("server closed the connection unexpectedly"),
+            "ConnectionLost",
+            False,
+        ),
+        (psycopg.errors.OutOfMemory("out of memory"), "DatabaseUnavailable", False),
+    ],
+    ids=["lock", "deadlock", "serialization", "statement", "privilege", "admin", "lost", "other"],
+)
+def test_a_failed_call_is_named_by_its_error_class(
+    driver_error: psycopg.Error, kind: str, retryable: bool
+) -> None:
+    from bot_persistence.connection import translate_call_error
+
+    error = translate_call_error(driver_error, SETTINGS)
+    assert error is not None and type(error).__name__.startswith(kind)
+    assert error.retryable is retryable
+    assert "hunter2" not in str(error)
+
+
+def test_a_connection_lost_during_commit_is_an_unknown_outcome_not_nothing_changed() -> None:
+    from bot_persistence.connection import translate_call_error
+    from bot_persistence.errors import CommitOutcomeUnknownError
+
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    error = translate_call_error(lost, SETTINGS, during_commit=True)
+    assert isinstance(error, CommitOutcomeUnknownError)
+    assert "nothing was changed" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("statement", "grant"),
+    [
+        ("INSERT INTO t VALUES (1)", "INSERT"),
+        ("update t set n = 1", "UPDATE"),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", "SELECT, INSERT, UPDATE, DELETE"),
+        (None, "SELECT, INSERT, UPDATE, DELETE"),
+    ],
+    ids=["insert", "update-lowercase", "with", "unknown"],
+)
+def test_a_missing_privilege_names_the_grant_of_the_statement(
+    statement: str | None, grant: str
+) -> None:
+    from bot_persistence.connection import translate_call_error
+
+    refused = psycopg.errors.InsufficientPrivilege("permission denied for table t")
+    error = translate_call_error(refused, SETTINGS, statement=statement)
+    assert f"GRANT {grant} ON ALL TABLES IN SCHEMA public TO bot " in str(error)
+    assert "docs/production.md" in str(error)

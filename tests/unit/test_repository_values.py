@@ -6,7 +6,7 @@ import sys
 import unicodedata
 
 from bot_persistence.repositories.base import find_unencodable, has_control_characters
-from bot_persistence.repositories.guilds import GuildConfig, _stored
+from bot_persistence.repositories.guilds import _SETTINGS, GuildConfig
 from bot_persistence.repositories.playlists import TrackInput
 
 LONE_SURROGATE = "\ud800"
@@ -34,7 +34,10 @@ def test_a_lone_surrogate_is_found_wherever_it_is_nested() -> None:
 
 def test_a_stored_row_our_validators_would_refuse_is_still_read() -> None:
     # A locale written by hand in SQL: reading the settings must not fail on it.
-    config = _stored(1, ("!", None, 50, "xx-XX", None, True, 500))
+    config = _SETTINGS.from_row(1, ("!", None, 50, "xx-XX", None, True, 500))
     assert isinstance(config, GuildConfig)
     assert (config.locale, config.stored, config.guild_id) == ("xx-XX", True, 1)
-    assert _stored(2, ("?", 5, 60, "de", None, False, 10)).model_fields_set >= {"prefix", "stored"}
+    assert _SETTINGS.from_row(2, ("?", 5, 60, "de", None, False, 10)).model_fields_set >= {
+        "prefix",
+        "stored",
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot_persistence.migrations.schema_compare import SchemaSnapshot, diff
-from bot_persistence.migrations.sql_lint import without_bookkeeping
+from bot_persistence.migrations.sql_lint import as_one_transaction, without_bookkeeping
 
 
 def test_equal_snapshots_have_no_difference() -> None:
@@ -32,4 +32,16 @@ def test_alembic_bookkeeping_is_left_out_of_the_linted_sql() -> None:
     )
     assert without_bookkeeping(offline) == (
         "-- Running upgrade  -> abc\n\nCREATE TABLE t (id bigint);\n"
+    )
+
+
+def test_an_autocommit_block_keeps_its_commit_and_begin_in_the_linted_sql() -> None:
+    cut = (
+        "ALTER TABLE t ADD COLUMN c bigint;\n\nCOMMIT;\n\n"
+        "CREATE INDEX CONCURRENTLY ix_t_c ON t (c);\n\nBEGIN;\n\n"
+        "UPDATE alembic_version SET version_num='abc';\n\n"
+    )
+    assert as_one_transaction(without_bookkeeping(cut)) == (
+        "BEGIN;\n\nALTER TABLE t ADD COLUMN c bigint;\n\nCOMMIT;\n\n"
+        "CREATE INDEX CONCURRENTLY ix_t_c ON t (c);\n\nBEGIN;\n\nCOMMIT;\n"
     )

@@ -1,4 +1,4 @@
-"""squawk reads its settings from .squawk.toml: the style rules are off, transactions assumed."""
+"""squawk reads its settings from .squawk.toml: style rules off, transactions written out."""
 
 from __future__ import annotations
 
@@ -30,13 +30,28 @@ def rules_found(sql: str, tmp_path: Path) -> set[str]:
     ("sql", "expected"),
     [
         ("CREATE TABLE t (name varchar(100) NOT NULL);\n", set()),
-        # Alembic holds the transaction: a BEGIN of the revision's own is flagged.
-        ("BEGIN;\nSELECT 1;\nCOMMIT;\n", {"transaction-nesting"}),
+        # The revision's transaction is written out (sql_lint.as_one_transaction): a
+        # concurrent build inside it is flagged, one in an autocommit block is not.
+        (
+            "BEGIN;\nCREATE INDEX CONCURRENTLY ix_t_name ON t (name);\nCOMMIT;\n",
+            {"ban-concurrent-index-creation-in-transaction"},
+        ),
+        (
+            "BEGIN;\nSELECT 1;\nCOMMIT;\nCREATE INDEX CONCURRENTLY ix_t_name ON t (name);\n"
+            "BEGIN;\nSELECT 1;\nCOMMIT;\n",
+            set(),
+        ),
         # PostgreSQL 11+ adds a constant DEFAULT without a rewrite: not flagged for 15.
         ("ALTER TABLE t ADD COLUMN c bigint DEFAULT 10;\n", set()),
         ("CREATE INDEX ix_t_name ON t (name);\n", {"require-concurrent-index-creation"}),
     ],
-    ids=["style-rule-excluded", "in-transaction", "pg-version", "lock-rule-kept"],
+    ids=[
+        "style-rule-excluded",
+        "concurrently-in-transaction",
+        "concurrently-in-autocommit-block",
+        "pg-version",
+        "lock-rule-kept",
+    ],
 )
 def test_squawk_run_with_the_config_applies_its_settings(
     sql: str, expected: set[str], tmp_path: Path

@@ -18,18 +18,49 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-__all__ = ["Console"]
+__all__ = ["Console", "escaped"]
 
+#: How ``repr`` spells a byte that ``surrogateescape`` kept (``\\udce9`` for 0xe9).
+_REPR_OF_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 #: Steps quicker than this show nothing until their ✓ line.
 SLOW_STEP = 1.0
+
+
+def escaped(text: str) -> str:
+    """``text`` with undecodable bytes shown as ``\\xe9``: printable on any terminal.
+
+    Names from outside (a git branch, a file, an environment value) are bytes;
+    where they are not UTF-8 they reach us with the bytes kept as lone
+    surrogates (``surrogateescape``). Printed as they are, they end the command
+    with ``UnicodeEncodeError`` on a strict stream; shown this way a person
+    still sees which bytes they are, as git shows them. A message that quoted
+    such a name with ``repr`` already spelled the byte ``\\udce9``: that
+    spelling is shown as ``\\xe9`` too.
+    """
+    if text.isascii():
+        return _REPR_OF_BYTE.sub(r"\\x\1", text) if "\\udc" in text else text
+    shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _REPR_OF_BYTE.sub(r"\\x\1", shown)
+
+
+def _escaped_document(value: Any) -> Any:
+    """``value`` with every string in it (keys too) :func:`escaped`."""
+    if isinstance(value, str):
+        return escaped(value)
+    if isinstance(value, dict):
+        return {_escaped_document(key): _escaped_document(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped_document(item) for item in value]
+    return value
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -73,7 +104,9 @@ class _Step(logging.Handler):
             with self.drawing:
                 elapsed = time.monotonic() - self.started
                 detail = f" ({self.detail})" if self.detail else ""
-                text = f"{_FRAMES[frame % len(_FRAMES)]} {self.label}{detail} {elapsed:.1f}s"
+                text = escaped(
+                    f"{_FRAMES[frame % len(_FRAMES)]} {self.label}{detail} {elapsed:.1f}s"
+                )
                 self.console.stream.write(f"\r\033[K{text}")
                 self.console.stream.flush()
                 self.announced = True
@@ -120,7 +153,7 @@ class Console:
     def line(self, text: str = "") -> None:
         """One line of output (dropped in JSON mode)."""
         if not self.json_mode:
-            print(text, file=self.stream, flush=True)
+            print(escaped(text), file=self.stream, flush=True)
 
     def field(self, label: str, value: object, *, width: int = 10) -> None:
         """An aligned ``label  value`` line."""
@@ -139,11 +172,13 @@ class Console:
     def error(self, text: str) -> None:
         """The one line an expected failure prints, on standard error."""
         self.failures.append(text)
-        print(f"bot-db: error: {text}", file=self.err, flush=True)
+        print(f"bot-db: error: {escaped(text)}", file=self.err, flush=True)
 
     def json(self, payload: Any) -> None:
         """A JSON document for machines."""
-        print(json.dumps(payload, indent=2, sort_keys=True, default=str), file=self.stream)
+        document = _escaped_document(payload)
+        text = json.dumps(document, indent=2, sort_keys=True, default=lambda o: escaped(str(o)))
+        print(text, file=self.stream)
 
     @contextlib.contextmanager
     def step(self, label: str, *, after: float = SLOW_STEP) -> Iterator[None]:

@@ -94,7 +94,7 @@ def database_name(base: str, branch: str | None, commit: str = "") -> str:
     """The database of ``branch`` (or, detached, of ``commit``) beside database ``base``."""
     # A NUL cannot be in a branch name, so a commit's key never equals a branch's.
     key = branch if branch is not None else f"\0{commit}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:HASH_LENGTH]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:HASH_LENGTH]
     prefix = _prefix(base)
     fixed = len(prefix.encode()) + 1 + HASH_LENGTH
     room = max(0, _MAX_IDENTIFIER - SNAPSHOT_ROOM - fixed)

@@ -10,6 +10,7 @@ those; the callers fall back to one database, as outside git.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,7 +40,11 @@ def _git(root: Path, *args: str) -> str | None:
         done = subprocess.run(
             [executable, "-C", str(root), *args],
             capture_output=True,
-            text=True,
+            # Git's answers are bytes: a branch or file name need not be UTF-8.
+            # Undecodable bytes become lone surrogates, so the name round-trips
+            # back to git unchanged; output shows them escaped (see ``shown``).
+            encoding="utf-8",
+            errors="surrogateescape",
             timeout=_TIMEOUT,
             check=False,
         )
@@ -129,7 +134,7 @@ def ahead_behind(root: Path, one: str, other: str) -> tuple[int, int] | None:
     """Commits ``one`` and ``other`` each have since their merge-base (for two unrelated
     histories: all of their commits, which ranks them last)."""
     counted = (_git(root, "rev-list", "--left-right", "--count", f"{one}...{other}") or "").split()
-    if len(counted) != 2 or not all(part.isdigit() for part in counted):
+    if len(counted) != 2 or not all(re.fullmatch("[0-9]+", part) for part in counted):
         return None
     return int(counted[0]), int(counted[1])
 
@@ -163,7 +168,7 @@ def revision_origin(
     oldest file that mentions the id is the one that defines it (its children,
     which name it as ``down_revision``, come later).
     """
-    if not revision.replace("_", "").isalnum():
+    if not re.fullmatch("[0-9A-Za-z_]+", revision):
         return None  # not an id we would put in a pathspec
     log = ("log", "--all", "--diff-filter=A", "--format=%H %s")
     found = _git(root, *log, "--", f"{versions}/*{revision}*.py")

@@ -232,7 +232,8 @@ def unit_tests_step(root: Path, timeout: float = 240.0) -> StepResult:
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"],
             cwd=root,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="backslashreplace",  # a path or message need not be UTF-8
             timeout=timeout,
             check=False,
         )

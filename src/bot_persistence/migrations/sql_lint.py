@@ -3,13 +3,15 @@
 For every revision we render Alembic's offline (``--sql``) output of that one
 upgrade step, not the whole history at once, so a finding points at the
 revision that brings it. Alembic runs each revision inside a transaction
-(``transaction_per_migration`` in ``alembic/env.py``), so the ``BEGIN``/``COMMIT``
-lines are left out, and Alembic's own version-table bookkeeping too.
+(``transaction_per_migration`` in ``alembic/env.py``), so each revision's SQL is
+linted as one ``BEGIN`` ... ``COMMIT``, with the ``COMMIT``/``BEGIN`` pairs an
+``autocommit_block`` writes inside it kept (:mod:`bot_persistence.migrations.safe`
+builds an index CONCURRENTLY there, outside any transaction, as squawk then
+sees); Alembic's own version-table bookkeeping is left out.
 
 squawk's settings are squawk's own config file, ``.squawk.toml`` at the root:
-the rules switched off (each with its reason), the PostgreSQL version the SQL
-is judged for, and ``assume_in_transaction``, so that the SQL is judged the
-way the server will run it.
+the rules switched off (each with its reason) and the PostgreSQL version the
+SQL is judged for.
 
 A revision that does something squawk flags on purpose says so in its own
 file, with the reason next to each rule::
@@ -50,6 +52,7 @@ from bot_persistence.project import squawk_config
 __all__ = [
     "LintFinding",
     "PendingLint",
+    "as_one_transaction",
     "exemptions_of",
     "revisions_sql",
     "squawk_binary",
@@ -126,7 +129,9 @@ def revisions_sql(
             alembic_op.get_context().impl.memo.clear()
             start = buffer.tell()
             original(*args, **kwargs)
-            written[revision.revision] = without_bookkeeping(buffer.getvalue()[start:])
+            written[revision.revision] = as_one_transaction(
+                without_bookkeeping(buffer.getvalue()[start:])
+            )
 
         step.migration_fn = render
         return step
@@ -148,15 +153,31 @@ def revisions_sql(
 
 
 def without_bookkeeping(sql: str) -> str:
-    """Drop the transaction wrapper and the version-table statements Alembic adds."""
+    """Drop Alembic's version-table statements and the run's outer ``BEGIN``/``COMMIT``.
+
+    A ``COMMIT`` ... ``BEGIN`` inside is kept: it is an ``autocommit_block``,
+    whose statements run outside any transaction.
+    """
     kept: list[str] = []
+    bodies: list[int] = []
     for chunk in sql.split(";\n"):
         lines = chunk.strip().splitlines()
         kept.extend(line for line in lines if line.startswith("--"))
         body = "\n".join(line for line in lines if not line.startswith("--")).strip()
-        if body and body.upper() not in {"BEGIN", "COMMIT"} and "alembic_version" not in body:
+        if body and "alembic_version" not in body:
+            bodies.append(len(kept))
             kept.append(body + ";")
+    if bodies and kept[bodies[0]].upper() == "BEGIN;":
+        del kept[bodies.pop(0)]
+        bodies = [index - 1 for index in bodies]
+    if bodies and kept[bodies[-1]].upper() == "COMMIT;":
+        del kept[bodies.pop()]
     return "\n\n".join(kept) + "\n"
+
+
+def as_one_transaction(sql: str) -> str:
+    """One revision's SQL between ``BEGIN`` and ``COMMIT``, as the server runs it."""
+    return f"BEGIN;\n\n{sql.rstrip()}\n\nCOMMIT;\n"
 
 
 def _statement_at(sql: str, line: int) -> str:
@@ -236,7 +257,11 @@ def start_lint(
         rendered = revisions_sql(script, revisions, url) if revisions else {}
         for revision in revisions:
             sql = rendered[revision.revision]
-            if all(line.startswith("--") for line in sql.splitlines() if line.strip()):
+            if all(
+                line.startswith("--") or line in ("BEGIN;", "COMMIT;")
+                for line in sql.splitlines()
+                if line.strip()
+            ):
                 continue  # nothing but Alembic's comment: a merge revision, say
             path = Path(folder.name) / f"{revision.revision}.sql"
             path.write_text(sql, encoding="utf-8")
@@ -253,7 +278,8 @@ def start_lint(
                 ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
+                encoding="utf-8",
+                errors="backslashreplace",  # a path or message need not be UTF-8
             )
     except BaseException:
         folder.cleanup()
@@ -269,7 +295,8 @@ def _check_rule_names(binary: str, rules: set[str]) -> None:
         [binary, f"--exclude={','.join(sorted(rules))}"],
         input="SELECT 1;\n",
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="backslashreplace",  # a path or message need not be UTF-8
         check=False,
         timeout=60,
     )

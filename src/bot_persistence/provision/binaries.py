@@ -139,7 +139,8 @@ def run_tool(
         [str(tool), *args],
         user=run_as,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="backslashreplace",  # a path or message need not be UTF-8
         check=False,
         stdin=subprocess.DEVNULL,
         env=server_environment(password),

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg.errors
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot_persistence.connection import first_line
@@ -225,17 +226,16 @@ def translate_constraint_errors(
         yield
     except UnicodeEncodeError:
         raise _unencodable_error("the input") from None
-    except psycopg.Error as exc:
-        sqlstate = exc.sqlstate or ""
-        if sqlstate == "23503":
-            raise NotFoundError(not_found) from exc
-        if sqlstate == "23505":
-            raise AlreadyExistsError(exists) from exc
-        if sqlstate == "53100":
-            raise DiskFullError(
-                f"the database server's disk is full ({first_line(exc)}); free space on "
-                "the disk of its data directory, nothing was written"
-            ) from exc
-        if sqlstate.startswith(("22", "23")):  # a data exception or another constraint
-            raise InvalidInputError(f"the database refused the value: {first_line(exc)}") from exc
-        raise
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise NotFoundError(not_found) from exc
+    except psycopg.errors.UniqueViolation as exc:
+        raise AlreadyExistsError(exists) from exc
+    except psycopg.errors.DiskFull as exc:
+        raise DiskFullError(
+            f"the database server's disk is full ({first_line(exc)}); free space on "
+            "the disk of its data directory, nothing was written"
+        ) from exc
+    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+        # A data exception (a number out of range, text PostgreSQL cannot hold)
+        # or another constraint (a CHECK): the caller's input either way.
+        raise InvalidInputError(f"the database refused the value: {first_line(exc)}") from exc

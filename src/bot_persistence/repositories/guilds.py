@@ -7,27 +7,17 @@ leave exactly one row.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import Field, field_validator
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql.dml import ReturningInsert
 
-from bot_persistence.models import Base
 from bot_persistence.repositories.base import (
     MAX_BIGINT,
     Repository,
     StrictModel,
-    check_id,
-    check_text,
-    from_stored_row,
     has_control_characters,
-    translate_constraint_errors,
-    validate,
 )
+from bot_persistence.repositories.keyed import KeyedSettings, OwnerTable
 
 __all__ = ["KNOWN_LOCALES", "GuildConfig", "GuildSettingsRepository", "GuildSettingsUpdate"]
 
@@ -39,9 +29,6 @@ KNOWN_LOCALES = frozenset(
         "uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko",
     }
 )  # fmt: skip
-
-#: The longest guild name Discord allows (and the width of ``guilds.name``).
-MAX_GUILD_NAME_LENGTH = 100
 
 
 class GuildSettingsUpdate(StrictModel):
@@ -77,38 +64,15 @@ class GuildConfig(GuildSettingsUpdate):
     stored: bool = False
 
 
-_FIELDS = tuple(GuildSettingsUpdate.model_fields)
-
-# Statements are built once, with bind parameters: building and caching a
-# statement per call would cost more than its round trip.
-_guilds = Base.metadata.tables["guilds"]
-_settings = Base.metadata.tables["guild_settings"]
-_new_guild = pg_insert(_guilds).values(id=bindparam("guild_id"), name=bindparam("name"))
-_ENSURE_GUILD = _new_guild.on_conflict_do_update(
-    index_elements=[_guilds.c.id],
-    set_={"name": _new_guild.excluded.name},
-    where=_guilds.c.name.is_distinct_from(_new_guild.excluded.name),
+_GUILDS = OwnerTable("guilds", what="guild", name_column="name", name_label="guild name")
+_SETTINGS = KeyedSettings(
+    "guild_settings",
+    key="guild_id",
+    update=GuildSettingsUpdate,
+    stored=GuildConfig,
+    what="guild settings",
+    not_found="guild {id} is not known; record it with ensure_guild first",
 )
-_GET = select(*(_settings.c[name] for name in _FIELDS)).where(
-    _settings.c.guild_id == bindparam("guild_id")
-)
-
-
-@functools.lru_cache(maxsize=256)
-def _upsert(fields: tuple[str, ...]) -> ReturningInsert[Any]:
-    """The upsert writing exactly ``fields``: one statement per set of fields, built once."""
-    new = pg_insert(_settings).values(
-        guild_id=bindparam("guild_id"), **{name: bindparam(name) for name in fields}
-    )
-    return new.on_conflict_do_update(
-        index_elements=[_settings.c.guild_id],
-        set_={**{name: new.excluded[name] for name in fields}, "updated_at": func.now()},
-    ).returning(*(_settings.c[name] for name in _FIELDS))
-
-
-def _stored(guild_id: int, row: tuple[Any, ...]) -> GuildConfig:
-    """The GuildConfig a row of ``_FIELDS`` holds."""
-    return from_stored_row(GuildConfig, _FIELDS, row, guild_id=guild_id, stored=True)
 
 
 class GuildSettingsRepository(Repository):
@@ -116,17 +80,11 @@ class GuildSettingsRepository(Repository):
 
     async def ensure_guild(self, guild_id: int, name: str) -> None:
         """Record the guild (or its new name): an upsert that writes only on a change."""
-        guild_id = check_id(guild_id, "guild id")
-        name = check_text(name, "guild name", max_length=MAX_GUILD_NAME_LENGTH)
-        await self.session.execute(_ENSURE_GUILD, {"guild_id": guild_id, "name": name})
+        await _GUILDS.ensure(self.session, guild_id, name)
 
     async def get(self, guild_id: int) -> GuildConfig:
         """The guild's settings, or the defaults when nobody changed one yet."""
-        guild_id = check_id(guild_id, "guild id")
-        row = (await self.session.execute(_GET, {"guild_id": guild_id})).one_or_none()
-        if row is None:
-            return GuildConfig(guild_id=guild_id)
-        return _stored(guild_id, row)
+        return await _SETTINGS.get(self.session, guild_id)
 
     async def update(
         self, guild_id: int, changes: GuildSettingsUpdate | Mapping[str, object]
@@ -136,16 +94,4 @@ class GuildSettingsRepository(Repository):
         One upsert, so a concurrent first write of a guild's settings still
         leaves exactly one row.
         """
-        guild_id = check_id(guild_id, "guild id")
-        update = validate(GuildSettingsUpdate, changes, "guild settings")
-        fields = tuple(sorted(update.model_fields_set))
-        if not fields:
-            return await self.get(guild_id)
-        values = {name: getattr(update, name) for name in fields}
-        with translate_constraint_errors(
-            not_found=f"guild {guild_id} is not known; record it with ensure_guild first"
-        ):
-            row = (
-                await self.session.execute(_upsert(fields), {"guild_id": guild_id, **values})
-            ).one()
-        return _stored(guild_id, row)
+        return await _SETTINGS.write(self.session, guild_id, changes)

@@ -59,7 +59,7 @@ TEMPLATE_LOCK_KEY = 0x6270746D706C
 #: Bumped when the way templates are built changes, so old ones are not reused.
 _FORMAT = "1"
 _OWNED = re.compile(r"^bpt_(?P<host>[0-9a-f]{4})_(?P<run>[0-9a-f]{8})_(?P<pid>\d+)_")
-_TEMPLATE = re.compile(r"^bpt_tpl_(?P<hash>[0-9a-f]{12})_(?P<kind>[a-z]+)$")
+_TEMPLATE = re.compile(r"bpt_tpl_(?P<hash>[0-9a-f]{12})_(?P<kind>[a-z]+)")
 
 
 def template_hash(root: Path) -> str:
@@ -212,7 +212,7 @@ class TestDatabases:
         for (other,) in conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE 'bpt\\_tpl\\_%%'"
         ).fetchall():
-            match = _TEMPLATE.match(str(other))
+            match = _TEMPLATE.fullmatch(str(other))
             if match and match["kind"] == kind and other != current:
                 drop_database(conn, str(other))
                 _log.info("dropped outdated template %s", other)

@@ -168,11 +168,15 @@ class PlaylistStore(Repository):
         if head is None:
             raise _no_playlist(playlist_id)
         rows = await self.session.execute(sql.ENTRIES, params)
+        # ENTRIES selects the entry's columns, then the track's (TRACK_COLUMNS, TrackInfo's order).
         entries = tuple(
             PlaylistEntry(
-                row[0], TrackInfo(row[3], row[4], row[5], row[6], row[7], row[8]), row[1], row[2]
+                position=position,
+                track=TrackInfo(*track),
+                added_by=added_by,
+                added_at=added_at,
             )
-            for row in rows
+            for position, added_by, added_at, *track in rows
         )
         pid, owner_id, guild_id, name, created_at, updated_at, scope = head
         return PlaylistDetail(pid, owner_id, guild_id, name, created_at, updated_at, entries, scope)
