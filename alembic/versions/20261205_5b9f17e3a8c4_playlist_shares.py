@@ -7,7 +7,7 @@ locked beyond the foreign keys' brief SHARE ROW EXCLUSIVE on ``playlists``
 and ``users``.
 
 Revision ID: 5b9f17e3a8c4
-Revises: c62d0e9a4f13
+Revises: 2d7b8e4f6a90
 Create Date: 2026-12-05 04:43:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b9f17e3a8c4"
-down_revision: str | Sequence[str] | None = "c62d0e9a4f13"
+down_revision: str | Sequence[str] | None = "2d7b8e4f6a90"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

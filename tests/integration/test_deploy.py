@@ -42,7 +42,8 @@ def test_deploy_prints_the_plan_then_migrates_without_seeding(settings: Settings
     code, out, err = bot_db(production(settings), "deploy")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].endswith(f"plan      {settings.database}: base -> {HEAD} ({REVISIONS} revisions)")
+    plan = f"plan      {settings.database}: base -> {HEAD} ({REVISIONS} revisions)"
+    assert lines[0].endswith(plan)
     assert f"deploy    base -> {HEAD}" in lines[-1]
     assert migrations.current_revision(settings) == HEAD
     assert all(not rows for rows in table_rows(settings).values()), "deploy wrote sample data"
