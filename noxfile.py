@@ -72,9 +72,10 @@ def tests(session: nox.Session) -> None:
         "run",
         "-m",
         "pytest",
-        # Container tests run once, in `integration`, not once per Python.
+        # Container tests run once, in `integration`, and the docs' transcripts in
+        # `docs-check`, not once per Python.
         "-m",
-        "not docker",
+        "not docker and not docs",
         # One worker per core; the plugin shares one server between them, and
         # coverage measures each worker (parallel mode, combined below).
         # `-- -n 0` runs serially.
@@ -124,9 +125,12 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(name="docs-check", python=DEFAULT_PYTHON)
 def docs_check(session: nox.Session) -> None:
-    """Check the docs against the code: commands, links, .env.example, generated blocks, layout."""
-    install(session, PYPROJECT)
+    """The docs against the code (commands, links, generated blocks), then their blocks run."""
+    install(session, PYPROJECT, "test")
     session.run("python", "-m", "bot_persistence.devtools.docs_check", *session.posargs)
+    # Every runnable block of every page, and the docs' promises, each in a
+    # temporary copy of the checkout (tests marked `docs`).
+    session.run("pytest", "-m", "docs", "-p", "no:cacheprovider", "-n", "auto", "tests")
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -138,6 +142,13 @@ def onboarding(session: nox.Session) -> None:
         "python", "-m", "bot_persistence.devtools.onboarding", "--started-at", f"{started:.3f}",
         *session.posargs,
     )  # fmt: skip
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def adoption(session: nox.Session) -> None:
+    """Contributors active lately (`-- --days 14`) with an onboarding record, against 80 %."""
+    install(session, PYPROJECT)
+    session.run("python", "-m", "bot_persistence.devtools.adoption", *session.posargs)
 
 
 @nox.session(venv_backend="none")
@@ -160,6 +171,24 @@ def integration(session: nox.Session) -> None:
         *arguments.integration_args(session.posargs), env=env,
     )  # fmt: skip
     _faults(session)
+
+
+#: The property tests: every public call and command over the whole domain of its inputs.
+PROPERTY_TESTS = [
+    "tests/unit/test_cli_properties.py",
+    "tests/unit/test_name_properties.py",
+    "tests/integration/data_layer/test_properties.py",
+]
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def properties(session: nox.Session) -> None:
+    """Property tests at depth: thousands of generated examples each (CI runs this once)."""
+    install(session, PYPROJECT, "test")
+    session.run(
+        "pytest", *PROPERTY_TESTS, *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "deep"},
+    )  # fmt: skip
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -29,9 +29,10 @@ def settings(db_factory: Callable[..., TestDatabase]) -> Settings:
 
 
 def _hypothesis_profiles() -> None:
-    """Hypothesis: a small example budget on a laptop, a larger one in CI.
+    """Hypothesis: a small example budget on a laptop, a larger one in CI, thousands deep.
 
-    HYPOTHESIS_PROFILE=ci is set by `nox -s tests` when CI is set. Both run without
+    HYPOTHESIS_PROFILE=ci is set by `nox -s tests` when CI is set; =deep by `nox -s
+    properties` (once per CI run: thousands of examples per property). None has
     a per-example deadline: examples talk to a real server, whose first call in a
     test is slower than the rest. Without hypothesis (docs/testing.md's install,
     `.[embedded,testing]`) nothing is registered: `pytest --help` and a reader's
@@ -44,6 +45,9 @@ def _hypothesis_profiles() -> None:
     hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)
     hypothesis_settings.register_profile(
         "ci", max_examples=150, deadline=None, print_blob=True, derandomize=False
+    )
+    hypothesis_settings.register_profile(
+        "deep", max_examples=2000, deadline=None, print_blob=True, derandomize=False
     )
     hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

@@ -74,6 +74,15 @@ def bot_db(
     return code, out.getvalue(), err.getvalue()
 
 
+def seed(settings: Settings) -> None:
+    """Apply seeds/ to ``settings``' database, as ``bot-db seed`` does on its target."""
+    from bot_persistence.devdb import seeding
+    from bot_persistence.devdb.target import Target
+
+    with Target(settings) as target:
+        seeding.apply_seeds(target)
+
+
 @contextlib.contextmanager
 def engine_for(settings: Settings, **options: Any) -> Iterator[Engine]:
     """A pool-less engine on ``settings``' database, disposed on exit: nothing lingers."""

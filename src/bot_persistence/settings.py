@@ -101,6 +101,21 @@ class Settings(BaseSettings):
         validation_alias=_env("BOT_DB_POOLER"),
         description="PgBouncer's pool mode when the URL goes through it (none: direct).",
     )
+    application_name: str = Field(
+        default="bot-persistence",
+        min_length=1,
+        max_length=63,
+        validation_alias=_env("BOT_DB_APPLICATION_NAME"),
+        description="How the bot's connections are named in pg_stat_activity and the "
+        "server's log; give each shard its own (bot-persistence/shard-3). An "
+        "application_name in DATABASE_URL wins.",
+    )
+    slow_unit_ms: int = Field(
+        default=1000,
+        ge=0,
+        validation_alias=_env("BOT_DB_SLOW_UNIT_MS"),
+        description="A unit of work longer than this is logged and counted as slow (0: never).",
+    )
     migrate_on_startup: bool = Field(
         default=False, validation_alias=_env("BOT_DB_MIGRATE_ON_STARTUP")
     )
@@ -170,7 +185,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "postgres_host", "postgres_db", "postgres_user", "postgres_password", mode="before"
+        "postgres_host",
+        "postgres_db",
+        "postgres_user",
+        "postgres_password",
+        "application_name",
+        mode="before",
     )
     @classmethod
     def _no_nul(cls, value: object) -> object:

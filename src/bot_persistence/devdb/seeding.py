@@ -35,8 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence.connection import connected_engine, first_line
+from bot_persistence.connection import first_line
 from bot_persistence.devdb.guards import guard_seeding
+from bot_persistence.devdb.target import Target
 from bot_persistence.errors import SeedError
 from bot_persistence.models import (
     Guild,
@@ -56,7 +57,6 @@ from bot_persistence.models import (
     UserPreferences,
 )
 from bot_persistence.project import seeds_dir
-from bot_persistence.settings import Settings
 
 __all__ = ["SeedData", "SeedReport", "apply_seeds", "apply_seeds_on", "load_seeds"]
 
@@ -386,19 +386,17 @@ def _apply(conn: Connection, data: SeedData) -> None:
     _history(conn, data.play_history, track_ids)
 
 
-def apply_seeds(
-    settings: Settings, *, folder: Path | None = None, force: bool = False
-) -> SeedReport:
-    """Upsert the seed data in one transaction; all or nothing.
+def apply_seeds(target: Target, *, folder: Path | None = None, force: bool = False) -> SeedReport:
+    """Upsert the seed data in one transaction, on the target's connection; all or nothing.
 
     Refused before connecting for a production or (without ``force``) non-local
     database: sample data must never reach a real one.
     """
-    guard_seeding(settings, force=force)
+    guard_seeding(target.settings, force=force)
     data = load_seeds(folder)
-    with connected_engine(settings) as engine:
+    with target.sqlalchemy() as conn:
         try:
-            with engine.begin() as conn:
+            with conn.begin():
                 _apply(conn, data)
         except DBAPIError as exc:
             raise SeedError(

@@ -33,7 +33,6 @@ from bot_persistence.provision.base import (
     Backend,
     BackendStatus,
     ServerReady,
-    ensure_database,
     port_accepts,
 )
 from bot_persistence.provision.engine import (
@@ -219,7 +218,6 @@ class ComposeBackend(Backend):
         port = self.settings.postgres_port
         container_id = self._container_id()
         if container_id is not None and self._state(container_id) == ("running", "healthy"):
-            ensure_database(self.settings)
             return ServerReady(created=False, started=False, detail=f"volume {self.volume}")
         running = container_id is not None and self._state(container_id)[0] == "running"
         if not running and port_accepts("127.0.0.1", port):
@@ -236,7 +234,6 @@ class ComposeBackend(Backend):
                 f"compose/docker-compose.yml -p {self.project} logs {SERVICE}` to see why"
             )
         self._wait_healthy(container_id)
-        ensure_database(self.settings)
         return ServerReady(created=created, started=True, detail=f"volume {self.volume}")
 
     def _up_failed(self, stderr: str) -> BackendUnavailableError | ProvisionError:
