@@ -243,8 +243,7 @@ def driver_message(exc: BaseException) -> str:
     SQLAlchemy wraps the driver's error and prefixes the statement; the
     driver's own text is what a person can act on.
     """
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original).strip()
+    return str(_original(exc)).strip()
 
 
 def first_line(exc: BaseException) -> str:

@@ -50,12 +50,7 @@ from bot_persistence.errors import (
 from bot_persistence.pool import Connection, Pool, conninfo
 from bot_persistence.project import versions_dir
 from bot_persistence.retry import DEFAULT_ATTEMPTS, run_retrying
-from bot_persistence.schema_version import (
-    check_schema,
-    known_revisions,
-    read_revision,
-    single_head,
-)
+from bot_persistence.schema_version import Revisions, check_schema, read_revision
 from bot_persistence.session import Session
 from bot_persistence.settings import Settings
 from bot_persistence.stats import DatabaseStats
@@ -105,15 +100,15 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            versions = versions_dir()
-            head = single_head(versions)
+            revisions = Revisions.read(versions_dir())  # parsed once for the whole probe
+            head = revisions.head
             # A database ahead of the code is not migrated: check_schema says why.
-            behind = revision is None or revision in known_revisions(versions)
+            behind = revision is None or revision in revisions.known
             if revision != head and behind and self.settings.migrate_on_startup:
                 revision = await self._migrate()
             check_schema(
                 revision,
-                versions,
+                revisions,
                 database=self.settings.database,
                 # Only a development checkout asks git where a revision came from.
                 consult_git=self.settings.environment != "production",
