@@ -126,7 +126,8 @@ class Database:
 
         # Alembic is synchronous; run it in a thread, under its lock, so that of
         # many shards starting at once exactly one migrates.
-        result = await asyncio.to_thread(runner.upgrade, self.settings)
+        # As the migration role when BOT_DB_MIGRATION_URL names one: the bot's may be DML-only.
+        result = await asyncio.to_thread(runner.upgrade, self.settings.for_migrations())
         if result.changed:
             _log.info("migrated %s -> %s", result.before or "base", result.after)
         return result.after
