@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-__all__ = ["Console", "escaped", "wants_colour"]
+__all__ = ["Console", "document_only", "escaped", "wants_colour"]
 
 #: How ``repr`` spells a byte that ``surrogateescape`` kept (``\\udce9`` for 0xe9).
 _REPR_OF_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
@@ -241,3 +241,46 @@ class Console:
             logger.setLevel(level)
             logger.propagate = propagate
             running.finish()
+
+
+def _descriptor(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a StringIO, a closed or detached stream
+        return None
+
+
+@contextlib.contextmanager
+def document_only(console: Console) -> Iterator[None]:
+    """With ``--json``, keep standard output for the document alone while the command runs.
+
+    Alembic prints its progress ("Generating ... done") with ``print``, its
+    post-write hook runs ruff, and psql writes to file descriptor 1 itself:
+    none of it is ours to drop, so all of it goes to standard error instead.
+    Python-level writes are redirected; when the console writes to the real
+    descriptor 1, that descriptor is pointed at standard error too and the
+    document is written to a copy of the original.
+    """
+    if not console.json_mode:
+        yield
+        return
+    original = console.stream
+    descriptor = _descriptor(original)
+    err_descriptor = _descriptor(console.err)
+    with contextlib.redirect_stdout(console.err):
+        if descriptor != 1 or err_descriptor is None:
+            yield
+            return
+        original.flush()
+        kept = os.dup(1)
+        os.dup2(err_descriptor, 1)
+        document = os.fdopen(kept, "w", encoding="utf-8", errors="backslashreplace", closefd=True)
+        console.stream = document
+        try:
+            yield
+        finally:
+            document.flush()
+            sys.stdout.flush()
+            os.dup2(kept, 1)
+            console.stream = original
+            document.close()
