@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = Field(
         default=False, validation_alias=_env("BOT_DB_MIGRATE_ON_STARTUP")
     )
+    history_limit: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        validation_alias=_env("BOT_DB_HISTORY_LIMIT"),
+        description="Play-history rows kept per guild; each play trims the oldest beyond it.",
+    )
     compose_project: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9_-]*\z",
