@@ -288,6 +288,12 @@ async def test_calls_while_the_server_is_down_fail_fast_with_a_typed_error(
             with pytest.raises(ServerNotRunningError, match="run `bot-db up`"):
                 await db.ping()
             assert loop.time() - begun < restart_settings.connect_timeout + 1
+            # And every call after it: not the pool's timeout once it holds no connection.
+            for _ in range(3):
+                begun = loop.time()
+                with pytest.raises(ServerNotRunningError):
+                    await db.ping()
+                assert loop.time() - begun < restart_settings.connect_timeout + 1
         finally:
             await asyncio.to_thread(own_cluster.start, timeout=30)
         await db.ping()
