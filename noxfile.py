@@ -144,6 +144,13 @@ def onboarding(session: nox.Session) -> None:
     )  # fmt: skip
 
 
+@nox.session(python=DEFAULT_PYTHON)
+def adoption(session: nox.Session) -> None:
+    """Contributors active lately (`-- --days 14`) with an onboarding record, against 80 %."""
+    install(session, PYPROJECT)
+    session.run("python", "-m", "bot_persistence.devtools.adoption", *session.posargs)
+
+
 @nox.session(venv_backend="none")
 def image(session: nox.Session) -> None:
     """Build the offline PostgreSQL image (skipped when present); prints POSTGRES_IMAGE=TAG."""

@@ -56,6 +56,7 @@ __all__ = [
     "LOW_DISK_BYTES",
     "MAINTENANCE_DATABASE",
     "admin_url",
+    "application_name",
     "check_pooler",
     "connect",
     "connect_failure",
@@ -69,6 +70,7 @@ __all__ = [
     "sync_engine",
     "translate_call_error",
     "translate_connect_error",
+    "url_parameter",
     "wait_until_ready",
 ]
 
@@ -134,8 +136,30 @@ def connect_kwargs(settings: Settings, *, statement_timeout: bool = True) -> dic
         # a transaction pooler the next run may land on a server that never saw it.
         kwargs["prepare_threshold"] = None
     if statement_timeout and settings.statement_timeout_ms and settings.pooler == "none":
-        kwargs["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
+        # libpq takes one options string, and a keyword replaces the URL's: keep
+        # the URL's own (a search_path, a GUC) and add ours after it.
+        own = f"-c statement_timeout={settings.statement_timeout_ms}"
+        given = url_parameter(settings, "options")
+        kwargs["options"] = f"{given} {own}" if given else own
     return kwargs
+
+
+def url_parameter(settings: Settings, name: str) -> str | None:
+    """The value of libpq parameter ``name`` in the URL's query (the first, if repeated)."""
+    value = settings.url.query.get(name)
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return value or None
+
+
+def application_name(settings: Settings, role: str | None = None) -> str:
+    """How a connection names itself: the URL's ``application_name``, else the setting.
+
+    ``role`` tells a tool's connection from the bot's (``bot-persistence migration``),
+    within PostgreSQL's 63 characters.
+    """
+    name = url_parameter(settings, "application_name") or settings.application_name
+    return f"{name} {role}"[:63] if role else name
 
 
 def statement_timeout_sql(settings: Settings) -> tuple[str, str] | None:
@@ -160,7 +184,11 @@ def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:
     return create_engine(
         url or settings.url,
         poolclass=NullPool,
-        connect_args=connect_kwargs(settings, statement_timeout=False),
+        connect_args={
+            **connect_kwargs(settings, statement_timeout=False),
+            # bot-db's own sessions (a deploy, a snapshot) are told from the bot's.
+            "application_name": application_name(settings, "bot-db"),
+        },
     )
 
 
@@ -228,8 +256,7 @@ def driver_message(exc: BaseException) -> str:
     SQLAlchemy wraps the driver's error and prefixes the statement; the
     driver's own text is what a person can act on.
     """
-    original = _original(exc)
-    return str(original).strip()
+    return str(_original(exc)).strip()
 
 
 def first_line(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot_persistence.connection import (
+    application_name,
     connect_kwargs,
     statement_timeout_sql,
     translate_call_error,
@@ -41,7 +42,8 @@ _log = logging.getLogger(__name__)
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 Transaction = psycopg.AsyncTransaction
 
-#: How the pool names itself in psycopg's log lines and in ``pg_stat_activity``.
+#: How the pool names itself in psycopg's log lines, and its connections in
+#: ``pg_stat_activity`` unless BOT_DB_APPLICATION_NAME or the URL says otherwise.
 APPLICATION_NAME = "bot-persistence"
 
 
@@ -79,7 +81,11 @@ def pool_kwargs(settings: Settings) -> dict[str, Any]:
     ``autocommit`` because each unit of work sends its own ``BEGIN``: that is
     how a connection that died in the pool is told from one lost mid-call.
     """
-    return {**connect_kwargs(settings), "application_name": APPLICATION_NAME, "autocommit": True}
+    return {
+        **connect_kwargs(settings),
+        "application_name": application_name(settings),
+        "autocommit": True,
+    }
 
 
 class Pool:
@@ -101,12 +107,17 @@ class Pool:
             timeout=settings.pool_timeout,
             max_lifetime=lifetime,
             configure=self._configure if self._connect_sql else None,
-            name=APPLICATION_NAME,
+            name=application_name(settings),
             open=False,
         )
         #: Connections handed out now, and those of them made outside the pool.
         self._in_use = 0
         self._stand_ins: set[Connection] = set()
+
+    @property
+    def in_use(self) -> int:
+        """Connections handed to units of work now (stand-ins included)."""
+        return self._in_use
 
     async def _configure(self, conn: Connection) -> None:
         """Set the statement timeout once per connection (behind a session pooler)."""

@@ -25,6 +25,8 @@ __all__ = [
     "default_branch",
     "is_merged",
     "revision_origin",
+    "untracked",
+    "worktree_heads",
 ]
 
 #: Seconds one git call may take; a stuck git (a lock, a slow network mount) is not waited on.
@@ -116,18 +118,36 @@ def branches(root: Path) -> dict[str, str]:
     return found
 
 
+def worktree_heads(root: Path) -> list[Checkout]:
+    """Every working tree's ``HEAD`` (this one's too): its branch, or its commit when
+    detached. A tree whose folder is gone counts until ``git worktree prune`` forgets it:
+    its ``HEAD`` is still git's record of work in progress."""
+    # -z: a record per NUL, a blank record between trees; a path may hold a newline.
+    listing = _git(root, "worktree", "list", "--porcelain", "-z")
+    found: list[Checkout] = []
+    for block in (listing or "").split("\0\0"):
+        fields = dict(field.partition(" ")[::2] for field in block.split("\0") if field)
+        commit = fields.get("HEAD", "")
+        if "bare" in fields or not re.fullmatch("[0-9a-f]{40,64}", commit):
+            continue  # a bare repository, or a tree before its first commit
+        ref = fields.get("branch", "")
+        branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        found.append(Checkout(root=Path(fields.get("worktree", "")), commit=commit, branch=branch))
+    return found
+
+
 def checked_out_elsewhere(root: Path) -> set[str]:
     """Branches, and commits at a detached ``HEAD``, checked out in any working tree."""
-    listing = _git(root, "worktree", "list", "--porcelain")
-    found: set[str] = set()
-    for block in (listing or "").split("\n\n"):
-        lines = block.splitlines()
-        for line in lines:
-            if line.startswith("branch refs/heads/"):
-                found.add(line.removeprefix("branch refs/heads/"))
-            elif line.startswith("HEAD ") and "detached" in lines:
-                found.add(line.removeprefix("HEAD "))
-    return found
+    return {
+        head.branch if head.branch is not None else head.commit for head in worktree_heads(root)
+    }
+
+
+def untracked(root: Path, folder: Path) -> list[Path]:
+    """The files under ``folder`` that git does not track (nor ignore): a migration written
+    and not yet added, which follows ``git switch`` to every branch."""
+    listing = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", str(folder))
+    return [root / name for name in (listing or "").split("\0") if name]
 
 
 def ahead_behind(root: Path, one: str, other: str) -> tuple[int, int] | None:
