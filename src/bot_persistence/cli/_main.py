@@ -180,8 +180,14 @@ def _dispatch(
 
         if settings is None:
             try:
-                # The project root's .env, wherever in the checkout bot-db runs.
-                settings = Settings(_env_file=env_file())
+                # The project root's .env, wherever in the checkout bot-db runs, and
+                # a relative BOT_DB_DATA_DIR (`.devdb`) from that root too: `cd docs
+                # && bot-db check` finds the server `bot-db up` started at the root.
+                found = env_file()
+                settings = Settings(_env_file=found)
+                if not settings.data_dir.is_absolute():
+                    absolute = found.parent / settings.data_dir
+                    settings = settings.model_copy(update={"data_dir": absolute})
             except ValidationError as exc:
                 raise _settings_error(exc) from None
             except UnicodeDecodeError as exc:
