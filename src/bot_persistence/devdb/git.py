@@ -52,7 +52,14 @@ def _git(root: Path, *args: str) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    # Lines end at "\n" alone: str.splitlines() and strip() would also break a branch name
+    # at U+0085, U+2028 or a form feed, all legal in a git ref.
+    return done.stdout.rstrip("\n") if done.returncode == 0 else None
+
+
+def _lines(output: str | None) -> list[str]:
+    """Git's output split at newlines only (a ref may hold any other line break)."""
+    return output.split("\n") if output else []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +81,7 @@ def checkout(root: Path) -> Checkout | None:
     the first commit (there is no branch to tell apart yet)."""
     # One call: the top folder, HEAD's commit, and the ref HEAD names ("HEAD" if detached).
     answer = _git(root, "rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD")
-    lines = (answer or "").splitlines()
+    lines = _lines(answer)
     if len(lines) != 3 or len(lines[1]) < 40:
         return None
     top, commit, ref = lines
@@ -94,7 +101,7 @@ def default_branch(root: Path) -> str | None:
     )
     local: set[str] = set()
     candidates: list[str] = []
-    for line in (listing or "").splitlines():
+    for line in _lines(listing):
         ref, _, points_at = line.partition(" ")
         if ref.startswith("refs/heads/"):
             local.add(ref.removeprefix("refs/heads/"))
@@ -111,7 +118,7 @@ def branches(root: Path) -> dict[str, str]:
     """The local branches and the commit each points at."""
     listing = _git(root, "for-each-ref", "--format=%(objectname) %(refname:short)", "refs/heads")
     found: dict[str, str] = {}
-    for line in (listing or "").splitlines():
+    for line in _lines(listing):
         commit, _, name = line.partition(" ")
         if name:
             found[name] = commit
@@ -196,9 +203,9 @@ def revision_origin(
         found = _git(root, *log, f"-S{revision}", "--", versions)
     if not found:
         return None
-    commit, _, subject = found.splitlines()[-1].partition(" ")
+    commit, _, subject = _lines(found)[-1].partition(" ")
     holding = _git(root, "branch", "--format=%(refname:short)", "--contains", commit)
-    names = (holding or "").splitlines()
+    names = _lines(holding)
     current = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
     names = [name for name in names if name != current and not name.startswith("(")]
     return RevisionOrigin(commit=commit, subject=subject, branch=names[0] if names else None)
