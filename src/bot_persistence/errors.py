@@ -7,6 +7,7 @@ do next, and never contains a password::
     BotPersistenceError                 exit 1 unless noted
     ├── ConfigurationError              exit 2: bad settings or input
     │   ├── InvalidSettingError         a setting's value is wrong (also a ValueError)
+    │   ├── SnapshotNameError           a snapshot name breaks the naming rule
     │   ├── InvalidDatabaseUrlError
     │   ├── GuardRefusedError           a destructive command was refused
     │   ├── PoolerModeError             a pooler mode transactions cannot run in
@@ -108,6 +109,7 @@ __all__ = [
     "ServerStartError",
     "SmokeFailedError",
     "SnapshotError",
+    "SnapshotNameError",
     "StatementTimeoutError",
     "TlsUnavailableError",
 ]
@@ -134,6 +136,11 @@ class InvalidSettingError(ConfigurationError, ValueError):
     Also a ``ValueError``, as pydantic's ``ValidationError`` (which it replaces)
     was, so callers that caught that still catch it.
     """
+
+
+class SnapshotNameError(ConfigurationError):
+    """A snapshot name the rule refuses (``..``, ``/``, a newline, too long): a usage error,
+    said before anything is read or written."""
 
 
 class InvalidDatabaseUrlError(ConfigurationError):

@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot_persistence.devdb import branches
 from bot_persistence.settings import Settings
@@ -38,6 +39,12 @@ def states(settings: Settings) -> dict[str, dict[str, object]]:
     code, out, err = bot_db(settings, "branch", "list", "--json")
     assert code == 0, err
     return {entry["database"]: entry for entry in json.loads(out)["branches"]}
+
+
+def drop(settings: Settings, database: str) -> None:
+    admin = settings.model_copy(update={"postgres_db": "postgres"})
+    with engine_for(admin, isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
 
 
 def write_untracked_migration(repo: Path, revision: str, table: str) -> Path:
@@ -94,8 +101,8 @@ def test_a_branch_whose_only_copy_of_a_migration_is_its_database_is_kept(
     server: Settings, repo: Path
 ) -> None:
     assert bot_db(server, "up")[0] == 0
-    git(repo, "switch", "-q", "-c", "feature-x")  # no commits of its own: "merged"
-    feature = branches.database_name("bot", "feature-x")
+    git(repo, "switch", "-q", "-c", "feature-wip")  # no commits of its own: "merged"
+    feature = branches.database_name("bot", "feature-wip")
     assert bot_db(server, "up")[0] == 0
     migration = write_untracked_migration(repo, REVISION_A, "descriptions")
     assert bot_db(server, "migrate")[0] == 0
@@ -107,6 +114,7 @@ def test_a_branch_whose_only_copy_of_a_migration_is_its_database_is_kept(
     assert code == 0, err
     assert feature in databases(server), out
     assert query(server, feature, "SELECT body FROM descriptions") == "work in progress"
+    drop(server, feature)  # the module's server goes on to the other tests
 
 
 def test_a_database_in_use_is_not_pruned(server: Settings, repo: Path) -> None:
