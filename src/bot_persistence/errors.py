@@ -360,10 +360,12 @@ class SeedError(BotPersistenceError):
 class SmokeFailedError(BotPersistenceError):
     """A step of ``bot-db smoke`` failed; ``step`` names it, the message says why."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, *, exit_code: int = 1) -> None:
         super().__init__(f"{step}: {message}")
         self.step = step
         self.detail = message
+        #: The cause's own: a configuration error stops the smoke test with 2, as anywhere.
+        self.exit_code = exit_code
 
 
 class RepositoryError(BotPersistenceError):

@@ -24,6 +24,7 @@ from tests.integration.test_branch_databases import (
     _MIGRATION,
     HEAD,
     REVISION_A,
+    REVISION_B,
     add_migration,
     databases,
     git,
@@ -158,6 +159,24 @@ def test_prune_says_what_it_drops_and_why_and_takes_the_snapshots_along(
     left = databases(server)
     assert database not in left
     assert not any(name.startswith(f"{database}__snap_") for name in left), left
+
+
+def test_up_warns_in_one_line_before_applying_a_migration_git_does_not_track(
+    server: Settings, repo: Path
+) -> None:
+    assert bot_db(server, "up")[0] == 0
+    git(repo, "switch", "-q", "-c", "drafting")
+    assert bot_db(server, "up")[0] == 0
+    migration = write_untracked_migration(repo, REVISION_B, "drafts")
+    code, _, err = bot_db(server, "up")
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if "not tracked by git" in line]
+    assert len(warned) == 1, err
+    assert migration.name in warned[0] and REVISION_B in warned[0]
+    code, _, err = bot_db(server, "up")  # at head now: nothing to apply, nothing to say
+    assert code == 0 and "not tracked" not in err
+    migration.unlink()
+    drop(server, branches.database_name("bot", "drafting"))
 
 
 def _transcript() -> list[str]:

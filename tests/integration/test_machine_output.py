@@ -15,10 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
-
 from bot_persistence import migrations
 from bot_persistence.project import project_root
+from bot_persistence.provision.binaries import embedded_bin_dir
 from bot_persistence.settings import Settings
 from tests.helpers import bot_db
 
@@ -70,6 +69,14 @@ def test_deploy_sql_to_stdout_is_only_sql_that_runs(settings: Settings) -> None:
     assert code == 0, err
     assert "✓" not in out and "plan" not in out.split("\n", 1)[0]
     assert "plan      " in err  # the plan is still shown, where people read it
-    with psycopg.connect(settings.plain_url, autocommit=True) as conn:
-        conn.execute(out.encode())  # the whole of it, as `psql -f -` would run it
+    psql = shutil.which("psql") or str(embedded_bin_dir() / "psql")
+    ran = subprocess.run(
+        [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", settings.plain_url, "-f", "-"],
+        input=out,  # standard output as it is, piped into psql
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
     assert migrations.current_revision(settings) == migrations.head_revision(settings)
