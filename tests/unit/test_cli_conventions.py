@@ -78,7 +78,7 @@ def test_status_v_is_no_longer_an_error() -> None:
 #: Commands that report state, so a machine may ask for JSON.
 REPORTING = {
     "up", "down", "status", "check", "url", "migrate", "migrations", "deploy", "downgrade",
-    "revision", "seed", "roundtrip", "reset", "smoke",
+    "revision", "seed", "roundtrip", "rehearse", "reset", "smoke",
     "snapshot save", "snapshot restore", "snapshot list", "snapshot delete",
     "branch list", "branch prune", "branch reset",
 }  # fmt: skip

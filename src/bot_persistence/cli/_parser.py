@@ -22,6 +22,7 @@ from bot_persistence.cli._branch_commands import (
     cmd_branch_reset,
 )
 from bot_persistence.cli._meta import SHELLS, cmd_completion, cmd_help
+from bot_persistence.cli._rehearsal_commands import cmd_rehearse, rehearse_arguments
 from bot_persistence.cli._schema_commands import (
     cmd_deploy,
     cmd_downgrade,
@@ -231,6 +232,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("seed", cmd_seed, ("json",), _seed_force),
     Command("deploy", cmd_deploy, ("json",), _deploy),
     Command("roundtrip", cmd_roundtrip, ("json",), _roundtrip),
+    Command("rehearse", cmd_rehearse, ("json",), rehearse_arguments),
     Command("reset", cmd_reset, ("backend", "yes", "force", "json"), _reset),
     Command("save", cmd_snapshot_save, ("name", "yes", "json"), group="snapshot"),
     Command("restore", cmd_snapshot_restore, ("name", "yes", "force", "json"), group="snapshot"),
