@@ -22,6 +22,7 @@ from benchmarks._harness import Bench
 from bot_persistence import devdb
 from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.devdb import branch_databases, branches
+from bot_persistence.devdb.target import Target
 from bot_persistence.project import project_root
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.embedded import EmbeddedBackend
@@ -66,7 +67,8 @@ def run(bench: Bench) -> None:
     )
     backend = EmbeddedBackend(settings)
     try:
-        devdb.up(settings)  # the default branch's database: migrated and seeded
+        with Target(settings) as default:
+            devdb.up(default)  # the default branch's database: migrated and seeded
         repo = _repository(scratch)
 
         def bare_copy() -> None:
@@ -79,19 +81,22 @@ def run(bench: Bench) -> None:
             _git(repo, "checkout", "-q", branch)
 
         def switch_known() -> None:
-            target = branches.resolve(settings, repo)
-            assert target is not None and target.branch == "known"
-            assert not branch_databases.ensure(target).created
+            branch = branches.resolve(settings, repo)
+            assert branch is not None and branch.branch == "known"
+            with Target(settings, branch) as target:
+                assert not branch_databases.ensure(target).created
 
         def create_new() -> None:
-            target = branches.resolve(settings, repo)
-            assert target is not None and target.branch == "new"
-            assert branch_databases.ensure(target).parent == "main"
+            branch = branches.resolve(settings, repo)
+            assert branch is not None and branch.branch == "new"
+            with Target(settings, branch) as target:
+                assert branch_databases.ensure(target).parent == "main"
 
         def drop_new() -> None:
-            target = branches.resolve(settings, repo)
-            assert target is not None
-            branch_databases.drop(target, [target.database])
+            branch = branches.resolve(settings, repo)
+            assert branch is not None
+            with Target(settings, branch) as target:
+                branch_databases.drop(target, [target.database])
 
         bare = bench.time(
             "bare CREATE DATABASE ... TEMPLATE (baseline)",
@@ -102,7 +107,8 @@ def run(bench: Bench) -> None:
         on("known")
         create_new_known = branches.resolve(settings, repo)
         assert create_new_known is not None
-        branch_databases.ensure(create_new_known)
+        with Target(settings, create_new_known) as target:
+            branch_databases.ensure(target)
         known = bench.time("switch to a known branch's database", switch_known, repeat=RUNS)
         _git(repo, "checkout", "-q", "-b", "new", "main")
         new = bench.time(

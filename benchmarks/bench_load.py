@@ -45,6 +45,7 @@ from bot_persistence.pool import APPLICATION_NAME, conninfo
 from bot_persistence.provision.base import ensure_database, free_port
 from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbouncer
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.repositories import (
     GuildSettingsRepository,
     PlaylistRepository,
@@ -172,8 +173,8 @@ class Raw(Contender):
         p, u, g = playlists_sql, users_module, guilds_module
         self.head = _sql(p.HEAD, "pid")
         self.entries = _sql(p.ENTRIES, "pid")
-        self.prefs = _sql(u._GET, "user_id")
-        self.guild = _sql(g._GET, "guild_id")
+        self.prefs = _sql(u._PREFERENCES.select, "user_id")
+        self.guild = _sql(g._SETTINGS.select, "guild_id")
         self.list = _sql(p.LIST, "owner_id", "limit", "offset")
         self.lock = _sql(p.LOCK, "pid")
         self.size = _sql(p.SIZE, "pid")
@@ -381,7 +382,7 @@ def _report(bench: Bench, level: _Level) -> None:
 
 
 def run(bench: Bench) -> None:
-    root = Path(tempfile.mkdtemp(prefix="bench-load-", dir=_scratch()))
+    root = Path(tempfile.mkdtemp(prefix="bench-load-", dir=scratch_root()))
     cluster = EmbeddedCluster(
         root / "pg", port=free_port(), user="bot", password=PASSWORD, durable=False
     )
@@ -418,8 +419,3 @@ def run(bench: Bench) -> None:
         loop.close()
         cluster.purge()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _scratch() -> Path:
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() else Path(tempfile.gettempdir())

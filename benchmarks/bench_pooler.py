@@ -32,16 +32,12 @@ from bot_persistence import migrations
 from bot_persistence.provision.base import ensure_database, free_port
 from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbouncer
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.settings import Settings
 
 SHARDS = (1, 4, 8)
 CALLS = 400
 REPEAT = 3
-
-
-def _scratch() -> Path:
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() else Path(tempfile.gettempdir())
 
 
 def _one_run(settings: Settings, shards: int) -> tuple[float, float, float]:
@@ -127,7 +123,7 @@ def run(bench: Bench) -> None:
     if pgbouncer_binary() is None:
         bench.note("skipped: pgbouncer is not installed (apt-get install pgbouncer)")
         return
-    root = Path(tempfile.mkdtemp(prefix="bench-pooler-", dir=_scratch()))
+    root = Path(tempfile.mkdtemp(prefix="bench-pooler-", dir=scratch_root()))
     password = "bench-password"
     # Room for 8 direct shards' pools (8 x 10); through PgBouncer 20 suffice.
     cluster = EmbeddedCluster(

@@ -36,6 +36,7 @@ from bot_persistence import migrations
 from bot_persistence.db import Database
 from bot_persistence.provision.base import ensure_database, free_port
 from bot_persistence.provision.cluster import EmbeddedCluster
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.repositories import (
     GuildSettingsRepository,
     PlaylistRepository,
@@ -50,11 +51,6 @@ IMPORT_SIZE = 10_000
 IMPORT_REPEAT = 5
 USER = 900000000000000001
 GUILD = 900000000000000002
-
-
-def _scratch() -> Path:
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() else Path(tempfile.gettempdir())
 
 
 class _Side:
@@ -160,7 +156,7 @@ def _calls(side: _Side, fifty: int, growing: int) -> list[tuple[str, Batch, Batc
     async def create_sql() -> None:
         cur = await conn.execute(
             "INSERT INTO playlists (owner_id, guild_id, name) VALUES (%s, %s, %s) "
-            "ON CONFLICT (owner_id, name) DO NOTHING "
+            "ON CONFLICT (owner_id, name) WHERE scope = 'user' DO NOTHING "
             "RETURNING id, owner_id, guild_id, name, created_at, updated_at",
             (USER, None, f"hand {next(side.names)}"),
         )
@@ -407,7 +403,7 @@ def _measure(bench: Bench, side: _Side) -> None:
 
 
 def run(bench: Bench) -> None:
-    root = Path(tempfile.mkdtemp(prefix="bench-repos-", dir=_scratch()))
+    root = Path(tempfile.mkdtemp(prefix="bench-repos-", dir=scratch_root()))
     password = "bench-password"
     cluster = EmbeddedCluster(root, port=free_port(), user="bot", password=password, durable=False)
     loop = asyncio.new_event_loop()

@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from benchmarks._harness import Bench, Measurement
 from bot_persistence.devdb.seeding import apply_seeds
+from bot_persistence.devdb.target import Target
 from bot_persistence.project import project_root
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.binaries import SYSTEM_USER, embedded_bin_dir
@@ -210,7 +211,8 @@ def _per_test_on(bench: Bench, databases: TestDatabases, engine: Engine) -> None
         for _ in range(TESTS):
             with engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-            apply_seeds(truncate_settings, folder=seeds)
+            with Target(truncate_settings) as target:
+                apply_seeds(target, folder=seeds)
 
     savepoint = bench.time("savepoint (db_session), per test", savepoint_tests, repeat=BATCHES)
     clone = bench.time("template clone + drop (db_clean), per test", clone_tests, repeat=BATCHES)

@@ -13,22 +13,25 @@ run on the loop pytest-asyncio made for the async fixture.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import inspect
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from sybil import Example, Sybil
-from sybil.evaluators.python import PythonEvaluator
-from sybil.parsers.markdown import CodeBlockParser
+
+if TYPE_CHECKING:
+    from sybil import Example
 
 _HERE = Path(__file__).parent
-_run_block = PythonEvaluator()
 
 
 def call_defined_tests(example: Example) -> None:
     """Run the block, then call each ``test_*`` function it defined with its fixtures."""
+    from sybil.evaluators.python import PythonEvaluator
+
     before = dict(example.namespace)
-    _run_block(example)
+    PythonEvaluator()(example)
     request: pytest.FixtureRequest = example.namespace["request"]
     for name, value in list(example.namespace.items()):
         if not name.startswith("test_") or not callable(value) or before.get(name) is value:
@@ -45,11 +48,17 @@ def call_defined_tests(example: Example) -> None:
             asyncio.get_event_loop().run_until_complete(result)
 
 
-pytest_collect_file = Sybil(
-    parsers=[CodeBlockParser(language="python", evaluator=call_defined_tests)],
-    patterns=["testing.md"],
-    fixtures=["request"],
-).pytest()
+# sybil comes with the `test` group; with docs/testing.md's own install
+# (`.[embedded,testing]`) the examples are not collected, and pytest still starts.
+if importlib.util.find_spec("sybil") is not None:
+    from sybil import Sybil
+    from sybil.parsers.markdown import CodeBlockParser
+
+    pytest_collect_file = Sybil(
+        parsers=[CodeBlockParser(language="python", evaluator=call_defined_tests)],
+        patterns=["testing.md"],
+        fixtures=["request"],
+    ).pytest()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

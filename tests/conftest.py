@@ -11,7 +11,6 @@ import os
 from collections.abc import Callable
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
@@ -29,11 +28,44 @@ def settings(db_factory: Callable[..., TestDatabase]) -> Settings:
     return db_factory("empty").settings
 
 
-# Hypothesis: a small example budget on a laptop, a larger one in CI (HYPOTHESIS_PROFILE=ci,
-# set by `nox -s tests` when CI is set). Both without a per-example deadline: examples talk
-# to a real server, whose first call in a test is slower than the rest.
-hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)
-hypothesis_settings.register_profile(
-    "ci", max_examples=150, deadline=None, print_blob=True, derandomize=False
-)
-hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+def _hypothesis_profiles() -> None:
+    """Hypothesis: a small example budget on a laptop, a larger one in CI, thousands deep.
+
+    HYPOTHESIS_PROFILE=ci is set by `nox -s tests` when CI is set; =deep by `nox -s
+    properties` (once per CI run: thousands of examples per property). None has
+    a per-example deadline: examples talk to a real server, whose first call in a
+    test is slower than the rest. Without hypothesis (docs/testing.md's install,
+    `.[embedded,testing]`) nothing is registered: `pytest --help` and a reader's
+    own test file work; the property tests need the `test` group.
+    """
+    try:
+        from hypothesis import settings as hypothesis_settings
+    except ImportError:
+        return
+    hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)
+    hypothesis_settings.register_profile(
+        "ci", max_examples=150, deadline=None, print_blob=True, derandomize=False
+    )
+    hypothesis_settings.register_profile(
+        "deep", max_examples=2000, deadline=None, print_blob=True, derandomize=False
+    )
+    hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+_hypothesis_profiles()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Take pytest-alembic's own binding of its built-in tests off, where it is installed.
+
+    It binds them to tests/conftest.py through a collector that fails on pytest 9.2
+    (it sets a node id pytest no longer has); tests/integration/test_alembic_builtin.py
+    imports the built-in tests by name instead, the other way pytest-alembic
+    documents, and its fixtures stay on. Done here rather than with its ini option,
+    which pytest's --strict-config refuses where pytest-alembic is not installed
+    (docs/testing.md's install).
+    """
+    binding = session.config.pluginmanager.get_plugin("pytest-alembic")
+    if binding is not None:
+        session.config.pluginmanager.unregister(binding)

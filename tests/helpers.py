@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import io
 import shutil
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -40,12 +39,6 @@ def wait_until(condition: Callable[[], object], *, timeout: float, what: str) ->
     while not condition():
         assert time.monotonic() < deadline, f"{what}: not so within {timeout:g} s"
         time.sleep(0.02)  # wait-ok: the poll interval of a condition bounded by the deadline
-
-
-def scratch_root() -> Path:
-    """tmpfs where the OS has one: a throw-away cluster is ready twice as fast there."""
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() else Path(tempfile.gettempdir())
 
 
 def make_settings(port: int, database: str, **overrides: object) -> Settings:
@@ -79,6 +72,15 @@ def bot_db(
         list(argv), settings=settings, stdout=out, stderr=err, stdin=stdin or io.StringIO()
     )
     return code, out.getvalue(), err.getvalue()
+
+
+def seed(settings: Settings) -> None:
+    """Apply seeds/ to ``settings``' database, as ``bot-db seed`` does on its target."""
+    from bot_persistence.devdb import seeding
+    from bot_persistence.devdb.target import Target
+
+    with Target(settings) as target:
+        seeding.apply_seeds(target)
 
 
 @contextlib.contextmanager

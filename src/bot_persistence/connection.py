@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,11 +50,15 @@ from bot_persistence.errors import (
     TlsUnavailableError,
 )
 from bot_persistence.settings import Settings
+from bot_persistence.waiting import Backoff, retry
 
 __all__ = [
     "LOW_DISK_BYTES",
+    "MAINTENANCE_DATABASE",
     "admin_url",
+    "application_name",
     "check_pooler",
+    "connect",
     "connect_failure",
     "connect_kwargs",
     "disk_full_error",
@@ -67,6 +70,7 @@ __all__ = [
     "sync_engine",
     "translate_call_error",
     "translate_connect_error",
+    "url_parameter",
     "wait_until_ready",
 ]
 
@@ -132,8 +136,30 @@ def connect_kwargs(settings: Settings, *, statement_timeout: bool = True) -> dic
         # a transaction pooler the next run may land on a server that never saw it.
         kwargs["prepare_threshold"] = None
     if statement_timeout and settings.statement_timeout_ms and settings.pooler == "none":
-        kwargs["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
+        # libpq takes one options string, and a keyword replaces the URL's: keep
+        # the URL's own (a search_path, a GUC) and add ours after it.
+        own = f"-c statement_timeout={settings.statement_timeout_ms}"
+        given = url_parameter(settings, "options")
+        kwargs["options"] = f"{given} {own}" if given else own
     return kwargs
+
+
+def url_parameter(settings: Settings, name: str) -> str | None:
+    """The value of libpq parameter ``name`` in the URL's query (the first, if repeated)."""
+    value = settings.url.query.get(name)
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return value or None
+
+
+def application_name(settings: Settings, role: str | None = None) -> str:
+    """How a connection names itself: the URL's ``application_name``, else the setting.
+
+    ``role`` tells a tool's connection from the bot's (``bot-persistence migration``),
+    within PostgreSQL's 63 characters.
+    """
+    name = url_parameter(settings, "application_name") or settings.application_name
+    return f"{name} {role}"[:63] if role else name
 
 
 def statement_timeout_sql(settings: Settings) -> tuple[str, str] | None:
@@ -155,25 +181,60 @@ def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:
     return create_engine(
         url or settings.url,
         poolclass=NullPool,
-        connect_args=connect_kwargs(settings, statement_timeout=False),
+        connect_args={
+            **connect_kwargs(settings, statement_timeout=False),
+            # bot-db's own sessions (a deploy, a snapshot) are told from the bot's.
+            "application_name": application_name(settings, "bot-db"),
+        },
     )
 
 
 def admin_url(settings: Settings) -> URL:
     """The same server, but the ``postgres`` maintenance database: for CREATE/DROP DATABASE."""
-    return settings.url.set(database="postgres")
+    return settings.url.set(database=MAINTENANCE_DATABASE)
+
+
+#: The database every server has, which CREATE/DROP DATABASE and copies connect to.
+MAINTENANCE_DATABASE = "postgres"
+
+
+def connect(
+    settings: Settings,
+    *,
+    database: str | None = None,
+    autocommit: bool = True,
+    wait: bool = False,
+) -> psycopg.Connection[Any]:
+    """One psycopg connection for the tooling: the one place a tool opens one.
+
+    ``database`` names another database on the same server (the maintenance
+    database for CREATE/DROP, another branch's); ``wait`` retries while the
+    server is still starting, up to ``BOT_DB_STARTUP_TIMEOUT``. A failure is
+    our typed error, worded for the database asked for. The connect arguments
+    are SQLAlchemy's psycopg dialect's for ``settings.url``, so a URL's query
+    (``?host=/socket/dir``, ``sslmode``) means here what it means to the bot.
+    """
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    url = settings.url if database is None else settings.url.set(database=database)
+    dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+    _, params = dialect.create_connect_args(url)  # type: ignore[no-untyped-call]
+    params.update(connect_kwargs(settings, statement_timeout=False))
+    named = settings if database is None else settings.model_copy(update={"postgres_db": database})
+
+    def attempt() -> psycopg.Connection[Any]:
+        return psycopg.connect(autocommit=autocommit, **params)
+
+    if wait:
+        return wait_until_ready(attempt, named)
+    try:
+        return attempt()
+    except psycopg.Error as exc:
+        raise translate_connect_error(exc, named) from None
 
 
 def _original(exc: BaseException) -> BaseException:
     return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-
-
-def _message_of(exc: BaseException) -> str:
-    return str(_original(exc))
-
-
-def _first(message: str) -> str:
-    return message.strip().splitlines()[0] if message.strip() else "no detail"
 
 
 def driver_message(exc: BaseException) -> str:
@@ -182,8 +243,7 @@ def driver_message(exc: BaseException) -> str:
     SQLAlchemy wraps the driver's error and prefixes the statement; the
     driver's own text is what a person can act on.
     """
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return str(original).strip()
+    return str(_original(exc)).strip()
 
 
 def first_line(exc: BaseException) -> str:
@@ -376,26 +436,25 @@ def wait_until_ready(
     Anything not worth retrying (a wrong password, a missing database) is raised
     at once as our typed error; a deadline bounds the rest. One log line per retry.
     """
-    deadline = time.monotonic() + (settings.startup_timeout if timeout is None else timeout)
-    delay = 0.05
-    tries = 0
-    while True:
-        tries += 1
-        try:
-            return attempt()
-        except (DBAPIError, psycopg.Error) as exc:
-            if not is_retryable(exc) or time.monotonic() + delay > deadline:
-                raise translate_connect_error(exc, settings) from None
-            _log.info(
-                "%s at %s:%s not ready (try %d): %s",
-                what,
-                settings.host,
-                settings.port,
-                tries,
-                _scrub(last_line(exc), settings),
-            )
-        time.sleep(delay)  # back-off between attempts at a condition, bounded by the deadline
-        delay = min(delay * 2, 0.5)
+
+    def log(tries: int, exc: Exception) -> None:
+        _log.info(
+            "%s at %s:%s not ready (try %d): %s",
+            what,
+            settings.host,
+            settings.port,
+            tries,
+            _scrub(last_line(exc), settings),
+        )
+
+    def retry_on(exc: Exception) -> bool:
+        return isinstance(exc, DBAPIError | psycopg.Error) and is_retryable(exc)
+
+    seconds = settings.startup_timeout if timeout is None else timeout
+    try:
+        return retry(attempt, Backoff(seconds, retry_on=retry_on, on_retry=log))
+    except (DBAPIError, psycopg.Error) as exc:
+        raise translate_connect_error(exc, settings) from None
 
 
 @contextlib.contextmanager

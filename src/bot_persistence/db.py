@@ -50,14 +50,11 @@ from bot_persistence.errors import (
 from bot_persistence.pool import Connection, Pool, conninfo
 from bot_persistence.project import versions_dir
 from bot_persistence.retry import DEFAULT_ATTEMPTS, run_retrying
-from bot_persistence.schema_version import (
-    check_schema,
-    known_revisions,
-    read_revision,
-    single_head,
-)
+from bot_persistence.schema_version import Revisions, check_schema, read_revision
 from bot_persistence.session import Session
 from bot_persistence.settings import Settings
+from bot_persistence.stats import DatabaseStats
+from bot_persistence.waiting import Backoff, retry_async
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "UnitOfWork", "translate_call_error"]
 
@@ -83,7 +80,7 @@ class Database:
         self.settings = settings
         self.shutdown_timeout = shutdown_timeout
         self._pool = Pool(settings)
-        self._units = _UnitsInFlight(settings.database)
+        self._units = _UnitsInFlight(settings.database, slow_ms=settings.slow_unit_ms)
         self._closed = False
 
     @classmethod
@@ -103,15 +100,15 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            versions = versions_dir()
-            head = single_head(versions)
+            revisions = Revisions.read(versions_dir())  # parsed once for the whole probe
+            head = revisions.head
             # A database ahead of the code is not migrated: check_schema says why.
-            behind = revision is None or revision in known_revisions(versions)
+            behind = revision is None or revision in revisions.known
             if revision != head and behind and self.settings.migrate_on_startup:
                 revision = await self._migrate()
             check_schema(
                 revision,
-                versions,
+                revisions,
                 database=self.settings.database,
                 # Only a development checkout asks git where a revision came from.
                 consult_git=self.settings.environment != "production",
@@ -129,7 +126,8 @@ class Database:
 
         # Alembic is synchronous; run it in a thread, under its lock, so that of
         # many shards starting at once exactly one migrates.
-        result = await asyncio.to_thread(runner.upgrade, self.settings)
+        # As the migration role when BOT_DB_MIGRATION_URL names one: the bot's may be DML-only.
+        result = await asyncio.to_thread(runner.upgrade, self.settings.for_migrations())
         if result.changed:
             _log.info("migrated %s -> %s", result.before or "base", result.after)
         return result.after
@@ -137,35 +135,34 @@ class Database:
     async def _wait_for_server(self) -> str | None:
         """Connect until the server answers (bounded); return the schema revision it holds."""
         settings = self.settings
-        deadline = time.monotonic() + settings.startup_timeout
-        delay = 0.05
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                # In a transaction, as every unit of work: a pooler that cannot run
-                # one (PgBouncer in statement mode) is refused here.
-                async with (
-                    await psycopg.AsyncConnection.connect(
-                        conninfo(settings), **connect_kwargs(settings), autocommit=True
-                    ) as conn,
-                    conn.transaction(),
-                ):
-                    return await read_revision(conn)
-            except psycopg.Error as exc:
-                if not is_retryable(exc) or time.monotonic() + delay > deadline:
-                    raise translate_connect_error(exc, settings) from None
-                _log.warning(
-                    "PostgreSQL at %s:%s is not ready yet (attempt %d, giving up after %gs): %s",
-                    settings.host,
-                    settings.port,
-                    attempt,
-                    settings.startup_timeout,
-                    last_line(exc),
-                )
-            # Back-off between attempts at a condition, bounded by the deadline.
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+
+        async def read() -> str | None:
+            # In a transaction, as every unit of work: a pooler that cannot run
+            # one (PgBouncer in statement mode) is refused here.
+            async with (
+                await psycopg.AsyncConnection.connect(
+                    conninfo(settings), **connect_kwargs(settings), autocommit=True
+                ) as conn,
+                conn.transaction(),
+            ):
+                return await read_revision(conn)
+
+        def log(attempt: int, exc: Exception) -> None:
+            _log.warning(
+                "PostgreSQL at %s:%s is not ready yet (attempt %d, giving up after %gs): %s",
+                settings.host,
+                settings.port,
+                attempt,
+                settings.startup_timeout,
+                last_line(exc),
+            )
+
+        retry_on = _retryable_driver_error
+        backoff = Backoff(settings.startup_timeout, retry_on=retry_on, on_retry=log, most=1.0)
+        try:
+            return await retry_async(read, backoff)
+        except psycopg.Error as exc:
+            raise translate_connect_error(exc, settings) from None
 
     # -- units of work -------------------------------------------------------------
 
@@ -178,6 +175,23 @@ class Database:
     def pool(self) -> AsyncConnectionPool[Connection]:
         """The psycopg ``AsyncConnectionPool`` underneath: for statistics and tests."""
         return self._pool.pool
+
+    def stats(self) -> DatabaseStats:
+        """The pool and the units of work now, as plain integers (no round trip).
+
+        For a metrics exporter or a periodic log line (docs/production.md,
+        observability): connections held, in use, idle, callers waiting, units
+        of work run, failed and slow, connection errors.
+        """
+        units = self._units
+        return DatabaseStats.of(
+            self._pool.pool.get_stats(),
+            in_use=self._pool.in_use,
+            units_running=units.running,
+            units_total=units.finished,
+            units_failed_total=units.failed,
+            units_slow_total=units.slow,
+        )
 
     def session(self) -> UnitOfWork:
         """One unit of work: committed when the block ends, rolled back when it raises.
@@ -236,15 +250,22 @@ class Database:
             await session.execute(_PING)
 
 
+def _retryable_driver_error(exc: Exception) -> bool:
+    return isinstance(exc, psycopg.Error) and is_retryable(exc)
+
+
 class _UnitsInFlight:
     """The units of work running now, and whether new ones are admitted (not once closing)."""
 
-    __slots__ = ("closing", "database", "idle", "running")
+    __slots__ = ("closing", "database", "failed", "finished", "idle", "running", "slow", "slow_s")
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, *, slow_ms: int = 0) -> None:
         self.database = database
         self.closing = False
         self.running = 0
+        #: Units finished, those that raised, and those longer than ``slow_s`` seconds.
+        self.finished = self.failed = self.slow = 0
+        self.slow_s = slow_ms / 1000 if slow_ms else float("inf")
         #: Set while no unit of work runs: what closing waits for.
         self.idle = asyncio.Event()
         self.idle.set()
@@ -259,9 +280,21 @@ class _UnitsInFlight:
         self.running += 1
         self.idle.clear()
 
-    def release(self) -> None:
-        """Count a unit of work out."""
+    def release(self, seconds: float, error: BaseException | None) -> None:
+        """Count a unit of work out, ``seconds`` after it began; log it when slow."""
         self.running -= 1
+        self.finished += 1
+        if error is not None:
+            self.failed += 1
+        if seconds >= self.slow_s:
+            self.slow += 1
+            _log.warning(
+                "slow unit of work on %r: %.0f ms (over BOT_DB_SLOW_UNIT_MS=%.0f)%s",
+                self.database,
+                seconds * 1000,
+                self.slow_s * 1000,
+                f", ended by {type(error).__name__}" if error is not None else "",
+            )
         if self.running == 0:
             self.idle.set()
 
@@ -289,16 +322,18 @@ class UnitOfWork:
     The session ends (commits, or rolls back after an error) in :meth:`Session.end`.
     """
 
-    __slots__ = ("_pool", "_session", "_units")
+    __slots__ = ("_began", "_pool", "_session", "_units")
 
     def __init__(self, pool: Pool, units: _UnitsInFlight) -> None:
         self._pool = pool
         self._units = units
         self._session: Session | None = None
+        self._began = 0.0
 
     async def __aenter__(self) -> Session:
         self._units.admit()
         self._session = Session(self._pool)
+        self._began = time.monotonic()
         return self._session
 
     async def __aexit__(
@@ -310,8 +345,10 @@ class UnitOfWork:
         assert self._session is not None
         try:
             await self._session.end(exc)
-        finally:
-            self._units.release()
+        except BaseException as ended:  # the COMMIT failed: the unit failed
+            self._units.release(time.monotonic() - self._began, ended)
+            raise
+        self._units.release(time.monotonic() - self._began, exc)
 
 
 class _Opening:

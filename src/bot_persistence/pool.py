@@ -18,6 +18,7 @@ instead of waiting for the pool.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot_persistence.connection import (
+    application_name,
     connect_kwargs,
     statement_timeout_sql,
     translate_call_error,
@@ -40,8 +42,32 @@ _log = logging.getLogger(__name__)
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 Transaction = psycopg.AsyncTransaction
 
-#: How the pool names itself in psycopg's log lines and in ``pg_stat_activity``.
+#: How the pool names itself in psycopg's log lines, and its connections in
+#: ``pg_stat_activity`` unless BOT_DB_APPLICATION_NAME or the URL says otherwise.
 APPLICATION_NAME = "bot-persistence"
+
+
+class PoolConnection(psycopg.AsyncConnection[tuple[Any, ...]]):
+    """The pool's connections: a connect that is cancelled stays cancelled.
+
+    psycopg_pool catches a cancelled connect in its worker, logs "error
+    connecting" (with an empty reason) and schedules another attempt, so a
+    worker cancelled once never ends. That is exactly what ``asyncio.run`` does
+    when the bot's main coroutine raises with its ``Database`` still open: it
+    cancels every task once and waits for them all, and the process never exits
+    (nor restarts under systemd or Docker). Asking for the cancellation again
+    makes it land on the worker's next wait, which psycopg_pool does not catch.
+    """
+
+    @classmethod
+    async def connect(cls, *args: Any, **kwargs: Any) -> PoolConnection:
+        try:
+            return await super().connect(*args, **kwargs)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.cancel()
+            raise
 
 
 def conninfo(settings: Settings) -> str:
@@ -55,7 +81,11 @@ def pool_kwargs(settings: Settings) -> dict[str, Any]:
     ``autocommit`` because each unit of work sends its own ``BEGIN``: that is
     how a connection that died in the pool is told from one lost mid-call.
     """
-    return {**connect_kwargs(settings), "application_name": APPLICATION_NAME, "autocommit": True}
+    return {
+        **connect_kwargs(settings),
+        "application_name": application_name(settings),
+        "autocommit": True,
+    }
 
 
 class Pool:
@@ -71,17 +101,23 @@ class Pool:
         self.pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo(settings),
             kwargs=pool_kwargs(settings),
+            connection_class=PoolConnection,
             min_size=settings.pool_size,
             max_size=settings.pool_size + settings.max_overflow,
             timeout=settings.pool_timeout,
             max_lifetime=lifetime,
             configure=self._configure if self._connect_sql else None,
-            name=APPLICATION_NAME,
+            name=application_name(settings),
             open=False,
         )
         #: Connections handed out now, and those of them made outside the pool.
         self._in_use = 0
         self._stand_ins: set[Connection] = set()
+
+    @property
+    def in_use(self) -> int:
+        """Connections handed to units of work now (stand-ins included)."""
+        return self._in_use
 
     async def _configure(self, conn: Connection) -> None:
         """Set the statement timeout once per connection (behind a session pooler)."""

@@ -18,12 +18,12 @@ status) raises the one error :func:`ahead_of_code` builds instead.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import Connection, text
 
 from bot_persistence.errors import (
     MigrationFailedError,
@@ -31,7 +31,11 @@ from bot_persistence.errors import (
     SchemaNotAtHeadError,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 __all__ = [
+    "Revisions",
     "ahead_of_code",
     "check_schema",
     "database_revision",
@@ -84,6 +88,42 @@ def _graph(versions: Path) -> dict[str, tuple[str, ...]]:
     return graph
 
 
+@dataclasses.dataclass(frozen=True)
+class Revisions:
+    """The revision files of one ``versions`` folder, read once: what is known, what is head."""
+
+    versions: Path
+    #: Each revision and the revisions it follows.
+    graph: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def read(cls, versions: Path) -> Revisions:
+        """Parse every revision file in ``versions`` (with :mod:`ast`; nothing runs)."""
+        return cls(versions, _graph(versions))
+
+    @property
+    def known(self) -> frozenset[str]:
+        """Every revision there is a file for."""
+        return frozenset(self.graph)
+
+    @property
+    def heads(self) -> list[str]:
+        """The head revisions (sorted; empty when there are no revisions)."""
+        parents = {parent for followed in self.graph.values() for parent in followed}
+        return sorted(set(self.graph) - parents)
+
+    @property
+    def head(self) -> str | None:
+        """The one head revision, ``None`` for no revisions; a typed error for several heads."""
+        heads = self.heads
+        if len(heads) > 1:
+            raise MigrationFailedError(
+                f"the migration history has {len(heads)} heads ({', '.join(heads)}); "
+                "merge them with `alembic merge -m 'merge heads' heads`"
+            )
+        return heads[0] if heads else None
+
+
 def known_revisions(versions: Path) -> set[str]:
     """Every revision this code has a file for."""
     return set(_graph(versions))
@@ -91,9 +131,7 @@ def known_revisions(versions: Path) -> set[str]:
 
 def heads_in(versions: Path) -> list[str]:
     """The head revisions of the revision files in ``versions`` (sorted; empty when none)."""
-    graph = _graph(versions)
-    parents = {parent for followed in graph.values() for parent in followed}
-    return sorted(set(graph) - parents)
+    return Revisions.read(versions).heads
 
 
 def ahead_of_code(
@@ -131,24 +169,31 @@ def ahead_of_code(
 
 def single_head(versions: Path) -> str | None:
     """The one head revision, ``None`` for no revisions; a typed error for several heads."""
-    heads = heads_in(versions)
-    if len(heads) > 1:
-        raise MigrationFailedError(
-            f"the migration history has {len(heads)} heads ({', '.join(heads)}); "
-            "merge them with `alembic merge -m 'merge heads' heads`"
-        )
-    return heads[0] if heads else None
+    return Revisions.read(versions).head
 
 
 _STAMPED = "SELECT to_regclass('alembic_version') IS NOT NULL"
 _VERSIONS = "SELECT version_num FROM alembic_version"
 
 
-def database_revision(connection: Connection) -> str | None:
-    """The revision stamped in ``connection``'s database, ``None`` when it was never migrated."""
-    if not connection.execute(text(_STAMPED)).scalar_one():
+def database_revision(connection: psycopg.Connection[Any] | Connection) -> str | None:
+    """The revision stamped in ``connection``'s database, ``None`` when it was never migrated.
+
+    On a plain psycopg connection (the tooling's, see ``devdb.target``) or the
+    psycopg connection under a SQLAlchemy one, in whatever transaction it is in.
+    """
+    raw = connection if isinstance(connection, psycopg.Connection) else _driver(connection)
+    stamped = raw.execute(_STAMPED).fetchone()
+    if not stamped or not stamped[0]:
         return None
-    return _one_revision(connection.execute(text(_VERSIONS)).scalars().all())
+    return _one_revision([str(row[0]) for row in raw.execute(_VERSIONS).fetchall()])
+
+
+def _driver(connection: Connection) -> psycopg.Connection[Any]:
+    raw = connection.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):  # pragma: no cover - psycopg is our only driver
+        raise TypeError(f"expected a psycopg connection, got {type(raw).__name__}")
+    return raw
 
 
 async def read_revision(connection: psycopg.AsyncConnection[Any]) -> str | None:
@@ -170,16 +215,19 @@ def _one_revision(rows: Sequence[str]) -> str | None:
     return rows[0] if rows else None
 
 
-def check_schema(revision: str | None, versions: Path, *, database: str, consult_git: bool) -> None:
+def check_schema(
+    revision: str | None, versions: Path | Revisions, *, database: str, consult_git: bool
+) -> None:
     """Raise the typed error for a database behind or ahead of the code; nothing when at head.
 
     Ahead means stamped with a revision this code has no file for (newer code
     migrated it): neither migrating nor serving is safe. ``consult_git`` as for
-    :func:`ahead_of_code`.
+    :func:`ahead_of_code`. ``versions`` may be read already (:class:`Revisions`).
     """
-    head = single_head(versions)
-    if revision is not None and revision not in known_revisions(versions):
-        raise ahead_of_code(database, revision, versions, consult_git=consult_git)
+    revisions = versions if isinstance(versions, Revisions) else Revisions.read(versions)
+    head = revisions.head
+    if revision is not None and revision not in revisions.known:
+        raise ahead_of_code(database, revision, revisions.versions, consult_git=consult_git)
     if revision != head:
         raise SchemaNotAtHeadError(
             f"database {database!r} is at revision {revision or 'base (empty)'}, behind the "

@@ -14,17 +14,18 @@ else is wrapped.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import pq
 from sqlalchemy.sql import ClauseElement
 
 from bot_persistence.connection import translate_call_error
-from bot_persistence.pool import Connection, Pool, Transaction
+from bot_persistence.pool import Connection, Transaction
+from bot_persistence.settings import Settings
 from bot_persistence.statements import compiled
 
-__all__ = ["Result", "Row", "Session"]
+__all__ = ["Result", "Row", "Session", "Transactions"]
 
 Row = tuple[Any, ...]
 
@@ -82,12 +83,30 @@ class Result:
         return [row[0] for row in self._rows]
 
 
+class Transactions(Protocol):
+    """Where a session's transaction comes from: the bot's :class:`~bot_persistence.pool.Pool`.
+
+    The pytest plugin's ``bot_db_session`` gives a savepoint on one test
+    connection instead, so repositories run in a test as they do in the bot.
+    """
+
+    settings: Settings
+
+    async def begin(self) -> tuple[Connection, Transaction]:
+        """A connection with a transaction begun on it."""
+
+    async def end(
+        self, conn: Connection, transaction: Transaction, error: BaseException | None
+    ) -> None:
+        """Commit (roll back after ``error``) and give the connection back."""
+
+
 class Session:
     """One unit of work; get it from :meth:`bot_persistence.Database.session`."""
 
     __slots__ = ("_conn", "_ended", "_pool", "_transaction")
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Transactions) -> None:
         self._pool = pool
         self._conn: Connection | None = None
         self._transaction: Transaction | None = None
@@ -118,6 +137,11 @@ class Session:
                 raise
             raise typed from exc
         return Result([], cursor.rowcount)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings of the Database this unit of work came from (limits a call obeys)."""
+        return self._pool.settings
 
     async def scalar(
         self, statement: ClauseElement, params: Mapping[str, Any] | None = None

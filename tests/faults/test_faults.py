@@ -26,10 +26,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from tests.helpers import PASSWORD, make_settings, scratch_root, wait_until
+from tests.helpers import PASSWORD, make_settings, wait_until
 
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.cluster import EmbeddedCluster
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.settings import Settings
 
 SEED = int(os.environ.get("BOT_DB_FAULTS_SEED", "20261202"))

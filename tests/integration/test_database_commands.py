@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from bot_persistence import migrations
-from bot_persistence.devdb import seeding
 from bot_persistence.project import project_root
 from bot_persistence.settings import Settings
-from tests.helpers import bot_db, engine_for, table_rows
+from tests.helpers import bot_db, engine_for, seed, table_rows
 
 
 def strip_times(
@@ -71,11 +70,11 @@ def test_seeding_twice_leaves_the_same_rows(settings: Settings) -> None:
 
 def test_seeding_restores_a_seeded_playlist_order_in_place(settings: Settings) -> None:
     migrations.upgrade(settings)
-    seeding.apply_seeds(settings)
+    seed(settings)
     with engine_for(settings) as engine, engine.begin() as conn:
         conn.execute(text("DELETE FROM playlist_tracks WHERE position = 0"))
         conn.execute(text("UPDATE playlist_tracks SET position = position + 10"))
-    seeding.apply_seeds(settings)
+    seed(settings)
     with engine_for(settings) as engine, engine.connect() as conn:
         titles = (
             conn.execute(
@@ -99,7 +98,7 @@ def test_seeding_an_unmigrated_database_fails_cleanly(settings: Settings) -> Non
 
 def test_reset_drops_local_changes_and_reseeds(settings: Settings) -> None:
     migrations.upgrade(settings)
-    seeding.apply_seeds(settings)
+    seed(settings)
     with engine_for(settings) as engine, engine.begin() as conn:
         conn.execute(text("INSERT INTO users (id, username) VALUES (7, 'temporary')"))
     code, out, _ = bot_db(settings, "reset", "--yes")
@@ -137,7 +136,7 @@ def test_status_json_lists_counts(settings: Settings) -> None:
     import json
 
     migrations.upgrade(settings)
-    seeding.apply_seeds(settings)
+    seed(settings)
     code, out, _ = bot_db(settings, "status", "--json")
     report = json.loads(out)
     assert code == 0

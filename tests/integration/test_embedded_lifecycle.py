@@ -16,8 +16,9 @@ from pydantic import SecretStr
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.cluster import EmbeddedCluster
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.settings import Settings
-from tests.helpers import PASSWORD, bot_db, make_settings, scalar, scratch_root, wait_until
+from tests.helpers import PASSWORD, bot_db, make_settings, scalar, wait_until
 
 
 @pytest.fixture

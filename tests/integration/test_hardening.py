@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from bot_persistence.connection import admin_url
 from bot_persistence.devdb import snapshots
+from bot_persistence.devdb.target import Target
 from bot_persistence.settings import Settings
 from tests.helpers import PASSWORD, bot_db, scalar, wait_until
 from tests.integration.test_embedded_lifecycle import cluster_of, dev_settings
@@ -177,7 +178,8 @@ def test_up_finishes_a_restore_stopped_between_its_drop_and_its_rename(
     assert bot_db(dev_settings, "up")[0] == 0
     _insert_marker(dev_settings)
     assert bot_db(dev_settings, "snapshot", "save", "keep")[0] == 0
-    (snap,) = snapshots.list_snapshots(dev_settings)
+    with Target(dev_settings) as target:
+        (snap,) = snapshots.list_snapshots(target)
     admin = create_engine(admin_url(dev_settings), poolclass=NullPool)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "bot__restoring" TEMPLATE "{snap.database}"')

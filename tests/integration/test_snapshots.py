@@ -6,16 +6,20 @@ import io
 import json
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 import psycopg
 import pytest
 from sqlalchemy import text
 
 from bot_persistence.devdb import snapshots
+from bot_persistence.devdb.target import Target
 from bot_persistence.errors import SnapshotError
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
 from tests.helpers import bot_db, engine_for
+
+T = TypeVar("T")
 
 
 class Terminal(io.StringIO):
@@ -36,6 +40,12 @@ def add_user(settings: Settings, user_id: int, name: str) -> None:
             text("INSERT INTO users (id, username) VALUES (:id, :name)"),
             {"id": user_id, "name": name},
         )
+
+
+def on_target(step: Callable[..., T], settings: Settings, *args: object, **kwargs: object) -> T:
+    """Run one step of a command on ``settings``' database, as a command's target would."""
+    with Target(settings) as target:
+        return step(target, *args, **kwargs)
 
 
 @pytest.fixture
@@ -65,7 +75,7 @@ def test_save_change_restore_brings_the_rows_back(dev: Settings) -> None:
     code, out, _ = bot_db(dev, "snapshot", "restore", "clean", "--yes")
     assert code == 0 and "restored" in out
     assert user_names(dev) == seeded
-    assert [snap.name for snap in snapshots.list_snapshots(dev)] == ["clean"]
+    assert [snap.name for snap in on_target(snapshots.list_snapshots, dev)] == ["clean"]
 
 
 def test_list_shows_snapshots_oldest_first_and_as_json(dev: Settings) -> None:
@@ -88,7 +98,7 @@ def test_save_refuses_a_name_in_use(dev: Settings) -> None:
 @pytest.mark.parametrize("name", ["", "-dash-first", "has space", "x" * 60], ids=str)
 def test_names_postgres_cannot_hold_are_refused(dev: Settings, name: str) -> None:
     with pytest.raises(SnapshotError, match="snapshot name"):
-        snapshots.save(dev, name)
+        on_target(snapshots.save, dev, name)
 
 
 def test_restore_of_a_missing_snapshot_leaves_the_database_alone(dev: Settings) -> None:
@@ -169,17 +179,17 @@ def test_save_with_a_session_connected_asks_first(dev: Settings) -> None:
     with connect(dev):
         code, _, err = bot_db(dev, "snapshot", "save", "busy")
         assert code == 2 and "--yes" in err
-        assert snapshots.list_snapshots(dev) == []
+        assert on_target(snapshots.list_snapshots, dev) == []
         code, _, _ = bot_db(dev, "snapshot", "save", "busy", "--yes")
         assert code == 0
-    assert [snap.name for snap in snapshots.list_snapshots(dev)] == ["busy"]
+    assert [snap.name for snap in on_target(snapshots.list_snapshots, dev)] == ["busy"]
     assert len(user_names(dev)) == 4  # and the database accepts connections again
 
 
 def test_delete_removes_a_snapshot_and_says_when_there_is_none(dev: Settings) -> None:
     assert bot_db(dev, "snapshot", "save", "old")[0] == 0
     assert bot_db(dev, "snapshot", "delete", "old", "--yes")[0] == 0
-    assert snapshots.list_snapshots(dev) == []
+    assert on_target(snapshots.list_snapshots, dev) == []
     code, _, err = bot_db(dev, "snapshot", "delete", "old", "--yes")
     assert code == 1 and "no snapshot named 'old'" in err
 
@@ -189,7 +199,7 @@ def test_reset_takes_a_snapshot_first_that_undoes_it(dev: Settings) -> None:
     code, out, _ = bot_db(dev, "reset", "--yes")
     assert code == 0
     assert "my work" not in user_names(dev)
-    (taken,) = snapshots.list_snapshots(dev)
+    (taken,) = on_target(snapshots.list_snapshots, dev)
     assert taken.name.startswith("pre-reset-") and f"snapshot restore {taken.name}" in out
     assert bot_db(dev, "snapshot", "restore", taken.name, "--yes")[0] == 0
     assert "my work" in user_names(dev)
@@ -197,7 +207,7 @@ def test_reset_takes_a_snapshot_first_that_undoes_it(dev: Settings) -> None:
 
 def test_reset_with_no_snapshot_takes_none(dev: Settings) -> None:
     assert bot_db(dev, "reset", "--yes", "--no-snapshot")[0] == 0
-    assert snapshots.list_snapshots(dev) == []
+    assert on_target(snapshots.list_snapshots, dev) == []
 
 
 def test_reset_keeps_only_the_newest_automatic_snapshots(
@@ -205,18 +215,20 @@ def test_reset_keeps_only_the_newest_automatic_snapshots(
 ) -> None:
     names = []
     for n in range(1, 5):
-        snap = snapshots.save(dev, f"{snapshots.AUTO_PREFIX}2026010{n}-000000", end_sessions=True)
+        snap = on_target(
+            snapshots.save, dev, f"{snapshots.AUTO_PREFIX}2026010{n}-000000", end_sessions=True
+        )
         names.append(snap.name)
     monkeypatch.setattr(snapshots, "KEEP_AUTO", 2)
-    taken, pruned = snapshots.save_before_reset(dev)
+    taken, pruned = on_target(snapshots.save_before_reset, dev)
     assert taken is not None
-    kept = [snap.name for snap in snapshots.list_snapshots(dev)]
+    kept = [snap.name for snap in on_target(snapshots.list_snapshots, dev)]
     assert pruned == names[:3]
     assert kept == [names[3], taken.name]
 
 
 def test_two_resets_within_a_second_keep_both_snapshots(dev: Settings) -> None:
-    first, _ = snapshots.save_before_reset(dev)
-    second, _ = snapshots.save_before_reset(dev)
+    first, _ = on_target(snapshots.save_before_reset, dev)
+    second, _ = on_target(snapshots.save_before_reset, dev)
     assert first is not None and second is not None
     assert first.name != second.name

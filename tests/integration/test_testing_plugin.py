@@ -189,18 +189,25 @@ def test_db_engine_is_pooled_on_the_seeded_database(db_engine: Engine) -> None:
         assert conn.scalar(select(func.count()).select_from(User)) == 4
 
 
-def test_database_fixture_gives_the_async_database_on_its_own_database(
+def test_bot_db_database_gives_the_async_database_and_the_old_name_warns(
     pytester: pytest.Pytester, shared_url: str
 ) -> None:
     pytester.makepyfile(
         """
-        async def test_uses_database(database):
-            assert database is not None
+        from bot_persistence.db import Database
+
+        async def test_uses_bot_db_database(bot_db_database, bot_db_settings):
+            assert isinstance(bot_db_database, Database)
+            assert bot_db_database.settings.database == bot_db_settings.database
+
+        async def test_uses_the_old_name(database):
+            assert isinstance(database, Database)
         """
     )
     inner_ini(pytester)
-    result = pytester.runpytest("--db-url", shared_url)
-    result.assert_outcomes(passed=1)
+    result = pytester.runpytest("--db-url", shared_url, "-W", "default::DeprecationWarning")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*fixture*is now `bot_db_database`*"])
 
 
 def test_unknown_template_kind_is_a_usage_error(pytester: pytest.Pytester, shared_url: str) -> None:

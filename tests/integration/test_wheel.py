@@ -55,7 +55,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = base / "venv"
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     _uv(uv, "venv", "-q", "-p", python, str(venv))
-    _uv(uv, "pip", "install", "-q", "-p", str(venv / "bin" / "python"), str(wheel))
+    # With the `binary` extra (psycopg's own libpq), as docs/production.md installs it.
+    requirement = f"bot-persistence[binary] @ {wheel.resolve().as_uri()}"
+    _uv(uv, "pip", "install", "-q", "-p", str(venv / "bin" / "python"), requirement)
     return venv
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -145,6 +146,18 @@ def test_completion_script_names_every_command(shell: str) -> None:
     for name in top:
         assert name in out, f"{shell} completion lacks {name}"
     assert "--backend" in out
+
+
+def test_completion_without_shtab_names_the_extra_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "shtab", None)  # as if the extra were not installed
+    code, out, err = bot_db(None, "completion", "bash")
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert "pip install 'bot-persistence[completion]'" in lines[0]
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

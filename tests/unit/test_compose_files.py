@@ -141,3 +141,14 @@ def test_bot_slot_waits_for_a_healthy_database_on_the_compose_network() -> None:
 
 def test_compose_file_is_found_from_the_checkout() -> None:
     assert compose_file() == Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])
+def test_registry_images_are_pinned_by_version(name: str) -> None:
+    """An image a user pulls names its version: never `latest`, never no tag at all."""
+    for service, spec in load(name)["services"].items():
+        image = default_of(spec["image"]) if "${" in spec["image"] else spec["image"]
+        if image.startswith("discord-music-bot"):
+            continue  # built from this repository, not pulled
+        tag = image.rpartition(":")[2] if ":" in image else ""
+        assert tag and tag != "latest", f"{name}: {service} pulls {image} unpinned"

@@ -1,4 +1,4 @@
-"""The noxfile's own logic: exit codes through nox, finding interpreters, install stamps.
+"""The noxfile and .ci/toolchain: exit codes through nox, interpreters, installs from the lock.
 
 Each case runs nox or imports the noxfile in a child process: importing it
 changes PATH and nox's logging, which this process must not inherit.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import nox.project
 import pytest
 
 from bot_persistence.project import project_root
@@ -52,7 +54,11 @@ def test_nox_db_exits_with_bot_db_own_code(args: list[str], code: int) -> None:
 
 def in_noxfile(expression: str, env: dict[str, str]) -> object:
     """Evaluate ``expression`` in a child process that has imported the noxfile."""
-    script = f"import json, noxfile; print(json.dumps({expression}))"
+    script = (
+        "import json, noxfile, toolchain.interpreters as interpreters,"
+        " toolchain.installs as installs, toolchain.arguments as arguments;"
+        f" print(json.dumps({expression}))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
@@ -78,7 +84,7 @@ def test_interpreters_are_found_in_pyenv_and_uv_newest_first(tmp_path: Path) -> 
     fake_python(uv / "cpython-3.12.8-linux-x86_64-gnu", "3.12")
     fake_python(uv / "cpython-3.13.1+freethreaded-linux-x86_64-gnu", "3.13")
     found = in_noxfile(
-        "[str(p) for p in noxfile._interpreter_dirs('3.12') + noxfile._interpreter_dirs('3.13')]",
+        "[str(p) for minor in ('3.12', '3.13') for p in interpreters.interpreter_dirs(minor)]",
         {"PYENV_ROOT": str(pyenv), "UV_PYTHON_INSTALL_DIR": str(uv)},
     )
     assert found == [
@@ -98,8 +104,8 @@ def test_found_interpreters_go_after_what_is_on_path(tmp_path: Path) -> None:
 
 def test_install_key_follows_pyproject_and_groups() -> None:
     keys = in_noxfile(
-        "[noxfile._install_key(['-e', '.']), noxfile._install_key(['-e', '.']),"
-        " noxfile._install_key(['-e', '.', 'pytest'])]",
+        "[installs.install_key(['-e', '.']), installs.install_key(['-e', '.']),"
+        " installs.install_key(['-e', '.', 'pytest'])]",
         {},
     )
     assert isinstance(keys, list)
@@ -108,8 +114,71 @@ def test_install_key_follows_pyproject_and_groups() -> None:
 
 def test_the_fault_run_keeps_its_own_marker_when_integration_is_narrowed() -> None:
     kept = in_noxfile(
-        "noxfile._without_marker_expression("
+        "arguments.without_marker_expression("
         "['--db-pg', '18', '-m', 'integration and not docker', '-mslow', '--maxfail=1'])",
         {},
     )
     assert kept == ["--db-pg", "18", "--maxfail=1"]
+
+
+def test_the_pythons_are_pyproject_classifiers() -> None:
+    """The supported Pythons are said once, in pyproject.toml; nox reads them there."""
+    project = nox.project.load_toml(ROOT / "pyproject.toml")["project"]
+    stated = [
+        c.rsplit(" ", 1)[-1]
+        for c in project["classifiers"]
+        if c.startswith("Programming Language :: Python :: 3.")
+    ]
+    assert in_noxfile("noxfile.PYTHONS", {}) == stated
+    assert project["requires-python"] == f">={stated[0]}"
+
+
+def test_the_lock_pins_each_package_with_its_fork_markers() -> None:
+    lock = {
+        "package": [
+            {"name": "bot-persistence", "version": "0.1.0", "source": {"editable": "."}},
+            {"name": "alembic", "version": "1.20.1", "source": {"registry": "index"}},
+            {
+                "name": "sqlalchemy",
+                "version": "2.0.58",
+                "source": {"registry": "index"},
+                "resolution-markers": ["python_full_version < '3.11'"],
+            },
+            {
+                "name": "sqlalchemy",
+                "version": "2.1.9",
+                "source": {"registry": "index"},
+                "resolution-markers": [
+                    "python_full_version >= '3.13'",
+                    "python_full_version >= '3.11' and python_full_version < '3.13'",
+                ],
+            },
+        ]
+    }
+    pins = in_noxfile(f"installs.lock_constraints({lock!r})", {})
+    assert pins == [
+        "alembic==1.20.1",
+        "sqlalchemy==2.0.58 ; (python_full_version < '3.11')",
+        "sqlalchemy==2.1.9 ; (python_full_version >= '3.13') or "
+        "(python_full_version >= '3.11' and python_full_version < '3.13')",
+    ]
+
+
+def test_the_lock_covers_every_requirement_of_pyproject(tmp_path: Path) -> None:
+    """uv.lock is current: each dependency, extra and group of pyproject.toml is in it."""
+    copy = tmp_path / "uv-lock.toml"  # nox reads TOML by its suffix
+    copy.write_bytes((ROOT / "uv.lock").read_bytes())
+    lock = nox.project.load_toml(copy)
+    locked = {package["name"] for package in lock["package"]}
+    pyproject = nox.project.load_toml(ROOT / "pyproject.toml")
+    project = pyproject["project"]
+    wanted = [*project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        wanted += extra
+    for group in pyproject["dependency-groups"].values():
+        wanted += [item for item in group if isinstance(item, str)]
+    names = {
+        re.sub(r"[-_.]+", "-", re.split(r"[\[<>=;~! ]", item, maxsplit=1)[0].lower())
+        for item in wanted
+    }
+    assert names - locked == set()

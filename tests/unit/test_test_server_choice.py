@@ -114,3 +114,49 @@ def test_db_pg_with_docker_required_and_no_image_is_a_usage_error(
     monkeypatch.setattr(engine_module, "engine_answers", lambda **k: True)
     with pytest.raises(ConfigurationError, match="docker pull postgres:16"):
         choose_server("docker", None, {}, major=16)
+
+
+@pytest.mark.parametrize("ci", ["true", "1"])
+def test_db_pg_under_ci_never_substitutes_another_major(
+    monkeypatch: pytest.MonkeyPatch, ci: str
+) -> None:
+    """A matrix cell asking for 16 must not go green on the embedded wheel's 18."""
+    from bot_persistence.provision import engine as engine_module
+    from bot_persistence.provision import scratch
+
+    monkeypatch.setattr(scratch, "container_image_for", lambda *a, **k: None)
+    monkeypatch.setattr(engine_module, "engine_answers", lambda **k: True)
+    embedded = scratch.embedded_major()
+    assert embedded is not None and embedded != 16
+    with pytest.raises(ConfigurationError) as refused:
+        choose_server(None, None, {"CI": ci}, major=16)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"the embedded server is PostgreSQL {embedded}" in message
+    assert "docker pull postgres:16" in message
+
+
+def test_db_pg_under_ci_takes_the_embedded_server_of_that_very_major(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot_persistence.provision import scratch
+
+    monkeypatch.setattr(scratch, "container_image_for", lambda *a, **k: None)
+    embedded = scratch.embedded_major()
+    assert embedded is not None
+    choice = choose_server(None, None, {"CI": "true"}, major=embedded)
+    assert choice.backend == "embedded"
+    assert f"PostgreSQL {embedded}" in choice.reason
+
+
+def test_plugin_options_are_also_read_from_the_ini_file(pytester: pytest.Pytester) -> None:
+    from bot_persistence.testing.hooks import option
+
+    pytester.makeini("[pytest]\ndb_pg = 16\ndb_backend = docker\ndb_fresh_server = true\n")
+    config = pytester.parseconfig()
+    assert option(config, "db_pg") == 16
+    assert option(config, "db_backend") == "docker"
+    assert option(config, "db_fresh_server") is True
+    assert option(config, "db_url") is None
+    # The command line wins over the ini file.
+    assert option(pytester.parseconfig("--db-pg", "17"), "db_pg") == 17

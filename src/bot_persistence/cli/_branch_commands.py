@@ -13,16 +13,17 @@ from bot_persistence import devdb
 from bot_persistence.cli.output import Console
 from bot_persistence.devdb import branch_databases, branches, guards
 from bot_persistence.devdb.branches import BranchTarget
+from bot_persistence.devdb.target import Target
 from bot_persistence.errors import ConfigurationError
-from bot_persistence.settings import Settings
 
 __all__ = ["cmd_branch_list", "cmd_branch_prune", "cmd_branch_reset"]
 
 
-def _target(args: argparse.Namespace, settings: Settings) -> BranchTarget:
-    target: BranchTarget | None = args.branch
-    if target is not None:
-        return target
+def _branch(command: Target) -> BranchTarget:
+    """The command's branch, or the one line saying why there are no branch databases here."""
+    if command.branch is not None:
+        return command.branch
+    settings = command.settings
     if not settings.branch_databases:
         why = "BOT_DB_BRANCH_DATABASES is false"
     elif not branches.applies(settings):
@@ -32,11 +33,11 @@ def _target(args: argparse.Namespace, settings: Settings) -> BranchTarget:
     raise ConfigurationError(f"there are no branch databases here: {why}; one database is used")
 
 
-def cmd_branch_list(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_branch_list(args: argparse.Namespace, command: Target, out: Console) -> int:
     """List the branch databases: branch, database, revision, size, last used (--json)."""
-    target = _target(args, settings)
-    entries = branch_databases.list_databases(target)
-    disk = branch_databases.disk_use(target.base)
+    _branch(command)
+    entries = branch_databases.list_databases(command)
+    disk = branch_databases.disk_use(command)
     if args.json:
         out.json({"branches": [entry.as_dict() for entry in entries], "disk": disk.as_dict()})
         return 0
@@ -60,11 +61,11 @@ def cmd_branch_list(args: argparse.Namespace, settings: Settings, out: Console) 
     return 0
 
 
-def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_branch_prune(args: argparse.Namespace, command: Target, out: Console) -> int:
     """Drop the databases of deleted or merged branches and old detached commits (guarded)."""
-    target = _target(args, settings)
+    target = _branch(command)
     guards.guard_destructive(target.base, action="drop branch databases", force=args.force)
-    doomed = branch_databases.prunable(branch_databases.list_databases(target))
+    doomed = branch_databases.prunable(branch_databases.list_databases(command))
     if not doomed:
         if args.json:
             out.json({"dropped": [], "freed_mb": 0.0})
@@ -77,7 +78,7 @@ def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console)
         yes=args.yes,
         stdin=args.stdin,
     )
-    branch_databases.drop(target, [entry.database for entry in doomed])
+    branch_databases.drop(command, [entry.database for entry in doomed])
     freed = sum(entry.size_bytes for entry in doomed) / 1_000_000
     if args.json:
         out.json({"dropped": [entry.as_dict() for entry in doomed], "freed_mb": round(freed, 1)})
@@ -85,9 +86,9 @@ def cmd_branch_prune(args: argparse.Namespace, settings: Settings, out: Console)
     return 0
 
 
-def cmd_branch_reset(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_branch_reset(args: argparse.Namespace, command: Target, out: Console) -> int:
     """Copy this branch's database from its parent's again, then migrate it (guarded)."""
-    target = _target(args, settings)
+    target = _branch(command)
     if target.is_default:
         raise ConfigurationError(
             f"{target.label!r} is the default branch: its database {target.database!r} has no "
@@ -99,7 +100,7 @@ def cmd_branch_reset(args: argparse.Namespace, settings: Settings, out: Console)
         yes=args.yes,
         stdin=args.stdin,
     )
-    ensured, report = devdb.reset_branch(target, backend=args.backend, step=out.step)
+    ensured, report = devdb.reset_branch(command, backend=args.backend, step=out.step)
     if args.json:
         out.json(
             {

@@ -35,10 +35,10 @@ from bot_persistence.cli._signals import (
 )
 from bot_persistence.cli.output import Console
 from bot_persistence.connection import first_line, translate_call_error
-from bot_persistence.devdb import branch_databases, branches
+from bot_persistence.devdb import branch_databases
+from bot_persistence.devdb.target import Target
 from bot_persistence.errors import BotPersistenceError, ConfigurationError, ConnectionLostError
 from bot_persistence.project import env_file
-from bot_persistence.provision.selection import is_managed_url
 from bot_persistence.settings import Settings
 
 __all__ = ["main", "redact", "run"]
@@ -133,24 +133,21 @@ def main(
                     f".env is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
                     f"{exc.start}); save it as UTF-8"
                 ) from None
-        if is_managed_url(settings, branch_infix=branches.INFIX):
-            # `up` suggests DATABASE_URL in .env; following it must not turn the
-            # managed server into someone else's (down, reset, branches keep working).
-            settings = settings.model_copy(update={"database_url": None})
-        # Every dev-database command works on the current git branch's database:
-        # resolved once here (git only, no server), so commands just see settings.
-        args.branch = None
+        # The one object every command works on: built once here (git only, no
+        # server), its connections opened by the steps that need them and closed
+        # when the command is done.
         external = getattr(args, "backend", None) == "external"  # --backend: not our server
-        if args.command not in _NO_DATABASE and not external:
-            args.branch = branches.resolve(settings)
-            if args.branch is not None:
-                settings = args.branch.settings
-        handler: Handler = args.handler
-        code = handler(args, settings, out)
-        if code == 0 and args.branch is not None and args.command in _USES_DATABASE:
-            with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails a command
-                branch_databases.touch(args.branch)
-        return code
+        target = Target.build(settings, branch=args.command not in _NO_DATABASE and not external)
+        settings = target.settings
+        try:
+            handler: Handler = args.handler
+            code = handler(args, target, out)
+            if code == 0 and target.branch is not None and args.command in _USES_DATABASE:
+                with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails it
+                    branch_databases.touch(target)
+            return code
+        finally:
+            target.close()
     except BotPersistenceError as exc:
         if args.debug:
             raise

@@ -48,7 +48,13 @@ def cmd_help(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Con
 
 def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Console) -> int:
     """Print a shell completion script for bash, zsh or fish (see the README to install it)."""
-    import shtab  # only this command needs it
+    try:
+        import shtab  # only this command needs it: the `completion` extra
+    except ImportError:
+        raise ConfigurationError(
+            "bot-db completion needs shtab, which is not installed: "
+            "pip install 'bot-persistence[completion]'"
+        ) from None
 
     out.line(shtab.complete(parser, shell=args.shell).rstrip("\n"))
     return 0

@@ -14,32 +14,25 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from bot_persistence.cli._commands import (
-    check_ours,
-    report_json,
-    require_usable,
-    server_settings,
-)
+from bot_persistence.cli._commands import check_ours, report_json, require_usable
 from bot_persistence.cli.output import Console
-from bot_persistence.settings import Settings
 
 if TYPE_CHECKING:
-    from bot_persistence.devdb.branches import BranchTarget
+    from bot_persistence.devdb.target import Target
 
 __all__ = ["cmd_check", "cmd_down", "cmd_shell", "cmd_smoke", "cmd_status", "cmd_up", "cmd_url"]
 
 
-def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_up(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Start the dev database: server, migrations, seeds, probe."""
     from bot_persistence import devdb
 
     report = devdb.up(
-        settings,
+        target,
         backend=args.backend,
         seed=args.seed,
         progress=out.ok,
         step=out.step,
-        branch=args.branch,
         force=args.force,
     )
     report_json(
@@ -60,7 +53,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     out.line()
     out.field("ready in", f"{report.elapsed:.2f}s")
     out.field("url", report.url)
-    if args.branch is not None:
+    if target.branch is not None:
         hint = "This branch's own database; `bot-db url` prints its URL with the password."
     else:
         hint = "Put DATABASE_URL in .env with `bot-db url` (it prints the password)."
@@ -68,14 +61,16 @@ def cmd_up(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     return 0
 
 
-def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_down(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Stop the dev server, keeping its data (--purge deletes the data)."""
     from bot_persistence.devdb import guards
     from bot_persistence.provision import select_backend
 
-    backend, _ = select_backend(server_settings(args, settings), args.backend)
+    backend, _ = select_backend(target.server, args.backend)
     if args.purge:
-        guards.guard_destructive(settings, action="delete the database data", force=args.force)
+        guards.guard_destructive(
+            target.settings, action="delete the database data", force=args.force
+        )
         guards.confirm(
             f"Delete all data of the {backend.name} dev database?", yes=args.yes, stdin=args.stdin
         )
@@ -85,20 +80,22 @@ def cmd_down(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Show the server, the schema revision and row counts (--json for machines)."""
     from bot_persistence import devdb
     from bot_persistence.devdb import branch_databases, health
     from bot_persistence.provision import select_backend
 
-    branch: BranchTarget | None = args.branch
-    backend, reason = select_backend(server_settings(args, settings), args.backend)
+    branch = target.branch
+    backend, reason = select_backend(target.server, args.backend)
     server = backend.status()
     backend.ensure_ours()
-    report = health.probe(settings)
-    counts = devdb.table_counts(settings) if report.database_present and report.at_head else {}
-    disk = branch_databases.disk_use(settings) if report.authenticated else None
-    use = health.connection_use(settings) if report.database_present else None
+    report = health.probe(target)
+    counts = devdb.table_counts(target) if report.database_present and report.at_head else {}
+    # Any connection to the server reads the disk use: the database's own, when it is there.
+    on = target.connection() if report.database_present else None
+    disk = branch_databases.disk_use(target, on) if report.authenticated else None
+    use = health.connection_use(target) if report.database_present else None
     if args.json:
         out.json(
             {
@@ -132,12 +129,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings, out: Console) -> in
     return 0
 
 
-def cmd_check(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_check(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Probe the database: reachable, authenticated, present, at head (exit 1 if not)."""
     from bot_persistence.devdb import health
 
-    check_ours(args, settings)
-    report = health.probe(settings)
+    check_ours(args, target)
+    report = health.probe(target)
     if args.json:
         out.json(report.as_dict())
         return 0 if report.ok else 1
@@ -151,8 +148,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings, out: Console) -> int
     return 0
 
 
-def cmd_url(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_url(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Print the connection URL with its password, to paste into .env or a tool."""
+    settings = target.settings
     # percent-encoded without --driver: libpq reads it back for any password
     url_text = (
         settings.url.render_as_string(hide_password=False) if args.driver else settings.plain_url
@@ -162,7 +160,7 @@ def cmd_url(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     return 0
 
 
-def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_smoke(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Run the bot's flows end to end against the database, leaving it as it was."""
     import asyncio
 
@@ -171,10 +169,11 @@ def cmd_smoke(args: argparse.Namespace, settings: Settings, out: Console) -> int
 
     try:
         try:
-            require_usable(args, settings)
+            require_usable(args, target)
         except BotPersistenceError as exc:
             raise SmokeFailedError("connect", str(exc)) from None
-        asyncio.run(smoke.run(settings, progress=out.ok))
+        target.close()  # the smoke test opens the bot's own pool, as the bot would
+        asyncio.run(smoke.run(target.settings, progress=out.ok))
     except SmokeFailedError as exc:
         report_json(args, out, {"ok": False, "error": str(exc)})
         out.fail(str(exc))
@@ -195,21 +194,23 @@ def _psql() -> str:
     return str(embedded_bin_dir() / "psql")
 
 
-def cmd_shell(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_shell(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Open psql on the dev database with the project's .psqlrc (extra args go to psql)."""
     import subprocess
 
     from bot_persistence.project import psqlrc
 
-    require_usable(args, settings, need_head=False)
-    target = settings.url.set(drivername="postgresql", password=None)
+    require_usable(args, target, need_head=False)
+    settings = target.settings
+    target.close()  # psql's is the session the user works in
+    where = settings.url.set(drivername="postgresql", password=None)
     env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
     env.pop("PGPASSWORD", None)
     rc_file = psqlrc()
     if rc_file.is_file():
         env["PSQLRC"] = str(rc_file)
     extra = [arg for arg in args.psql_args if arg != "--"]
-    command = [_psql(), target.render_as_string(hide_password=False), *extra]
+    command = [_psql(), where.render_as_string(hide_password=False), *extra]
     with _password_for_psql(settings.password, env) as keep_open:
         return subprocess.run(command, env=env, pass_fds=keep_open, check=False).returncode
 

@@ -7,10 +7,13 @@ the work is done in :mod:`bot_persistence.devdb.snapshots`.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from bot_persistence.cli._commands import check_ours, report_json
 from bot_persistence.cli.output import Console
-from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from bot_persistence.devdb.target import Target
 
 __all__ = [
     "cmd_snapshot_delete",
@@ -20,78 +23,80 @@ __all__ = [
 ]
 
 
-def _show_sessions(settings: Settings, out: Console) -> int:
+def _show_sessions(target: Target, out: Console) -> int:
     """Say who else is connected to the dev database; how many."""
     from bot_persistence.devdb import snapshots
 
-    sessions = snapshots.other_sessions(settings)
+    sessions = snapshots.other_sessions(target)
     if sessions:
-        out.line(f"{len(sessions)} other session(s) are connected to {settings.database!r}:")
+        out.line(f"{len(sessions)} other session(s) are connected to {target.database!r}:")
         for session in sessions:
             out.line(f"  {session.describe()}")
     return len(sessions)
 
 
-def cmd_snapshot_save(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_snapshot_save(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Save the dev database as snapshot NAME (a server-side copy)."""
     from bot_persistence.devdb import guards, snapshots
 
-    check_ours(args, settings)
-    others = _show_sessions(settings, out)
+    check_ours(args, target)
+    others = _show_sessions(target, out)
     if others:
-        guards.confirm(f"End them to copy {settings.database!r}?", yes=args.yes, stdin=args.stdin)
-    snap = snapshots.save(settings, args.name, end_sessions=bool(others))
+        guards.confirm(f"End them to copy {target.database!r}?", yes=args.yes, stdin=args.stdin)
+    snap = snapshots.save(target, args.name, end_sessions=bool(others))
     report_json(args, out, snap.as_dict())
-    out.ok(f"saved snapshot {snap.name} of {settings.database!r} ({snap.size})")
+    out.ok(f"saved snapshot {snap.name} of {target.database!r} ({snap.size})")
     return 0
 
 
-def cmd_snapshot_restore(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_snapshot_restore(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Replace the dev database with snapshot NAME (guarded; the snapshot is kept)."""
     from bot_persistence.devdb import guards, snapshots
 
-    guards.guard_destructive(settings, action=f"restore snapshot {args.name}", force=args.force)
-    check_ours(args, settings)
-    others = _show_sessions(settings, out)
+    guards.guard_destructive(
+        target.settings, action=f"restore snapshot {args.name}", force=args.force
+    )
+    check_ours(args, target)
+    others = _show_sessions(target, out)
     ending = f", ending those {others} session(s)" if others else ""
     guards.confirm(
-        f"Replace database {settings.database!r} with snapshot {args.name!r}{ending}?",
+        f"Replace database {target.database!r} with snapshot {args.name!r}{ending}?",
         yes=args.yes,
         stdin=args.stdin,
     )
-    snap = snapshots.restore(settings, args.name, end_sessions=bool(others))
-    report_json(args, out, {"database": settings.database, "restored": snap.as_dict()})
-    out.ok(f"restored {settings.database!r} from snapshot {snap.name}")
+    snap = snapshots.restore(target, args.name, end_sessions=bool(others))
+    report_json(args, out, {"database": target.database, "restored": snap.as_dict()})
+    out.ok(f"restored {target.database!r} from snapshot {snap.name}")
     return 0
 
 
-def cmd_snapshot_list(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_snapshot_list(args: argparse.Namespace, target: Target, out: Console) -> int:
     """List the dev database's snapshots, oldest first (--json for machines)."""
     from bot_persistence.devdb import snapshots
 
-    check_ours(args, settings)
-    found = snapshots.list_snapshots(settings)
+    check_ours(args, target)
+    found = snapshots.list_snapshots(target)
     if args.json:
         out.json([snap.as_dict() for snap in found])
         return 0
     if not found:
-        out.line(
-            f"no snapshots of {settings.database!r}; save one with `bot-db snapshot save NAME`"
-        )
+        out.line(f"no snapshots of {target.database!r}; save one with `bot-db snapshot save NAME`")
     for snap in found:
         created = snap.created.strftime("%Y-%m-%d %H:%M UTC") if snap.created else "unknown"
         out.line(f"{snap.name:<32} {created:<21} {snap.size:>9}")
     return 0
 
 
-def cmd_snapshot_delete(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_snapshot_delete(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Delete snapshot NAME (guarded)."""
     from bot_persistence.devdb import guards, snapshots
 
-    guards.guard_destructive(settings, action=f"delete snapshot {args.name}", force=args.force)
+    guards.guard_destructive(
+        target.settings, action=f"delete snapshot {args.name}", force=args.force
+    )
     guards.confirm(f"Delete snapshot {args.name!r}?", yes=args.yes, stdin=args.stdin)
-    check_ours(args, settings)
-    snapshots.delete(settings, args.name)
+    check_ours(args, target)
+    snapshots.delete(target, args.name)
     report_json(args, out, {"deleted": args.name})
     out.ok(f"deleted snapshot {args.name}")
     return 0

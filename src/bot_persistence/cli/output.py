@@ -48,8 +48,11 @@ def escaped(text: str) -> str:
     """
     if text.isascii():
         return _REPR_OF_BYTE.sub(r"\\x\1", text) if "\\udc" in text else text
-    shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _REPR_OF_BYTE.sub(r"\\x\1", shown)
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no undecodable byte made: spell it out
+        raw = text.encode("utf-8", "backslashreplace")
+    return _REPR_OF_BYTE.sub(r"\\x\1", raw.decode("utf-8", "backslashreplace"))
 
 
 def _escaped_document(value: Any) -> Any:

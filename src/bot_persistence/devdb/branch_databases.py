@@ -8,7 +8,9 @@ comment; which branch a database serves is always recomputed from its name, so
 a lost comment (a ``reset``, a snapshot restored) loses only the display of a
 deleted branch's name. Creating and dropping are
 :mod:`bot_persistence.provision.databases`'; copying with the sessions' account,
-:mod:`bot_persistence.devdb.snapshots`'.
+:mod:`bot_persistence.devdb.copies`'. Everything runs on the command's
+:class:`~bot_persistence.devdb.target.Target`: the maintenance database's
+connection for the server's side, the branch database's own for marking it used.
 """
 
 from __future__ import annotations
@@ -16,22 +18,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
-from psycopg import sql
-from sqlalchemy import Connection
+import psycopg
 
-from bot_persistence.connection import connected_engine
 from bot_persistence.devdb import git
-from bot_persistence.devdb.branches import BranchTarget, is_branch_database, with_database
-from bot_persistence.devdb.snapshots import _admin, _copy, _run, _sessions
-from bot_persistence.errors import BotPersistenceError, DatabaseInUseError
+from bot_persistence.devdb.branches import BranchTarget, is_branch_database
+from bot_persistence.devdb.copies import copy_waiting
+from bot_persistence.devdb.target import Target
+from bot_persistence.errors import BotPersistenceError, DatabaseMissingError
 from bot_persistence.project import versions_dir
-from bot_persistence.provision.databases import create_database, database_exists, drop_database
+from bot_persistence.provision.base import create_missing
+from bot_persistence.provision.databases import (
+    comment_on,
+    create_database,
+    database_exists,
+    drop_database,
+)
 from bot_persistence.schema_version import database_revision, known_revisions
-from bot_persistence.settings import Settings
 
 __all__ = [
     "BRANCH_LOCK_KEY",
@@ -61,7 +67,6 @@ class Ensured:
     database: str
     created: bool
     parent: str | None = None
-    parent_database: str | None = None
 
     def describe(self, label: str) -> str:
         """One progress line."""
@@ -72,33 +77,41 @@ class Ensured:
         return f"branch    {label}: new database {self.database}, copied from {self.parent}'s"
 
 
+Admin = psycopg.Connection[Any]
+
+
 @contextmanager
-def _branch_lock(conn: Connection) -> Iterator[None]:
-    conn.exec_driver_sql("SELECT pg_advisory_lock(%(key)s)", {"key": BRANCH_LOCK_KEY})
+def _branch_lock(conn: Admin) -> Iterator[None]:
+    """The advisory lock, on the maintenance database (PostgreSQL keeps them per database)."""
+    conn.execute("SELECT pg_advisory_lock(%(key)s)", {"key": BRANCH_LOCK_KEY})
     try:
         yield
     finally:
-        conn.exec_driver_sql("SELECT pg_advisory_unlock(%(key)s)", {"key": BRANCH_LOCK_KEY})
+        conn.execute("SELECT pg_advisory_unlock(%(key)s)", {"key": BRANCH_LOCK_KEY})
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _comment(conn: Connection, database: str) -> dict[str, object]:
-    raw = conn.exec_driver_sql(
+def _comment(conn: Admin, database: str) -> dict[str, object]:
+    row = conn.execute(
         "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %(n)s",
         {"n": database},
-    ).scalar()
+    ).fetchone()
     with suppress(ValueError, TypeError):
-        found = json.loads(raw or "{}")
+        found = json.loads((row[0] if row else None) or "{}")
         if isinstance(found, dict):
             return found
     return {}
 
 
-def _write_comment(conn: Connection, target: BranchTarget, **changes: object) -> None:
-    """Record whose database this is and that it was used now, keeping what was there."""
+def _write_comment(conn: Admin, target: BranchTarget, **changes: object) -> None:
+    """Record whose database this is and that it was used now, keeping what was there.
+
+    Any connection to the server will do: the database's own, when the command
+    holds it already, spares opening the maintenance database's.
+    """
     comment = _comment(conn, target.database)
     comment.update(
         {
@@ -109,23 +122,15 @@ def _write_comment(conn: Connection, target: BranchTarget, **changes: object) ->
         }
     )
     comment.setdefault("created", comment["last_used"])
-    _run(
-        conn,
-        sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-            sql.Identifier(target.database), sql.Literal(json.dumps(comment, sort_keys=True))
-        ),
-    )
+    comment_on(conn, target.database, json.dumps(comment, sort_keys=True))
 
 
-def _revision(settings: Settings, database: str) -> str | None:
-    with (
-        connected_engine(settings, url=with_database(settings, database).url) as engine,
-        engine.connect() as conn,
-    ):
+def _revision(target: Target, database: str) -> str | None:
+    with target.other(database) as conn:
         return database_revision(conn)
 
 
-def _parents(target: BranchTarget, conn: Connection) -> list[tuple[str, str]]:
+def _parents(target: BranchTarget, conn: Admin) -> list[tuple[str, str]]:
     """Candidate parents, best first: (branch, database) with a database on the server."""
     ranked: list[tuple[tuple[int, int, bool, str], str, str]] = []
     for name, tip in git.branches(target.root).items():
@@ -149,73 +154,74 @@ def _parents(target: BranchTarget, conn: Connection) -> list[tuple[str, str]]:
     return found
 
 
-def _copy_parent(target: BranchTarget, conn: Connection, *, wait: float) -> tuple[str, str] | None:
+def _copy_parent(command: Target, conn: Admin, *, wait: float) -> tuple[str, str] | None:
     """Copy the nearest parent whose revision this checkout knows (so ``up`` can migrate
     it); ``None`` when no parent will do, and nothing was made.
 
     The copy's revision is read, not the parent's: a session on the parent, even
     one just closed, would hold up the copy while the server lets it go.
     """
+    target = _branch(command)
     known = known_revisions(versions_dir(target.root))
     for name, database in _parents(target, conn):
-        _copy_waiting(conn, database, target.database, wait=wait)
-        revision = _revision(target.base, target.database)
+        copy_waiting(conn, database, target.database, wait=wait)
+        # Read on the command's own connection, which the rest of `up` goes on using.
+        revision = database_revision(command.connection())
         if revision is None or revision in known:
             return name, database
+        command.disconnect()
         drop_database(conn, target.database)
     return None
 
 
-def _copy_waiting(conn: Connection, source: str, target: str, *, wait: float) -> None:
-    """Copy ``source``, waiting (boundedly) while a short-lived session holds it."""
-    deadline = time.monotonic() + wait
-    delay = 0.05
-    while True:
-        try:
-            _copy(conn, source, target)
-            return
-        except DatabaseInUseError:
-            if time.monotonic() + delay > deadline:
-                sessions = _sessions(conn, source)
-                listed = "; ".join(session.describe() for session in sessions[:3])
-                raise DatabaseInUseError(
-                    f"cannot copy {source!r} for a new branch database: {len(sessions)} other "
-                    f"session(s) stayed connected to it for {wait:g}s ({listed}); stop them "
-                    "(the bot, an editor) and run `bot-db up` again"
-                ) from None
-        time.sleep(delay)  # back-off between attempts at a condition, bounded by the deadline
-        delay = min(delay * 2, 0.5)
+def _branch(command: Target) -> BranchTarget:
+    if command.branch is None:  # pragma: no cover - the CLI asks only where branches apply
+        raise ValueError("this command's target has no branch database")
+    return command.branch
 
 
-def ensure(target: BranchTarget, *, wait: float = COPY_WAIT) -> Ensured:
+def ensure(command: Target, *, wait: float = COPY_WAIT) -> Ensured:
     """Make sure this branch's database exists (the server runs); copy it from its parent
-    when new. Marks it used now either way."""
-    with _admin(target.base) as conn, _branch_lock(conn):
-        if database_exists(conn, target.database):
+    when new. Marks it used now either way.
+
+    A database that is there is found by connecting to it: the connection the
+    rest of the command uses, so a warm ``up`` opens no other. Only a new one
+    takes the maintenance database's connection and the advisory lock.
+    """
+    target = _branch(command)
+    with suppress(DatabaseMissingError):
+        _write_comment(command.connection(wait=True), target)
+        return Ensured(database=target.database, created=False)
+    conn = command.admin(wait=True)
+    with _branch_lock(conn):
+        if database_exists(conn, target.database):  # made meanwhile by a concurrent `up`
             _write_comment(conn, target)
             return Ensured(database=target.database, created=False)
-        parent = _copy_parent(target, conn, wait=wait)
+        # The configured database, made as a plain `up` makes it: the default branch's own.
+        create_missing(conn, target.base)
+        if target.is_default:
+            _write_comment(conn, target)
+            return Ensured(database=target.database, created=False)
+        parent = _copy_parent(command, conn, wait=wait)
         if parent is None:
             create_database(conn, target.database, owner=target.base.user)
         _write_comment(conn, target, created=_now(), parent=parent[0] if parent else None)
-        return Ensured(
-            database=target.database,
-            created=True,
-            parent=parent[0] if parent else None,
-            parent_database=parent[1] if parent else None,
-        )
+        return Ensured(database=target.database, created=True, parent=parent[0] if parent else None)
 
 
-def touch(target: BranchTarget) -> None:
+def touch(command: Target) -> None:
     """Mark this branch's database used now, when it exists (never creates it)."""
-    with _admin(target.base) as conn:
-        if database_exists(conn, target.database):
-            _write_comment(conn, target)
+    target = _branch(command)
+    with suppress(DatabaseMissingError):
+        _write_comment(command.connection(), target)
 
 
-def drop(target: BranchTarget, databases: list[str]) -> None:
+def drop(command: Target, databases: list[str]) -> None:
     """Drop these branch databases, ending their sessions (the caller has asked)."""
-    with _admin(target.base) as conn, _branch_lock(conn):
+    if command.database in databases:
+        command.disconnect()
+    conn = command.admin(wait=True)
+    with _branch_lock(conn):
         for database in databases:
             drop_database(conn, database)
 
@@ -277,19 +283,21 @@ class DiskUse:
         return {"branches": self.branches, "snapshots": self.snapshots, "total": self.total}
 
 
-def _rows(conn: Connection) -> list[tuple[str, str | None, int]]:
-    rows = conn.exec_driver_sql(
+def _rows(conn: psycopg.Connection[Any]) -> list[tuple[str, str | None, int]]:
+    rows = conn.execute(
         "SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid) "
         "FROM pg_database"
-    ).all()
+    ).fetchall()
     return [(str(name), comment, int(size)) for name, comment, size in rows]
 
 
-def disk_use(settings: Settings) -> DiskUse:
-    """What the branch databases (the base included), the snapshots, and the server take."""
-    base = settings.database
-    with _admin(settings) as conn:
-        rows = _rows(conn)
+def disk_use(command: Target, conn: psycopg.Connection[Any] | None = None) -> DiskUse:
+    """What the branch databases (the base included), the snapshots, and the server take.
+
+    Any connection to the server can read it (``status`` passes the database's own).
+    """
+    base = command.server.database
+    rows = _rows(conn if conn is not None else command.admin())
     branches = sum(size for name, _, size in rows if name == base or is_branch_database(base, name))
     snaps = sum(size for name, _, size in rows if "__snap_" in name)
     return DiskUse(branches=branches, snapshots=snaps, total=sum(size for _, _, size in rows))
@@ -309,14 +317,16 @@ def _state(target: BranchTarget, branch: str | None, database: str, busy: set[st
     return "branch"
 
 
-def list_databases(target: BranchTarget) -> list[BranchDatabase]:
+def list_databases(command: Target) -> list[BranchDatabase]:
     """Every branch database of this server's ``POSTGRES_DB``, the default branch's first."""
+    target = _branch(command)
     base = target.base.database
     local = git.branches(target.root)
     by_name = {target.database_of(name): name for name in local}
     busy = git.checked_out_elsewhere(target.root)
-    with _admin(target.base) as conn:
-        rows = [row for row in _rows(conn) if row[0] == base or is_branch_database(base, row[0])]
+    rows = [
+        row for row in _rows(command.admin()) if row[0] == base or is_branch_database(base, row[0])
+    ]
     found = []
     for database, raw, size in rows:
         comment: dict[str, object] = {}
@@ -345,7 +355,7 @@ def list_databases(target: BranchTarget) -> list[BranchDatabase]:
             state = _state(target, branch, database, busy)
         revision = None
         with suppress(BotPersistenceError):  # a database being dropped or copied right now
-            revision = _revision(target.base, database)
+            revision = _revision(command, database)
         found.append(BranchDatabase(database, branch, state, revision, size, last_used))
     order = {"default": 0, "current": 1}
     return sorted(found, key=lambda entry: (order.get(entry.state, 2), entry.branch))

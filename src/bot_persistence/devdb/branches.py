@@ -90,11 +90,20 @@ def _slug(text_: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+def _bytes_of(name: str) -> bytes:
+    """The bytes git holds for ``name``: a byte that was not UTF-8 came back as a lone
+    surrogate (``surrogateescape``) and goes back as that byte."""
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte made (not from git): kept distinct
+        return name.encode("utf-8", "surrogatepass")
+
+
 def database_name(base: str, branch: str | None, commit: str = "") -> str:
     """The database of ``branch`` (or, detached, of ``commit``) beside database ``base``."""
     # A NUL cannot be in a branch name, so a commit's key never equals a branch's.
     key = branch if branch is not None else f"\0{commit}"
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:HASH_LENGTH]
+    digest = hashlib.sha256(_bytes_of(key)).hexdigest()[:HASH_LENGTH]
     prefix = _prefix(base)
     fixed = len(prefix.encode()) + 1 + HASH_LENGTH
     room = max(0, _MAX_IDENTIFIER - SNAPSHOT_ROOM - fixed)

@@ -14,15 +14,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, text
+import psycopg
 
-from bot_persistence.connection import (
-    connected_engine,
-    disk_full_error,
-    sync_engine,
-    translate_connect_error,
-)
+from bot_persistence.connection import disk_full_error, translate_connect_error
+from bot_persistence.devdb.target import Target
 from bot_persistence.errors import (
     AuthenticationFailedError,
     BotPersistenceError,
@@ -70,25 +67,25 @@ class ConnectionUse:
         )
 
 
-def connection_use(settings: Settings) -> ConnectionUse | None:
+def connection_use(target: Target) -> ConnectionUse | None:
     """``max_connections`` and the sessions open now; ``None`` when the server cannot say.
 
     Every shard's pool draws on this budget (docs/production.md sizes it).
     """
-    engine = sync_engine(settings)
     try:
-        with engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT current_setting('max_connections')::int, "
-                    "current_setting('superuser_reserved_connections')::int, "
-                    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
-                )
-            ).one()
+        row = (
+            target.connection()
+            .execute(
+                "SELECT current_setting('max_connections')::int, "
+                "current_setting('superuser_reserved_connections')::int, "
+                "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+            )
+            .fetchone()
+        )
     except Exception:  # status shows what it can; the probe reports the failure itself
         return None
-    finally:
-        engine.dispose()
+    if row is None:  # pragma: no cover - one row, always
+        return None
     return ConnectionUse(max_connections=row[0], reserved=row[1], in_use=row[2])
 
 
@@ -134,14 +131,15 @@ class HealthReport:
         }
 
 
-def _server_data_directory(conn: Connection) -> Path | None:
+def _server_data_directory(conn: psycopg.Connection[Any]) -> Path | None:
     """The server's data directory when it is readable here (a superuser, a local server)."""
     try:
-        with conn.begin_nested():
-            found = conn.execute(text("SHOW data_directory")).scalar_one()
-    except Exception:  # not allowed to see it (production roles): nothing to check
+        found = conn.execute("SHOW data_directory").fetchone()
+    except psycopg.Error:  # not allowed to see it (production roles): nothing to check
         return None
-    path = Path(str(found))
+    if found is None:  # pragma: no cover - SHOW answers one row
+        return None
+    path = Path(str(found[0]))
     return path if path.exists() else None
 
 
@@ -155,17 +153,21 @@ def _ahead_of_code(settings: Settings, revision: str | None) -> SchemaAheadOfCod
     )
 
 
-def require_known_revision(settings: Settings) -> None:
+def require_known_revision(target: Target) -> None:
     """Raise :class:`~bot_persistence.errors.SchemaAheadOfCodeError` when the database is at
     a revision this checkout does not have (before writing to it, as ``seed`` does)."""
-    with connected_engine(settings) as engine, engine.connect() as conn:
-        ahead = _ahead_of_code(settings, database_revision(conn))
+    ahead = _ahead_of_code(target.settings, database_revision(target.connection()))
     if ahead is not None:
         raise ahead
 
 
-def probe(settings: Settings) -> HealthReport:
-    """Run the probe once, without retrying: it answers "is it usable now?"."""
+def probe(target: Target) -> HealthReport:
+    """Run the probe once, without retrying: it answers "is it usable now?".
+
+    On the target's connection: after ``up`` it is the session that migrated
+    and seeded; for ``check`` it is the only one the command opens.
+    """
+    settings = target.settings
     started = time.perf_counter()
     report = HealthReport(url=settings.masked_url)
 
@@ -181,32 +183,31 @@ def probe(settings: Settings) -> HealthReport:
     full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
     if full is not None:
         return done(error=full)
-    engine = sync_engine(settings)
     try:
-        with engine.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar_one()
-            revision = database_revision(conn)
-            local = is_local_host(settings.host)
-            data_directory = _server_data_directory(conn) if local else None
-    except BotPersistenceError as exc:  # connected, but the stamp is not one revision
-        return done(reachable=True, authenticated=True, database_present=True, error=exc)
-    except Exception as exc:
-        error = translate_connect_error(exc, settings)
+        conn = target.connection()
+    except BotPersistenceError as error:
         reachable = isinstance(error, AuthenticationFailedError | DatabaseMissingError)
         return done(
             reachable=reachable,
             authenticated=isinstance(error, DatabaseMissingError),
             error=error,
         )
-    finally:
-        engine.dispose()
+    try:
+        version = conn.execute("SHOW server_version").fetchone()
+        revision = database_revision(conn)
+        local = is_local_host(settings.host)
+        data_directory = _server_data_directory(conn) if local else None
+    except BotPersistenceError as exc:  # connected, but the stamp is not one revision
+        return done(reachable=True, authenticated=True, database_present=True, error=exc)
+    except psycopg.Error as exc:  # the session went away between two questions
+        return done(error=translate_connect_error(exc, settings))
     report = dataclasses.replace(
         report,
         reachable=True,
         authenticated=True,
         database_present=True,
         revision=revision,
-        server_version=str(version),
+        server_version=str(version[0]) if version else None,
     )
     full = disk_full_error(data_directory) if data_directory is not None else None
     if full is not None:

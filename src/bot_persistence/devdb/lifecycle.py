@@ -1,8 +1,11 @@
 """The development database workflows, composed from provision, migrations, seeding, health.
 
 ``up`` is what ``nox -s db`` runs: a server from the chosen backend, the
-database migrated to head, seeded when empty, then probed. ``reset`` drops and
-rebuilds the database. The command line only formats what these return.
+database there (created, or copied for a new branch), migrated to head, seeded
+when empty, then probed. ``reset`` drops and rebuilds the database. Every step
+runs on the command's :class:`~bot_persistence.devdb.target.Target`, so a warm
+``up`` asks all its questions over one connection. The command line only
+formats what these return.
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from psycopg import sql
-from sqlalchemy import text
 
-from bot_persistence.connection import admin_url, connected_engine
 from bot_persistence.devdb import branch_databases
-from bot_persistence.devdb.branches import BranchTarget
 from bot_persistence.devdb.guards import guard_seeding
 from bot_persistence.devdb.health import HealthReport, probe
-from bot_persistence.errors import BotPersistenceError, GuardRefusedError
+from bot_persistence.devdb.target import Target
+from bot_persistence.errors import (
+    AuthenticationFailedError,
+    BotPersistenceError,
+    DatabaseMissingError,
+    GuardRefusedError,
+)
 from bot_persistence.migrations.runner import MigrationResult, upgrade
 from bot_persistence.provision import Backend, ServerReady, databases, select_backend
-from bot_persistence.provision.base import ensure_database
-from bot_persistence.settings import Settings
+from bot_persistence.provision.base import create_missing
 
 if TYPE_CHECKING:
     from bot_persistence.devdb.seeding import SeedReport
@@ -73,19 +78,24 @@ class UpReport:
     url: str
 
 
-def _database_is_empty(settings: Settings) -> bool:
-    with connected_engine(settings) as engine, engine.connect() as conn:
-        return not conn.execute(text("SELECT EXISTS (SELECT FROM users)")).scalar_one()
+def _database_is_empty(target: Target) -> bool:
+    row = target.connection().execute("SELECT EXISTS (SELECT FROM users)").fetchone()
+    return not (row and row[0])
+
+
+def _migrate(target: Target) -> MigrationResult:
+    """Migrate the target database to head, on the command's own session."""
+    with target.sqlalchemy() as conn:
+        return upgrade(target.settings, connection=conn)
 
 
 def up(
-    settings: Settings,
+    target: Target,
     *,
     backend: str | None = None,
     seed: bool | None = None,
     progress: Progress = _quiet,
     step: Step = _unseen,
-    branch: BranchTarget | None = None,
     force: bool = False,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
@@ -93,12 +103,13 @@ def up(
     ``seed=None`` seeds an empty database only, so a contributor's own rows are
     never overwritten by a routine ``up``; ``bot-db seed`` re-applies on purpose.
     ``progress`` gets each finished step's line; ``step`` wraps each slow one.
-    With ``branch`` (``settings`` then name its database) the server is started
-    with the configured settings and the branch's database is found, or copied
-    from its parent's, before it is migrated to this checkout's head.
+    With a branch database (``target.branch``) the server is started with the
+    configured settings and the branch's database is found, or copied from its
+    parent's, before it is migrated to this checkout's head.
     A production database is refused before anything starts (``bot-db deploy``
     is its path); a non-local one too, unless ``seed=False`` or ``force``.
     """
+    settings = target.settings
     if settings.environment == "production":
         raise GuardRefusedError(
             f"refusing `bot-db up` on {settings.database!r}: BOT_DB_ENVIRONMENT=production, "
@@ -107,7 +118,7 @@ def up(
     if seed is not False:
         guard_seeding(settings, force=force)
     started = time.perf_counter()
-    chosen, reason = select_backend(branch.base if branch else settings, backend)
+    chosen, reason = select_backend(target.server, backend)
     progress(f"backend   {chosen.name}: {reason}")
     with step(f"server    starting ({chosen.name})"):
         server = chosen.up()
@@ -115,9 +126,8 @@ def up(
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
     try:
         return _after_server(
-            settings, chosen, reason, server, seed, progress, started,
-            branch=branch, force=force, step=step,
-        )  # fmt: skip
+            target, chosen, reason, server, seed, progress, started, force=force, step=step
+        )
     except BotPersistenceError as exc:
         if server.started:
             # The line the user reads must not leave them guessing about a process.
@@ -127,8 +137,27 @@ def up(
         raise
 
 
+def _database(target: Target, chosen: Backend, progress: Progress, step: Step) -> None:
+    """Make sure the target database exists: found by connecting to it (the connection the
+    rest of the command uses), created or copied only when it is missing."""
+    try:
+        if target.branch is not None:
+            with step(f"branch    {target.branch.label}"):
+                ensured = branch_databases.ensure(target)
+            progress(ensured.describe(target.branch.label))
+            return
+        try:
+            target.connection(wait=True)
+        except DatabaseMissingError:
+            if not chosen.owns_server:
+                raise
+            create_missing(target.admin(), target.settings)
+    except AuthenticationFailedError as exc:
+        raise (chosen.credentials_refused() or exc) from None
+
+
 def _after_server(
-    settings: Settings,
+    target: Target,
     chosen: Backend,
     reason: str,
     server: ServerReady,
@@ -136,39 +165,35 @@ def _after_server(
     progress: Progress,
     started: float,
     *,
-    branch: BranchTarget | None,
     force: bool,
     step: Step,
 ) -> UpReport:
-    """The branch's database, migrate, seed when asked or empty, probe: ``up`` after the server."""
-    if branch is not None:
-        with step(f"branch    {branch.label}"):
-            ensured = branch_databases.ensure(branch)
-        progress(ensured.describe(branch.label))
+    """The database, migrate, seed when asked or empty, probe: ``up`` after the server."""
+    _database(target, chosen, progress, step)
     with step("migrate   running migrations"):
-        migration = upgrade(settings)
+        migration = _migrate(target)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
         if migration.changed
         else f"migrate   at head {migration.after}"
     )
-    should_seed = seed if seed is not None else _database_is_empty(settings)
+    should_seed = seed if seed is not None else _database_is_empty(target)
     with step("seed      applying seeds/"):
-        seeds = _seed(settings, force=force) if should_seed else None
+        seeds = _seed(target, force=force) if should_seed else None
     progress(f"seed      {seeds.summary()}" if seeds else "seed      kept existing rows")
     with step("check     probing"):
-        return _probed(settings, chosen, reason, server, migration, seeds, started)
+        return _probed(target, chosen, reason, server, migration, seeds, started)
 
 
-def _seed(settings: Settings, *, force: bool = False) -> SeedReport:
+def _seed(target: Target, *, force: bool = False) -> SeedReport:
     """Apply the seeds; the ORM and the seed schemas load only when there is seeding to do."""
     from bot_persistence.devdb.seeding import apply_seeds
 
-    return apply_seeds(settings, force=force)
+    return apply_seeds(target, force=force)
 
 
 def _probed(
-    settings: Settings,
+    target: Target,
     backend: Backend,
     reason: str,
     server: ServerReady,
@@ -177,7 +202,7 @@ def _probed(
     started: float,
 ) -> UpReport:
     """Probe the result of ``up`` or ``reset``: raise what is wrong, else report it."""
-    health = probe(settings)
+    health = probe(target)
     if health.error is not None:
         raise health.error
     return UpReport(
@@ -188,20 +213,18 @@ def _probed(
         seeds=seeds,
         health=health,
         elapsed=time.perf_counter() - started,
-        url=settings.masked_url,
+        url=target.settings.masked_url,
     )
 
 
-def drop_database(settings: Settings) -> None:
-    """Drop the configured database, ending its sessions first (PostgreSQL 13+)."""
-    with connected_engine(settings, url=admin_url(settings)) as engine:
-        autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        with autocommit as conn:
-            databases.drop_database(conn, settings.database)
+def drop_database(target: Target) -> None:
+    """Drop the target database, ending its sessions first (PostgreSQL 13+)."""
+    target.disconnect()
+    databases.drop_database(target.admin(wait=True), target.database)
 
 
 def reset(
-    settings: Settings,
+    target: Target,
     backend: Backend | None = None,
     *,
     force: bool = False,
@@ -212,42 +235,42 @@ def reset(
     The caller has already guarded and asked; this does the destroying. The
     seeding guard runs first, so a reset that could not seed drops nothing.
     """
-    guard_seeding(settings, force=force)
+    guard_seeding(target.settings, force=force)
     started = time.perf_counter()
-    chosen, reason = (backend, "reset") if backend else select_backend(settings)
+    chosen, reason = (backend, "reset") if backend else select_backend(target.server)
     with step(f"server    starting ({chosen.name})"):
         server = chosen.up()
-    with step(f"reset     rebuilding {settings.database!r}"):
-        drop_database(settings)
-        ensure_database(settings)
-        migration = upgrade(settings)
-        seeds = _seed(settings, force=force)
-        return _probed(settings, chosen, reason, server, migration, seeds, started)
+    with step(f"reset     rebuilding {target.database!r}"):
+        drop_database(target)
+        create_missing(target.admin(), target.settings)
+        migration = _migrate(target)
+        seeds = _seed(target, force=force)
+        return _probed(target, chosen, reason, server, migration, seeds, started)
 
 
 def reset_branch(
-    branch: BranchTarget, backend: str | None = None, *, step: Step = _unseen
+    target: Target, backend: str | None = None, *, step: Step = _unseen
 ) -> tuple[branch_databases.Ensured, UpReport]:
     """Drop this branch's database and copy it from its parent's again, then migrate it
     to head (seeding it only when the copy is empty). The caller has guarded and asked."""
     started = time.perf_counter()
-    chosen, reason = select_backend(branch.base, backend)
+    chosen, reason = select_backend(target.server, backend)
     with step(f"server    starting ({chosen.name})"):
         server = chosen.up()
-    branch_databases.drop(branch, [branch.database])
-    ensured = branch_databases.ensure(branch)
-    migration = upgrade(branch.settings)
-    seeds = _seed(branch.settings) if _database_is_empty(branch.settings) else None
-    report = _probed(branch.settings, chosen, reason, server, migration, seeds, started)
+    branch_databases.drop(target, [target.database])
+    ensured = branch_databases.ensure(target)
+    migration = _migrate(target)
+    seeds = _seed(target) if _database_is_empty(target) else None
+    report = _probed(target, chosen, reason, server, migration, seeds, started)
     return ensured, report
 
 
-def table_counts(settings: Settings) -> dict[str, int]:
-    """Row counts of the bot's tables, for ``status``."""
-    with connected_engine(settings) as engine, engine.connect() as conn:
-        return {
-            table: conn.exec_driver_sql(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)).as_string()
-            ).scalar_one()
-            for table in COUNTED
-        }
+def table_counts(target: Target) -> dict[str, int]:
+    """Row counts of the bot's tables, for ``status``, on the command's connection."""
+    conn = target.connection()
+    counts: dict[str, int] = {}
+    for table in COUNTED:
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+        found = row.fetchone()
+        counts[table] = int(found[0]) if found else 0
+    return counts

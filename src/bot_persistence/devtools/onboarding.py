@@ -4,7 +4,10 @@ It walks the path the README promises (prerequisites, ``bot-db up``, ``bot-db
 check``, the smoke flows, the quick tests), prints a ✓/✗ line per step with its
 time, compares the total with the five-minute goal, and records the run in
 ``.bot-db/onboarding.json`` (git-ignored) so a maintainer can collect the files
-and see who got set up, how long it took and what failed.
+and see who got set up, how long it took and what failed. A run that passed
+also writes ``.onboarding/<you>.json`` (git identity only), which the
+contributor commits: ``nox -s adoption`` counts those (see
+:mod:`bot_persistence.devtools.adoption`).
 
 Every step calls what a contributor would type (``bot-db`` through
 :func:`bot_persistence.cli.main`, pytest in a subprocess); nothing here is a
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from bot_persistence.cli.output import Console
+from bot_persistence.devtools.adoption import git_identity, write_record
 from bot_persistence.devtools.command_catalog import CommandSpec
 from bot_persistence.provision.engine import engine_version
 
@@ -323,11 +327,27 @@ def main(
     on_step = None if args.json else (lambda outcome: _print_outcome(out, outcome))
     checklist = run_steps(chosen, on_step=on_step, measured=measured)
     record(checklist, record_path)
+    committed = _commit_record(root, checklist) if checklist.passed else None
     if args.json:
         out.json(checklist.as_dict())
     else:
         _print_summary(out, checklist, record_path)
+        if committed is not None:
+            out.line(f"commit {committed} with your first change: it counts you as onboarded")
+        elif checklist.passed:
+            out.line("no record to commit: set `git config user.name` and `user.email` first")
     return 0 if checklist.passed else 1
+
+
+def _commit_record(root: Path, checklist: Checklist) -> str | None:
+    """Write ``.onboarding/<you>.json`` (git identity only); its path from ``root``, or None."""
+    identity = git_identity(root)
+    if identity is None:
+        return None
+    path = write_record(
+        root, identity, total_seconds=checklist.total_seconds, finished_at=checklist.finished_at
+    )
+    return str(path.relative_to(root))
 
 
 if __name__ == "__main__":  # pragma: no cover

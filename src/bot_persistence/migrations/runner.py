@@ -29,11 +29,12 @@ import dataclasses
 import importlib.util
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -149,14 +150,24 @@ def one_transaction(settings: Settings) -> bool:
 
 
 @contextmanager
-def _locked_connection(settings: Settings) -> Iterator[Connection]:
-    """A connection holding the migration advisory lock for as long as it is open.
+def _connection(settings: Settings, given: Connection | None) -> Iterator[Connection]:
+    """``given`` as it is (its owner closes it), else a connection of our own."""
+    if given is not None:
+        yield given
+        return
+    with connected_engine(settings) as engine, engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def _locked_connection(settings: Settings, given: Connection | None) -> Iterator[Connection]:
+    """A connection holding the migration advisory lock for as long as the block runs.
 
     Behind a transaction pooler the lock is transaction-scoped, taken in the
     transaction the caller then commits or rolls back (which releases it).
     """
-    if one_transaction(settings):
-        with connected_engine(settings) as engine, engine.connect() as conn:
+    with _connection(settings, given) as conn:
+        if one_transaction(settings):
             conn.begin()
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             try:
@@ -164,18 +175,48 @@ def _locked_connection(settings: Settings) -> Iterator[Connection]:
             finally:
                 if conn.in_transaction():
                     conn.rollback()
-        return
-    with connected_engine(settings) as engine, engine.connect() as conn:
+            return
         # Session-level lock, committed at once so Alembic sees no open transaction
         # and can run each revision in a transaction of its own.
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        conn.commit()
+        _wait_for_session_lock(conn)
         try:
             yield conn
         finally:
             conn.rollback()
             conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
             conn.commit()
+
+
+#: How long one wait for the migration lock lasts before it ends and asks again.
+LOCK_WAIT_SLICE = "200ms"
+
+
+def _wait_for_session_lock(conn: Connection) -> None:
+    """Take the session-level migration lock, waiting for it in short slices.
+
+    A statement waiting on a lock holds a snapshot, and a ``CREATE INDEX
+    CONCURRENTLY`` in the migrator that holds the lock waits until every
+    transaction older than its build has ended: a waiter that never let go
+    would be a deadlock, which PostgreSQL ends by cancelling the index build.
+    Each slice ends its transaction when ``lock_timeout`` fires, so the build
+    only waits for the slice in progress. The timeout is transaction-local:
+    the session keeps its own once the lock is taken.
+    """
+    import psycopg.errors
+
+    while True:
+        conn.execute(
+            text("SELECT set_config('lock_timeout', :slice, true)"), {"slice": LOCK_WAIT_SLICE}
+        )
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        except SQLAlchemyError as exc:
+            conn.rollback()
+            if isinstance(getattr(exc, "orig", None), psycopg.errors.LockNotAvailable):
+                continue
+            raise
+        conn.commit()
+        return
 
 
 def _refuse_unknown(settings: Settings, revision: str | None, ini: Path | None) -> None:
@@ -197,50 +238,79 @@ def _refuse_unknown(settings: Settings, revision: str | None, ini: Path | None) 
 
 
 def upgrade(
-    settings: Settings, target: str = "head", *, ini: Path | None = None
+    settings: Settings,
+    target: str = "head",
+    *,
+    ini: Path | None = None,
+    connection: Connection | None = None,
 ) -> MigrationResult:
-    """Migrate to ``target`` under the advisory lock; nothing to do when already there."""
-    single = one_transaction(settings)
+    """Migrate to ``target`` under the advisory lock; nothing to do when already there.
+
+    On ``connection`` when given (``bot-db`` passes the session its command
+    already holds, with no transaction open), else on a connection of its own.
+    """
     if target == "head" and ini is None:
-        at_head = _already_at_head(settings)
+        at_head = _already_at_head(settings, connection)
         if at_head is not None:
             return at_head
+
+    def failed(config: Config, before: str | None, at: str | None, exc: Exception) -> str:
+        if one_transaction(settings):
+            return (
+                f"migrating {before or 'base'} -> {target} failed: {first_line(exc)}; "
+                "nothing was applied (behind a transaction pooler the run is one "
+                "transaction): fix the migration and run `bot-db migrate` again"
+            )
+        failing = _next_revision(config, target, at)
+        return (
+            f"revision {failing or '(after ' + (at or 'base') + ')'} failed: "
+            f"{first_line(exc)}; the database stays at {at or 'base'}: fix the "
+            "migration and run `bot-db migrate` again"
+        )
+
+    return _run_locked(settings, "upgrade", target, ini=ini, connection=connection, failed=failed)
+
+
+def _run_locked(
+    settings: Settings,
+    action: Literal["upgrade", "downgrade"],
+    target: str,
+    *,
+    ini: Path | None,
+    connection: Connection | None,
+    failed: Callable[[Config, str | None, str | None, Exception], str],
+) -> MigrationResult:
+    """Lock, refuse an unknown revision, run Alembic's ``action``, translate its failure.
+
+    ``failed(config, before, at, exc)`` words the failure: ``at`` is where the
+    database was left.
+    """
     from alembic import command
     from alembic.util import CommandError
 
-    with _locked_connection(settings) as conn:
+    with _locked_connection(settings, connection) as conn:
         before = revision_of(conn)
         _refuse_unknown(settings, before, ini)
-        if not single:
+        if not one_transaction(settings):
             # End the read's implicit transaction: Alembic must find none open, or it
             # runs every revision inside ours and a failure undoes all of them.
             conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
-            command.upgrade(config, target)
+            getattr(command, action)(config, target)
         except CommandError as exc:
-            raise ConfigurationError(f"cannot migrate to {target!r}: {exc}") from None
-        except (SQLAlchemyError, Exception) as exc:
+            verb = "migrate" if action == "upgrade" else "downgrade"
+            raise ConfigurationError(f"cannot {verb} to {target!r}: {exc}") from None
+        except Exception as exc:
             conn.rollback()
-            failed_at = revision_of(conn)
+            at = revision_of(conn)
             conn.rollback()
-            if single:
-                raise MigrationFailedError(
-                    f"migrating {before or 'base'} -> {target} failed: {first_line(exc)}; "
-                    "nothing was applied (behind a transaction pooler the run is one "
-                    "transaction): fix the migration and run `bot-db migrate` again"
-                ) from exc
-            failing = _next_revision(config, target, failed_at)
-            raise MigrationFailedError(
-                f"revision {failing or '(after ' + (failed_at or 'base') + ')'} failed: "
-                f"{first_line(exc)}; the database stays at {failed_at or 'base'}: fix the "
-                "migration and run `bot-db migrate` again"
-            ) from exc
+            raise MigrationFailedError(failed(config, before, at, exc)) from exc
         conn.commit()
         return MigrationResult(before=before, after=revision_of(conn))
 
 
-def _already_at_head(settings: Settings) -> MigrationResult | None:
+def _already_at_head(settings: Settings, given: Connection | None) -> MigrationResult | None:
     """The result of an upgrade with nothing to do, when the database is at head; else None.
 
     No lock is needed to find that out: a database at head stays there whatever
@@ -249,14 +319,19 @@ def _already_at_head(settings: Settings) -> MigrationResult | None:
     head = single_head(versions_dir())
     if head is None:
         return None
-    engine = sync_engine(settings)
     try:
-        with engine.connect() as conn:
-            revision = database_revision(conn)
-    except (SQLAlchemyError, BotPersistenceError):
+        if given is not None:
+            revision = database_revision(given)
+            given.rollback()  # leave no transaction open for the locked path
+        else:
+            engine = sync_engine(settings)
+            try:
+                with engine.connect() as conn:
+                    revision = database_revision(conn)
+            finally:
+                engine.dispose()
+    except (SQLAlchemyError, BotPersistenceError, psycopg.Error):
         return None  # the locked path below says what is wrong, in its own words
-    finally:
-        engine.dispose()
     return MigrationResult(before=head, after=head) if revision == head else None
 
 
@@ -276,31 +351,19 @@ def _next_revision(config: Config, target: str, at: str | None) -> str | None:
     return f"{first.revision} ({doc[0]})" if doc and doc[0] else first.revision
 
 
-def downgrade(settings: Settings, target: str, *, ini: Path | None = None) -> MigrationResult:
+def downgrade(
+    settings: Settings,
+    target: str,
+    *,
+    ini: Path | None = None,
+    connection: Connection | None = None,
+) -> MigrationResult:
     """Downgrade to ``target`` (a revision, ``-1`` or ``base``) under the advisory lock."""
-    from alembic import command
-    from alembic.util import CommandError
 
-    with _locked_connection(settings) as conn:
-        before = revision_of(conn)
-        _refuse_unknown(settings, before, ini)
-        if not one_transaction(settings):
-            # End the read's implicit transaction: Alembic must find none open, or it
-            # runs every revision inside ours and a failure undoes all of them.
-            conn.rollback()
-        config = alembic_config(settings, connection=conn, ini=ini)
-        try:
-            command.downgrade(config, target)
-        except CommandError as exc:
-            raise ConfigurationError(f"cannot downgrade to {target!r}: {exc}") from None
-        except (SQLAlchemyError, Exception) as exc:
-            conn.rollback()
-            raise MigrationFailedError(
-                f"downgrade to {target} failed at revision {revision_of(conn) or 'base'}: "
-                f"{first_line(exc)}"
-            ) from exc
-        conn.commit()
-        return MigrationResult(before=before, after=revision_of(conn))
+    def failed(config: Config, before: str | None, at: str | None, exc: Exception) -> str:
+        return f"downgrade to {target} failed at revision {at or 'base'}: {first_line(exc)}"
+
+    return _run_locked(settings, "downgrade", target, ini=ini, connection=connection, failed=failed)
 
 
 def new_revision(settings: Settings, message: str, *, autogenerate: bool = True) -> Path:

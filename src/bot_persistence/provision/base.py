@@ -16,17 +16,13 @@ import sys
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
-from sqlalchemy import Connection
 
-from bot_persistence.connection import (
-    admin_url,
-    sync_engine,
-    translate_connect_error,
-    wait_until_ready,
-)
+from bot_persistence.connection import MAINTENANCE_DATABASE, connect, translate_connect_error
+from bot_persistence.errors import AuthenticationFailedError
 from bot_persistence.provision.databases import (
+    AdminConnection,
     allow_connections,
+    comment_on,
     create_database,
     database_exists,
     rename_database,
@@ -40,6 +36,7 @@ __all__ = [
     "Backend",
     "BackendStatus",
     "ServerReady",
+    "create_missing",
     "ensure_database",
     "free_port",
     "is_zombie",
@@ -92,7 +89,16 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def up(self) -> ServerReady:
-        """Make the server run and accept the configured user; idempotent and quick when it is."""
+        """Make the server run; idempotent and quick when it is.
+
+        The server only: whether the database is there is found by the command's
+        first connection to it (``devdb.lifecycle``), so a running server costs
+        no connection here.
+        """
+
+    def credentials_refused(self) -> AuthenticationFailedError | None:
+        """What to say when this backend's server refuses the configured user; None: as is."""
+        return None
 
     @abc.abstractmethod
     def down(self, *, purge: bool = False) -> str:
@@ -128,7 +134,7 @@ def port_accepts(host: str, port: int, *, timeout: float = 0.2) -> bool:
         return False
 
 
-def _finish_interrupted_restore(conn: Connection, database: str) -> bool:
+def _finish_interrupted_restore(conn: AdminConnection, database: str) -> bool:
     """Swap in a restored copy whose restore stopped between its DROP and its RENAME.
 
     The database is missing and its complete copy waits under the restoring
@@ -140,9 +146,7 @@ def _finish_interrupted_restore(conn: Connection, database: str) -> bool:
         return False
     _log.warning("finishing an interrupted snapshot restore: renaming %s to %s", incoming, database)
     allow_connections(conn, incoming, True)
-    conn.exec_driver_sql(
-        sql.SQL("COMMENT ON DATABASE {} IS NULL").format(sql.Identifier(incoming)).as_string()
-    )
+    comment_on(conn, incoming, None)
     rename_database(conn, incoming, database)
     return True
 
@@ -188,32 +192,33 @@ def is_zombie(pid: int) -> bool:
 def ensure_database(settings: Settings) -> bool:
     """Create the configured database when it is missing; True when it was created.
 
-    A restore interrupted after dropping the database is finished instead
-    (see :func:`_finish_interrupted_restore`).
-
-    Connects to the ``postgres`` maintenance database as the configured user,
-    who owns the server on the backends we run (as with the official image).
+    For a caller with no connection of its own (a benchmark, a script): waits
+    for a server still starting, then :func:`create_missing` on the maintenance
+    database. ``bot-db`` asks its command's target instead.
     """
-    engine = sync_engine(settings, url=admin_url(settings))
+    with connect(settings, database=MAINTENANCE_DATABASE, wait=True) as conn:
+        return create_missing(conn, settings)
+
+
+def create_missing(conn: AdminConnection, settings: Settings) -> bool:
+    """Create ``settings``' database on the server ``conn`` is connected to, when missing.
+
+    ``conn`` is an autocommit connection to the maintenance database. A
+    restore interrupted after dropping the database is finished instead (see
+    :func:`_finish_interrupted_restore`). True when the database was created.
+    The configured user owns the server on the backends we run (as with the
+    official image), so it may create databases.
+    """
+    if database_exists(conn, settings.database):
+        return False
+    if _finish_interrupted_restore(conn, settings.database):
+        return False
     try:
-
-        def check() -> bool:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                return database_exists(conn, settings.database)
-
-        if wait_until_ready(check, settings):
-            return False
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if _finish_interrupted_restore(conn, settings.database):
-                return False
-            try:
-                create_database(conn, settings.database, owner=settings.user)
-            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-                # Created by a concurrent `up`: PostgreSQL says so either way, depending
-                # on whether the other CREATE had committed when this one looked.
-                return False
-            except psycopg.Error as exc:
-                raise translate_connect_error(exc, settings) from None
-        return True
-    finally:
-        engine.dispose()
+        create_database(conn, settings.database, owner=settings.user)
+    except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+        # Created by a concurrent `up`: PostgreSQL says so either way, depending
+        # on whether the other CREATE had committed when this one looked.
+        return False
+    except psycopg.Error as exc:
+        raise translate_connect_error(exc, settings) from None
+    return True

@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from bot_persistence.provision.processes import (
     port_taken_error,
     postmaster_serving,
 )
+from bot_persistence.waiting import poll
 
 __all__ = ["LOCK_TIMEOUT", "EmbeddedCluster", "orphan_message"]
 
@@ -273,14 +273,11 @@ class EmbeddedCluster:
             return True
         with contextlib.suppress(ProcessLookupError):
             os.kill(found.pid, signal.SIGINT)
-        deadline = time.monotonic() + timeout
-        while is_postgres_process(found.pid):
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"the server (pid {found.pid}) did not stop within {timeout:.0f}s; "
-                    f"stop it with `kill {found.pid}`"
-                )
-            time.sleep(0.05)  # polling the process's exit, bounded by the deadline
+        if not poll(lambda: not is_postgres_process(found.pid), timeout=timeout):
+            raise ServerStartError(
+                f"the server (pid {found.pid}) did not stop within {timeout:.0f}s; "
+                f"stop it with `kill {found.pid}`"
+            )
         return True
 
     def purge(self) -> None:

@@ -33,14 +33,15 @@ from bot_persistence.provision.base import (
     Backend,
     BackendStatus,
     ServerReady,
-    ensure_database,
     port_accepts,
 )
 from bot_persistence.provision.engine import (
-    docker_cli,
+    TIMED_OUT,
     engine_down,
     ensure_image_cli,
     require_engine_cli,
+    run_command,
+    run_docker,
 )
 from bot_persistence.settings import Settings
 
@@ -66,17 +67,8 @@ def compose_command() -> tuple[str, ...]:
     """``docker compose`` (v2) when the plugin answers, else ``docker-compose`` (v1)."""
     docker = shutil.which("docker")
     if docker is not None:
-        try:
-            v2 = subprocess.run(
-                [docker, "compose", "version"],
-                capture_output=True,
-                timeout=10,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            v2 = None
-        if v2 is not None and v2.returncode == 0:
+        v2 = run_command([docker, "compose", "version"], timeout=10)
+        if v2.returncode == 0:
             return (docker, "compose")
     v1 = shutil.which("docker-compose")
     if v1 is not None:
@@ -170,34 +162,18 @@ class ComposeBackend(Backend):
     def _compose(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
         file = self._file or compose_file()
         command = [*compose_command(), "--project-name", self.project, "--file", str(file), *args]
-        try:
-            return subprocess.run(
-                command,
-                env=_compose_environment(self.settings),
-                cwd=file.parent,
-                capture_output=True,
-                encoding="utf-8",
-                errors="backslashreplace",  # a path or message need not be UTF-8
-                timeout=timeout,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
+        result = run_command(
+            command, env=_compose_environment(self.settings), cwd=file.parent, timeout=timeout
+        )
+        if result.returncode == TIMED_OUT:
             raise ServerStartError(
                 f"`compose {args[0]}` for {SERVICE} did not finish within {timeout:.0f}s; "
                 "check the engine with `docker info`"
-            ) from None
+            )
+        return result
 
     def _docker(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [docker_cli(), *args],
-            capture_output=True,
-            encoding="utf-8",
-            errors="backslashreplace",  # a path or message need not be UTF-8
-            check=False,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_docker(*args, timeout=30)
 
     def _container_id(self) -> str | None:
         """The service's container, running or not, found by the labels Compose puts on it.
@@ -242,7 +218,6 @@ class ComposeBackend(Backend):
         port = self.settings.postgres_port
         container_id = self._container_id()
         if container_id is not None and self._state(container_id) == ("running", "healthy"):
-            ensure_database(self.settings)
             return ServerReady(created=False, started=False, detail=f"volume {self.volume}")
         running = container_id is not None and self._state(container_id)[0] == "running"
         if not running and port_accepts("127.0.0.1", port):
@@ -259,7 +234,6 @@ class ComposeBackend(Backend):
                 f"compose/docker-compose.yml -p {self.project} logs {SERVICE}` to see why"
             )
         self._wait_healthy(container_id)
-        ensure_database(self.settings)
         return ServerReady(created=created, started=True, detail=f"volume {self.volume}")
 
     def _up_failed(self, stderr: str) -> BackendUnavailableError | ProvisionError:

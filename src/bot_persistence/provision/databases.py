@@ -1,4 +1,4 @@
-"""CREATE, DROP, find, rename and close databases on a server: the one place these are written.
+"""CREATE, DROP, find, rename, comment on and close databases: the one place these are written.
 
 The backends create the configured database, the dev database's workflows
 drop it and copy it (reset, snapshots), the migration roundtrip makes a
@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 __all__ = [
     "AdminConnection",
     "allow_connections",
+    "comment_on",
     "create_database",
     "database_exists",
     "drop_database",
@@ -99,5 +100,17 @@ def allow_connections(conn: AdminConnection, name: str, allowed: bool) -> None:
     _driver(conn).execute(
         sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
             sql.Identifier(name), sql.SQL("true" if allowed else "false")
+        )
+    )
+
+
+def comment_on(conn: AdminConnection, name: str, comment: str | None) -> None:
+    """``COMMENT ON DATABASE``: where snapshots and branch databases say what they are.
+
+    Any connection to the server will do, the database's own included.
+    """
+    _driver(conn).execute(
+        sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            sql.Identifier(name), sql.Literal(comment) if comment is not None else sql.NULL
         )
     )

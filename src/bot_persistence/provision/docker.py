@@ -35,7 +35,6 @@ from bot_persistence.provision.base import (
     Backend,
     BackendStatus,
     ServerReady,
-    ensure_database,
     port_accepts,
 )
 from bot_persistence.provision.cleanup import (
@@ -326,7 +325,6 @@ class DockerBackend(Backend):
         try:
             found = self._find(client)
             if found is not None and found.status == "running":
-                ensure_database(self.settings)
                 return ServerReady(created=False, started=False, detail=found.name or "")
             if found is not None:
                 found.remove(force=True, v=True)
@@ -348,7 +346,6 @@ class DockerBackend(Backend):
         except BaseException:
             _stop(container)
             raise
-        ensure_database(self.settings)
         return ServerReady(created=True, started=True, detail=_dev_name(self.settings))
 
     def down(self, *, purge: bool = False) -> str:

@@ -15,7 +15,6 @@ from bot_persistence.provision.base import (
     Backend,
     BackendStatus,
     ServerReady,
-    ensure_database,
     port_accepts,
 )
 from bot_persistence.provision.cluster import EmbeddedCluster, orphan_message
@@ -50,15 +49,14 @@ class EmbeddedBackend(Backend):
                 raise port_taken_error(port)  # before initdb: no cluster made for nothing
             created = self.cluster.ensure_initialized()
             started = self.cluster.start(timeout=self.settings.startup_timeout)
-        try:
-            ensure_database(self.settings)
-        except AuthenticationFailedError:
-            raise AuthenticationFailedError(
-                f"the embedded server in {self.cluster.root} refused user "
-                f"{self.settings.user!r} with POSTGRES_PASSWORD from .env: it was created with "
-                "other credentials; restore them, or run `bot-db down --purge` to start over"
-            ) from None
         return ServerReady(created=created, started=started, detail=str(self.cluster.root))
+
+    def credentials_refused(self) -> AuthenticationFailedError:
+        return AuthenticationFailedError(
+            f"the embedded server in {self.cluster.root} refused user "
+            f"{self.settings.user!r} with POSTGRES_PASSWORD from .env: it was created with "
+            "other credentials; restore them, or run `bot-db down --purge` to start over"
+        )
 
     def down(self, *, purge: bool = False) -> str:
         if purge:

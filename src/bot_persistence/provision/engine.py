@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from bot_persistence.errors import (
     DockerEngineDownError,
@@ -22,6 +24,7 @@ from bot_persistence.settings import Settings
 
 __all__ = [
     "OFFLINE_IMAGE",
+    "TIMED_OUT",
     "container_image",
     "docker_cli",
     "engine_answers",
@@ -31,6 +34,8 @@ __all__ = [
     "image_present",
     "image_unavailable",
     "require_engine_cli",
+    "run_command",
+    "run_docker",
 ]
 
 _log = logging.getLogger(__name__)
@@ -82,12 +87,28 @@ def image_unavailable(image: str, *, may_pull: bool = True) -> ImageUnavailableE
     )
 
 
-def _docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """Run ``docker ARGS``; a client that hangs past ``timeout`` reads as exit code 124."""
-    command = [docker_cli(), *args]
+#: The exit code of a command that did not finish in time (as coreutils' ``timeout`` says it).
+TIMED_OUT = 124
+
+
+def run_command(
+    command: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a container tool (``docker``, Compose), output captured, never reading stdin.
+
+    A command that hangs past ``timeout`` is killed and reads as exit code
+    :data:`TIMED_OUT`, its stderr saying so: a caller handles it as any failure,
+    or names it (``compose up`` does).
+    """
     try:
         return subprocess.run(
             command,
+            env=env,
+            cwd=cwd,
             capture_output=True,
             encoding="utf-8",
             errors="backslashreplace",  # a path or message need not be UTF-8
@@ -96,12 +117,19 @@ def _docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.Complete
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(command, 124, "", f"timed out after {timeout:.0f}s")
+        return subprocess.CompletedProcess(
+            command, TIMED_OUT, "", f"timed out after {timeout:.0f}s"
+        )
+
+
+def run_docker(*args: str, timeout: float = _ENGINE_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """Run ``docker ARGS`` (see :func:`run_command`)."""
+    return run_command([docker_cli(), *args], timeout=timeout)
 
 
 def require_engine_cli(*, timeout: float = _ENGINE_TIMEOUT) -> str:
     """The engine's version; raises unless the Docker client is installed and its engine answers."""
-    result = _docker("version", "--format", "{{.Server.Version}}", timeout=timeout)
+    result = run_docker("version", "--format", "{{.Server.Version}}", timeout=timeout)
     if result.returncode != 0 or not result.stdout.strip():
         raise engine_down(result.stderr)
     return result.stdout.strip()
@@ -122,7 +150,7 @@ def engine_version(*, timeout: float = 3.0) -> str | None:
 
 def image_present(image: str) -> bool:
     """True when ``image`` is on this machine already (nothing is pulled)."""
-    return _docker("image", "inspect", "--format", "{{.Id}}", image).returncode == 0
+    return run_docker("image", "inspect", "--format", "{{.Id}}", image).returncode == 0
 
 
 def container_image(configured: str | None) -> str:
@@ -155,7 +183,7 @@ def ensure_image_cli(image: str, *, may_pull: bool = True, pull_timeout: float =
     if not may_pull:
         raise image_unavailable(image, may_pull=False)
     _log.info("image %s is not here; pulling it", image)
-    pulled = _docker("pull", "--quiet", image, timeout=pull_timeout)
+    pulled = run_docker("pull", "--quiet", image, timeout=pull_timeout)
     if pulled.returncode != 0:
         _log.info("pulling %s failed: %s", image, pulled.stderr.strip())
         raise image_unavailable(image)

@@ -1,13 +1,10 @@
 """A server someone else runs: the ``DATABASE_URL`` a user gives (managed, CI service).
 
-We never start, stop, create or drop it; ``up`` only proves it answers.
+We never start, stop, create or drop it; ``up`` only connects to it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
-from bot_persistence.connection import sync_engine, wait_until_ready
 from bot_persistence.provision.base import Backend, BackendStatus, ServerReady
 
 __all__ = ["ExternalBackend"]
@@ -20,16 +17,7 @@ class ExternalBackend(Backend):
     owns_server = False
 
     def up(self) -> ServerReady:
-        engine = sync_engine(self.settings)
-        try:
-
-            def probe() -> None:
-                with engine.connect() as conn:
-                    conn.execute(text("SELECT 1"))
-
-            wait_until_ready(probe, self.settings)
-        finally:
-            engine.dispose()
+        # Whether it answers is found by the command's first connection, which waits.
         return ServerReady(created=False, started=False, detail=self.settings.masked_url)
 
     def down(self, *, purge: bool = False) -> str:

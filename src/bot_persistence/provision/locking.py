@@ -1,54 +1,54 @@
 """An exclusive lock on a file: one ``bot-db`` at a time changes a data directory.
 
-The operating system releases it when the process ends, even by ``kill -9``,
-so a crashed ``up`` never leaves the data directory locked.
+filelock's lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows): the
+operating system releases it when the process ends, even by ``kill -9``, so a
+crashed ``up`` never leaves the data directory locked. filelock comes with the
+``embedded`` and ``testing`` extras, not with the bot's own install: it is
+imported when a lock is taken, so importing ``provision`` (the pytest plugin
+does, in every run) never needs it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot_persistence.errors import ServerStartError
+from bot_persistence.errors import ConfigurationError, ServerStartError
 
-__all__ = ["file_lock"]
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+__all__ = ["file_lock", "new_lock"]
+
+
+def new_lock(path: Path, *, timeout: float) -> FileLock:
+    """filelock's exclusive lock on ``path`` (0600), waited for at most ``timeout`` seconds."""
+    try:
+        from filelock import FileLock
+    except ImportError:  # pragma: no cover - every development extra brings it
+        raise ConfigurationError(
+            "taking a lock on a data directory needs filelock: pip install "
+            "'bot-persistence[embedded]' (or [testing])"
+        ) from None
+    return FileLock(path, timeout=timeout, mode=0o600)
 
 
 @contextlib.contextmanager
 def file_lock(path: Path, *, timeout: float) -> Iterator[None]:
-    """An exclusive lock on ``path`` (released when the process dies, even by kill -9)."""
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    """Hold an exclusive lock on ``path``; one line naming the holder's file after ``timeout``."""
+    lock = new_lock(path, timeout=timeout)
+    from filelock import Timeout  # present: new_lock found filelock
+
     try:
-        deadline = time.monotonic() + timeout
-        while not _try_lock(handle):
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"another bot-db command has held {path} for {timeout:.0f}s; wait for "
-                    "it to finish, or stop it"
-                )
-            time.sleep(0.05)  # polling the lock, bounded by the deadline
+        lock.acquire()
+    except Timeout:
+        raise ServerStartError(
+            f"another bot-db command has held {path} for {timeout:.0f}s; wait for "
+            "it to finish, or stop it"
+        ) from None
+    try:
         yield
     finally:
-        os.close(handle)  # closing the descriptor releases the lock
-
-
-def _try_lock(handle: int) -> bool:
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+        lock.release()

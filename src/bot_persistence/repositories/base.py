@@ -31,6 +31,7 @@ from bot_persistence.session import Session
 
 __all__ = [
     "MAX_BIGINT",
+    "MAX_INTEGER",
     "Repository",
     "StrictModel",
     "check_id",
@@ -49,6 +50,9 @@ _Stored = TypeVar("_Stored", bound=BaseModel)
 
 #: The largest value a PostgreSQL BIGINT (and a Discord snowflake) can hold.
 MAX_BIGINT = 2**63 - 1
+#: The largest value a PostgreSQL INTEGER can hold: positions, limits and offsets are bound
+#: as INTEGER, so one past it is the driver's NumericValueOutOfRange unless checked here.
+MAX_INTEGER = 2**31 - 1
 
 
 class Repository:
@@ -78,11 +82,14 @@ def check_id(value: object, what: str) -> int:
 
 
 def check_position(value: object, what: str = "position") -> int:
-    """``value`` as a 0-based position, or a typed error (the upper end is the caller's)."""
+    """``value`` as a 0-based position (or a limit, an offset) that an INTEGER holds, or a
+    typed error; a tighter upper end (the playlist's length) is the caller's."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInputError(f"{what} must be an integer, not {type(value).__name__}")
     if value < 0:
         raise InvalidInputError(f"{what} {value} is negative; positions count from 0")
+    if value > MAX_INTEGER:
+        raise InvalidInputError(f"{what} is out of range: the most is {MAX_INTEGER}")
     return value
 
 

@@ -89,7 +89,8 @@ class KeyedSettings(Generic[_Update, _Stored]):
         self.not_found = not_found
         self.fields = tuple(update.model_fields)
         self._table = Base.metadata.tables[table]
-        self._get = select(*self._columns()).where(self._table.c[key] == bindparam(key))
+        #: The statement reading an owner's settings (bound by ``key``).
+        self.select = select(*self._columns()).where(self._table.c[key] == bindparam(key))
 
     def _columns(self) -> list[Any]:
         return [self._table.c[name] for name in self.fields]
@@ -97,7 +98,7 @@ class KeyedSettings(Generic[_Update, _Stored]):
     async def get(self, session: Session, owner_id: int) -> _Stored:
         """The owner's settings, or the defaults when nobody changed one yet."""
         owner_id = check_id(owner_id, self.key.replace("_", " "))
-        row = (await session.execute(self._get, {self.key: owner_id})).one_or_none()
+        row = (await session.execute(self.select, {self.key: owner_id})).one_or_none()
         if row is None:
             return self.stored_model.model_validate({self.key: owner_id})
         return self.from_row(owner_id, row)

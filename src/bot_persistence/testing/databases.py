@@ -179,6 +179,7 @@ class TestDatabases:
     ) -> None:
         # Imported here: a test run that never needs a template never pays for Alembic.
         from bot_persistence.devdb.seeding import apply_seeds
+        from bot_persistence.devdb.target import Target
         from bot_persistence.migrations import upgrade
 
         # Built under a temporary name, renamed when complete: a template that
@@ -187,7 +188,8 @@ class TestDatabases:
         if kind == "seeded":
             source = self.ensure_template_locked(conn, "migrated")
             create_database(conn, work, template=source)
-            apply_seeds(self.settings_for(work), folder=self.root / "seeds")
+            with Target(self.settings_for(work)) as target:
+                apply_seeds(target, folder=self.root / "seeds")
         else:
             create_database(conn, work, template="template1")
             upgrade(self.settings_for(work), ini=self.root / "alembic.ini")

@@ -6,9 +6,15 @@ Isolation, cheapest first:
   the template once; each test runs inside an outer transaction that is rolled
   back after it, and the session's ``commit()`` only releases a savepoint
   (SQLAlchemy's ``join_transaction_mode="create_savepoint"``).
+- ``bot_db_session``: the repositories' own :class:`~bot_persistence.session.Session`
+  on that database, in a savepoint of a transaction rolled back after the test.
 - ``db_clean`` / ``db_factory``: a database of the test's own, cloned from the
   template (``CREATE DATABASE ... TEMPLATE``) and dropped after it, for real
   commits seen by other connections, DDL, or several connections.
+
+``bot_db_database`` is the bot's ``Database`` on a database of the test's own
+(``bot_db_settings`` names it; override that fixture to change pool sizes or
+the template for a whole folder).
 
 ``@pytest.mark.db_template("migrated")`` starts a test from the migrated but
 unseeded template (``"empty"``: not even migrated) instead of the seeded one.
@@ -18,9 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, cast
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
@@ -30,7 +38,9 @@ from sqlalchemy.pool import NullPool
 
 from bot_persistence.db import Database
 from bot_persistence.errors import BotPersistenceError
+from bot_persistence.pool import Connection, Transaction, conninfo, pool_kwargs
 from bot_persistence.project import project_root
+from bot_persistence.session import Session as BotSession
 from bot_persistence.settings import Settings
 from bot_persistence.testing.databases import TEMPLATE_KINDS, TemplateKind, TestDatabases
 from bot_persistence.testing.hooks import RUN_KEY
@@ -38,6 +48,9 @@ from bot_persistence.testing.hooks import RUN_KEY
 __all__ = [
     "TestDatabase",
     "async_db_session",
+    "bot_db_database",
+    "bot_db_session",
+    "bot_db_settings",
     "database",
     "db_clean",
     "db_databases",
@@ -93,14 +106,19 @@ class _WorkerDatabases:
     def __init__(self, databases: TestDatabases) -> None:
         self.databases = databases
         self.engines: dict[TemplateKind, Engine] = {}
+        self.names: dict[TemplateKind, str] = {}
+
+    def settings(self, kind: TemplateKind) -> Settings:
+        """Settings naming this worker's database of ``kind``, cloned on first use."""
+        if kind not in self.names:
+            with _readable():
+                name = self.databases.clone(kind, name=self.databases.new_name(f"w{kind[0]}_"))
+            self.names[kind] = name
+        return self.databases.settings_for(self.names[kind])
 
     def engine(self, kind: TemplateKind) -> Engine:
         if kind not in self.engines:
-            with _readable():
-                name = self.databases.clone(kind, name=self.databases.new_name(f"w{kind[0]}_"))
-            self.engines[kind] = create_engine(
-                self.databases.settings_for(name).url, pool_size=2, max_overflow=8
-            )
+            self.engines[kind] = create_engine(self.settings(kind).url, pool_size=2, max_overflow=8)
         return self.engines[kind]
 
     def close(self) -> None:
@@ -266,11 +284,80 @@ async def async_db_session(
         await engine.dispose()
 
 
-@_async_fixture
-async def database(
+@pytest.fixture
+def bot_db_settings(
     request: pytest.FixtureRequest, db_factory: Callable[..., TestDatabase]
-) -> AsyncIterator[Any]:
-    """The bot's async ``Database`` on a database of the test's own (a template clone)."""
-    clean = db_factory(_kind(request))
-    async with Database.connect(clean.settings) as db:
+) -> Settings:
+    """Settings naming a database of the test's own, cloned from the template (override point).
+
+    ``bot_db_database`` opens the bot's ``Database`` with them; a conftest that
+    overrides this fixture changes what every such test gets (a pool size, a
+    template), without writing the ``Database`` fixture again.
+    """
+    return db_factory(_kind(request)).settings
+
+
+@_async_fixture
+async def bot_db_database(bot_db_settings: Settings) -> AsyncIterator[Database]:
+    """The bot's async ``Database`` on ``bot_db_settings``' database; closed after the test."""
+    async with Database.connect(bot_db_settings) as db:
         yield db
+
+
+@_async_fixture
+async def database(bot_db_database: Database) -> AsyncIterator[Database]:
+    """Deprecated name of ``bot_db_database`` (``database`` collides with a project's own)."""
+    warnings.warn(
+        "the `database` fixture of bot_persistence's pytest plugin is now `bot_db_database`",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    yield bot_db_database
+
+
+class _Savepoints:
+    """What a test's :class:`Session` begins on: a savepoint of one connection's transaction.
+
+    The connection's own transaction is rolled back after the test, so what the
+    repositories wrote there, committed savepoints included, is gone.
+    """
+
+    def __init__(self, conn: Connection, settings: Settings) -> None:
+        self.conn = conn
+        self.settings = settings
+
+    async def begin(self) -> tuple[Connection, Transaction]:
+        savepoint = Transaction(self.conn)  # a SAVEPOINT: the connection is in a transaction
+        await savepoint.__aenter__()
+        return self.conn, savepoint
+
+    async def end(
+        self, conn: Connection, transaction: Transaction, error: BaseException | None
+    ) -> None:
+        if error is None:
+            await transaction.__aexit__(None, None, None)
+        else:
+            await transaction.__aexit__(type(error), error, error.__traceback__)
+
+
+@_async_fixture
+async def bot_db_session(
+    request: pytest.FixtureRequest, _db_worker: _WorkerDatabases
+) -> AsyncIterator[BotSession]:
+    """The repositories' own ``Session``, in a savepoint rolled back after the test.
+
+    On this worker's database (no clone per test), so it costs one connection.
+    A statement that fails aborts the session, as it aborts a unit of work in
+    the bot: after an expected error, check what it says and end the test, or
+    use ``bot_db_database`` for units of work of their own.
+    """
+    settings = _db_worker.settings(_kind(request))
+    async with (
+        await psycopg.AsyncConnection.connect(conninfo(settings), **pool_kwargs(settings)) as conn,
+        conn.transaction(force_rollback=True),
+    ):
+        session = BotSession(_Savepoints(conn, settings))
+        try:
+            yield session
+        finally:
+            await session.end(psycopg.Rollback())  # back to the savepoint, then the rest

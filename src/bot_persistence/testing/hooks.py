@@ -29,6 +29,7 @@ from bot_persistence.testing.server import (
 
 __all__ = [
     "RUN_KEY",
+    "option",
     "pytest_addoption",
     "pytest_configure",
     "pytest_configure_node",
@@ -75,6 +76,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="make the embedded server with initdb instead of reusing the data directory "
         "(and templates) the last run left in the cache",
     )
+    # Each option is also an ini setting of the same name (`db_pg = 16` under
+    # [tool.pytest.ini_options]), as pytest-postgresql does; the command line wins.
+    parser.addini("db_backend", "default of --db-backend", default=None)
+    parser.addini("db_url", "default of --db-url", default=None)
+    parser.addini("db_pg", "default of --db-pg (a PostgreSQL major)", default=None)
+    parser.addini("db_fresh_server", "default of --db-fresh-server", type="bool", default=False)
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """The command line's value of ``name``, else the ini file's, else None."""
+    given = config.getoption(name)
+    if given not in (None, False):
+        return given
+    value = config.getini(name)
+    if name == "db_pg" and value:
+        try:
+            return int(value)
+        except ValueError:
+            raise pytest.UsageError(f"db_pg = {value!r} in the ini file is not a major") from None
+    return value or given
 
 
 class _Run:
@@ -98,10 +119,10 @@ class _Run:
     def choice(self) -> ServerChoice:
         try:
             return choose_server(
-                self.config.getoption("db_backend"),
-                self.config.getoption("db_url"),
+                option(self.config, "db_backend"),
+                option(self.config, "db_url"),
                 os.environ,
-                major=self.config.getoption("db_pg"),
+                major=option(self.config, "db_pg"),
             )
         except BotPersistenceError as exc:
             raise pytest.UsageError(str(exc)) from None
@@ -111,7 +132,7 @@ class _Run:
         return RunDir(
             self.run_id,
             owner_pid=self.owner_pid,
-            use_cache=not self.config.getoption("db_fresh_server"),
+            use_cache=not option(self.config, "db_fresh_server"),
         )
 
     def admin(self) -> Settings:

@@ -1,7 +1,7 @@
 """The pytest plugin (a ``pytest11`` entry point): options, hooks and database fixtures.
 
 Any test file in a checkout with the package installed can ask for
-``db_session`` and friends with no conftest of its own; ``docs/testing.md``
+``db_session``, ``bot_db_session`` and friends with no conftest of its own; ``docs/testing.md``
 shows them in use. Hooks live in :mod:`~bot_persistence.testing.hooks`, fixtures
 in :mod:`~bot_persistence.testing.fixtures`; pytest finds both here.
 """
@@ -10,6 +10,9 @@ from bot_persistence.testing.fixtures import (
     TestDatabase,
     _db_worker,
     async_db_session,
+    bot_db_database,
+    bot_db_session,
+    bot_db_settings,
     database,
     db_clean,
     db_databases,
@@ -32,6 +35,9 @@ __all__ = [
     "TestDatabase",
     "_db_worker",
     "async_db_session",
+    "bot_db_database",
+    "bot_db_session",
+    "bot_db_settings",
     "database",
     "db_clean",
     "db_databases",

@@ -30,7 +30,6 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
@@ -43,7 +42,8 @@ from bot_persistence.provision.base import pid_alive
 from bot_persistence.provision.binaries import embedded_bin_dir
 from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.docker import throwaway_container
-from bot_persistence.provision.scratch import cluster_settings, start_cluster
+from bot_persistence.provision.locking import new_lock
+from bot_persistence.provision.scratch import cluster_settings, scratch_root, start_cluster
 from bot_persistence.settings import Settings
 
 __all__ = [
@@ -122,21 +122,30 @@ def choose_server(
     image = environ.get("POSTGRES_IMAGE", "").strip() or None
     if major is not None and requested in ("auto", "docker"):
         may_pull = environ.get("BOT_DB_IMAGE_PULL", "").strip().lower() != "never"
-        return _server_of_major(major, image, required=requested == "docker", may_pull=may_pull)
+        return _server_of_major(
+            major,
+            image,
+            required=requested == "docker",
+            may_pull=may_pull,
+            exact=bool(environ.get("CI", "").strip()),
+        )
     if requested == "docker":
         return ServerChoice("docker", "a throw-away container (--db-backend docker)", image=image)
     return ServerChoice("embedded", "a throw-away embedded server on tmpfs")
 
 
 def _server_of_major(
-    major: int, image: str | None, *, required: bool, may_pull: bool = True
+    major: int, image: str | None, *, required: bool, may_pull: bool = True, exact: bool = False
 ) -> ServerChoice:
     """A container of ``major`` where one can run; else the embedded server, saying so.
 
     ``may_pull`` False (``BOT_DB_IMAGE_PULL=never``) uses only images on this machine.
+    ``exact`` (``CI`` is set) never substitutes another major: a matrix cell that
+    asked for PostgreSQL 16 must not go green on 18, so the embedded server
+    stands in only when it is that major, else the run stops with one line.
     """
     from bot_persistence.provision.engine import engine_answers
-    from bot_persistence.provision.scratch import container_image_for
+    from bot_persistence.provision.scratch import container_image_for, embedded_major
 
     found = container_image_for(major, image, pull=True, may_pull=may_pull)
     if found is not None:
@@ -154,6 +163,15 @@ def _server_of_major(
             f"--db-backend docker --db-pg {major}: {why}; `docker pull postgres:{major}` "
             "or set POSTGRES_IMAGE to an image of that major"
         )
+    embedded = embedded_major()
+    if embedded == major:
+        return ServerChoice("embedded", f"{why}: the embedded server, PostgreSQL {major}, on tmpfs")
+    if exact:
+        raise ConfigurationError(
+            f"--db-pg {major}: {why}, and the embedded server is PostgreSQL {embedded}; "
+            "with CI set a run never substitutes another major: "
+            f"`docker pull postgres:{major}` or set POSTGRES_IMAGE to an image of that major"
+        )
     return ServerChoice(
         "embedded",
         f"{why}, so not PostgreSQL {major}: a throw-away embedded server on tmpfs instead",
@@ -162,22 +180,14 @@ def _server_of_major(
 
 def scratch_base() -> Path:
     """The folder holding run folders: tmpfs where the OS has one, per user."""
-    shm = Path("/dev/shm")  # noqa: S108 - tmpfs on purpose; the folder below is per user, 0700
-    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    base = parent / f"bp-pytest-{uid}"
+    base = scratch_root() / f"bp-pytest-{uid}"  # per user, 0700
     base.mkdir(mode=0o700, exist_ok=True)
     return base
 
 
 def _lock(path: Path) -> contextlib.AbstractContextManager[object]:
-    try:
-        from filelock import FileLock
-    except ImportError:  # pragma: no cover - a dependency of the testing extra
-        raise ConfigurationError(
-            "the pytest plugin needs filelock: pip install 'bot-persistence[testing]'"
-        ) from None
-    return FileLock(str(path), timeout=120)
+    return new_lock(path, timeout=120)
 
 
 class RunDir:

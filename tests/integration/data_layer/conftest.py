@@ -2,6 +2,8 @@
 
 Migrating costs more than copying: the project's pytest plugin migrates a
 template once per run, and each test gets a ``CREATE DATABASE ... TEMPLATE`` copy.
+The plugin opens the ``Database`` (``bot_db_database``); this folder only says
+which database and pool it wants (``bot_db_settings``), and names them shortly.
 """
 
 from __future__ import annotations
@@ -19,18 +21,23 @@ from tests.helpers import StatementCounter
 
 
 @pytest.fixture
-def migrated(db_factory: Callable[..., TestDatabase]) -> Settings:
-    """Settings naming a fresh database at head, of this test's own (cloned from the
-    plugin's migrated template), with a pool big enough for the concurrency tests."""
+def bot_db_settings(db_factory: Callable[..., TestDatabase]) -> Settings:
+    """The plugin's override point: a fresh database at head of this test's own (cloned
+    from the migrated template), with a pool big enough for the concurrency tests."""
     database = db_factory("migrated")
     return database.settings.model_copy(update={"pool_size": 10, "max_overflow": 5})
 
 
 @pytest.fixture
-async def db(migrated: Settings) -> AsyncIterator[Database]:
-    """An open Database on a fresh migrated database; closed after the test."""
-    async with Database.connect(migrated) as database:
-        yield database
+def migrated(bot_db_settings: Settings) -> Settings:
+    """The settings of this test's database (the plugin's ``bot_db_settings``)."""
+    return bot_db_settings
+
+
+@pytest.fixture
+def db(bot_db_database: Database) -> Database:
+    """An open Database on this test's database (the plugin's ``bot_db_database``)."""
+    return bot_db_database
 
 
 @pytest.fixture

@@ -72,7 +72,10 @@ CASES: list[Any] = [
         id="position-past-end",
     ),
     pytest.param(lambda p, g, u: p.move_track(PLAYLIST, 0, -3), InvalidInputError, "negative"),
-    pytest.param(lambda p, g, u: p.move_track(PLAYLIST, 0, 2**40), NotFoundError, "no track at"),
+    pytest.param(lambda p, g, u: p.move_track(PLAYLIST, 0, 5), NotFoundError, "no track at"),
+    pytest.param(
+        lambda p, g, u: p.move_track(PLAYLIST, 0, 2**40), InvalidInputError, "out of range"
+    ),
     pytest.param(lambda p, g, u: p.remove_track(PLAYLIST, 1.5), InvalidInputError, "integer"),
     # tracks
     pytest.param(

@@ -31,9 +31,10 @@ from bot_persistence.errors import (
 from bot_persistence.pool import APPLICATION_NAME
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.cluster import EmbeddedCluster
+from bot_persistence.provision.scratch import scratch_root
 from bot_persistence.repositories import UserPreferencesRepository
 from bot_persistence.settings import Settings
-from tests.helpers import PASSWORD, engine_for, make_settings, scratch_root, table_rows, wait_until
+from tests.helpers import PASSWORD, engine_for, make_settings, table_rows, wait_until
 
 USER = 700000000000000001
 

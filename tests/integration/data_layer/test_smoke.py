@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from bot_persistence.devdb import seeding
 from bot_persistence.settings import Settings
-from tests.helpers import bot_db, engine_for, table_rows
+from tests.helpers import bot_db, engine_for, seed, table_rows
 
 
 def test_smoke_passes_every_step_and_leaves_the_database_as_it_was(migrated: Settings) -> None:
-    seeding.apply_seeds(migrated)
+    seed(migrated)
     before = table_rows(migrated)
     code, out, err = bot_db(migrated, "smoke")
     assert code == 0, out + err

@@ -12,6 +12,8 @@ to do``. One module per job:
 - ``generated``: the cog-generated blocks (ER diagram, command table) are current;
 - ``troubleshooting``: every error class has an entry whose heading names it;
 - ``layout``: the README's Layout section matches the package tree;
+- ``blocks``: each code block is runnable or says why not (markers read cleanly);
+- ``transcript``: running a page's blocks in a temporary copy of the checkout (``--run``);
 - ``cli``: the command line (``--fix`` regenerates the generated blocks first).
 """
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot_persistence.devtools.command_catalog import Catalog
 from bot_persistence.devtools.command_coverage import check_readme_covers_commands
+from bot_persistence.devtools.docs_check.blocks import check_blocks
 from bot_persistence.devtools.docs_check.commands import check_commands, check_script_commands
 from bot_persistence.devtools.docs_check.env_example import check_env_example
 from bot_persistence.devtools.docs_check.generated import (
@@ -25,6 +26,7 @@ from bot_persistence.devtools.docs_check.generated import (
 from bot_persistence.devtools.docs_check.layout import check_layout
 from bot_persistence.devtools.docs_check.links import check_links
 from bot_persistence.devtools.docs_check.problem import Problem
+from bot_persistence.devtools.docs_check.transcript import run_page
 from bot_persistence.devtools.docs_check.troubleshooting import check_troubleshooting
 
 __all__ = ["default_docs", "main", "run_checks"]
@@ -52,6 +54,7 @@ def run_checks(root: Path, catalog: Catalog | None = None) -> list[Problem]:
         problems += check_commands(doc, catalog, shown_as=rel(doc))
         problems += check_links(doc, shown_as=rel(doc))
         problems += check_generated(doc, shown_as=rel(doc))
+        problems += check_blocks(doc, root, shown_as=rel(doc))
     scripts = [root / ".ci" / "run", *sorted((root / ".github" / "workflows").glob("*.y*ml"))]
     for script in scripts:
         if script.is_file():
@@ -80,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the checkout to check")
     parser.add_argument(
+        "--run",
+        action="store_true",
+        help="also run every runnable code block, one temporary copy of the checkout per page",
+    )
+    parser.add_argument(
         "--fix",
         action="store_true",
         help="regenerate the generated blocks (cog -r) before checking",
@@ -89,13 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for changed in fix_generated(default_docs(args.root)):
             print(f"docs-check: regenerated {changed}")
     problems = run_checks(args.root)
+    if args.run and not problems:
+        for doc in default_docs(args.root):
+            shown = doc.relative_to(args.root) if doc.is_relative_to(args.root) else doc
+            problems += run_page(doc, args.root, shown_as=shown)
     for problem in problems:
         print(problem)
     if problems:
         print(f"docs-check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
+    ran = ", runnable blocks ran" if args.run else ""
     print(
         f"docs-check: {len(default_docs(args.root))} docs, .env.example, generated blocks, "
-        "layout: all agree"
+        f"layout: all agree{ran}"
     )
     return 0

@@ -1,0 +1,48 @@
+"""What a session passes on: the PostgreSQL majors to run, and `-- ARGS` reshaped per run."""
+
+from __future__ import annotations
+
+#: The PostgreSQL majors the project supports, oldest first; CI runs each.
+POSTGRES_MAJORS = ("15", "16", "17", "18")
+
+
+def roundtrip_runs(posargs: list[str]) -> list[list[str]]:
+    """One `bot-db roundtrip` per major: the oldest and newest unless `--pg`/`--url` is given.
+
+    Each runs in a container through testcontainers where a Docker engine
+    answers (`--container`); bot-db falls back to local binaries, saying so.
+    """
+    if "--url" in posargs or any(arg.startswith("--url=") for arg in posargs):
+        return [list(posargs)]
+    if "--pg" in posargs or any(arg.startswith("--pg=") for arg in posargs):
+        return [["--container", *posargs]]
+    return [
+        ["--container", "--pg", major, *posargs]
+        for major in (POSTGRES_MAJORS[0], POSTGRES_MAJORS[-1])
+    ]
+
+
+def integration_args(posargs: list[str]) -> list[str]:
+    """The newest major unless `--db-pg` is given: a container where an engine answers."""
+    if any(arg == "--db-pg" or arg.startswith("--db-pg=") for arg in posargs):
+        return list(posargs)
+    return ["--db-pg", POSTGRES_MAJORS[-1], *posargs]
+
+
+def without_marker_expression(posargs: list[str]) -> list[str]:
+    """The arguments minus any `-m EXPR`: the fault run selects by its own marker.
+
+    `nox -s integration -- -m "integration and not docker"` narrows the
+    integration run; passed on as is, the later `-m` would replace `-m faults`
+    and select nothing (pytest's exit 5).
+    """
+    kept: list[str] = []
+    skip_next = False
+    for arg in posargs:
+        if skip_next:
+            skip_next = False
+        elif arg == "-m":
+            skip_next = True
+        elif not (arg.startswith("-m") and len(arg) > 2):
+            kept.append(arg)
+    return kept
