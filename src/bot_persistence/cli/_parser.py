@@ -120,6 +120,24 @@ def _up(sub: argparse.ArgumentParser) -> None:
     _seed_force(sub)
 
 
+def _seed(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help="instead of seeds/, generated data the size of a real bot's: N x 1,000 users, "
+        "guilds and playlists, N x 100,000 playlist tracks (seeds/ rows are kept)",
+    )
+    sub.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="with --scale: which generated data set (default 0; the same N and S, the same rows)",
+    )
+    _seed_force(sub)
+
+
 def _seed_force(sub: argparse.ArgumentParser) -> None:
     # Not the shared --force: seeds never reach production, whatever is given.
     sub.add_argument(
@@ -229,7 +247,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("migrations", cmd_migrations, ("json",)),
     Command("downgrade", cmd_downgrade, ("yes", "force", "json"), _downgrade),
     Command("revision", cmd_revision, ("json",), _revision),
-    Command("seed", cmd_seed, ("json",), _seed_force),
+    Command("seed", cmd_seed, ("json",), _seed),
     Command("deploy", cmd_deploy, ("json",), _deploy),
     Command("roundtrip", cmd_roundtrip, ("json",), _roundtrip),
     Command("rehearse", cmd_rehearse, ("json",), rehearse_arguments),

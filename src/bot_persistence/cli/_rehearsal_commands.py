@@ -13,12 +13,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot_persistence.cli._commands import report_json
+from bot_persistence.cli._commands import check_ours, report_json
 from bot_persistence.cli.output import Console
-from bot_persistence.settings import Settings
 
 if TYPE_CHECKING:
     from bot_persistence.devdb.rehearsal import RehearsalReport, RevisionReport
+    from bot_persistence.devdb.target import Target
 
 __all__ = ["cmd_rehearse", "rehearse_arguments"]
 
@@ -106,17 +106,18 @@ def _verdict(report: RehearsalReport) -> str:
     return f"rehearsal {name} made the bot's calls fail: {worst.errors[0]}"
 
 
-def cmd_rehearse(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+def cmd_rehearse(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Rehearse the pending migrations on a copy at scale, under the bot's load."""
-    from bot_persistence import migrations
     from bot_persistence.devdb import guards, rehearsal
+    from bot_persistence.errors import ConfigurationError
+    from bot_persistence.schema_version import database_revision
 
+    settings = target.settings
     guards.guard_seeding(settings, force=args.force)  # generated data: never production
     if args.scale < 1:
-        from bot_persistence.errors import ConfigurationError
-
         raise ConfigurationError("--scale must be 1 or more")
-    start = args.from_revision or migrations.current_revision(settings)
+    check_ours(args, target)
+    start = args.from_revision or database_revision(target.connection())
     steps = rehearsal.pending_steps(settings, start)
     document: dict[str, object] = {
         "start": start,
@@ -135,6 +136,7 @@ def cmd_rehearse(args: argparse.Namespace, settings: Settings, out: Console) -> 
 
     report = rehearsal.rehearse(
         settings,
+        target.admin(),
         steps,
         start=start,
         scale=args.scale,

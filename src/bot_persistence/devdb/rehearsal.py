@@ -37,7 +37,6 @@ from typing import Any
 import psycopg
 from pydantic import SecretStr
 
-from bot_persistence.connection import admin_url, connect_kwargs
 from bot_persistence.devdb.rehearsal_load import BotLoad, Call
 from bot_persistence.devdb.rehearsal_watch import LockWatch, relations, rewritten
 from bot_persistence.devdb.scale_seed import load_scale
@@ -53,6 +52,7 @@ __all__ = [
     "Step",
     "pending_steps",
     "rehearse",
+    "throwaway_database",
 ]
 
 #: A bot call may wait this long on a migration before the rehearsal fails it.
@@ -174,9 +174,9 @@ def pending_steps(settings: Settings, start: str | None, *, ini: Path | None = N
     ]
 
 
-def _conninfo(settings: Settings, *, admin: bool = False) -> str:
-    url = admin_url(settings) if admin else settings.url
-    return str(url.set(drivername="postgresql").render_as_string(hide_password=False))
+def _conninfo(settings: Settings) -> str:
+    url = settings.url.set(drivername="postgresql")
+    return str(url.render_as_string(hide_password=False))
 
 
 def _with_database(server: Settings, name: str) -> Settings:
@@ -186,16 +186,19 @@ def _with_database(server: Settings, name: str) -> Settings:
 
 
 @contextlib.contextmanager
-def throwaway_database(server: Settings) -> Iterator[Settings]:
-    """A new database on ``server``'s server, dropped on the way out whatever happened."""
-    name = f"bot_rehearsal_{uuid.uuid4().hex[:10]}"
-    kwargs = connect_kwargs(server, statement_timeout=False)
-    with psycopg.connect(_conninfo(server, admin=True), autocommit=True, **kwargs) as admin:
+def throwaway_database(server: Settings, admin: psycopg.Connection[Any]) -> Iterator[Settings]:
+    """A new database on ``server``'s server, dropped on the way out whatever happened.
+
+    ``admin`` is an autocommit connection to the server's maintenance database.
+    """
+    # Named after the database it rehearses for: whose it is shows in pg_database.
+    name = f"{server.database[:40]}_rehearsal_{uuid.uuid4().hex[:8]}"
+    try:
+        # Inside the try: an interrupt the moment CREATE returns still drops it.
         create_database(admin, name)
-        try:
-            yield _with_database(server, name)
-        finally:
-            drop_database(admin, name)
+        yield _with_database(server, name)
+    finally:
+        drop_database(admin, name)
 
 
 def _p99(values: Sequence[float]) -> float:
@@ -229,6 +232,7 @@ def _ticker(
 
 def rehearse(
     server: Settings,
+    admin: psycopg.Connection[Any],
     steps: Sequence[Step],
     *,
     start: str | None,
@@ -245,7 +249,8 @@ def rehearse(
 ) -> RehearsalReport:
     """Rehearse ``steps`` on a throw-away database of ``server``; see the module's docstring.
 
-    ``server`` must be allowed to create databases. ``phase`` wraps each
+    ``server`` names a user that may create databases, and ``admin`` is its
+    autocommit connection to the maintenance database. ``phase`` wraps each
     phase (a progress line); ``say`` gets live detail; ``on_revision`` each
     revision's report as soon as it is known; ``on_ready`` the report once the
     data is in and the baseline measured.
@@ -258,7 +263,7 @@ def rehearse(
     def step(label: str) -> contextlib.AbstractContextManager[object]:
         return phase(label) if phase is not None else contextlib.nullcontext()
 
-    with throwaway_database(server) as settings:
+    with throwaway_database(server, admin) as settings:
         report = RehearsalReport(start, scale, budget_ms, settings.database)
         if start is not None:
             with step(f"migrate   the rehearsal database to {start}"):
