@@ -63,7 +63,7 @@ def test_global_options_are_accepted_before_and_after_the_command(argv: list[str
 
 def test_every_command_takes_the_global_options() -> None:
     for path, sub in subcommands(cli.build_parser()).items():
-        assert {"-v", "--verbose", "--debug"} <= options_of(sub), path
+        assert {"-v", "--verbose", "--debug", "--json"} <= options_of(sub), path
 
 
 def test_a_global_option_after_a_nested_command_is_not_lost() -> None:
@@ -76,20 +76,6 @@ def test_status_v_is_no_longer_an_error() -> None:
     assert (code, err) == (0, "")
 
 
-#: Commands that report state, so a machine may ask for JSON.
-REPORTING = {
-    "up", "down", "status", "check", "url", "migrate", "migrations", "deploy", "downgrade",
-    "revision", "seed", "roundtrip", "rehearse", "reset", "smoke",
-    "snapshot save", "snapshot restore", "snapshot list", "snapshot delete",
-    "branch list", "branch prune", "branch reset",
-}  # fmt: skip
-
-
-def test_every_command_that_reports_state_takes_json() -> None:
-    found = subcommands(cli.build_parser())
-    assert {path for path, sub in found.items() if "--json" in options_of(sub)} == REPORTING
-
-
 def test_shared_options_are_the_same_wherever_they_appear() -> None:
     found = subcommands(cli.build_parser())
     backends = {
@@ -97,12 +83,12 @@ def test_shared_options_are_the_same_wherever_they_appear() -> None:
         for path, sub in found.items()
         if "--backend" in options_of(sub)
     }
-    assert set(backends) == {"up", "down", "status", "reset", "branch reset"}
+    assert set(backends) == {"up", "down", "status", "reset", "branch reset", "shell"}
     assert len({tuple(choices or ()) for choices in backends.values()}) == 1
 
 
 def test_a_command_is_one_entry_in_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    extra = _parser.Command("hello", cmd_url, ("backend", "json"))
+    extra = _parser.Command("hello", cmd_url, ("backend",))
     monkeypatch.setattr(_parser, "COMMANDS", (*_parser.COMMANDS, extra))
     hello = subcommands(_parser.build_parser())["hello"]
     assert {"--backend", "--json", "-v", "--debug"} <= options_of(hello)
@@ -146,6 +132,19 @@ def test_completion_script_names_every_command(shell: str) -> None:
     for name in top:
         assert name in out, f"{shell} completion lacks {name}"
     assert "--backend" in out
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_header_and_the_readme_name_the_same_path(shell: str) -> None:
+    from bot_persistence.cli._meta import INSTALL_PATHS
+    from bot_persistence.project import project_root
+
+    code, out, _ = bot_db(None, "completion", shell)
+    assert code == 0
+    assert "AUTOMATICALLY GENERATED" not in out and "Usage:" not in out
+    install = f"bot-db completion {shell} > {INSTALL_PATHS[shell]}"
+    assert install in out
+    assert install in (project_root() / "README.md").read_text(encoding="utf-8")
 
 
 def test_completion_without_shtab_names_the_extra_in_one_line(
@@ -196,3 +195,12 @@ def test_migrate_sql_to_an_unknown_revision_is_one_line() -> None:
     assert code == 2
     assert err.startswith("bot-db: error: cannot write the SQL for 'nope'")
     assert err.count("\n") == 1
+
+
+def test_shell_takes_backend_itself_instead_of_passing_it_to_psql() -> None:
+    args, extra = cli.build_parser().parse_known_args(
+        ["shell", "--backend", "compose", "-At", "-c", "SELECT 1"]
+    )
+    assert args.backend == "compose"
+    assert "--backend" not in [*extra, *args.psql_args]
+    assert "compose" not in [*extra, *args.psql_args]

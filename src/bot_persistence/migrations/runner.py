@@ -32,14 +32,19 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot_persistence.connection import connected_engine, first_line, sync_engine
 from bot_persistence.errors import BotPersistenceError, ConfigurationError, MigrationFailedError
+from bot_persistence.migrations.grants import migration_privilege_error
+from bot_persistence.migrations.lock_retries import (
+    LockWaitTimedOut,
+    lock_safe,
+    reset_timeouts,
+    with_lock_retries,
+)
 from bot_persistence.project import alembic_ini, versions_dir
 from bot_persistence.schema_version import (
     ahead_of_code,
@@ -52,11 +57,13 @@ from bot_persistence.settings import Settings
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection
 
 __all__ = [
     "MIGRATION_LOCK_KEY",
     "MigrationResult",
     "alembic_config",
+    "already_at_head",
     "current_revision",
     "downgrade",
     "head_revision",
@@ -71,6 +78,8 @@ _log = logging.getLogger(__name__)
 
 #: The advisory lock key every migrating process agrees on ("botmigr" in ASCII).
 MIGRATION_LOCK_KEY = 0x626F746D696772
+_LOCK = "SELECT {}(%(key)s)"
+_KEY = {"key": MIGRATION_LOCK_KEY}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +178,7 @@ def _locked_connection(settings: Settings, given: Connection | None) -> Iterator
     with _connection(settings, given) as conn:
         if one_transaction(settings):
             conn.begin()
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.exec_driver_sql(_LOCK.format("pg_advisory_xact_lock"), _KEY)
             try:
                 yield conn
             finally:
@@ -183,7 +192,7 @@ def _locked_connection(settings: Settings, given: Connection | None) -> Iterator
             yield conn
         finally:
             conn.rollback()
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.exec_driver_sql(_LOCK.format("pg_advisory_unlock"), _KEY)
             conn.commit()
 
 
@@ -202,7 +211,8 @@ def _wait_for_session_lock(conn: Connection) -> None:
     only waits for the slice in progress. The timeout is transaction-local:
     the session keeps its own once the lock is taken.
     """
-    import psycopg.errors
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
 
     while True:
         conn.execute(
@@ -250,7 +260,7 @@ def upgrade(
     already holds, with no transaction open), else on a connection of its own.
     """
     if target == "head" and ini is None:
-        at_head = _already_at_head(settings, connection)
+        at_head = already_at_head(settings, connection)
         if at_head is not None:
             return at_head
 
@@ -283,38 +293,90 @@ def _run_locked(
     """Lock, refuse an unknown revision, run Alembic's ``action``, translate its failure.
 
     ``failed(config, before, at, exc)`` words the failure: ``at`` is where the
-    database was left.
+    database was left. A revision blocked on a table lock longer than the
+    migration's lock timeout is rolled back, so the bot's queued calls go
+    through, and the run is tried again (:mod:`lock_retries`); it resumes at
+    that revision, the ones before it being committed.
     """
+    return with_lock_retries(
+        settings,
+        lambda: _run_locked_once(
+            settings, action, target, ini=ini, connection=connection, failed=failed
+        ),
+    )
+
+
+def _run_locked_once(
+    settings: Settings,
+    action: Literal["upgrade", "downgrade"],
+    target: str,
+    *,
+    ini: Path | None,
+    connection: Connection | None,
+    failed: Callable[[Config, str | None, str | None, Exception], str],
+) -> MigrationResult:
+    """One locked run of :func:`_run_locked`; a lock wait too long is LockWaitTimedOut."""
     from alembic import command
     from alembic.util import CommandError
 
+    single = one_transaction(settings)
     with _locked_connection(settings, connection) as conn:
         before = revision_of(conn)
         _refuse_unknown(settings, before, ini)
-        if not one_transaction(settings):
+        if not single:
             # End the read's implicit transaction: Alembic must find none open, or it
             # runs every revision inside ours and a failure undoes all of them.
             conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
-            getattr(command, action)(config, target)
+            with lock_safe(conn, settings, local=single):
+                getattr(command, action)(config, target)
         except CommandError as exc:
             verb = "migrate" if action == "upgrade" else "downgrade"
             raise ConfigurationError(f"cannot {verb} to {target!r}: {exc}") from None
+        except LockWaitTimedOut as blocked:
+            conn.rollback()
+            at = revision_of(conn)
+            conn.rollback()
+            if single:
+                blocked.revision = f"the run {before or 'base'} -> {target}"
+            elif action == "upgrade":
+                blocked.revision = _next_revision(config, target, at) or f"the revision after {at}"
+            else:
+                blocked.revision = f"the downgrade from {at or 'base'}"
+            _give_back(conn, settings, borrowed=connection is not None and not single)
+            raise
         except Exception as exc:
             conn.rollback()
             at = revision_of(conn)
             conn.rollback()
+            _give_back(conn, settings, borrowed=connection is not None and not single)
+            refused = migration_privilege_error(exc, settings)
+            if refused is not None:
+                raise refused from exc
             raise MigrationFailedError(failed(config, before, at, exc)) from exc
         conn.commit()
-        return MigrationResult(before=before, after=revision_of(conn))
+        result = MigrationResult(before=before, after=revision_of(conn))
+        # The command's own session goes on without the migration's timeouts.
+        _give_back(conn, settings, borrowed=connection is not None and not single)
+        return result
 
 
-def _already_at_head(settings: Settings, given: Connection | None) -> MigrationResult | None:
+def _give_back(conn: Connection, settings: Settings, *, borrowed: bool) -> None:
+    """Reset the migration's timeouts on a session the run borrowed (rolled back already)."""
+    if borrowed:
+        reset_timeouts(conn, settings)
+
+
+def already_at_head(
+    settings: Settings, given: Connection | psycopg.Connection[Any] | None = None
+) -> MigrationResult | None:
     """The result of an upgrade with nothing to do, when the database is at head; else None.
 
     No lock is needed to find that out: a database at head stays there whatever
     another process migrates, since every migrator's target is the same head.
+    ``given`` may be a plain psycopg connection: a warm ``bot-db up`` asks on
+    its command's own session and loads neither SQLAlchemy nor Alembic.
     """
     head = single_head(versions_dir())
     if head is None:
@@ -330,9 +392,18 @@ def _already_at_head(settings: Settings, given: Connection | None) -> MigrationR
                     revision = database_revision(conn)
             finally:
                 engine.dispose()
-    except (SQLAlchemyError, BotPersistenceError, psycopg.Error):
-        return None  # the locked path below says what is wrong, in its own words
+    except Exception as exc:
+        if not _from_the_database(exc):
+            raise
+        return None  # the locked path says what is wrong, in its own words
     return MigrationResult(before=head, after=head) if revision == head else None
+
+
+def _from_the_database(exc: BaseException) -> bool:
+    """Ours, psycopg's or SQLAlchemy's (told by its module, so SQLAlchemy need not load)."""
+    return isinstance(exc, BotPersistenceError | psycopg.Error) or type(exc).__module__.startswith(
+        "sqlalchemy"
+    )
 
 
 def _next_revision(config: Config, target: str, at: str | None) -> str | None:
