@@ -72,8 +72,12 @@ def cmd_branch_list(args: argparse.Namespace, command: Target, out: Console) -> 
 
 
 def cmd_branch_prune(args: argparse.Namespace, command: Target, out: Console) -> int:
-    """Drop the databases of deleted or merged branches and old detached commits that no
-    working tree, no session and no uncommitted migration holds (guarded; says why first)."""
+    """Drop the databases of deleted or merged branches and old detached commits (guarded).
+
+    Never one that a working tree, a session or an uncommitted migration holds
+    (:mod:`bot_persistence.devdb.pruning`); every candidate is listed with the
+    reason it goes or stays before the question.
+    """
     from bot_persistence.devdb import branch_databases, guards, pruning
 
     target = _branch(command)
