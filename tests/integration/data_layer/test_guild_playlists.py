@@ -255,9 +255,9 @@ async def test_creates_keep_working_once_the_statement_is_prepared(known: Databa
             await repo.create(OWNER, f"ours {n}", GUILD, "guild")
         with pytest.raises(AlreadyExistsError):
             await repo.create(OWNER, "mine 0")
-    with pytest.raises(AlreadyExistsError):
-        async with known.session() as session:
-            repo = PlaylistRepository(session)
-            for n in range(15):
-                await repo.create(FRIEND, f"theirs {n}", GUILD, "guild")
+    async with known.session() as session:
+        repo = PlaylistRepository(session)
+        for n in range(15):
+            await repo.create(FRIEND, f"theirs {n}", GUILD, "guild")
+        with pytest.raises(AlreadyExistsError):
             await repo.create(FRIEND, "ours 0", GUILD, "guild")
