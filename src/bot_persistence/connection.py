@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LOW_DISK_BYTES",
     "MAINTENANCE_DATABASE",
+    "address",
     "admin_url",
     "application_name",
     "check_pooler",
@@ -289,13 +291,27 @@ def is_retryable(exc: BaseException) -> bool:
     return any(fragment in message for fragment in _RETRYABLE)
 
 
+def address(settings: Settings) -> str:
+    """``host:port`` as a message names it, and the address libpq really connects to.
+
+    With ``PGHOSTADDR`` in the environment (and no ``hostaddr`` in the URL) libpq
+    connects to that address instead of resolving the host: a message naming
+    only the host would send the user to the wrong machine.
+    """
+    where = f"{settings.host}:{settings.port}"
+    hostaddr = os.environ.get("PGHOSTADDR", "").strip()
+    if hostaddr and "hostaddr=" not in settings.plain_url:
+        where += f" (PGHOSTADDR={hostaddr}, which libpq connects to instead)"
+    return where
+
+
 def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersistenceError:
     """Turn a driver's connection failure into our typed error with a next step.
 
     The message names host, port, user and database, never the password.
     """
     lowered = driver_message(exc).lower()
-    where = f"{settings.host}:{settings.port}"
+    where = address(settings)
     original = _original(exc)
     if isinstance(original, psycopg.errors.InsufficientPrivilege):
         # The probe reads alembic_version: a runtime role without its GRANT.

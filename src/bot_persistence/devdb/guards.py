@@ -170,7 +170,10 @@ def confirm(
     stdout = stdout if stdout is not None else sys.stdout
     isatty = getattr(stdin, "isatty", None)
     if stdin is None or not (isatty and isatty()):
-        raise GuardRefusedError(f"{question} needs consent: run it again with --yes")
+        raise GuardRefusedError(
+            f'nothing was changed: there is no terminal to ask "{question}" on; '
+            "run it again with --yes to agree"
+        )
     stdout.write(f"{question} [y/N] ")
     stdout.flush()
     answer = stdin.readline().strip().lower()
