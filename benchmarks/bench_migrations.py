@@ -27,14 +27,15 @@ from bot_persistence.devdb.seeding import apply_seeds_on
 from bot_persistence.migrations import alembic_config
 from bot_persistence.migrations.roundtrip import roundtrip
 from bot_persistence.models import Base
-from bot_persistence.project import project_root
+from bot_persistence.project import project_root, versions_dir
 from bot_persistence.provision.databases import create_database, drop_database
 from bot_persistence.provision.scratch import throwaway_server
+from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import Settings
 
 RUNS = 7
 GENERATED = 30
-PROJECT_HEAD = "ebaf3bf6b546"
+PROJECT_HEAD = heads_in(versions_dir())[0]
 
 
 def _generated_history(folder: Path) -> tuple[Path, MetaData]:

@@ -156,7 +156,7 @@ def _calls(side: _Side, fifty: int, growing: int) -> list[tuple[str, Batch, Batc
     async def create_sql() -> None:
         cur = await conn.execute(
             "INSERT INTO playlists (owner_id, guild_id, name) VALUES (%s, %s, %s) "
-            "ON CONFLICT (owner_id, name) DO NOTHING "
+            "ON CONFLICT (owner_id, name) WHERE scope = 'user' DO NOTHING "
             "RETURNING id, owner_id, guild_id, name, created_at, updated_at",
             (USER, None, f"hand {next(side.names)}"),
         )

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from bot_persistence.db import Database
     from bot_persistence.repositories import (
         GuildSettingsRepository,
+        HistoryRepository,
         PlaylistRepository,
+        QueueRepository,
+        QueueState,
         TrackInput,
         UserPreferencesRepository,
     )
@@ -29,19 +32,23 @@ if TYPE_CHECKING:
 _LAZY = {
     "Database": "bot_persistence.db",
     "GuildSettingsRepository": "bot_persistence.repositories",
+    "HistoryRepository": "bot_persistence.repositories",
     "PlaylistRepository": "bot_persistence.repositories",
+    "QueueRepository": "bot_persistence.repositories",
+    "QueueState": "bot_persistence.repositories",
     "Settings": "bot_persistence.settings",
     "TrackInput": "bot_persistence.repositories",
     "UserPreferencesRepository": "bot_persistence.repositories",
 }
-
-
 __getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "Database",
     "GuildSettingsRepository",
+    "HistoryRepository",
     "PlaylistRepository",
+    "QueueRepository",
+    "QueueState",
     "Settings",
     "TrackInput",
     "UserPreferencesRepository",

@@ -29,6 +29,9 @@ __all__ = ["connection_broke", "missing_grant", "privilege_error", "server_error
 #: Errors the server sends as it closes the session: the connection is gone.
 _SESSION_ENDED = (pg.AdminShutdown, pg.CrashShutdown, pg.CannotConnectNow)
 
+#: Statements only a table's owner may run: the migration role's, not a GRANT away.
+_SCHEMA_VERBS = ("CREATE", "ALTER", "DROP", "COMMENT")
+
 #: Statement verbs whose privilege has the same name (GRANT SELECT, GRANT INSERT...).
 _VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -44,9 +47,13 @@ def missing_grant(statement: str | None) -> str:
     The verb is read from the statement we sent (our own SQL, not the server's
     words); without one, the set the bot's runtime role needs on its tables.
     """
-    words = (statement or "").split(None, 1)
-    verb = words[0].upper() if words else ""
+    verb = _verb(statement)
     return verb if verb in _VERBS else "SELECT, INSERT, UPDATE, DELETE"
+
+
+def _verb(statement: str | None) -> str:
+    words = (statement or "").split(None, 1)
+    return words[0].upper() if words else ""
 
 
 def privilege_error(
@@ -54,6 +61,13 @@ def privilege_error(
 ) -> InsufficientPrivilegeError:
     """The missing GRANT for ``settings.user``, and the command that prints them all."""
     server_said = _first_line(exc)
+    if _verb(statement) in _SCHEMA_VERBS:
+        return InsufficientPrivilegeError(
+            f"role {settings.user!r} may not change the schema of {settings.database!r} "
+            f"({server_said}); schema changes run as the tables' owner: run them as a "
+            "migration (`bot-db deploy`, with BOT_DB_MIGRATION_URL naming the owner; "
+            "docs/production.md, least privilege); nothing was changed"
+        )
     return InsufficientPrivilegeError(
         f"role {settings.user!r} lacks a privilege on database {settings.database!r} "
         f"({server_said}); as the tables' owner, run GRANT {missing_grant(statement)} ON "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -263,7 +264,10 @@ def last_line(exc: BaseException) -> str:
     is the most recent attempt, which is what a retry log wants.
     """
     lines = driver_message(exc).splitlines()
-    return lines[-1] if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    # libpq indents with a tab; a log line carries no raw control characters.
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", lines[-1]).split())
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -59,6 +59,10 @@ from bot_persistence.waiting import Backoff, retry_async
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Database", "UnitOfWork", "translate_call_error"]
 
 _log = logging.getLogger(__name__)
+
+#: While the server is not ready at start-up: the first failed attempt is logged,
+#: then at most one line this often (seconds).
+RETRY_LOG_INTERVAL = 5.0
 T = TypeVar("T")
 
 #: Seconds :meth:`Database.close` waits for units of work in flight.
@@ -126,7 +130,8 @@ class Database:
 
         # Alembic is synchronous; run it in a thread, under its lock, so that of
         # many shards starting at once exactly one migrates.
-        result = await asyncio.to_thread(runner.upgrade, self.settings)
+        # As the migration role when BOT_DB_MIGRATION_URL names one: the bot's may be DML-only.
+        result = await asyncio.to_thread(runner.upgrade, self.settings.for_migrations())
         if result.changed:
             _log.info("migrated %s -> %s", result.before or "base", result.after)
         return result.after
@@ -146,7 +151,15 @@ class Database:
             ):
                 return await read_revision(conn)
 
+        logged_at: list[float] = []
+
         def log(attempt: int, exc: Exception) -> None:
+            # The first failed attempt, then at most one line every few seconds:
+            # a bot waiting on a stopped server must not flood its log.
+            now = time.monotonic()
+            if logged_at and now - logged_at[-1] < RETRY_LOG_INTERVAL:
+                return
+            logged_at.append(now)
             _log.warning(
                 "PostgreSQL at %s:%s is not ready yet (attempt %d, giving up after %gs): %s",
                 settings.host,

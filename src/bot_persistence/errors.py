@@ -46,7 +46,10 @@ do next, and never contains a password::
     └── RepositoryError                 the bot's data calls
         ├── NotFoundError
         ├── AlreadyExistsError
+        ├── PermissionDeniedError       the user may not change that playlist
         └── InvalidInputError           exit 2
+            ├── MalformedImportError    not a playlist document we can read
+            └── ImportTooLargeError     more tracks or bytes than an import takes
 
 Driver errors are turned into these at one boundary: a failed connect by
 :func:`bot_persistence.connection.translate_connect_error`, a failed call by
@@ -79,15 +82,18 @@ __all__ = [
     "ForeignServerError",
     "GuardRefusedError",
     "ImageUnavailableError",
+    "ImportTooLargeError",
     "InsufficientPrivilegeError",
     "InvalidDatabaseUrlError",
     "InvalidInputError",
     "InvalidSettingError",
     "LockTimeoutError",
+    "MalformedImportError",
     "MigrationCheckError",
     "MigrationFailedError",
     "NotFoundError",
     "PackageDataMissingError",
+    "PermissionDeniedError",
     "PoolExhaustedError",
     "PoolerModeError",
     "PortInUseError",
@@ -369,3 +375,19 @@ class InvalidInputError(RepositoryError):
     """An argument is out of range, too long, or of the wrong kind."""
 
     exit_code = 2
+
+
+class PermissionDeniedError(RepositoryError):
+    """The user asking (``by=``) may not change that playlist: not its owner, no edit share."""
+
+
+class MalformedImportError(InvalidInputError):
+    """An imported playlist document is not JSON, not ``bot-persistence.playlist/1``, or has a
+    field that is wrong; the message names it. Nothing was written."""
+
+
+class ImportTooLargeError(InvalidInputError):
+    """An imported playlist document holds more tracks (or bytes) than an import takes.
+
+    Nothing was written; split the playlist, or raise the repository's ``max_tracks``.
+    """

@@ -42,6 +42,9 @@ _log = logging.getLogger(__name__)
 Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 Transaction = psycopg.AsyncTransaction
 
+#: How long a call waits for a pooled connection during an outage before connecting itself.
+_NO_WAIT = 0.01
+
 #: How the pool names itself in psycopg's log lines, and its connections in
 #: ``pg_stat_activity`` unless BOT_DB_APPLICATION_NAME or the URL says otherwise.
 APPLICATION_NAME = "bot-persistence"
@@ -111,6 +114,8 @@ class Pool:
             open=False,
         )
         #: Connections handed out now, and those of them made outside the pool.
+        #: ``_outage``: a pooled connection was found dead and none has served since.
+        self._outage = False
         self._in_use = 0
         self._stand_ins: set[Connection] = set()
 
@@ -134,17 +139,25 @@ class Pool:
 
     async def begin(self) -> tuple[Connection, Transaction]:
         """A connection with a transaction begun on it; a dead pooled one is replaced once."""
-        conn = await self._checkout()
+        # In an outage the pool holds no live connection and reconnects with a
+        # growing back-off: waiting BOT_DB_POOL_TIMEOUT for it would make every
+        # call slow to fail. Take an idle one if there is one, else connect directly:
+        # that fails within BOT_DB_CONNECT_TIMEOUT, or works as soon as the server does.
+        conn = await self._checkout(timeout=_NO_WAIT if self._outage else None)
         try:
-            return conn, await self._begin_on(conn)
+            transaction = await self._begin_on(conn)
         except psycopg.OperationalError as exc:
             if not conn.broken:
                 raise self._call_error(exc) from exc
-        return await self._replace_dead()
+            return await self._replace_dead()
+        if self._outage and conn not in self._stand_ins:
+            self._outage = False  # the pool serves again
+        return conn, transaction
 
     async def _replace_dead(self) -> tuple[Connection, Transaction]:
         """Begin on a live connection after one from the pool was found dead."""
         _log.info("a pooled connection was dead (the server restarted?); replacing it")
+        self._outage = True
         await (await self._connect()).close()  # our typed error now if the server is away
         await self.pool.check()
         conn = await self._checkout(timeout=min(1.0, self.settings.pool_timeout))
@@ -238,6 +251,7 @@ class Pool:
                 conninfo(self.settings), **pool_kwargs(self.settings)
             )
         except psycopg.OperationalError as exc:
+            self._outage = True
             raise translate_connect_error(exc, self.settings) from None
         if self._connect_sql:
             await conn.execute(self._connect_sql)

@@ -138,6 +138,11 @@ class Session:
             raise typed from exc
         return Result([], cursor.rowcount)
 
+    @property
+    def settings(self) -> Settings:
+        """The settings of the Database this unit of work came from (limits a call obeys)."""
+        return self._pool.settings
+
     async def scalar(
         self, statement: ClauseElement, params: Mapping[str, Any] | None = None
     ) -> Any:

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         validation_alias=_env("DATABASE_URL"),
         description="Full connection URL; when set it wins over the POSTGRES_* parts.",
     )
+    migration_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("BOT_DB_MIGRATION_URL"),
+        description="URL of the role that owns the tables, for deploy and the start-up "
+        "migration (as Prisma's directUrl); unset: DATABASE_URL's role migrates.",
+    )
     postgres_host: str = Field(default="127.0.0.1", validation_alias=_env("POSTGRES_HOST"))
     postgres_port: int = Field(default=5433, ge=1, le=65535, validation_alias=_env("POSTGRES_PORT"))
     postgres_db: str = Field(default="bot", min_length=1, validation_alias=_env("POSTGRES_DB"))
@@ -119,6 +125,13 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = Field(
         default=False, validation_alias=_env("BOT_DB_MIGRATE_ON_STARTUP")
     )
+    history_limit: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        validation_alias=_env("BOT_DB_HISTORY_LIMIT"),
+        description="Play-history rows kept per guild; each play trims the oldest beyond it.",
+    )
     compose_project: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9_-]*\z",
@@ -155,7 +168,7 @@ class Settings(BaseSettings):
         """
         return _IsolatedSettings(**values)
 
-    @field_validator("database_url", "compose_project", mode="before")
+    @field_validator("database_url", "migration_url", "compose_project", mode="before")
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
         """``DATABASE_URL=`` in ``.env`` means "not set", as a person reading it expects."""
@@ -191,6 +204,16 @@ class Settings(BaseSettings):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("holds a NUL character, which PostgreSQL cannot take; remove it")
         return value
+
+    def for_migrations(self) -> Settings:
+        """These settings, connecting as the migration role when ``BOT_DB_MIGRATION_URL`` is set.
+
+        Deploy and the start-up migration use it, so that the bot's own role
+        (``DATABASE_URL``) can be DML-only (docs/production.md, least privilege).
+        """
+        if self.migration_url is None:
+            return self
+        return self.model_copy(update={"database_url": self.migration_url})
 
     @property
     def may_pull_images(self) -> bool:

@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
+from sqlalchemy import Float
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -123,7 +124,12 @@ def _compile(statement: ClauseElement, keys: Sequence[str] | None) -> tuple[Comp
     }
     columns = []
     for index, entry in enumerate(compiler._result_columns):
-        convert = entry[3]._cached_result_processor(_DIALECT, None)
+        column_type = entry[3]
+        # A float column's processor asks for the result's type OID, unknown before a
+        # row comes back; psycopg returns a float (double precision, real) as one.
+        if isinstance(column_type, Float) and not column_type.asdecimal:
+            continue
+        convert = column_type._cached_result_processor(_DIALECT, None)
         if convert is not None:
             columns.append((index, convert))
     converters = tuple((name, processors[name]) for name in sorted(processors) if name not in fixed)

@@ -23,13 +23,14 @@ from sqlalchemy import text
 
 from bot_persistence import Database, SchemaAheadOfCodeError, cli
 from bot_persistence.devdb import branches
-from bot_persistence.project import project_root
+from bot_persistence.project import project_root, versions_dir
 from bot_persistence.provision.base import free_port
 from bot_persistence.provision.scratch import scratch_root
+from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import Settings
 from tests.helpers import PASSWORD, bot_db, engine_for, make_settings, scalar
 
-HEAD = "ebaf3bf6b546"  # the project's own head revision, main's in the test repository
+HEAD = heads_in(versions_dir())[0]  # the project's own head, main's in the test repository
 REVISION_A = "aaaa00000001"
 REVISION_B = "bbbb00000002"
 
@@ -266,7 +267,7 @@ def test_a_parent_ahead_of_the_code_is_not_copied(server: Settings, repo: Path) 
         assert f"new database {name} (no parent database to copy)" in out
         assert f"base -> {HEAD}" in out and "seed      4 users" in out
     finally:
-        query(server, "bot", "UPDATE alembic_version SET version_num = 'ebaf3bf6b546'")
+        query(server, "bot", f"UPDATE alembic_version SET version_num = '{HEAD}'")  # noqa: S608
 
 
 def test_a_database_ahead_of_the_code_is_named_in_one_line(server: Settings, repo: Path) -> None:

@@ -13,11 +13,12 @@ from bot_persistence import migrations
 from bot_persistence.db import Database
 from bot_persistence.errors import SchemaAheadOfCodeError, SchemaNotAtHeadError
 from bot_persistence.project import versions_dir
-from bot_persistence.schema_version import heads_in
+from bot_persistence.schema_version import heads_in, known_revisions
 from bot_persistence.settings import Settings
 from tests.helpers import bot_db, table_rows
 
 HEAD = heads_in(versions_dir())[0]
+REVISIONS = len(known_revisions(versions_dir()))
 UNKNOWN = "fffffffffff0"
 
 
@@ -41,7 +42,8 @@ def test_deploy_prints_the_plan_then_migrates_without_seeding(settings: Settings
     code, out, err = bot_db(production(settings), "deploy")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].endswith(f"plan      {settings.database}: base -> {HEAD} (2 revisions)")
+    plan = f"plan      {settings.database}: base -> {HEAD} ({REVISIONS} revisions)"
+    assert lines[0].endswith(plan)
     assert f"deploy    base -> {HEAD}" in lines[-1]
     assert migrations.current_revision(settings) == HEAD
     assert all(not rows for rows in table_rows(settings).values()), "deploy wrote sample data"
@@ -64,7 +66,7 @@ def test_deploy_json_reports_the_plan_and_what_ran(settings: Settings) -> None:
     code, out, err = bot_db(production(settings), "deploy", "--json", "--sql", "-")
     assert code == 0, err
     report = json.loads(out)
-    assert (report["current"], report["target"], len(report["steps"])) == (None, HEAD, 2)
+    assert (report["current"], report["target"], len(report["steps"])) == (None, HEAD, REVISIONS)
     assert "CREATE TABLE alembic_version" in report["sql"]
     assert migrations.current_revision(settings) is None
 

@@ -66,3 +66,18 @@ def test_testing_md_install_then_pytest_in_the_repository(tmp_path: Path) -> Non
         assert ran.exit_code == 0, ran.tail(12)
         assert "Unknown config option" not in ran.output
         assert "1 passed" in ran.stdout
+
+
+def test_bot_db_check_from_a_subfolder_uses_the_root_settings_and_server() -> None:
+    """README: bot-db reads the root's .env from any folder (`cd docs && bot-db check`)."""
+    with checkout_copy(ROOT) as copy:
+        env = reader_env(os.environ, port=free_port())
+        try:
+            up = run(["bot-db", "up"], copy, env)
+            assert up.exit_code == 0, up.tail()
+            checked = run(["bash", "-c", "cd docs && bot-db check"], copy, env)
+            assert checked.exit_code == 0, checked.tail()
+            assert "another checkout" not in checked.output
+            assert not (copy / "docs" / ".devdb").exists()  # no stray lock or data there
+        finally:
+            run(["bot-db", "down"], copy, env, timeout=60)

@@ -63,7 +63,7 @@ def test_global_options_are_accepted_before_and_after_the_command(argv: list[str
 
 def test_every_command_takes_the_global_options() -> None:
     for path, sub in subcommands(cli.build_parser()).items():
-        assert {"-v", "--verbose", "--debug"} <= options_of(sub), path
+        assert {"-v", "--verbose", "--debug", "--json"} <= options_of(sub), path
 
 
 def test_a_global_option_after_a_nested_command_is_not_lost() -> None:
@@ -74,20 +74,6 @@ def test_a_global_option_after_a_nested_command_is_not_lost() -> None:
 def test_status_v_is_no_longer_an_error() -> None:
     code, _, err = bot_db(local(), "url", "-v")
     assert (code, err) == (0, "")
-
-
-#: Commands that report state, so a machine may ask for JSON.
-REPORTING = {
-    "up", "down", "status", "check", "url", "migrate", "migrations", "deploy", "downgrade",
-    "revision", "seed", "roundtrip", "reset", "smoke",
-    "snapshot save", "snapshot restore", "snapshot list", "snapshot delete",
-    "branch list", "branch prune", "branch reset",
-}  # fmt: skip
-
-
-def test_every_command_that_reports_state_takes_json() -> None:
-    found = subcommands(cli.build_parser())
-    assert {path for path, sub in found.items() if "--json" in options_of(sub)} == REPORTING
 
 
 def test_shared_options_are_the_same_wherever_they_appear() -> None:
@@ -102,7 +88,7 @@ def test_shared_options_are_the_same_wherever_they_appear() -> None:
 
 
 def test_a_command_is_one_entry_in_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    extra = _parser.Command("hello", cmd_url, ("backend", "json"))
+    extra = _parser.Command("hello", cmd_url, ("backend",))
     monkeypatch.setattr(_parser, "COMMANDS", (*_parser.COMMANDS, extra))
     hello = subcommands(_parser.build_parser())["hello"]
     assert {"--backend", "--json", "-v", "--debug"} <= options_of(hello)

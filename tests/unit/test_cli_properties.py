@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,6 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
+from bot_persistence.settings import Settings
 
 #: Both ends of every generated password carry a marker, so a partial leak shows too.
 HEAD, TAIL = "S3cr", "T0p9"
@@ -108,3 +111,57 @@ def test_every_command_gives_one_line_an_exit_code_and_never_the_password(
     else:
         for marker in (HEAD, TAIL):
             assert marker not in printed + errors, (command, printed, errors)
+
+
+def _git(root: Path, *args: str | bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def checkout_root() -> Iterator[Path]:
+    """A minimal project checkout with one commit on ``main``."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "alembic").mkdir()
+        (root / "alembic.ini").write_text("[alembic]\n")
+        (root / "alembic" / "env.py").write_text("")
+        for args in (
+            ["init", "-q", "-b", "main"],
+            ["-c", "user.email=dev@example.invalid", "-c", "user.name=Dev", "add", "-A"],
+            ["-c", "user.email=dev@example.invalid", "-c", "user.name=Dev", "commit", "-qm", "x"],
+        ):
+            assert _git(root, *args).returncode == 0
+        yield root
+
+
+branch_bytes = st.one_of(
+    st.binary(min_size=1, max_size=40),
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40).map(str.encode),
+)
+
+
+@given(raw=branch_bytes, command=st.sampled_from([["url"], ["status"], ["branch", "list"]]))
+def test_any_branch_name_git_accepts_gives_every_command_one_line_or_none(
+    checkout_root: Path, raw: bytes, command: list[str]
+) -> None:
+    if b"\0" in raw or _git(checkout_root, "check-ref-format", "--branch", raw).returncode:
+        return  # not a branch name git would take
+    if _git(checkout_root, "checkout", "-q", "-B", raw).returncode != 0:
+        return
+    settings = Settings.from_values(
+        postgres_port=free_port(), backend="embedded", data_dir=checkout_root / ".devdb",
+        connect_timeout=1, branch_databases=True,
+    )  # fmt: skip
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    with pytest.MonkeyPatch.context() as env:
+        env.chdir(checkout_root)
+        code = cli.main(command, settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
+    out.flush()
+    err.flush()
+    printed = out.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    errors = err.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    assert code in (0, 1, 2), (raw, command, errors)
+    assert len(errors.splitlines()) <= 1 and "Traceback" not in printed + errors
+    if command == ["url"]:
+        assert (code == 0 and "__br_" in printed) or raw == b"main"

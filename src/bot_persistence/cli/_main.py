@@ -12,12 +12,14 @@ password reaches the terminal, whatever a message below us quoted.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import io
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from pydantic import ValidationError
@@ -69,6 +71,9 @@ def redact(text: str, settings: Settings | None) -> str:
     return text
 
 
+#: Commands whose output is for a person or another program (psql, a diagram, a
+#: script), never a JSON document: ``--json`` with them is refused, as a document.
+_NO_JSON = frozenset({"shell", "erd", "help", "completion"})
 #: Commands that use no dev database, so need not ask git which branch is out.
 _NO_DATABASE = frozenset({"erd", "roundtrip"})
 #: Commands after which the branch's database counts as used (``up`` and the resets
@@ -98,17 +103,58 @@ def main(
     command reported as data (:attr:`Console.finished`, :attr:`Console.failures`).
     """
     parser = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-        if extra and getattr(args, "command", None) != "shell":
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        if extra:  # `bot-db shell -c 'SELECT 1'`: options psql knows and we do not
-            args.psql_args = [*extra, *args.psql_args]
-    except SystemExit as exc:  # argparse printed usage or help itself
-        return int(exc.code or 0)
-    args.stdin = stdin
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `--json` anywhere before a lone `--` (after it, words are psql's).
+    wants_json = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
     out = console if console is not None else Console(stdout, err=stderr)
-    out.json_mode = getattr(args, "json", False)
+    try:
+        with _usage_errors(wants_json) as usage:
+            args, extra = parser.parse_known_args(words)
+            if extra and getattr(args, "command", None) != "shell":
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            if extra:  # `bot-db shell -c 'SELECT 1'`: options psql knows and we do not
+                args.psql_args = [*extra, *args.psql_args]
+    except SystemExit as exc:  # argparse printed usage or help itself
+        code = int(exc.code or 0)
+        if wants_json and code != 0:
+            out.json_mode = True
+            line = usage.getvalue().strip().splitlines()[-1] if usage.getvalue().strip() else ""
+            message = line.partition(": error: ")[2] or line or "bad arguments"
+            out.error(message)
+            out.error_document("UsageError", f"{message}; see `bot-db help` for the options")
+        return code
+    args.stdin = stdin
+    out.json_mode = bool(getattr(args, "json", False))
+    code = _dispatch(args, parser, settings, out)
+    if out.json_mode and out.documents == 0:
+        # Whatever happened, --json prints one document: a command that reported
+        # only lines for people (dropped in JSON mode) still answers.
+        if code == 0:
+            out.json({"ok": True})
+        else:
+            message = out.failures[-1] if out.failures else f"exit code {code}"
+            out.error_document("CheckFailed", message)
+    return code
+
+
+@contextlib.contextmanager
+def _usage_errors(capture: bool) -> Iterator[io.StringIO]:
+    """Under ``--json``, argparse's usage text is kept back: one document says what was wrong."""
+    kept = io.StringIO()
+    if not capture:
+        yield kept
+        return
+    with contextlib.redirect_stderr(kept):
+        yield kept
+
+
+def _dispatch(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    settings: Settings | None,
+    out: Console,
+) -> int:
+    """Read the settings, build the target, run the command; every failure as one line."""
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -119,13 +165,23 @@ def main(
         # the one line this command prints says what happened.
         logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     try:
+        if out.json_mode and args.command in _NO_JSON:
+            raise ConfigurationError(
+                f"`bot-db {args.command}` prints no JSON document; drop --json"
+            )
         if args.meta:
             meta: MetaHandler = args.handler
             return meta(args, parser, out)
         if settings is None:
             try:
-                # The project root's .env, wherever in the checkout bot-db runs.
-                settings = Settings(_env_file=env_file())
+                # The project root's .env, wherever in the checkout bot-db runs, and
+                # a relative BOT_DB_DATA_DIR (`.devdb`) from that root too: `cd docs
+                # && bot-db check` finds the server `bot-db up` started at the root.
+                found = env_file()
+                settings = Settings(_env_file=found)
+                if not settings.data_dir.is_absolute():
+                    absolute = found.parent / settings.data_dir
+                    settings = settings.model_copy(update={"data_dir": absolute})
             except ValidationError as exc:
                 raise _settings_error(exc) from None
             except UnicodeDecodeError as exc:
@@ -151,8 +207,7 @@ def main(
     except BotPersistenceError as exc:
         if args.debug:
             raise
-        out.error(redact(str(exc), settings))
-        return exc.exit_code
+        return _failed(out, exc, redact(str(exc), settings))
     except (KeyboardInterrupt, Terminated):
         return _interrupted(out, sys.exc_info()[1])
     except SQLAlchemyError as exc:
@@ -161,17 +216,33 @@ def main(
             raise
         typed = _database_gone(exc, settings) if settings is not None else None
         if typed is not None:
-            out.error(redact(str(typed), settings))
-            return typed.exit_code
+            return _failed(out, typed, redact(str(typed), settings))
         line = f"unexpected database error: {first_line(exc)}; run with --debug for the traceback"
         out.error(redact(line, settings))
+        if out.json_mode:
+            out.error_document("DatabaseError", redact(line, settings))
         return 1
     except Exception as exc:
         # An interrupt Python wrapped (a RuntimeError from a class body, an
-        # import) is still an interrupt; anything else is a bug: the traceback.
+        # import) is still an interrupt; anything else is a bug: the traceback
+        # (and, under --json, still one document on standard output).
         if signal_behind(exc) is None or args.debug:
+            if out.json_mode and out.documents == 0:
+                out.error_document(
+                    "InternalError",
+                    f"{type(exc).__name__}: {first_line(exc)}; this is a bug in bot-db, "
+                    "please report it with the traceback below",
+                )
             raise
         return _interrupted(out, signal_behind(exc))
+
+
+def _failed(out: Console, error: BotPersistenceError, line: str) -> int:
+    """Print an expected failure's one line (and, under --json, its document); its exit code."""
+    out.error(line)
+    if out.json_mode and out.documents == 0:
+        out.error_document(type(error).__name__, line)
+    return error.exit_code
 
 
 def _database_gone(exc: SQLAlchemyError, settings: Settings) -> BotPersistenceError | None:
@@ -193,11 +264,12 @@ def _database_gone(exc: SQLAlchemyError, settings: Settings) -> BotPersistenceEr
 
 def _interrupted(out: Console, interrupt: BaseException | None) -> int:
     """The one line and the exit code for Ctrl-C (130) or SIGTERM (143)."""
-    if isinstance(interrupt, Terminated):
-        out.error(TERMINATED)
-        return 143
-    out.error(INTERRUPTED)
-    return 130
+    terminated = isinstance(interrupt, Terminated)
+    line = TERMINATED if terminated else INTERRUPTED
+    out.error(line)
+    if out.json_mode and out.documents == 0:
+        out.error_document("Terminated" if terminated else "Interrupted", line)
+    return 143 if terminated else 130
 
 
 def run() -> None:

@@ -1,8 +1,8 @@
 """The ``bot-db`` argument parser, built from two tables: shared options and commands.
 
-A command names the shared options it takes (``--backend``, ``--yes``,
-``--json`` ...) from :data:`SHARED` and adds its own in a small function; the
-global options (``-v``, ``--debug``) are added to the top parser and to every
+A command names the shared options it takes (``--backend``, ``--yes`` ...)
+from :data:`SHARED` and adds its own in a small function; the global options
+(``-v``, ``--debug``, ``--json``) are added to the top parser and to every
 subcommand, so ``bot-db status -v`` works as well as ``bot-db -v status``.
 Adding a command is one :class:`Command` entry in :data:`COMMANDS`.
 docs-check, the command catalogue and shell completion read the result.
@@ -68,10 +68,13 @@ def _flag(*flags: str, help: str) -> Option:
     return Option(flags, {"action": "store_true", "help": help})
 
 
-#: Options accepted before or after any subcommand.
+#: Options accepted before or after any subcommand (`bot-db --json status`,
+#: `bot-db status --json`). Under ``--json`` every command prints exactly one
+#: JSON document, a failure too (``{"ok": false, "error": {...}}``).
 GLOBAL: tuple[Option, ...] = (
     _flag("-v", "--verbose", help="log each step's detail"),
     _flag("--debug", help="show tracebacks for errors"),
+    _flag("--json", help="print one JSON document for machines instead of lines for people"),
 )
 
 #: Options several commands take, by the name a :class:`Command` lists them under.
@@ -83,7 +86,6 @@ SHARED: Mapping[str, Option] = {
             "help": "where PostgreSQL comes from (default: BOT_DB_BACKEND, else auto)",
         },
     ),
-    "json": _flag("--json", help="print JSON for machines instead of lines for people"),
     "yes": _flag("--yes", help="do not ask for confirmation"),
     "force": _flag("--force", help="allow a non-local host or production"),
     "name": Option(("name",), {"metavar": "NAME", "help": "the snapshot's name"}),
@@ -219,27 +221,27 @@ GROUPS: Mapping[str, str] = {
 
 #: Every subcommand, in the order ``bot-db --help`` lists them.
 COMMANDS: tuple[Command, ...] = (
-    Command("up", cmd_up, ("backend", "json"), _up),
-    Command("down", cmd_down, ("backend", "yes", "force", "json"), _down),
-    Command("status", cmd_status, ("backend", "json")),
-    Command("check", cmd_check, ("json",)),
-    Command("url", cmd_url, ("json",), _url),
-    Command("migrate", cmd_migrate, ("json",), _migrate),
-    Command("migrations", cmd_migrations, ("json",)),
-    Command("downgrade", cmd_downgrade, ("yes", "force", "json"), _downgrade),
-    Command("revision", cmd_revision, ("json",), _revision),
-    Command("seed", cmd_seed, ("json",), _seed_force),
-    Command("deploy", cmd_deploy, ("json",), _deploy),
-    Command("roundtrip", cmd_roundtrip, ("json",), _roundtrip),
-    Command("reset", cmd_reset, ("backend", "yes", "force", "json"), _reset),
-    Command("save", cmd_snapshot_save, ("name", "yes", "json"), group="snapshot"),
-    Command("restore", cmd_snapshot_restore, ("name", "yes", "force", "json"), group="snapshot"),
-    Command("list", cmd_snapshot_list, ("json",), group="snapshot"),
-    Command("delete", cmd_snapshot_delete, ("name", "yes", "force", "json"), group="snapshot"),
-    Command("list", cmd_branch_list, ("json",), group="branch"),
-    Command("prune", cmd_branch_prune, ("yes", "force", "json"), group="branch"),
-    Command("reset", cmd_branch_reset, ("yes", "force", "backend", "json"), group="branch"),
-    Command("smoke", cmd_smoke, ("json",)),
+    Command("up", cmd_up, ("backend",), _up),
+    Command("down", cmd_down, ("backend", "yes", "force"), _down),
+    Command("status", cmd_status, ("backend",)),
+    Command("check", cmd_check, ()),
+    Command("url", cmd_url, (), _url),
+    Command("migrate", cmd_migrate, (), _migrate),
+    Command("migrations", cmd_migrations, ()),
+    Command("downgrade", cmd_downgrade, ("yes", "force"), _downgrade),
+    Command("revision", cmd_revision, (), _revision),
+    Command("seed", cmd_seed, (), _seed_force),
+    Command("deploy", cmd_deploy, (), _deploy),
+    Command("roundtrip", cmd_roundtrip, (), _roundtrip),
+    Command("reset", cmd_reset, ("backend", "yes", "force"), _reset),
+    Command("save", cmd_snapshot_save, ("name", "yes"), group="snapshot"),
+    Command("restore", cmd_snapshot_restore, ("name", "yes", "force"), group="snapshot"),
+    Command("list", cmd_snapshot_list, (), group="snapshot"),
+    Command("delete", cmd_snapshot_delete, ("name", "yes", "force"), group="snapshot"),
+    Command("list", cmd_branch_list, (), group="branch"),
+    Command("prune", cmd_branch_prune, ("yes", "force"), group="branch"),
+    Command("reset", cmd_branch_reset, ("yes", "force", "backend"), group="branch"),
+    Command("smoke", cmd_smoke, ()),
     Command("shell", cmd_shell, (), _shell),
     Command("erd", cmd_erd, (), _erd),
     Command("help", cmd_help, (), _help, meta=True),

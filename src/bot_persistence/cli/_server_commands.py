@@ -198,9 +198,14 @@ def cmd_shell(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Open psql on the dev database with the project's .psqlrc (extra args go to psql)."""
     import subprocess
 
+    from bot_persistence.errors import SchemaAheadOfCodeError
     from bot_persistence.project import psqlrc
 
-    require_usable(args, target, need_head=False)
+    try:
+        require_usable(args, target, need_head=False)
+    except SchemaAheadOfCodeError as exc:
+        # The state in which a user most needs to look inside: open it anyway.
+        out.warn(f"{exc}; opening psql anyway, to look inside")
     settings = target.settings
     target.close()  # psql's is the session the user works in
     where = settings.url.set(drivername="postgresql", password=None)

@@ -22,10 +22,10 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-__all__ = ["Console", "escaped"]
+__all__ = ["Console", "document_only", "escaped", "wants_colour"]
 
 #: How ``repr`` spells a byte that ``surrogateescape`` kept (``\\udce9`` for 0xe9).
 _REPR_OF_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
@@ -64,6 +64,20 @@ def _escaped_document(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_escaped_document(item) for item in value]
     return value
+
+
+def wants_colour(terminal: bool, environ: Mapping[str, str]) -> bool:
+    """Colour on a terminal; NO_COLOR (set, not empty) turns it off, FORCE_COLOR on.
+
+    CI logs are no terminal, yet render colour and set FORCE_COLOR to ask for it
+    (force-color.org); NO_COLOR wins over it (no-color.org).
+    """
+    if environ.get("NO_COLOR", ""):
+        return False
+    force = environ.get("FORCE_COLOR", "")
+    if force:
+        return force.lower() not in {"0", "false"}
+    return terminal
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -138,7 +152,7 @@ class Console:
         self.err = err if err is not None else sys.stderr
         self.json_mode = json_mode
         terminal = _is_terminal(self.stream)
-        self.colour = terminal and "NO_COLOR" not in os.environ
+        self.colour = wants_colour(terminal, os.environ)
         #: A spinner can redraw its line: a terminal that is not "dumb".
         self.live = terminal and os.environ.get("TERM") != "dumb"
         #: What :meth:`ok` marked finished, in order: a caller running a command
@@ -146,6 +160,8 @@ class Console:
         self.finished: list[str] = []
         #: What :meth:`fail` and :meth:`error` reported, in order.
         self.failures: list[str] = []
+        #: How many JSON documents were written: ``--json`` promises exactly one.
+        self.documents = 0
 
     def paint(self, text: str, colour: str) -> str:
         """``text`` in ``colour`` on a terminal, unchanged elsewhere."""
@@ -177,8 +193,22 @@ class Console:
         self.failures.append(text)
         print(f"bot-db: error: {escaped(text)}", file=self.err, flush=True)
 
+    def warn(self, text: str) -> None:
+        """A warning on standard error: the command goes on."""
+        print(f"bot-db: warning: {escaped(text)}", file=self.err, flush=True)
+
+    def error_document(self, kind: str, message: str) -> None:
+        """``{"ok": false, "error": {"type", "message", "hint"}}``: a failure under ``--json``.
+
+        Our messages say what happened, then after ``; `` what to do: that second
+        part is the hint (null when the message has none).
+        """
+        hint = message.partition("; ")[2]
+        self.json({"ok": False, "error": {"type": kind, "message": message, "hint": hint or None}})
+
     def json(self, payload: Any) -> None:
         """A JSON document for machines."""
+        self.documents += 1
         document = _escaped_document(payload)
         text = json.dumps(document, indent=2, sort_keys=True, default=lambda o: escaped(str(o)))
         print(text, file=self.stream)
@@ -211,3 +241,46 @@ class Console:
             logger.setLevel(level)
             logger.propagate = propagate
             running.finish()
+
+
+def _descriptor(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a StringIO, a closed or detached stream
+        return None
+
+
+@contextlib.contextmanager
+def document_only(console: Console) -> Iterator[None]:
+    """With ``--json``, keep standard output for the document alone while the command runs.
+
+    Alembic prints its progress ("Generating ... done") with ``print``, its
+    post-write hook runs ruff, and psql writes to file descriptor 1 itself:
+    none of it is ours to drop, so all of it goes to standard error instead.
+    Python-level writes are redirected; when the console writes to the real
+    descriptor 1, that descriptor is pointed at standard error too and the
+    document is written to a copy of the original.
+    """
+    if not console.json_mode:
+        yield
+        return
+    original = console.stream
+    descriptor = _descriptor(original)
+    err_descriptor = _descriptor(console.err)
+    with contextlib.redirect_stdout(console.err):
+        if descriptor != 1 or err_descriptor is None:
+            yield
+            return
+        original.flush()
+        kept = os.dup(1)
+        os.dup2(err_descriptor, 1)
+        document = os.fdopen(kept, "w", encoding="utf-8", errors="backslashreplace", closefd=True)
+        console.stream = document
+        try:
+            yield
+        finally:
+            document.flush()
+            sys.stdout.flush()
+            os.dup2(kept, 1)
+            console.stream = original
+            document.close()

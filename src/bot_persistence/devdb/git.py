@@ -25,6 +25,8 @@ __all__ = [
     "default_branch",
     "is_merged",
     "revision_origin",
+    "untracked",
+    "worktree_heads",
 ]
 
 #: Seconds one git call may take; a stuck git (a lock, a slow network mount) is not waited on.
@@ -50,7 +52,14 @@ def _git(root: Path, *args: str) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    # Lines end at "\n" alone: str.splitlines() and strip() would also break a branch name
+    # at U+0085, U+2028 or a form feed, all legal in a git ref.
+    return done.stdout.rstrip("\n") if done.returncode == 0 else None
+
+
+def _lines(output: str | None) -> list[str]:
+    """Git's output split at newlines only (a ref may hold any other line break)."""
+    return output.split("\n") if output else []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +81,7 @@ def checkout(root: Path) -> Checkout | None:
     the first commit (there is no branch to tell apart yet)."""
     # One call: the top folder, HEAD's commit, and the ref HEAD names ("HEAD" if detached).
     answer = _git(root, "rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD")
-    lines = (answer or "").splitlines()
+    lines = _lines(answer)
     if len(lines) != 3 or len(lines[1]) < 40:
         return None
     top, commit, ref = lines
@@ -92,7 +101,7 @@ def default_branch(root: Path) -> str | None:
     )
     local: set[str] = set()
     candidates: list[str] = []
-    for line in (listing or "").splitlines():
+    for line in _lines(listing):
         ref, _, points_at = line.partition(" ")
         if ref.startswith("refs/heads/"):
             local.add(ref.removeprefix("refs/heads/"))
@@ -109,25 +118,43 @@ def branches(root: Path) -> dict[str, str]:
     """The local branches and the commit each points at."""
     listing = _git(root, "for-each-ref", "--format=%(objectname) %(refname:short)", "refs/heads")
     found: dict[str, str] = {}
-    for line in (listing or "").splitlines():
+    for line in _lines(listing):
         commit, _, name = line.partition(" ")
         if name:
             found[name] = commit
     return found
 
 
+def worktree_heads(root: Path) -> list[Checkout]:
+    """Every working tree's ``HEAD`` (this one's too): its branch, or its commit when
+    detached. A tree whose folder is gone counts until ``git worktree prune`` forgets it:
+    its ``HEAD`` is still git's record of work in progress."""
+    # -z: a record per NUL, a blank record between trees; a path may hold a newline.
+    listing = _git(root, "worktree", "list", "--porcelain", "-z")
+    found: list[Checkout] = []
+    for block in (listing or "").split("\0\0"):
+        fields = dict(field.partition(" ")[::2] for field in block.split("\0") if field)
+        commit = fields.get("HEAD", "")
+        if "bare" in fields or not re.fullmatch("[0-9a-f]{40,64}", commit):
+            continue  # a bare repository, or a tree before its first commit
+        ref = fields.get("branch", "")
+        branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        found.append(Checkout(root=Path(fields.get("worktree", "")), commit=commit, branch=branch))
+    return found
+
+
 def checked_out_elsewhere(root: Path) -> set[str]:
     """Branches, and commits at a detached ``HEAD``, checked out in any working tree."""
-    listing = _git(root, "worktree", "list", "--porcelain")
-    found: set[str] = set()
-    for block in (listing or "").split("\n\n"):
-        lines = block.splitlines()
-        for line in lines:
-            if line.startswith("branch refs/heads/"):
-                found.add(line.removeprefix("branch refs/heads/"))
-            elif line.startswith("HEAD ") and "detached" in lines:
-                found.add(line.removeprefix("HEAD "))
-    return found
+    return {
+        head.branch if head.branch is not None else head.commit for head in worktree_heads(root)
+    }
+
+
+def untracked(root: Path, folder: Path) -> list[Path]:
+    """The files under ``folder`` that git does not track (nor ignore): a migration written
+    and not yet added, which follows ``git switch`` to every branch."""
+    listing = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", str(folder))
+    return [root / name for name in (listing or "").split("\0") if name]
 
 
 def ahead_behind(root: Path, one: str, other: str) -> tuple[int, int] | None:
@@ -176,9 +203,9 @@ def revision_origin(
         found = _git(root, *log, f"-S{revision}", "--", versions)
     if not found:
         return None
-    commit, _, subject = found.splitlines()[-1].partition(" ")
+    commit, _, subject = _lines(found)[-1].partition(" ")
     holding = _git(root, "branch", "--format=%(refname:short)", "--contains", commit)
-    names = (holding or "").splitlines()
+    names = _lines(holding)
     current = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
     names = [name for name in names if name != current and not name.startswith("(")]
     return RevisionOrigin(commit=commit, subject=subject, branch=names[0] if names else None)

@@ -3,20 +3,35 @@
 Seeds are data, not code: one JSON file per table, validated here with
 pydantic so a typo names its file and item. Applying them twice leaves the same
 rows with the same ids: users, guilds, settings and preferences are upserted on
-their primary keys, tracks on their source URL, playlists on (owner, name), and
-each seeded playlist's entries are brought to exactly the listed order in place.
+their primary keys, tracks on their source URL, playlists on (owner, name) or
+(guild, name) by scope, and each seeded playlist's entries are brought to
+exactly the listed order in place, its shares upserted. A guild's saved queue
+is replaced whole; a history row is added once (by guild, track and time), and
+each guild's play counts are set to what its seeded history holds.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    and_,
+    delete,
+    exists,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 
@@ -27,10 +42,16 @@ from bot_persistence.errors import SeedError
 from bot_persistence.models import (
     Guild,
     GuildSettings,
+    PlayHistory,
     Playlist,
+    PlaylistScope,
+    PlaylistShare,
     PlaylistTrack,
+    QueueTrack,
     RepeatMode,
+    SavedQueue,
     Track,
+    TrackPlays,
     TrackSource,
     User,
     UserPreferences,
@@ -65,6 +86,14 @@ class GuildSettingsSeed(_Seed):
     announce_channel_id: int | None = None
     announce_now_playing: bool = True
     max_queue_length: int = Field(default=500, ge=1, le=10_000)
+    dj_only: bool = False
+    dj_role_ids: list[int] = Field(default_factory=list, max_length=25)
+    max_volume: int = Field(default=200, ge=0, le=200)
+    vote_skip_ratio: float = Field(default=0.5, gt=0, le=1)
+    stay_channel_id: int | None = None
+    idle_disconnect_seconds: int = Field(default=300, ge=0, le=86_400)
+    repeat_mode: RepeatMode = RepeatMode.OFF
+    request_channel_id: int | None = None
 
 
 class UserPreferencesSeed(_Seed):
@@ -89,11 +118,37 @@ class TrackSeed(_Seed):
         return values
 
 
+class ShareSeed(_Seed):
+    user_id: int = Field(gt=0)
+    can_edit: bool = False
+
+
 class PlaylistSeed(_Seed):
     owner_id: int = Field(gt=0)
     guild_id: int | None = None
     name: str = Field(min_length=1, max_length=100)
+    scope: PlaylistScope = PlaylistScope.USER
     tracks: list[TrackSeed] = Field(default_factory=list)
+    shares: list[ShareSeed] = Field(default_factory=list)
+
+
+class SavedQueueSeed(_Seed):
+    guild_id: int = Field(gt=0)
+    voice_channel_id: int | None = None
+    text_channel_id: int | None = None
+    current_index: int = Field(default=0, ge=0)
+    position_ms: int = Field(default=0, ge=0)
+    volume: int = Field(default=50, ge=0, le=200)
+    repeat_mode: RepeatMode = RepeatMode.OFF
+    paused: bool = False
+    tracks: list[TrackSeed] = Field(default_factory=list)
+
+
+class PlaySeed(_Seed):
+    guild_id: int = Field(gt=0)
+    user_id: int | None = None
+    played_at: dt.datetime
+    track: TrackSeed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +160,16 @@ class SeedData:
     guild_settings: Sequence[GuildSettingsSeed]
     user_preferences: Sequence[UserPreferencesSeed]
     playlists: Sequence[PlaylistSeed]
+    saved_queues: Sequence[SavedQueueSeed] = ()
+    play_history: Sequence[PlaySeed] = ()
+
+    def tracks(self) -> list[TrackSeed]:
+        """Every track the seeds name, in playlists, queues and history."""
+        return [
+            *(track for playlist in self.playlists for track in playlist.tracks),
+            *(track for queue in self.saved_queues for track in queue.tracks),
+            *(play.track for play in self.play_history),
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +210,8 @@ def load_seeds(folder: Path | None = None) -> SeedData:
         guild_settings=_read(folder, "guild_settings", GuildSettingsSeed),
         user_preferences=_read(folder, "user_preferences", UserPreferencesSeed),
         playlists=_read(folder, "playlists", PlaylistSeed),
+        saved_queues=_read(folder, "saved_queues", SavedQueueSeed),
+        play_history=_read(folder, "play_history", PlaySeed),
     )
 
 
@@ -206,23 +273,117 @@ def _sync_entries(conn: Connection, playlist_id: int, track_ids: Sequence[int]) 
             )
 
 
+def _playlist(conn: Connection, playlist: PlaylistSeed) -> int:
+    """Upsert one playlist on its scope's natural key; its id."""
+    statement = insert(Playlist).values(
+        owner_id=playlist.owner_id,
+        guild_id=playlist.guild_id,
+        name=playlist.name,
+        scope=playlist.scope,
+    )
+    if playlist.scope is PlaylistScope.GUILD:
+        upsert = statement.on_conflict_do_update(
+            index_elements=["guild_id", "name"],
+            index_where=Playlist.scope == PlaylistScope.GUILD,
+            set_={"owner_id": statement.excluded.owner_id},
+        )
+    else:
+        upsert = statement.on_conflict_do_update(
+            index_elements=["owner_id", "name"],
+            index_where=Playlist.scope == PlaylistScope.USER,
+            set_={"guild_id": statement.excluded.guild_id},
+        )
+    playlist_id: int = conn.execute(upsert.returning(Playlist.id)).scalar_one()
+    for share in playlist.shares:
+        new = insert(PlaylistShare).values(
+            playlist_id=playlist_id, user_id=share.user_id, can_edit=share.can_edit
+        )
+        conn.execute(
+            new.on_conflict_do_update(
+                index_elements=["playlist_id", "user_id"],
+                set_={"can_edit": new.excluded.can_edit},
+            )
+        )
+    return playlist_id
+
+
+def _queue(conn: Connection, queue: SavedQueueSeed, track_ids: dict[str, int]) -> None:
+    """Replace the guild's saved queue with the seeded one."""
+    values = queue.model_dump(exclude={"tracks"})
+    new = insert(SavedQueue).values(**values)
+    conn.execute(
+        new.on_conflict_do_update(
+            index_elements=["guild_id"],
+            set_={name: new.excluded[name] for name in values if name != "guild_id"},
+        )
+    )
+    conn.execute(delete(QueueTrack).where(QueueTrack.guild_id == queue.guild_id))
+    if queue.tracks:
+        conn.execute(
+            insert(QueueTrack),
+            [
+                {"guild_id": queue.guild_id, "position": n, "track_id": track_ids[t.source_url]}
+                for n, t in enumerate(queue.tracks)
+            ],
+        )
+
+
+def _history(conn: Connection, plays: Sequence[PlaySeed], track_ids: dict[str, int]) -> None:
+    """Add each seeded play once; set each guild's counts to what the seeds played."""
+    for play in plays:
+        track_id = track_ids[play.track.source_url]
+        already = exists().where(
+            and_(
+                PlayHistory.guild_id == play.guild_id,
+                PlayHistory.track_id == track_id,
+                PlayHistory.played_at == play.played_at,
+            )
+        )
+        conn.execute(
+            insert(PlayHistory).from_select(
+                ["guild_id", "user_id", "track_id", "played_at"],
+                select(
+                    literal(play.guild_id, BigInteger),
+                    literal(play.user_id, BigInteger),
+                    literal(track_id, BigInteger),
+                    literal(play.played_at, DateTime(timezone=True)),
+                ).where(~already),
+            )
+        )
+    counts = Counter((play.guild_id, track_ids[play.track.source_url]) for play in plays)
+    last: dict[tuple[int, int], dt.datetime] = {}
+    for play in plays:
+        key = (play.guild_id, track_ids[play.track.source_url])
+        last[key] = max(last.get(key, play.played_at), play.played_at)
+    if counts:
+        rows = [
+            {"guild_id": g, "track_id": t, "play_count": n, "last_played_at": last[(g, t)]}
+            for (g, t), n in sorted(counts.items())
+        ]
+        new = insert(TrackPlays).values(rows)
+        conn.execute(
+            new.on_conflict_do_update(
+                index_elements=["guild_id", "track_id"],
+                set_={
+                    "play_count": new.excluded.play_count,
+                    "last_played_at": new.excluded.last_played_at,
+                },
+            )
+        )
+
+
 def _apply(conn: Connection, data: SeedData) -> None:
     _upsert(conn, User, data.users, ["id"])
     _upsert(conn, Guild, data.guilds, ["id"])
     _upsert(conn, GuildSettings, data.guild_settings, ["guild_id"])
     _upsert(conn, UserPreferences, data.user_preferences, ["user_id"])
-    track_ids = _track_ids(
-        conn, [track for playlist in data.playlists for track in playlist.tracks]
-    )
+    track_ids = _track_ids(conn, data.tracks())
     for playlist in data.playlists:
-        statement = insert(Playlist).values(
-            owner_id=playlist.owner_id, guild_id=playlist.guild_id, name=playlist.name
-        )
-        upsert = statement.on_conflict_do_update(
-            index_elements=["owner_id", "name"], set_={"guild_id": statement.excluded.guild_id}
-        ).returning(Playlist.id)
-        playlist_id = conn.execute(upsert).scalar_one()
+        playlist_id = _playlist(conn, playlist)
         _sync_entries(conn, playlist_id, [track_ids[t.source_url] for t in playlist.tracks])
+    for queue in data.saved_queues:
+        _queue(conn, queue, track_ids)
+    _history(conn, data.play_history, track_ids)
 
 
 def apply_seeds(target: Target, *, folder: Path | None = None, force: bool = False) -> SeedReport:
@@ -264,6 +425,8 @@ def _report(data: SeedData) -> SeedReport:
             "guild_settings": len(data.guild_settings),
             "user_preferences": len(data.user_preferences),
             "playlists": len(data.playlists),
-            "tracks": len({t.source_url for p in data.playlists for t in p.tracks}),
+            "saved_queues": len(data.saved_queues),
+            "plays": len(data.play_history),
+            "tracks": len({t.source_url for t in data.tracks()}),
         }
     )

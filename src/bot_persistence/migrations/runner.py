@@ -178,14 +178,45 @@ def _locked_connection(settings: Settings, given: Connection | None) -> Iterator
             return
         # Session-level lock, committed at once so Alembic sees no open transaction
         # and can run each revision in a transaction of its own.
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        conn.commit()
+        _wait_for_session_lock(conn)
         try:
             yield conn
         finally:
             conn.rollback()
             conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
             conn.commit()
+
+
+#: How long one wait for the migration lock lasts before it ends and asks again.
+LOCK_WAIT_SLICE = "200ms"
+
+
+def _wait_for_session_lock(conn: Connection) -> None:
+    """Take the session-level migration lock, waiting for it in short slices.
+
+    A statement waiting on a lock holds a snapshot, and a ``CREATE INDEX
+    CONCURRENTLY`` in the migrator that holds the lock waits until every
+    transaction older than its build has ended: a waiter that never let go
+    would be a deadlock, which PostgreSQL ends by cancelling the index build.
+    Each slice ends its transaction when ``lock_timeout`` fires, so the build
+    only waits for the slice in progress. The timeout is transaction-local:
+    the session keeps its own once the lock is taken.
+    """
+    import psycopg.errors
+
+    while True:
+        conn.execute(
+            text("SELECT set_config('lock_timeout', :slice, true)"), {"slice": LOCK_WAIT_SLICE}
+        )
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        except SQLAlchemyError as exc:
+            conn.rollback()
+            if isinstance(getattr(exc, "orig", None), psycopg.errors.LockNotAvailable):
+                continue
+            raise
+        conn.commit()
+        return
 
 
 def _refuse_unknown(settings: Settings, revision: str | None, ini: Path | None) -> None:

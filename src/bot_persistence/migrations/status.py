@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 
 from bot_persistence.errors import ConfigurationError
 from bot_persistence.migrations.runner import alembic_config, current_revision, script_directory
+from bot_persistence.schema_version import ahead_of_code
 from bot_persistence.settings import Settings
 
 __all__ = ["MigrationState", "migration_states", "upgrade_sql"]
@@ -38,6 +40,16 @@ def migration_states(settings: Settings) -> list[MigrationState]:
     """Every revision from base to head, marked applied up to the database's revision."""
     script = script_directory(settings)
     at = current_revision(settings)
+    known = {rev.revision for rev in script.walk_revisions("base", "heads")}
+    if at is not None and at not in known:
+        # A database ahead of the code: the one line `check` gives, not Alembic's
+        # "No such revision" traceback, exactly when a user reaches for this list.
+        raise ahead_of_code(
+            settings.database,
+            at,
+            Path(script.versions),
+            consult_git=settings.environment != "production",
+        )
     applied: set[str] = set()
     if at is not None:
         applied = {rev.revision for rev in script.iterate_revisions(at, "base")}

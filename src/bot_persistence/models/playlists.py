@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot_persistence.models.base import Base, Snowflake, TimestampMixin
 from bot_persistence.models.users import User
 
-__all__ = ["Playlist", "PlaylistTrack", "Track", "TrackSource"]
+__all__ = ["Playlist", "PlaylistScope", "PlaylistShare", "PlaylistTrack", "Track", "TrackSource"]
 
 
 class TrackSource(str, enum.Enum):
@@ -59,20 +60,44 @@ _SOURCE_DOMAINS: dict[TrackSource, tuple[str, ...]] = {
 }
 
 
+class PlaylistScope(str, enum.Enum):
+    """Whose a playlist is: one user's (``user``) or a whole guild's (``guild``)."""
+
+    USER = "user"
+    GUILD = "guild"
+
+
 class Playlist(TimestampMixin, Base):
-    """A named, ordered list of tracks owned by one user; names are unique per owner."""
+    """A named, ordered list of tracks, a user's own or a guild's.
+
+    A user-scope playlist's name is unique among its owner's, a guild-scope one's
+    among its guild's: two partial unique indexes, one per scope. A guild
+    playlist keeps existing when its creator asks to be forgotten (``owner_id``
+    becomes NULL); a user playlist always has its owner.
+    """
 
     __tablename__ = "playlists"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
-    owner_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("users.id", ondelete="CASCADE"))
-    # The guild it was made in; the playlist outlives the bot leaving that guild.
+    owner_id: Mapped[int | None] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE")
+    )
+    # The guild it belongs to (guild scope) or was made in (user scope); a user's
+    # playlist outlives the bot leaving that guild.
     guild_id: Mapped[int | None] = mapped_column(
         Snowflake, ForeignKey("guilds.id", ondelete="SET NULL")
     )
     name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[PlaylistScope] = mapped_column(
+        Enum(
+            PlaylistScope,
+            name="playlist_scope",
+            values_callable=lambda members: [member.value for member in members],
+        ),
+        server_default=PlaylistScope.USER.value,
+    )
 
-    owner: Mapped[User] = relationship(back_populates="playlists")
+    owner: Mapped[User | None] = relationship(back_populates="playlists")
     entries: Mapped[list[PlaylistTrack]] = relationship(
         back_populates="playlist",
         order_by="PlaylistTrack.position",
@@ -81,10 +106,42 @@ class Playlist(TimestampMixin, Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("owner_id", "name"),
         CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="name_length"),
+        CheckConstraint(
+            "scope = 'user' AND owner_id IS NOT NULL OR scope = 'guild' AND guild_id IS NOT NULL",
+            name="scope_has_its_key",
+        ),
         Index(None, "guild_id"),
+        Index(
+            "uq_playlists_user_scope_name",
+            "owner_id",
+            "name",
+            unique=True,
+            postgresql_where=text("scope = 'user'"),
+        ),
+        Index(
+            "uq_playlists_guild_scope_name",
+            "guild_id",
+            "name",
+            unique=True,
+            postgresql_where=text("scope = 'guild'"),
+        ),
     )
+
+
+class PlaylistShare(Base):
+    """A playlist shared with one user, to play (``can_edit`` false) or also to edit."""
+
+    __tablename__ = "playlist_shares"
+
+    playlist_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("playlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    can_edit: Mapped[bool] = mapped_column(server_default=false())
+    shared_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class Track(Base):

@@ -13,7 +13,7 @@ from bot_persistence.models.base import Base, Snowflake, TimestampMixin
 if TYPE_CHECKING:
     from bot_persistence.models.playlists import Playlist
 
-__all__ = ["RepeatMode", "User", "UserPreferences"]
+__all__ = ["REPEAT_MODE", "RepeatMode", "User", "UserPreferences"]
 
 
 class RepeatMode(str, enum.Enum):
@@ -22,6 +22,15 @@ class RepeatMode(str, enum.Enum):
     OFF = "off"
     TRACK = "track"
     QUEUE = "queue"
+
+
+#: The one ``repeat_mode`` type, shared by every column that holds a repeat mode (one
+#: PostgreSQL type, created once by ``create_all`` whichever table comes first).
+REPEAT_MODE = Enum(
+    RepeatMode,
+    name="repeat_mode",
+    values_callable=lambda members: [member.value for member in members],
+)
 
 
 class User(TimestampMixin, Base):
@@ -53,12 +62,7 @@ class UserPreferences(TimestampMixin, Base):
     preferred_volume: Mapped[int] = mapped_column(SmallInteger, server_default=text("50"))
     autoplay: Mapped[bool] = mapped_column(server_default=false())
     repeat_mode: Mapped[RepeatMode] = mapped_column(
-        Enum(
-            RepeatMode,
-            name="repeat_mode",
-            values_callable=lambda members: [member.value for member in members],
-        ),
-        server_default=RepeatMode.OFF.value,
+        REPEAT_MODE, server_default=RepeatMode.OFF.value
     )
 
     user: Mapped[User] = relationship(back_populates="preferences")

@@ -195,6 +195,30 @@ class EmbeddedCluster:
         (self.pgdata / _READY_MARKER).write_text("initdb finished\n")
         return True
 
+    def init_standby(self, primary_url: str) -> None:
+        """Make this data directory a streaming standby of the server at ``primary_url``.
+
+        ``pg_basebackup -R`` copies the primary and writes ``standby.signal``
+        and ``primary_conninfo``: started, the server follows the primary until
+        :meth:`promote`. For failover tests and benchmarks.
+        """
+        self._make_root()
+        if self.pgdata.exists():
+            shutil.rmtree(self.pgdata)
+        self.pgdata.mkdir(mode=0o700)
+        self.pgdata.chmod(0o700)
+        self._prepare_permissions()
+        self._run(
+            "pg_basebackup",
+            ["-D", str(self.pgdata), "-R", "-X", "stream", "-c", "fast", "-d", primary_url],
+            what="copying the primary (pg_basebackup)",
+        )
+        (self.pgdata / _READY_MARKER).write_text("a standby of another server\n")
+
+    def promote(self) -> None:
+        """Turn this standby into a primary that takes writes; returns once it does."""
+        self._run("pg_ctl", ["promote", "-D", str(self.pgdata), "-w"], what="promoting the standby")
+
     def write_config(self) -> None:
         """The small configuration we own: loopback TCP only, sized for a laptop."""
         lines = [

@@ -1,4 +1,4 @@
-"""The bot's data calls: playlists, guild settings, user preferences (async).
+"""The bot's data calls: playlists, saved queues, history, guild settings, preferences (async).
 
 Each repository works inside one unit of work::
 
@@ -19,15 +19,23 @@ from bot_persistence.repositories.guilds import (
     GuildSettingsRepository,
     GuildSettingsUpdate,
 )
+from bot_persistence.repositories.history import (
+    HistoryEntry,
+    HistoryRepository,
+    TrackPlayCount,
+)
 from bot_persistence.repositories.playlists import (
     DEFAULT_MAX_TRACKS,
+    EXPORT_FORMAT,
     PlaylistDetail,
     PlaylistEntry,
     PlaylistRepository,
+    PlaylistShareInfo,
     PlaylistSummary,
     TrackInfo,
     TrackInput,
 )
+from bot_persistence.repositories.queues import MAX_QUEUE_TRACKS, QueueRepository, QueueState
 from bot_persistence.repositories.users import (
     Preferences,
     PreferencesUpdate,
@@ -36,18 +44,26 @@ from bot_persistence.repositories.users import (
 
 __all__ = [
     "DEFAULT_MAX_TRACKS",
+    "EXPORT_FORMAT",
     "KNOWN_LOCALES",
+    "MAX_QUEUE_TRACKS",
     "GuildConfig",
     "GuildSettingsRepository",
     "GuildSettingsUpdate",
+    "HistoryEntry",
+    "HistoryRepository",
     "PlaylistDetail",
     "PlaylistEntry",
     "PlaylistRepository",
+    "PlaylistShareInfo",
     "PlaylistSummary",
     "Preferences",
     "PreferencesUpdate",
+    "QueueRepository",
+    "QueueState",
     "Repository",
     "TrackInfo",
     "TrackInput",
+    "TrackPlayCount",
     "UserPreferencesRepository",
 ]

@@ -132,18 +132,23 @@ async def test_a_missing_database_says_to_run_up(migrated: Settings) -> None:
         await Database.connect(missing)
 
 
-async def test_no_server_is_retried_until_the_deadline_with_a_line_per_attempt(
-    caplog: pytest.LogCaptureFixture,
+async def test_no_server_is_retried_until_the_deadline_logging_the_first_attempt_then_few(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(free_port(), "bot", startup_timeout=0.6)
+    """The first failed attempt is logged, then at most one line per interval, no raw tabs."""
+    from bot_persistence import db as db_module
+
+    monkeypatch.setattr(db_module, "RETRY_LOG_INTERVAL", 0.5)
+    settings = make_settings(free_port(), "bot", startup_timeout=1.6)
     caplog.set_level(logging.WARNING, logger="bot_persistence.db")
     with pytest.raises(ServerNotRunningError, match="run `bot-db up`"):
         await Database.connect(settings)
-    attempts = [r for r in caplog.records if "not ready yet" in r.getMessage()]
-    assert len(attempts) >= 2
-    assert [f"attempt {n}," in r.getMessage() for n, r in enumerate(attempts, 1)] == [True] * len(
-        attempts
-    )
+    lines = [r.getMessage() for r in caplog.records if "not ready yet" in r.getMessage()]
+    numbers = [int(line.split("(attempt ")[1].split(",")[0]) for line in lines]
+    assert numbers[0] == 1
+    assert 2 <= len(lines) <= 4  # 1.6 s at one line per 0.5 s, after the first
+    assert numbers[-1] > len(lines)  # attempts went unlogged between the lines
+    assert not any(char in line for line in lines for char in "\t\r\n\x1b")
 
 
 async def test_a_unit_of_work_that_raises_is_rolled_back(db: Database, migrated: Settings) -> None:
@@ -283,6 +288,12 @@ async def test_calls_while_the_server_is_down_fail_fast_with_a_typed_error(
             with pytest.raises(ServerNotRunningError, match="run `bot-db up`"):
                 await db.ping()
             assert loop.time() - begun < restart_settings.connect_timeout + 1
+            # And every call after it: not the pool's timeout once it holds no connection.
+            for _ in range(3):
+                begun = loop.time()
+                with pytest.raises(ServerNotRunningError):
+                    await db.ping()
+                assert loop.time() - begun < restart_settings.connect_timeout + 1
         finally:
             await asyncio.to_thread(own_cluster.start, timeout=30)
         await db.ping()

@@ -24,11 +24,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from bot_persistence.models import Base
+from bot_persistence.models import Base, PlaylistScope
 
 _playlists = Base.metadata.tables["playlists"]
 _tracks = Base.metadata.tables["tracks"]
 _entries = Base.metadata.tables["playlist_tracks"]
+_shares = Base.metadata.tables["playlist_shares"]
 
 SUMMARY_COLUMNS = (
     _playlists.c.id,
@@ -43,7 +44,15 @@ TRACK_COUNT = (
     .label("track_count")
 )
 # The columns of a PlaylistSummary, in its field order.
-SUMMARY = (*SUMMARY_COLUMNS, TRACK_COUNT, _playlists.c.created_at, _playlists.c.updated_at)
+SUMMARY = (
+    *SUMMARY_COLUMNS,
+    TRACK_COUNT,
+    _playlists.c.created_at,
+    _playlists.c.updated_at,
+    _playlists.c.scope,
+)
+USER_SCOPE = _playlists.c.scope == PlaylistScope.USER
+GUILD_SCOPE = _playlists.c.scope == PlaylistScope.GUILD
 TRACK_COLUMNS = (
     _tracks.c.id,
     _tracks.c.source_url,
@@ -56,10 +65,22 @@ TRACK_COLUMNS = (
 # "pid", not "playlist_id": SQLAlchemy keeps column names for VALUES/SET parameters.
 PLAYLIST = _playlists.c.id == bindparam("pid")
 IN_PLAYLIST = _entries.c.playlist_id == bindparam("pid")
+# One per scope: ON CONFLICT names the partial unique index of that scope.
 CREATE = (
     pg_insert(_playlists)
     .values(owner_id=bindparam("owner_id"), name=bindparam("name"), guild_id=bindparam("guild_id"))
-    .on_conflict_do_nothing(index_elements=["owner_id", "name"])
+    .on_conflict_do_nothing(index_elements=["owner_id", "name"], index_where=USER_SCOPE)
+    .returning(_playlists.c.id, _playlists.c.created_at, _playlists.c.updated_at)
+)
+CREATE_GUILD = (
+    pg_insert(_playlists)
+    .values(
+        owner_id=bindparam("owner_id"),
+        name=bindparam("name"),
+        guild_id=bindparam("guild_id"),
+        scope=PlaylistScope.GUILD,
+    )
+    .on_conflict_do_nothing(index_elements=["guild_id", "name"], index_where=GUILD_SCOPE)
     .returning(_playlists.c.id, _playlists.c.created_at, _playlists.c.updated_at)
 )
 RENAME = (
@@ -69,7 +90,9 @@ RENAME = (
     .returning(*SUMMARY)
 )
 DELETE = delete(_playlists).where(PLAYLIST).returning(_playlists.c.id)
-HEAD = select(*SUMMARY_COLUMNS, _playlists.c.created_at, _playlists.c.updated_at).where(PLAYLIST)
+HEAD = select(
+    *SUMMARY_COLUMNS, _playlists.c.created_at, _playlists.c.updated_at, _playlists.c.scope
+).where(PLAYLIST)
 ENTRIES = (
     select(_entries.c.position, _entries.c.added_by, _entries.c.added_at, *TRACK_COLUMNS)
     .join_from(_entries, _tracks, _entries.c.track_id == _tracks.c.id)
@@ -77,18 +100,77 @@ ENTRIES = (
     .order_by(_entries.c.position)
 )
 BY_NAME = select(*SUMMARY).where(
-    _playlists.c.owner_id == bindparam("owner_id"), _playlists.c.name == bindparam("name")
+    _playlists.c.owner_id == bindparam("owner_id"),
+    _playlists.c.name == bindparam("name"),
+    USER_SCOPE,
 )
+_PAGE = (bindparam("limit", type_=Integer), bindparam("offset", type_=Integer))
 LIST = (
     select(*SUMMARY)
-    .where(_playlists.c.owner_id == bindparam("owner_id"))
+    .where(_playlists.c.owner_id == bindparam("owner_id"), USER_SCOPE)
     .order_by(_playlists.c.name)
-    .limit(bindparam("limit", type_=Integer))
-    .offset(bindparam("offset", type_=Integer))
+    .limit(_PAGE[0])
+    .offset(_PAGE[1])
+)
+LIST_FOR_GUILD = (
+    select(*SUMMARY)
+    .where(_playlists.c.guild_id == bindparam("guild_id"), GUILD_SCOPE)
+    .order_by(_playlists.c.name)
+    .limit(_PAGE[0])
+    .offset(_PAGE[1])
+)
+LIST_SHARED_WITH = (
+    select(*SUMMARY)
+    .join_from(_playlists, _shares, _shares.c.playlist_id == _playlists.c.id)
+    .where(_shares.c.user_id == bindparam("user_id"))
+    .order_by(_playlists.c.name, _playlists.c.id)
+    .limit(_PAGE[0])
+    .offset(_PAGE[1])
 )
 COUNT = select(TRACK_COUNT).where(PLAYLIST)
-# Locks the playlist's row until the unit of work ends (and records the change).
-LOCK = update(_playlists).where(PLAYLIST).values(updated_at=func.now()).returning(_playlists.c.id)
+# Whether the user ("by") may edit: NULL when the playlist is not shared with them.
+CAN_EDIT = (
+    select(_shares.c.can_edit)
+    .where(_shares.c.playlist_id == _playlists.c.id, _shares.c.user_id == bindparam("by"))
+    .scalar_subquery()
+)
+# Locks the playlist's row until the unit of work ends (and records the change); says
+# who owns it and whether "by" may edit, for the permission check.
+LOCK = (
+    update(_playlists)
+    .where(PLAYLIST)
+    .values(updated_at=func.now())
+    .returning(_playlists.c.id, _playlists.c.owner_id, CAN_EDIT)
+)
+EDITOR = select(_playlists.c.owner_id, CAN_EDIT, _playlists.c.scope).where(PLAYLIST)
+# -- sharing
+_new_share = pg_insert(_shares).values(
+    playlist_id=bindparam("pid"), user_id=bindparam("user_id"), can_edit=bindparam("can_edit")
+)
+SHARE = _new_share.on_conflict_do_update(
+    index_elements=["playlist_id", "user_id"],
+    set_={"can_edit": _new_share.excluded.can_edit},
+).returning(_shares.c.shared_at)
+UNSHARE = (
+    delete(_shares)
+    .where(_shares.c.playlist_id == bindparam("pid"), _shares.c.user_id == bindparam("user_id"))
+    .returning(_shares.c.user_id)
+)
+SHARES = (
+    select(_shares.c.user_id, _shares.c.can_edit, _shares.c.shared_at)
+    .where(_shares.c.playlist_id == bindparam("pid"))
+    .order_by(_shares.c.user_id)
+)
+# -- copying: the entries go across in one INSERT ... SELECT, whatever their number
+COPY_ENTRIES = insert(_entries).from_select(
+    ["playlist_id", "track_id", "position", "added_by"],
+    select(
+        bindparam("target", type_=BigInteger),
+        _entries.c.track_id,
+        _entries.c.position,
+        _entries.c.added_by,
+    ).where(_entries.c.playlist_id == bindparam("source", type_=BigInteger)),
+)
 SIZE = select(func.count(), func.coalesce(func.max(_entries.c.position) + 1, 0)).where(IN_PLAYLIST)
 NEW_TRACKS = pg_insert(_tracks).on_conflict_do_nothing(index_elements=["source_url"])
 INSERT_TRACK = NEW_TRACKS.returning(_tracks.c.id)

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import Field, JsonValue, field_validator
 
+from bot_persistence.models import PlaylistScope
 from bot_persistence.repositories.base import StrictModel, has_control_characters
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_PLAYLIST_NAME_LENGTH",
     "PlaylistDetail",
     "PlaylistEntry",
+    "PlaylistShareInfo",
     "PlaylistSummary",
     "TrackInfo",
     "TrackInput",
@@ -84,15 +86,19 @@ class PlaylistEntry:
 
 @dataclasses.dataclass(slots=True)
 class PlaylistSummary:
-    """A playlist without its tracks, as a list of a user's playlists shows it."""
+    """A playlist without its tracks, as a list of a user's playlists shows it.
+
+    ``owner_id`` is None only for a guild playlist whose creator was forgotten.
+    """
 
     id: int
-    owner_id: int
+    owner_id: int | None
     guild_id: int | None
     name: str
     track_count: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    scope: PlaylistScope = PlaylistScope.USER
 
 
 @dataclasses.dataclass(slots=True)
@@ -100,14 +106,25 @@ class PlaylistDetail:
     """A playlist with its entries in order."""
 
     id: int
-    owner_id: int
+    owner_id: int | None
     guild_id: int | None
     name: str
     created_at: dt.datetime
     updated_at: dt.datetime
     entries: tuple[PlaylistEntry, ...]
+    scope: PlaylistScope = PlaylistScope.USER
 
     @property
     def tracks(self) -> tuple[TrackInfo, ...]:
         """The tracks in playlist order."""
         return tuple(entry.track for entry in self.entries)
+
+
+@dataclasses.dataclass(slots=True)
+class PlaylistShareInfo:
+    """A playlist shared with a user: to play it, or (``can_edit``) to change it too."""
+
+    playlist_id: int
+    user_id: int
+    can_edit: bool
+    shared_at: dt.datetime
