@@ -5,13 +5,19 @@ connects to Discord, so a database problem stops it with one clear line) and
 closes it in ``close`` (after the gateway, so commands in flight can finish).
 SIGTERM, as sent by systemd, Docker or Kubernetes, closes it the same way.
 
+Its player queues survive a restart: ``close`` saves each guild's queue (the
+tracks, the one playing and how far into it, volume, repeat, pause) before the
+database closes, and ``setup_hook`` restores them (a real bot hands them to its
+audio player, Lavalink or voice client, and resumes).
+
 Run it::
 
     pip install 'bot-persistence[bot]'
     bot-db up
     DISCORD_TOKEN=... python examples/music_bot.py
 
-Then, in a channel the bot can read: ``!playlist road-trip https://... Song title``.
+Then, in a channel the bot can read: ``!playlist road-trip https://... Song title``,
+or ``!queue https://... Song title``.
 """
 
 from __future__ import annotations
@@ -25,11 +31,18 @@ import signal
 import discord
 from discord.ext import commands
 
-from bot_persistence import Database, RepositoryError, Settings
-from bot_persistence.errors import DatabaseUnavailableError, NotFoundError
+from bot_persistence import (
+    Database,
+    QueueRepository,
+    QueueState,
+    RepositoryError,
+    Settings,
+)
+from bot_persistence.errors import BotPersistenceError, DatabaseUnavailableError, NotFoundError
 from bot_persistence.repositories import (
     GuildSettingsRepository,
     PlaylistRepository,
+    TrackInput,
     UserPreferencesRepository,
 )
 
@@ -46,6 +59,8 @@ class MusicBot(commands.Bot):
         self.settings = settings
         self._db: Database | None = None
         self._closing: asyncio.Task[None] | None = None
+        #: Each guild's player queue (what an audio player would be playing).
+        self.queues: dict[int, QueueState] = {}
 
     @property
     def db(self) -> Database:
@@ -58,7 +73,9 @@ class MusicBot(commands.Bot):
         # Probes the database (server up, password right, schema at head) or raises
         # an error whose message says what to do; the bot then never logs in.
         self._db = await Database.connect(self.settings)
+        await self.restore_queues()
         await self.add_cog(Playlists(self))
+        await self.add_cog(Queue(self))
         with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
 
@@ -66,12 +83,33 @@ class MusicBot(commands.Bot):
         log.info("SIGTERM: shutting down")
         self._closing = asyncio.get_running_loop().create_task(self.close())
 
+    async def restore_queues(self) -> None:
+        """Load every saved queue into the player, as it was when the bot last stopped."""
+        async with self.db.session() as session:
+            queues = QueueRepository(session)
+            for guild_id in await queues.saved_guilds():
+                state = await queues.load(guild_id)
+                if state is not None:
+                    self.queues[guild_id] = state
+        log.info("restored %d saved queue(s)", len(self.queues))
+
+    async def save_queues(self) -> None:
+        """Save each guild's queue, one unit of work per guild: one failure loses one queue."""
+        for guild_id, state in self.queues.items():
+            try:
+                async with self.db.session() as session:
+                    await QueueRepository(session).save(guild_id, state)
+            except BotPersistenceError:
+                log.exception("could not save the queue of guild %d", guild_id)
+
     async def close(self) -> None:
-        # Discord first (no new commands), then the database (work in flight finishes).
+        # Discord first (no new commands), then the queues, then the database.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         await super().close()
         if self._db is not None:
+            if not self._db.closed:
+                await self.save_queues()
             await self._db.close()
 
 
@@ -118,6 +156,34 @@ class Playlists(commands.Cog):
             f"Added **{entry.track.title}** to **{playlist.name}** "
             f"at #{entry.position + 1} of {total}."
         )
+
+
+class Queue(commands.Cog):
+    """``!queue URL [TITLE]``: queue a track in this guild's player."""
+
+    def __init__(self, bot: MusicBot) -> None:
+        self.bot = bot
+
+    @commands.command(name="queue")
+    async def queue(
+        self, ctx: commands.Context[MusicBot], url: str, *, title: str | None = None
+    ) -> None:
+        """Add a track to the guild's queue (kept in memory, saved when the bot stops)."""
+        if ctx.guild is None:
+            await ctx.send("Queues belong to a server; use this in one.")
+            return
+        try:
+            track = TrackInput(source_url=url, title=title or url.rsplit("/", 1)[-1] or url)
+            # The guild must be recorded for its queue to be saved at shutdown.
+            async with self.bot.db.session() as session:
+                await GuildSettingsRepository(session).ensure_guild(ctx.guild.id, ctx.guild.name)
+        except (ValueError, RepositoryError) as exc:
+            await ctx.send(f"Could not queue that: {exc}")
+            return
+        current = self.bot.queues.get(ctx.guild.id, QueueState())
+        state = current.model_copy(update={"tracks": [*current.tracks, track]})
+        self.bot.queues[ctx.guild.id] = state
+        await ctx.send(f"Queued **{track.title}** at #{len(state.tracks)}.")
 
 
 def main() -> None:

@@ -25,17 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import NullPool
 
 from bot_persistence.call_errors import connection_broke, privilege_error, server_error
 from bot_persistence.errors import (
@@ -53,9 +50,14 @@ from bot_persistence.errors import (
 from bot_persistence.settings import Settings
 from bot_persistence.waiting import Backoff, retry
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
+
 __all__ = [
     "LOW_DISK_BYTES",
     "MAINTENANCE_DATABASE",
+    "address",
     "admin_url",
     "application_name",
     "check_pooler",
@@ -179,6 +181,9 @@ def statement_timeout_sql(settings: Settings) -> tuple[str, str] | None:
 
 def sync_engine(settings: Settings, *, url: URL | None = None) -> Engine:
     """A pool-less engine for one tool run: nothing lingers after ``dispose()``."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
     return create_engine(
         url or settings.url,
         poolclass=NullPool,
@@ -212,14 +217,13 @@ def connect(
     database for CREATE/DROP, another branch's); ``wait`` retries while the
     server is still starting, up to ``BOT_DB_STARTUP_TIMEOUT``. A failure is
     our typed error, worded for the database asked for. The connect arguments
-    are SQLAlchemy's psycopg dialect's for ``settings.url``, so a URL's query
-    (``?host=/socket/dir``, ``sslmode``) means here what it means to the bot.
+    are those SQLAlchemy's psycopg dialect would build from the URL
+    (:meth:`~bot_persistence.database_url.DatabaseUrl.connect_params`), so a
+    URL's query (``sslmode``, a socket directory) means here what it means to
+    the bot.
     """
-    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-
-    url = settings.url if database is None else settings.url.set(database=database)
-    dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
-    _, params = dialect.create_connect_args(url)  # type: ignore[no-untyped-call]
+    url = settings.parsed_url
+    params = (url if database is None else url.with_database(database)).connect_params()
     params.update(connect_kwargs(settings, statement_timeout=False))
     named = settings if database is None else settings.model_copy(update={"postgres_db": database})
 
@@ -235,7 +239,18 @@ def connect(
 
 
 def _original(exc: BaseException) -> BaseException:
-    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    """The driver's error inside SQLAlchemy's wrapper (``DBAPIError.orig``), else ``exc``.
+
+    Read by duck type, so that a command that never made an engine never
+    imports SQLAlchemy to ask whether it did.
+    """
+    inner = getattr(exc, "orig", None)
+    return inner if isinstance(inner, BaseException) else exc
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """True for psycopg's errors, bare or wrapped by SQLAlchemy."""
+    return isinstance(_original(exc), psycopg.Error)
 
 
 def driver_message(exc: BaseException) -> str:
@@ -276,13 +291,27 @@ def is_retryable(exc: BaseException) -> bool:
     return any(fragment in message for fragment in _RETRYABLE)
 
 
+def address(settings: Settings) -> str:
+    """``host:port`` as a message names it, and the address libpq really connects to.
+
+    With ``PGHOSTADDR`` in the environment (and no ``hostaddr`` in the URL) libpq
+    connects to that address instead of resolving the host: a message naming
+    only the host would send the user to the wrong machine.
+    """
+    where = f"{settings.host}:{settings.port}"
+    hostaddr = os.environ.get("PGHOSTADDR", "").strip()
+    if hostaddr and "hostaddr=" not in settings.plain_url:
+        where += f" (PGHOSTADDR={hostaddr}, which libpq connects to instead)"
+    return where
+
+
 def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersistenceError:
     """Turn a driver's connection failure into our typed error with a next step.
 
     The message names host, port, user and database, never the password.
     """
     lowered = driver_message(exc).lower()
-    where = f"{settings.host}:{settings.port}"
+    where = address(settings)
     original = _original(exc)
     if isinstance(original, psycopg.errors.InsufficientPrivilege):
         # The probe reads alembic_version: a runtime role without its GRANT.
@@ -365,7 +394,7 @@ def connect_failure(exc: BaseException, settings: Settings) -> BotPersistenceErr
     A command whose server was killed part-way reconnects and is refused: that
     is "no server answers, run `bot-db up`", not an unexpected database error.
     """
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    original = _original(exc)
     if not isinstance(original, psycopg.OperationalError):
         return None
     lowered = driver_message(exc).lower()
@@ -392,7 +421,7 @@ def translate_call_error(
     :class:`CommitOutcomeUnknownError`: it may have committed. ``statement`` is
     the SQL that failed, for naming a missing privilege.
     """
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    original = _original(exc)
     if not isinstance(original, psycopg.Error):
         return None
     typed = server_error(original, settings, statement=statement)
@@ -452,12 +481,14 @@ def wait_until_ready(
         )
 
     def retry_on(exc: Exception) -> bool:
-        return isinstance(exc, DBAPIError | psycopg.Error) and is_retryable(exc)
+        return _is_driver_error(exc) and is_retryable(exc)
 
     seconds = settings.startup_timeout if timeout is None else timeout
     try:
         return retry(attempt, Backoff(seconds, retry_on=retry_on, on_retry=log))
-    except (DBAPIError, psycopg.Error) as exc:
+    except Exception as exc:
+        if not _is_driver_error(exc):
+            raise
         raise translate_connect_error(exc, settings) from None
 
 
@@ -469,7 +500,9 @@ def connected_engine(settings: Settings, *, url: URL | None = None) -> Iterator[
         try:
             with engine.connect():
                 pass
-        except (DBAPIError, psycopg.Error) as exc:
+        except Exception as exc:
+            if not _is_driver_error(exc):
+                raise
             raise translate_connect_error(exc, settings) from None
         yield engine
     finally:

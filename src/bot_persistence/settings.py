@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
-from bot_persistence.errors import InvalidDatabaseUrlError, InvalidSettingError
+from bot_persistence.database_url import DatabaseUrl
+from bot_persistence.errors import InvalidSettingError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = ["BackendName", "Environment", "ImagePull", "PoolerMode", "Settings", "is_local_host"]
 
@@ -31,9 +32,6 @@ ImagePull = Literal["missing", "never"]
 #: pool modes. ``statement`` is accepted here so that using it fails with a line
 #: that says why (:func:`bot_persistence.connection.connect_kwargs`).
 PoolerMode = Literal["none", "session", "transaction", "statement"]
-
-_DRIVER = "postgresql+psycopg"
-_ACCEPTED_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}
 
 
 def _env(name: str) -> AliasChoices:
@@ -221,18 +219,26 @@ class Settings(BaseSettings):
         return self.image_pull == "missing"
 
     @property
-    def url(self) -> URL:
-        """The SQLAlchemy URL for the configured database, always on the psycopg driver."""
+    def parsed_url(self) -> DatabaseUrl:
+        """The configured database's URL, in parts: ``DATABASE_URL``, else the POSTGRES_* ones."""
         if self.database_url is None:
-            return URL.create(
-                _DRIVER,
-                username=self.postgres_user,
+            return DatabaseUrl(
+                user=self.postgres_user,
                 password=self.postgres_password.get_secret_value(),
                 host=self.postgres_host,
                 port=self.postgres_port,
                 database=self.postgres_db,
             )
-        return _parse_database_url(self.database_url.get_secret_value())
+        return DatabaseUrl.parse(self.database_url.get_secret_value())
+
+    @property
+    def url(self) -> URL:
+        """The SQLAlchemy URL, always on the psycopg driver: for code that makes an engine.
+
+        Built on demand (SQLAlchemy loads here); everything else reads
+        :attr:`parsed_url`, so a command that makes no engine never imports it.
+        """
+        return self.parsed_url.sqlalchemy()
 
     @property
     def url_from_environment(self) -> bool:
@@ -242,32 +248,17 @@ class Settings(BaseSettings):
     @property
     def masked_url(self) -> str:
         """The URL with the password replaced by ``***``: safe for logs and output."""
-        return self.url.render_as_string(hide_password=True)
+        return self.parsed_url.render(hide_password=True)
 
     @property
     def plain_url(self) -> str:
-        """A libpq URL (``postgresql://...``) with the password, for psql and editors.
-
-        Every character of the user, password and database that is not plain
-        is percent-encoded: libpq refuses a space (or any other raw special
-        character) that SQLAlchemy's own rendering leaves in place.
-        """
-        url = self.url
-        userinfo = quote(url.username or "", safe="")
-        if url.password is not None:
-            userinfo += ":" + quote(url.password, safe="")
-        host = url.host or ""
-        if ":" in host:  # an IPv6 address
-            host = f"[{host}]"
-        port = f":{url.port}" if url.port else ""
-        query = urlencode(sorted(url.query.items()), doseq=True, quote_via=quote)
-        path = quote(url.database or "", safe="")
-        return f"postgresql://{userinfo}@{host}{port}/{path}" + (f"?{query}" if query else "")
+        """A libpq URL (``postgresql://...``) with the password, for psql and editors."""
+        return self.parsed_url.libpq()
 
     @property
     def host(self) -> str:
         """The host the URL names; a Unix-socket directory when the URL uses one."""
-        url = self.url
+        url = self.parsed_url
         socket_dir = url.query.get("host")
         if isinstance(socket_dir, tuple):
             socket_dir = socket_dir[0]
@@ -276,22 +267,23 @@ class Settings(BaseSettings):
     @property
     def port(self) -> int:
         """The port the URL names, 5432 when it names none."""
-        return self.url.port or 5432
+        return self.parsed_url.port or 5432
 
     @property
     def database(self) -> str:
         """The database name the URL names."""
-        return self.url.database or self.url.username or "postgres"
+        url = self.parsed_url
+        return url.database or url.user or "postgres"
 
     @property
     def user(self) -> str:
         """The role the URL names."""
-        return self.url.username or "postgres"
+        return self.parsed_url.user or "postgres"
 
     @property
     def password(self) -> str:
         """The password the URL carries, empty when none."""
-        return self.url.password or ""
+        return self.parsed_url.password or ""
 
 
 class _IsolatedSettings(Settings):
@@ -316,52 +308,6 @@ def _setting_error(exc: ValidationError) -> InvalidSettingError:
     name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
     message = first["msg"].removeprefix("Value error, ")  # pydantic's wrapping of our own text
     return InvalidSettingError(f"{name}: {message}; fix it in .env or the environment")
-
-
-def _parse_database_url(raw: str) -> URL:
-    """Parse ``DATABASE_URL`` and move it onto psycopg 3, or say what is wrong with it."""
-    try:
-        url = make_url(raw.strip())
-    except ValueError:
-        raise InvalidDatabaseUrlError(
-            "DATABASE_URL has a port that is not a number; write it as "
-            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-        ) from None
-    except ArgumentError:
-        raise InvalidDatabaseUrlError(
-            "DATABASE_URL is not a valid URL; write it as "
-            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (quote special characters "
-            "in the password with %XX)"
-        ) from None
-    authority_and_path = raw.strip().partition("://")[2].partition("?")[0]
-    if authority_and_path.count("@") > 1:
-        # An unescaped "@" in the password: make_url splits at the first one and the
-        # rest of the password lands in the host or the database name (which may
-        # even parse as an address to connect to), so neither may be shown or used.
-        raise InvalidDatabaseUrlError(
-            "DATABASE_URL has more than one '@' before the host; write an '@' in the "
-            "password as %40 (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
-        )
-    parts = [url.username, url.password, url.host, url.database, *map(str, url.query.values())]
-    if any("\x00" in part for part in parts if part):
-        raise InvalidDatabaseUrlError(
-            "DATABASE_URL holds a NUL character (%00), which PostgreSQL cannot take; remove it"
-        )
-    if url.drivername not in _ACCEPTED_SCHEMES:
-        raise InvalidDatabaseUrlError(
-            f"DATABASE_URL uses the scheme {url.drivername!r}; bot-persistence speaks only "
-            "PostgreSQL: use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-        )
-    if url.host is None and "host" not in url.query:
-        raise InvalidDatabaseUrlError(
-            "DATABASE_URL names no host; write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-        )
-    if not url.database:
-        raise InvalidDatabaseUrlError(
-            "DATABASE_URL names no database; add it after the host: "
-            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-        )
-    return url.set(drivername=_DRIVER)
 
 
 def is_local_host(host: str) -> bool:

@@ -189,6 +189,15 @@ def test_shell_passes_psql_options_without_a_separator(
     assert "42" in capfd.readouterr().out
 
 
+def test_shell_with_a_command_prints_only_what_the_query_printed(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`bot-db shell -At -c ...` in a script: no .psqlrc banner, no timing line."""
+    code, _, _ = bot_db(settings, "shell", "-At", "-c", "SELECT 40 + 2")
+    assert code == 0
+    assert capfd.readouterr().out == "42\n"
+
+
 def test_unknown_options_are_still_refused_outside_shell(settings: Settings) -> None:
     code, _, _ = bot_db(settings, "check", "--colour")
     assert code == 2

@@ -83,7 +83,7 @@ def test_shared_options_are_the_same_wherever_they_appear() -> None:
         for path, sub in found.items()
         if "--backend" in options_of(sub)
     }
-    assert set(backends) == {"up", "down", "status", "reset", "branch reset"}
+    assert set(backends) == {"up", "down", "status", "reset", "branch reset", "shell"}
     assert len({tuple(choices or ()) for choices in backends.values()}) == 1
 
 
@@ -134,6 +134,19 @@ def test_completion_script_names_every_command(shell: str) -> None:
     assert "--backend" in out
 
 
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_header_and_the_readme_name_the_same_path(shell: str) -> None:
+    from bot_persistence.cli._meta import INSTALL_PATHS
+    from bot_persistence.project import project_root
+
+    code, out, _ = bot_db(None, "completion", shell)
+    assert code == 0
+    assert "AUTOMATICALLY GENERATED" not in out and "Usage:" not in out
+    install = f"bot-db completion {shell} > {INSTALL_PATHS[shell]}"
+    assert install in out
+    assert install in (project_root() / "README.md").read_text(encoding="utf-8")
+
+
 def test_completion_without_shtab_names_the_extra_in_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -182,3 +195,12 @@ def test_migrate_sql_to_an_unknown_revision_is_one_line() -> None:
     assert code == 2
     assert err.startswith("bot-db: error: cannot write the SQL for 'nope'")
     assert err.count("\n") == 1
+
+
+def test_shell_takes_backend_itself_instead_of_passing_it_to_psql() -> None:
+    args, extra = cli.build_parser().parse_known_args(
+        ["shell", "--backend", "compose", "-At", "-c", "SELECT 1"]
+    )
+    assert args.backend == "compose"
+    assert "--backend" not in [*extra, *args.psql_args]
+    assert "compose" not in [*extra, *args.psql_args]

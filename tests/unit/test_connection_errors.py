@@ -148,3 +148,19 @@ def test_a_missing_privilege_names_the_grant_of_the_statement(
     error = translate_call_error(refused, SETTINGS, statement=statement)
     assert f"GRANT {grant} ON ALL TABLES IN SCHEMA public TO bot " in str(error)
     assert "docs/production.md" in str(error)
+
+
+def test_check_names_pghostaddr_which_libpq_connects_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PGHOSTADDR set, libpq connects there, not to the host: the line says so."""
+    from bot_persistence.provision.base import free_port
+    from bot_persistence.settings import Settings
+    from tests.helpers import bot_db
+
+    monkeypatch.setenv("PGHOSTADDR", "127.0.0.2")
+    settings = Settings.from_values(
+        branch_databases=False, postgres_port=free_port(), connect_timeout=1, backend="external"
+    )
+    for command in ("check", "migrations"):
+        code, out, err = bot_db(settings, command)
+        assert code != 0
+        assert "PGHOSTADDR=127.0.0.2" in out + err, command

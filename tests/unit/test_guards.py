@@ -48,6 +48,15 @@ def test_confirm_without_a_terminal_refuses_instead_of_hanging() -> None:
         confirm("Drop it?", yes=False, stdin=io.StringIO("y\n"))
 
 
+def test_refusal_without_a_terminal_reads_as_a_sentence_not_a_question() -> None:
+    with pytest.raises(GuardRefusedError) as refused:
+        confirm("Drop database 'bot' and recreate it?", yes=False, stdin=io.StringIO(""))
+    message = str(refused.value)
+    assert message.startswith("nothing was changed: there is no terminal to ask")
+    assert not message.startswith("Drop") and "? needs" not in message
+    assert message.endswith("run it again with --yes to agree")
+
+
 def test_confirm_with_yes_does_not_ask() -> None:
     confirm("Drop it?", yes=True, stdin=None)
 

@@ -1,5 +1,8 @@
-"""``check``, ``status`` and ``url`` do not load Alembic, the ORM or the seed schemas.
+"""Light commands stay light: what ``check``, ``status``, ``url`` and ``--version`` load.
 
+``check``, ``status`` and ``url`` load neither SQLAlchemy nor Alembic, the ORM
+or the seed schemas (they talk to the server through psycopg alone);
+``--version``, ``help`` and ``completion`` load neither SQLAlchemy nor Alembic.
 Each runs in a fresh interpreter (the test process has loaded everything
 already), against a port where nothing listens, and reports which of the
 heavy modules it imported.
@@ -26,7 +29,7 @@ from bot_persistence.models import (
 from bot_persistence.provision.base import free_port
 
 #: Modules a light command must not import.
-HEAVY = ("alembic", "bot_persistence.models", "bot_persistence.devdb.seeding", "sqlalchemy.orm")
+HEAVY = ("alembic", "bot_persistence.models", "bot_persistence.devdb.seeding", "sqlalchemy")
 
 PROBE = """
 import io, json, sys
@@ -63,6 +66,29 @@ def run_in_fresh_interpreter(*argv: str) -> dict[str, object]:
 def test_light_commands_load_no_alembic_orm_or_seeds(argv: list[str], code: int) -> None:
     result = run_in_fresh_interpreter(*argv)
     assert result == {"code": code, "heavy": []}
+
+
+META_PROBE = """
+import io, json, sys
+from bot_persistence import cli
+code = cli.main(sys.argv[1:], stdout=io.StringIO(), stderr=io.StringIO())
+heavy = sorted(name for name in ("sqlalchemy", "alembic") if name in sys.modules)
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["--version"], ["help"], ["help", "up"], ["completion", "bash"]], ids=" ".join
+)
+def test_version_help_and_completion_load_neither_sqlalchemy_nor_alembic(argv: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", META_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
 
 
 def test_status_counts_exactly_the_model_tables() -> None:

@@ -8,19 +8,22 @@ in one line. The work is done in :mod:`bot_persistence.devdb.branches`.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from bot_persistence import devdb
 from bot_persistence.cli.output import Console
-from bot_persistence.devdb import branch_databases, branches, guards
-from bot_persistence.devdb.branches import BranchTarget
-from bot_persistence.devdb.target import Target
 from bot_persistence.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from bot_persistence.devdb.branches import BranchTarget
+    from bot_persistence.devdb.target import Target
 
 __all__ = ["cmd_branch_list", "cmd_branch_prune", "cmd_branch_reset"]
 
 
 def _branch(command: Target) -> BranchTarget:
     """The command's branch, or the one line saying why there are no branch databases here."""
+    from bot_persistence.devdb import branches
+
     if command.branch is not None:
         return command.branch
     settings = command.settings
@@ -35,6 +38,8 @@ def _branch(command: Target) -> BranchTarget:
 
 def cmd_branch_list(args: argparse.Namespace, command: Target, out: Console) -> int:
     """List the branch databases: branch, database, revision, size, last used (--json)."""
+    from bot_persistence.devdb import branch_databases
+
     _branch(command)
     entries = branch_databases.list_databases(command)
     disk = branch_databases.disk_use(command)
@@ -63,6 +68,8 @@ def cmd_branch_list(args: argparse.Namespace, command: Target, out: Console) -> 
 
 def cmd_branch_prune(args: argparse.Namespace, command: Target, out: Console) -> int:
     """Drop the databases of deleted or merged branches and old detached commits (guarded)."""
+    from bot_persistence.devdb import branch_databases, guards
+
     target = _branch(command)
     guards.guard_destructive(target.base, action="drop branch databases", force=args.force)
     doomed = branch_databases.prunable(branch_databases.list_databases(command))
@@ -88,6 +95,9 @@ def cmd_branch_prune(args: argparse.Namespace, command: Target, out: Console) ->
 
 def cmd_branch_reset(args: argparse.Namespace, command: Target, out: Console) -> int:
     """Copy this branch's database from its parent's again, then migrate it (guarded)."""
+    from bot_persistence import devdb
+    from bot_persistence.devdb import guards
+
     target = _branch(command)
     if target.is_default:
         raise ConfigurationError(

@@ -20,10 +20,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TextIO
-
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, TextIO
 
 from bot_persistence.cli._commands import Handler
 from bot_persistence.cli._meta import MetaHandler
@@ -36,12 +33,12 @@ from bot_persistence.cli._signals import (
     signal_behind,
 )
 from bot_persistence.cli.output import Console
-from bot_persistence.connection import first_line, translate_call_error
-from bot_persistence.devdb import branch_databases
-from bot_persistence.devdb.target import Target
 from bot_persistence.errors import BotPersistenceError, ConfigurationError, ConnectionLostError
-from bot_persistence.project import env_file
-from bot_persistence.settings import Settings
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from bot_persistence.settings import Settings
 
 __all__ = ["main", "redact", "run"]
 
@@ -172,6 +169,15 @@ def _dispatch(
         if args.meta:
             meta: MetaHandler = args.handler
             return meta(args, parser, out)
+        # Loaded only now: --version, help and completion load neither the settings
+        # (pydantic) nor, through them, anything that talks to a database.
+        from pydantic import ValidationError
+
+        from bot_persistence.devdb import branch_databases
+        from bot_persistence.devdb.target import Target
+        from bot_persistence.project import env_file
+        from bot_persistence.settings import Settings
+
         if settings is None:
             try:
                 # The project root's .env, wherever in the checkout bot-db runs, and
@@ -210,24 +216,19 @@ def _dispatch(
         return _failed(out, exc, redact(str(exc), settings))
     except (KeyboardInterrupt, Terminated):
         return _interrupted(out, sys.exc_info()[1])
-    except SQLAlchemyError as exc:
-        # Not one of ours: say what the server said, in one line, without the URL.
-        if args.debug:
-            raise
-        typed = _database_gone(exc, settings) if settings is not None else None
-        if typed is not None:
-            return _failed(out, typed, redact(str(typed), settings))
-        line = f"unexpected database error: {first_line(exc)}; run with --debug for the traceback"
-        out.error(redact(line, settings))
-        if out.json_mode:
-            out.error_document("DatabaseError", redact(line, settings))
-        return 1
     except Exception as exc:
+        if _from_the_database(exc):
+            # Not one of ours: say what the server said, in one line, without the URL.
+            if args.debug:
+                raise
+            return _database_error(out, exc, settings)
         # An interrupt Python wrapped (a RuntimeError from a class body, an
         # import) is still an interrupt; anything else is a bug: the traceback
         # (and, under --json, still one document on standard output).
         if signal_behind(exc) is None or args.debug:
             if out.json_mode and out.documents == 0:
+                from bot_persistence.connection import first_line
+
                 out.error_document(
                     "InternalError",
                     f"{type(exc).__name__}: {first_line(exc)}; this is a bug in bot-db, "
@@ -235,6 +236,34 @@ def _dispatch(
                 )
             raise
         return _interrupted(out, signal_behind(exc))
+
+
+def _from_the_database(exc: BaseException) -> bool:
+    """True for an error SQLAlchemy or psycopg raised: the server's, not a bug of ours.
+
+    Asked of the modules already loaded: a command that never imported them
+    cannot have had an error from them (and --version must not import them).
+    """
+    wrapped = sys.modules.get("sqlalchemy.exc")
+    driver = sys.modules.get("psycopg")
+    return bool(
+        (wrapped is not None and isinstance(exc, wrapped.SQLAlchemyError))
+        or (driver is not None and isinstance(exc, driver.Error))
+    )
+
+
+def _database_error(out: Console, exc: BaseException, settings: Settings | None) -> int:
+    """The one line for a database error that is not one of ours, and its exit code."""
+    from bot_persistence.connection import first_line
+
+    typed = _database_gone(exc, settings) if settings is not None else None
+    if typed is not None:
+        return _failed(out, typed, redact(str(typed), settings))
+    line = f"unexpected database error: {first_line(exc)}; run with --debug for the traceback"
+    out.error(redact(line, settings))
+    if out.json_mode:
+        out.error_document("DatabaseError", redact(line, settings))
+    return 1
 
 
 def _failed(out: Console, error: BotPersistenceError, line: str) -> int:
@@ -245,13 +274,15 @@ def _failed(out: Console, error: BotPersistenceError, line: str) -> int:
     return error.exit_code
 
 
-def _database_gone(exc: SQLAlchemyError, settings: Settings) -> BotPersistenceError | None:
+def _database_gone(exc: BaseException, settings: Settings) -> BotPersistenceError | None:
     """Our typed error when the server refused or dropped the command's connection.
 
     A command outlives its server when that is stopped or killed part-way: the
     next connect is refused, or the open connection is lost. Either way the
     line names the next step, not "unexpected database error".
     """
+    from bot_persistence.connection import translate_call_error
+
     typed = translate_call_error(exc, settings)
     if isinstance(typed, ConnectionLostError):
         return ConnectionLostError(

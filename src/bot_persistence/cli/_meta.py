@@ -56,5 +56,33 @@ def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser, ou
             "pip install 'bot-persistence[completion]'"
         ) from None
 
-    out.line(shtab.complete(parser, shell=args.shell).rstrip("\n"))
+    out.line(_with_our_header(shtab.complete(parser, shell=args.shell), args.shell))
     return 0
+
+
+#: Where each shell loads a completion script from, as the README installs it.
+INSTALL_PATHS = {
+    "bash": "~/.local/share/bash-completion/completions/bot-db",
+    "zsh": "~/.zfunc/_bot-db",
+    "fish": "~/.config/fish/completions/bot-db.fish",
+}
+
+
+def _with_our_header(script: str, shell: str) -> str:
+    """``script`` with shtab's usage comment replaced by the path the README names.
+
+    shtab suggests paths of its own (``~/.local/share/bash_completion``, which
+    bash-completion does not load by itself); one place says where it goes.
+    """
+    lines = script.rstrip("\n").splitlines()
+    start = next((i for i, line in enumerate(lines) if "AUTOMATICALLY GENERATED" in line), None)
+    if start is not None:
+        end = start
+        while end < len(lines) and lines[end].startswith("#"):
+            end += 1
+        extra = " (with fpath+=(~/.zfunc) before compinit)" if shell == "zsh" else ""
+        lines[start:end] = [
+            "# bot-db's completion script, generated from its parser by shtab. Install:",
+            f"#   bot-db completion {shell} > {INSTALL_PATHS[shell]}{extra}",
+        ]
+    return "\n".join(lines)

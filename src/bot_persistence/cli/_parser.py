@@ -242,7 +242,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("prune", cmd_branch_prune, ("yes", "force"), group="branch"),
     Command("reset", cmd_branch_reset, ("yes", "force", "backend"), group="branch"),
     Command("smoke", cmd_smoke, ()),
-    Command("shell", cmd_shell, (), _shell),
+    Command("shell", cmd_shell, ("backend",), _shell),
     Command("erd", cmd_erd, (), _erd),
     Command("help", cmd_help, (), _help, meta=True),
     Command("completion", cmd_completion, (), _completion, meta=True),

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from bot_persistence.cli._commands import check_ours, report_json
 from bot_persistence.cli.output import Console
-from bot_persistence.settings import Settings
 
 if TYPE_CHECKING:
     from bot_persistence.devdb.target import Target
     from bot_persistence.migrations.roundtrip import CheckResult
+    from bot_persistence.settings import Settings
 
 __all__ = [
     "cmd_deploy",
@@ -254,6 +254,8 @@ def cmd_roundtrip(args: argparse.Namespace, target: Target, out: Console) -> int
         return 0 if report.ok else 1
 
     if args.url:
+        from bot_persistence.settings import Settings
+
         given = Settings.from_values(database_url=args.url, backend="external")
         return run(given, f"{given.masked_url} (a scratch database of its own on it)")
     settings = target.settings

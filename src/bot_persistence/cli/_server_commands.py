@@ -153,7 +153,7 @@ def cmd_url(args: argparse.Namespace, target: Target, out: Console) -> int:
     settings = target.settings
     # percent-encoded without --driver: libpq reads it back for any password
     url_text = (
-        settings.url.render_as_string(hide_password=False) if args.driver else settings.plain_url
+        settings.parsed_url.render(hide_password=False) if args.driver else settings.plain_url
     )
     report_json(args, out, {"url": url_text})
     out.line(url_text)
@@ -208,14 +208,14 @@ def cmd_shell(args: argparse.Namespace, target: Target, out: Console) -> int:
         out.warn(f"{exc}; opening psql anyway, to look inside")
     settings = target.settings
     target.close()  # psql's is the session the user works in
-    where = settings.url.set(drivername="postgresql", password=None)
+    where = settings.parsed_url.libpq(password=False)  # the password goes by a pipe
     env = {**os.environ, "PGCONNECT_TIMEOUT": "5"}
     env.pop("PGPASSWORD", None)
     rc_file = psqlrc()
     if rc_file.is_file():
         env["PSQLRC"] = str(rc_file)
     extra = [arg for arg in args.psql_args if arg != "--"]
-    command = [_psql(), where.render_as_string(hide_password=False), *extra]
+    command = [_psql(), where, *extra]
     with _password_for_psql(settings.password, env) as keep_open:
         return subprocess.run(command, env=env, pass_fds=keep_open, check=False).returncode
 

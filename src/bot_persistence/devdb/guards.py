@@ -26,7 +26,6 @@ from typing import TextIO
 
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from bot_persistence.errors import GuardRefusedError
 from bot_persistence.settings import Settings, is_local_host
@@ -38,14 +37,13 @@ _WHERE = ("host", "hostaddr")
 
 
 def _libpq_params(settings: Settings) -> dict[str, str]:
-    """The parameters psycopg hands libpq for ``settings.url``, after libpq's own parsing.
+    """The parameters psycopg hands libpq for the URL, after libpq's own parsing.
 
-    SQLAlchemy's psycopg dialect builds the keyword arguments (a ``?host=``
+    The keyword arguments are built as SQLAlchemy's psycopg dialect builds them (a ``?host=``
     list becomes ``host=a,b``), psycopg joins them into a conninfo string, and
     libpq's parser reads it back: the same three steps a real connection takes.
     """
-    dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
-    _args, kwargs = dialect.create_connect_args(settings.url)  # type: ignore[no-untyped-call]
+    kwargs = settings.parsed_url.connect_params()
     return {key: str(value) for key, value in conninfo_to_dict(make_conninfo("", **kwargs)).items()}
 
 
@@ -111,7 +109,7 @@ def connection_targets(settings: Settings) -> list[str]:
 
 def hosts_of(settings: Settings) -> list[str]:
     """Every host libpq may connect to: the URL's host, or each ``?host=`` of a multi-host URL."""
-    url = settings.url
+    url = settings.parsed_url
     named = url.query.get("host")
     listed = [named] if isinstance(named, str) else list(named or ())
     hosts = [h.rsplit(":", 1)[0] if not h.startswith("/") else h for h in listed]
@@ -172,7 +170,10 @@ def confirm(
     stdout = stdout if stdout is not None else sys.stdout
     isatty = getattr(stdin, "isatty", None)
     if stdin is None or not (isatty and isatty()):
-        raise GuardRefusedError(f"{question} needs consent: run it again with --yes")
+        raise GuardRefusedError(
+            f'nothing was changed: there is no terminal to ask "{question}" on; '
+            "run it again with --yes to agree"
+        )
     stdout.write(f"{question} [y/N] ")
     stdout.flush()
     answer = stdin.readline().strip().lower()

@@ -29,7 +29,7 @@ from bot_persistence.errors import (
     DatabaseMissingError,
     GuardRefusedError,
 )
-from bot_persistence.migrations.runner import MigrationResult, upgrade
+from bot_persistence.migrations.runner import MigrationResult, already_at_head, upgrade
 from bot_persistence.provision import Backend, ServerReady, databases, select_backend
 from bot_persistence.provision.base import create_missing
 
@@ -84,7 +84,14 @@ def _database_is_empty(target: Target) -> bool:
 
 
 def _migrate(target: Target) -> MigrationResult:
-    """Migrate the target database to head, on the command's own session."""
+    """Migrate the target database to head, on the command's own session.
+
+    At head already (a warm ``up``), that is found with one query and the
+    revision files read as text: SQLAlchemy and Alembic load only to migrate.
+    """
+    done = already_at_head(target.settings, target.connection())
+    if done is not None:
+        return done
     with target.sqlalchemy() as conn:
         return upgrade(target.settings, connection=conn)
 

@@ -1,12 +1,16 @@
 """``bot-db smoke``: the bot's own flows, end to end, against the configured database.
 
-It opens :class:`~bot_persistence.db.Database` as the bot does, then works as a
-made-up user in a made-up guild (ids no real Discord account has, picked so
+It opens :class:`~bot_persistence.db.Database` as the bot does, then works as
+two made-up users in a made-up guild (ids no real Discord account has, picked so
 that they are not in the database yet): guild settings, preferences, and a
-playlist built, reordered, read back and deleted. Each step is its own unit of
-work, committed as the bot's would be. Whatever happens, the last step deletes
-every row the run made (the user and the guild, whose rows cascade, and the
-tracks under URLs of its own), so the database is left as it was found.
+playlist built, reordered, read back and deleted; a queue saved and restored,
+plays recorded, a guild playlist shared and edited by the other user, exported
+and imported; then both users forgotten and the guild removed, as deletion
+requests would. Each step is its own unit of work, committed as the bot's would
+be. Whatever happens, the last step deletes every row the run made (forgetting
+the users and removing the guild again, which changes nothing when the flows
+got that far, and the tracks under URLs of its own), so the database is left
+as it was found.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from bot_persistence.errors import BotPersistenceError, NotFoundError, SmokeFail
 from bot_persistence.models import Guild, RepeatMode, Track, User
 from bot_persistence.repositories import (
     GuildSettingsRepository,
+    HistoryRepository,
     PlaylistRepository,
+    QueueRepository,
+    QueueState,
     TrackInput,
     UserPreferencesRepository,
 )
@@ -40,12 +47,18 @@ STEPS = (
     "playlist reordered",
     "playlist read back",
     "playlist deleted",
+    "queue restored",
+    "history recorded",
+    "guild playlist shared",
+    "exported, imported",
+    "forgotten, removed",
     "cleaned up",
 )
 
 # Real snowflakes stay below 2**62 until about 2049; ids above it are ours alone.
 _FIRST_ID = 2**62
 _IMPORTED = 50
+_QUEUED = 100
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,11 @@ class _Identity:
     user_id: int
     guild_id: int
     url_prefix: str
+
+    @property
+    def friend_id(self) -> int:
+        """The second user, who is shared a playlist (checked free with the first)."""
+        return self.user_id + 1
 
     def url(self, n: int) -> str:
         return f"{self.url_prefix}{n}"
@@ -81,10 +99,13 @@ async def _new_identity(db: Database) -> _Identity:
     """Ids and a URL prefix that nothing in the database uses yet."""
     async with db.session() as session:
         for _ in range(10):
-            user_id = _FIRST_ID + secrets.randbelow(2**62 - 1)
+            user_id = _FIRST_ID + secrets.randbelow(2**62 - 2)
             guild_id = _FIRST_ID + secrets.randbelow(2**62 - 1)
             taken = await session.scalar(
-                select(exists().where(User.id == user_id) | exists().where(Guild.id == guild_id))
+                select(
+                    exists().where(User.id.in_([user_id, user_id + 1]))
+                    | exists().where(Guild.id == guild_id)
+                )
             )
             if not taken:
                 token = secrets.token_hex(8)
@@ -193,18 +214,99 @@ async def _flows(db: Database, who: _Identity, progress: Callable[[str], None]) 
             raise SmokeFailedError(step, f"playlist {playlist.id} can still be read after delete")
 
 
+async def _music_flows(db: Database, who: _Identity, progress: Callable[[str], None]) -> None:
+    """The flows of a music bot's own data: queue, history, sharing, transfer, deletion."""
+    step = "queue restored"
+    async with _step(step, progress, f"{_QUEUED} tracks saved, loaded back whole"):
+        state = QueueState(
+            voice_channel_id=who.guild_id,
+            tracks=[
+                TrackInput(source_url=who.url(1000 + n), title=f"q{n}") for n in range(_QUEUED)
+            ],
+            current_index=_QUEUED - 1,
+            position_ms=61_000,
+            volume=80,
+            repeat_mode="queue",
+        )
+        async with db.session() as session:
+            await QueueRepository(session).save(who.guild_id, state)
+        async with db.session() as session:
+            loaded = await QueueRepository(session).load(who.guild_id)
+        _expect(step, "the queue read back", state, loaded)
+
+    step = "history recorded"
+    async with _step(step, progress, "3 plays, newest first, counted"):
+        for n in (0, 1, 1):
+            async with db.session() as session:
+                await HistoryRepository(session).record(
+                    guild_id=who.guild_id,
+                    user_id=who.user_id,
+                    track=TrackInput(source_url=who.url(2000 + n), title=f"h{n}"),
+                )
+        async with db.session() as session:
+            history = HistoryRepository(session)
+            recent = await history.recent(guild_id=who.guild_id)
+            top = await history.most_played(who.guild_id, limit=1)
+        _expect(step, "recent plays", ["h1", "h1", "h0"], [e.track.title for e in recent])
+        _expect(step, "most played", [("h1", 2)], [(t.track.title, t.play_count) for t in top])
+
+    step = "guild playlist shared"
+    async with _step(step, progress, "shared to edit, edited by the other user"):
+        async with db.session() as session:
+            await UserPreferencesRepository(session).ensure_user(who.friend_id, "bot-db-smoke-2")
+            playlists = PlaylistRepository(session)
+            shared = await playlists.create(who.user_id, "bot-db smoke", who.guild_id, "guild")
+            await playlists.add_track(shared.id, {"source_url": who.url(3000), "title": "s0"})
+            await playlists.share(shared.id, who.friend_id, can_edit=True, by=who.user_id)
+        async with db.session() as session:
+            playlists = PlaylistRepository(session)
+            await playlists.add_track(
+                shared.id, {"source_url": who.url(3001), "title": "s1"}, by=who.friend_id
+            )
+            listed = await playlists.list_for_guild(who.guild_id)
+        _expect(
+            step, "the guild's playlists", [(shared.id, 2)], [(p.id, p.track_count) for p in listed]
+        )
+
+    step = "exported, imported"
+    async with _step(step, progress, "bot-persistence.playlist/1, same tracks"):
+        async with db.session() as session:
+            playlists = PlaylistRepository(session)
+            document = await playlists.export(shared.id)
+            copy = await playlists.import_playlist(who.friend_id, document, name="imported")
+            tracks = [t.source_url for t in (await playlists.get(copy.id)).tracks]
+        _expect(step, "imported tracks", [who.url(3000), who.url(3001)], tracks)
+
+    step = "forgotten, removed"
+    async with _step(step, progress, "both users forgotten, the guild removed"):
+        async with db.session() as session:
+            for user_id in (who.friend_id, who.user_id):
+                await UserPreferencesRepository(session).forget(user_id)
+            await GuildSettingsRepository(session).remove(who.guild_id)
+        async with db.session() as session:
+            _expect(step, "saved queue", None, await QueueRepository(session).load(who.guild_id))
+            left = await session.scalar(
+                select(
+                    exists().where(User.id.in_([who.user_id, who.friend_id]))
+                    | exists().where(Guild.id == who.guild_id)
+                )
+            )
+        _expect(step, "rows of the users or the guild left", False, bool(left))
+
+
 async def _clean_up(db: Database, who: _Identity) -> bool:
     """Delete every row this run made; True when some are still there."""
     smoke_tracks = Track.source_url.startswith(who.url_prefix, autoescape=True)
     async with db.session() as session:
-        # Cascades take settings, preferences, playlists and their entries along.
-        await session.execute(delete(User).where(User.id == who.user_id))
-        await session.execute(delete(Guild).where(Guild.id == who.guild_id))
+        # What the deletion requests delete, whatever step the run stopped at.
+        for user_id in (who.user_id, who.friend_id):
+            await UserPreferencesRepository(session).forget(user_id)
+        await GuildSettingsRepository(session).remove(who.guild_id)
         await session.execute(delete(Track).where(smoke_tracks))
     async with db.session() as session:
         left = await session.scalar(
             select(
-                exists().where(User.id == who.user_id)
+                exists().where(User.id.in_([who.user_id, who.friend_id]))
                 | exists().where(Guild.id == who.guild_id)
                 | exists().where(smoke_tracks)
             )
@@ -228,6 +330,7 @@ async def run(settings: Settings, *, progress: Callable[[str], None]) -> None:
         failure: SmokeFailedError | None = None
         try:
             await _flows(db, who, progress)
+            await _music_flows(db, who, progress)
         except SmokeFailedError as exc:
             failure = exc
         try:

@@ -32,11 +32,9 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot_persistence.connection import connected_engine, first_line, sync_engine
 from bot_persistence.errors import BotPersistenceError, ConfigurationError, MigrationFailedError
@@ -52,11 +50,13 @@ from bot_persistence.settings import Settings
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection
 
 __all__ = [
     "MIGRATION_LOCK_KEY",
     "MigrationResult",
     "alembic_config",
+    "already_at_head",
     "current_revision",
     "downgrade",
     "head_revision",
@@ -71,6 +71,8 @@ _log = logging.getLogger(__name__)
 
 #: The advisory lock key every migrating process agrees on ("botmigr" in ASCII).
 MIGRATION_LOCK_KEY = 0x626F746D696772
+_LOCK = "SELECT {}(%(key)s)"
+_KEY = {"key": MIGRATION_LOCK_KEY}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +171,7 @@ def _locked_connection(settings: Settings, given: Connection | None) -> Iterator
     with _connection(settings, given) as conn:
         if one_transaction(settings):
             conn.begin()
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.exec_driver_sql(_LOCK.format("pg_advisory_xact_lock"), _KEY)
             try:
                 yield conn
             finally:
@@ -183,7 +185,7 @@ def _locked_connection(settings: Settings, given: Connection | None) -> Iterator
             yield conn
         finally:
             conn.rollback()
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.exec_driver_sql(_LOCK.format("pg_advisory_unlock"), _KEY)
             conn.commit()
 
 
@@ -202,7 +204,8 @@ def _wait_for_session_lock(conn: Connection) -> None:
     only waits for the slice in progress. The timeout is transaction-local:
     the session keeps its own once the lock is taken.
     """
-    import psycopg.errors
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
 
     while True:
         conn.execute(
@@ -250,7 +253,7 @@ def upgrade(
     already holds, with no transaction open), else on a connection of its own.
     """
     if target == "head" and ini is None:
-        at_head = _already_at_head(settings, connection)
+        at_head = already_at_head(settings, connection)
         if at_head is not None:
             return at_head
 
@@ -310,11 +313,15 @@ def _run_locked(
         return MigrationResult(before=before, after=revision_of(conn))
 
 
-def _already_at_head(settings: Settings, given: Connection | None) -> MigrationResult | None:
+def already_at_head(
+    settings: Settings, given: Connection | psycopg.Connection[Any] | None = None
+) -> MigrationResult | None:
     """The result of an upgrade with nothing to do, when the database is at head; else None.
 
     No lock is needed to find that out: a database at head stays there whatever
     another process migrates, since every migrator's target is the same head.
+    ``given`` may be a plain psycopg connection: a warm ``bot-db up`` asks on
+    its command's own session and loads neither SQLAlchemy nor Alembic.
     """
     head = single_head(versions_dir())
     if head is None:
@@ -330,9 +337,18 @@ def _already_at_head(settings: Settings, given: Connection | None) -> MigrationR
                     revision = database_revision(conn)
             finally:
                 engine.dispose()
-    except (SQLAlchemyError, BotPersistenceError, psycopg.Error):
-        return None  # the locked path below says what is wrong, in its own words
+    except Exception as exc:
+        if not _from_the_database(exc):
+            raise
+        return None  # the locked path says what is wrong, in its own words
     return MigrationResult(before=head, after=head) if revision == head else None
+
+
+def _from_the_database(exc: BaseException) -> bool:
+    """Ours, psycopg's or SQLAlchemy's (told by its module, so SQLAlchemy need not load)."""
+    return isinstance(exc, BotPersistenceError | psycopg.Error) or type(exc).__module__.startswith(
+        "sqlalchemy"
+    )
 
 
 def _next_revision(config: Config, target: str, at: str | None) -> str | None:

@@ -23,9 +23,7 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
-
-from bot_persistence.connection import sync_engine, wait_until_ready
+from bot_persistence.connection import connect
 from bot_persistence.errors import (
     BackendUnavailableError,
     PortInUseError,
@@ -249,17 +247,8 @@ def _start(container: PostgresContainer, settings: Settings) -> Settings:
             "backend": "external",
         }
     )
-    engine = sync_engine(served)
-    try:
-
-        def probe() -> None:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
-        # The container answers inside; this proves the published port does too.
-        wait_until_ready(probe, served)
-    finally:
-        engine.dispose()
+    # The container answers inside; this proves the published port does too.
+    connect(served, wait=True).close()
     return served
 
 

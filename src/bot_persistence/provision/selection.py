@@ -88,8 +88,8 @@ def is_managed_url(settings: Settings, *, branch_infix: str | None = None) -> bo
     """
     if not settings.url_from_environment:
         return False
-    given = settings.url
-    own = settings.model_copy(update={"database_url": None}).url
+    given = settings.parsed_url
+    own = settings.model_copy(update={"database_url": None}).parsed_url
     database = given.database or ""
     same_database = database == own.database or (
         branch_infix is not None and database.startswith(f"{own.database}{branch_infix}")
@@ -99,6 +99,5 @@ def is_managed_url(settings: Settings, *, branch_infix: str | None = None) -> bo
         and is_local_host(settings.host)
         and is_local_host(own.host or "")
         and same_database
-        and (given.port or 5432, given.username, given.password)
-        == (own.port, own.username, own.password)
+        and (given.port or 5432, given.user, given.password) == (own.port, own.user, own.password)
     )

@@ -132,6 +132,7 @@ _LOAD_TRACKS = (
     .order_by(_queue_tracks.c.position)
 )
 _CLEAR = delete(_queues).where(_queues.c.guild_id == _GUILD).returning(_queues.c.guild_id)
+_SAVED = select(_queues.c.guild_id).order_by(_queues.c.guild_id)
 
 
 class QueueRepository(Repository):
@@ -194,6 +195,13 @@ class QueueRepository(Repository):
         ]
         values: dict[str, Any] = dict(zip(_HEAD_FIELDS, head, strict=True))
         return QueueState.model_construct(tracks=tracks, **values)
+
+    async def saved_guilds(self) -> list[int]:
+        """The guilds that have a saved queue, for the bot to restore at start-up.
+
+        A sharded bot keeps those of its own shards: ``(guild_id >> 22) % shard_count``.
+        """
+        return [row[0] for row in await self.session.execute(_SAVED)]
 
     async def clear(self, guild_id: int) -> bool:
         """Forget the guild's saved queue; True when there was one."""

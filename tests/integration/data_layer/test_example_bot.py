@@ -117,3 +117,24 @@ async def test_sigterm_closes_the_bot_and_its_database(bot: Any) -> None:
         assert loop.time() < deadline, "SIGTERM did not close the bot within 5 s"
         await asyncio.sleep(0.01)  # wait-ok: polling a condition, bounded by the deadline
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+async def test_queues_are_saved_at_shutdown_and_restored_at_start_up(
+    bot: Any, migrated: Settings
+) -> None:
+    ctx = StandInContext(Named(USER, "dj"), Named(GUILD, "The Lounge"))
+    command = bot.get_command("queue")
+    for n in range(3):
+        await command.callback(bot.get_cog("Queue"), ctx, f"https://music.example/q/{n}")
+    bot.queues[GUILD] = bot.queues[GUILD].model_copy(update={"current_index": 1, "volume": 70})
+    expected = bot.queues[GUILD]
+    assert ctx.sent[-1] == "Queued **2** at #3."
+    await bot.close()
+    assert len(table_rows(migrated)["queue_tracks"]) == 3
+
+    restarted = load_example().MusicBot(migrated)
+    await restarted.setup_hook()
+    try:
+        assert restarted.queues == {GUILD: expected}
+    finally:
+        await restarted.close()

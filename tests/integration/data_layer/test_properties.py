@@ -24,7 +24,9 @@ from bot_persistence.db import Database
 from bot_persistence.errors import RepositoryError
 from bot_persistence.repositories import (
     GuildSettingsRepository,
+    HistoryRepository,
     PlaylistRepository,
+    QueueRepository,
     UserPreferencesRepository,
 )
 from bot_persistence.repositories.base import MAX_BIGINT
@@ -187,6 +189,124 @@ async def test_every_repository_call_succeeds_or_raises_ours_and_an_error_change
             repos: Repos = (
                 PlaylistRepository(session),
                 GuildSettingsRepository(session),
+                UserPreferencesRepository(session),
+            )
+            result: Any = make_call(repos)
+            await result
+    except RepositoryError as exc:
+        error = exc
+    except Exception as exc:  # anything else is the bug this test exists to find
+        pytest.fail(f"{name} raised {type(exc).__name__}, not a RepositoryError: {exc!r:.300}")
+    if error is not None:
+        assert "\n" not in str(error), f"{name}: a typed error of more than one line"
+        assert snapshot(migrated) == before, f"{name} failed with {error} yet changed rows"
+
+
+MusicRepos = tuple[
+    PlaylistRepository, QueueRepository, HistoryRepository, UserPreferencesRepository
+]
+MusicCall = Callable[[MusicRepos], Awaitable[object]]
+scopes = st.one_of(st.sampled_from(["user", "guild", "global", ""]), texts, st.integers())
+flags = st.one_of(st.booleans(), st.none(), st.integers(), texts)
+queue_states = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "voice_channel_id": ids,
+            "text_channel_id": ids,
+            "tracks": st.lists(tracks, max_size=3),
+            "current_index": positions,
+            "position_ms": st.one_of(st.integers(), st.floats()),
+            "volume": st.one_of(st.integers(min_value=-5, max_value=250), texts),
+            "repeat_mode": st.one_of(st.sampled_from(["off", "track", "queue"]), texts),
+            "paused": flags,
+            "unexpected": texts,
+        },
+    ),
+    json_values,
+)
+documents = st.one_of(
+    texts,
+    json_values,
+    st.fixed_dictionaries(
+        {
+            "format": st.one_of(st.just("bot-persistence.playlist/1"), texts),
+            "name": texts,
+            "tracks": st.one_of(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {"url": texts, "title": texts},
+                        optional={"artist": texts, "duration": positions, "extra": json_values},
+                    ),
+                    max_size=3,
+                ),
+                json_values,
+            ),
+        },
+        optional={"exported_at": texts, "surprise": json_values},
+    ),
+)
+
+
+def _music_calls() -> st.SearchStrategy[tuple[str, MusicCall]]:
+    """One generated call of every repository method this schema evolution added."""
+    return st.one_of(
+        st.tuples(ids, texts, st.one_of(st.none(), ids), scopes).map(
+            lambda a: ("create(scope)", lambda r: r[0].create(*a))
+        ),
+        st.tuples(ids, positions, positions).map(
+            lambda a: (
+                "list_for_guild",
+                lambda r: r[0].list_for_guild(a[0], limit=a[1], offset=a[2]),
+            )
+        ),
+        st.tuples(ids, ids, flags, st.one_of(st.none(), ids)).map(
+            lambda a: ("share", lambda r: r[0].share(a[0], a[1], a[2], by=a[3]))  # type: ignore[arg-type]
+        ),
+        st.tuples(ids, ids, st.one_of(st.none(), ids)).map(
+            lambda a: ("unshare", lambda r: r[0].unshare(a[0], a[1], by=a[2]))
+        ),
+        st.tuples(ids, ids, st.one_of(st.none(), texts)).map(
+            lambda a: ("copy", lambda r: r[0].copy(*a))
+        ),
+        ids.map(lambda i: ("export", lambda r: r[0].export(i))),
+        st.tuples(ids, documents, st.one_of(st.none(), texts)).map(
+            lambda a: ("import_playlist", lambda r: r[0].import_playlist(*a))  # type: ignore[arg-type]
+        ),
+        st.tuples(ids, tracks, st.one_of(st.none(), ids)).map(
+            lambda a: ("add_track(by)", lambda r: r[0].add_track(a[0], a[1], by=a[2]))
+        ),
+        st.tuples(ids, queue_states).map(lambda a: ("queue.save", lambda r: r[1].save(*a))),
+        ids.map(lambda i: ("queue.load", lambda r: r[1].load(i))),
+        ids.map(lambda i: ("queue.clear", lambda r: r[1].clear(i))),
+        st.tuples(ids, st.one_of(st.none(), ids), tracks).map(
+            lambda a: (
+                "history.record",
+                lambda r: r[2].record(guild_id=a[0], user_id=a[1], track=a[2]),
+            )
+        ),
+        st.tuples(st.one_of(st.none(), ids), st.one_of(st.none(), ids), positions).map(
+            lambda a: ("history.recent", lambda r: r[2].recent(*a))
+        ),
+        st.tuples(ids, positions).map(lambda a: ("most_played", lambda r: r[2].most_played(*a))),
+        ids.map(lambda i: ("forget", lambda r: r[3].forget(i))),
+    )
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(call=_music_calls())
+async def test_every_music_call_succeeds_or_raises_ours_and_an_error_changes_nothing(
+    base_rows: Database, migrated: Settings, call: tuple[str, MusicCall]
+) -> None:
+    name, make_call = call
+    before = snapshot(migrated)
+    error: BaseException | None = None
+    try:
+        async with base_rows.session() as session:
+            repos: MusicRepos = (
+                PlaylistRepository(session),
+                QueueRepository(session),
+                HistoryRepository(session),
                 UserPreferencesRepository(session),
             )
             result: Any = make_call(repos)

@@ -21,6 +21,11 @@ def test_smoke_passes_every_step_and_leaves_the_database_as_it_was(migrated: Set
         "playlist reordered",
         "playlist read back",
         "playlist deleted",
+        "queue restored",
+        "history recorded",
+        "guild playlist shared",
+        "exported, imported",
+        "forgotten, removed",
         "cleaned up",
     ):
         assert f"✓ {step}" in out

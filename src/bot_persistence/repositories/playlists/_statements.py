@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -53,6 +54,11 @@ SUMMARY = (
 )
 USER_SCOPE = _playlists.c.scope == PlaylistScope.USER
 GUILD_SCOPE = _playlists.c.scope == PlaylistScope.GUILD
+# ON CONFLICT names a partial unique index by its predicate, written out literally: with
+# a bind parameter the server cannot prove it implies the index's predicate once the
+# statement is prepared (psycopg prepares after five runs) and a generic plan is used.
+_USER_INDEX_WHERE = text("scope = 'user'")
+_GUILD_INDEX_WHERE = text("scope = 'guild'")
 TRACK_COLUMNS = (
     _tracks.c.id,
     _tracks.c.source_url,
@@ -69,7 +75,7 @@ IN_PLAYLIST = _entries.c.playlist_id == bindparam("pid")
 CREATE = (
     pg_insert(_playlists)
     .values(owner_id=bindparam("owner_id"), name=bindparam("name"), guild_id=bindparam("guild_id"))
-    .on_conflict_do_nothing(index_elements=["owner_id", "name"], index_where=USER_SCOPE)
+    .on_conflict_do_nothing(index_elements=["owner_id", "name"], index_where=_USER_INDEX_WHERE)
     .returning(_playlists.c.id, _playlists.c.created_at, _playlists.c.updated_at)
 )
 CREATE_GUILD = (
@@ -80,7 +86,7 @@ CREATE_GUILD = (
         guild_id=bindparam("guild_id"),
         scope=PlaylistScope.GUILD,
     )
-    .on_conflict_do_nothing(index_elements=["guild_id", "name"], index_where=GUILD_SCOPE)
+    .on_conflict_do_nothing(index_elements=["guild_id", "name"], index_where=_GUILD_INDEX_WHERE)
     .returning(_playlists.c.id, _playlists.c.created_at, _playlists.c.updated_at)
 )
 RENAME = (
