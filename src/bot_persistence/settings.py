@@ -130,6 +130,26 @@ class Settings(BaseSettings):
         validation_alias=_env("BOT_DB_HISTORY_LIMIT"),
         description="Play-history rows kept per guild; each play trims the oldest beyond it.",
     )
+    migration_lock_timeout_ms: int = Field(
+        default=2000,
+        ge=0,
+        validation_alias=_env("BOT_DB_MIGRATION_LOCK_TIMEOUT_MS"),
+        description="How long a migration waits for a table lock before it steps aside "
+        "and retries (0: forever, which lets it queue the bot's calls behind it).",
+    )
+    migration_lock_retries: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        validation_alias=_env("BOT_DB_MIGRATION_LOCK_RETRIES"),
+        description="Attempts at a revision that keeps timing out on a lock before giving up.",
+    )
+    migration_statement_timeout_ms: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=_env("BOT_DB_MIGRATION_STATEMENT_TIMEOUT_MS"),
+        description="Per-statement limit of a migration (0: none; a backfill may run long).",
+    )
     compose_project: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9_-]*\z",

@@ -91,3 +91,12 @@ async def test_the_bot_runs_as_a_dml_only_role_and_migrates_through_the_owner(
         conn.execute("CREATE TABLE later (id bigserial PRIMARY KEY, note text)")
     async with Database.connect(runtime) as db, db.session() as session:
         await session.execute(text("INSERT INTO later (note) VALUES ('granted by default')"))
+
+
+async def test_a_dml_only_role_migrating_itself_is_told_to_use_the_owners_url(
+    runtime: Settings,
+) -> None:
+    alone = runtime.model_copy(update={"migration_url": None})
+    with pytest.raises(InsufficientPrivilegeError, match="BOT_DB_MIGRATION_URL") as caught:
+        await Database.connect(alone)
+    assert "fix the migration" not in str(caught.value)

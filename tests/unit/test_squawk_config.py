@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot_persistence.migrations.sql_lint import squawk_binary
+from bot_persistence.migrations.sql_lint import RUN_PREAMBLE, squawk_binary
 from bot_persistence.project import squawk_config
 
 
@@ -56,4 +56,13 @@ def rules_found(sql: str, tmp_path: Path) -> set[str]:
 def test_squawk_run_with_the_config_applies_its_settings(
     sql: str, expected: set[str], tmp_path: Path
 ) -> None:
-    assert rules_found(sql, tmp_path) == expected
+    # Linted as the runner sends it: after the run's own SET lock_timeout.
+    assert rules_found(RUN_PREAMBLE + sql, tmp_path) == expected
+
+
+def test_a_revision_is_linted_after_the_runs_lock_timeout_and_flagged_without_it(
+    tmp_path: Path,
+) -> None:
+    alter = "ALTER TABLE t ADD COLUMN c bigint;\n"
+    assert rules_found(RUN_PREAMBLE + alter, tmp_path) == set()
+    assert rules_found(alter, tmp_path) == {"require-lock-timeout"}

@@ -15,9 +15,19 @@ so a deploy never leaves the bot without a GRANT on a new table.
 
 from __future__ import annotations
 
+import psycopg
 from sqlalchemy import Connection, text
 
-__all__ = ["DML", "apply_grants", "quote_identifier", "runtime_grants"]
+from bot_persistence.errors import InsufficientPrivilegeError
+from bot_persistence.settings import Settings
+
+__all__ = [
+    "DML",
+    "apply_grants",
+    "migration_privilege_error",
+    "quote_identifier",
+    "runtime_grants",
+]
 
 #: What the runtime role may do to the bot's tables.
 DML = "SELECT, INSERT, UPDATE, DELETE"
@@ -54,3 +64,29 @@ def apply_grants(conn: Connection, statements: list[str]) -> None:
     with conn.begin():
         for statement in statements:
             conn.execute(text(statement))
+
+
+def migration_privilege_error(
+    exc: BaseException, settings: Settings
+) -> InsufficientPrivilegeError | None:
+    """When a migration failed for want of a privilege: the role, and the way out.
+
+    A runtime role without DDL rights (as it should be) cannot migrate; the
+    fix is the owner's URL, not a change to the migration.
+    """
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        original = getattr(current, "orig", None)
+        for candidate in (current, original):
+            if isinstance(candidate, psycopg.errors.InsufficientPrivilege):
+                server_said = str(candidate).strip().splitlines()[0]
+                return InsufficientPrivilegeError(
+                    f"role {settings.user!r} may not change the schema of "
+                    f"{settings.database!r} ({server_said}); migrate as the role that owns "
+                    "the tables: set BOT_DB_MIGRATION_URL to its URL (docs/production.md, "
+                    "least privilege); nothing was applied by the failed revision"
+                )
+        current = current.__cause__ or current.__context__
+    return None

@@ -38,6 +38,13 @@ import psycopg
 
 from bot_persistence.connection import connected_engine, first_line, sync_engine
 from bot_persistence.errors import BotPersistenceError, ConfigurationError, MigrationFailedError
+from bot_persistence.migrations.grants import migration_privilege_error
+from bot_persistence.migrations.lock_retries import (
+    LockWaitTimedOut,
+    lock_safe,
+    reset_timeouts,
+    with_lock_retries,
+)
 from bot_persistence.project import alembic_ini, versions_dir
 from bot_persistence.schema_version import (
     ahead_of_code,
@@ -286,31 +293,79 @@ def _run_locked(
     """Lock, refuse an unknown revision, run Alembic's ``action``, translate its failure.
 
     ``failed(config, before, at, exc)`` words the failure: ``at`` is where the
-    database was left.
+    database was left. A revision blocked on a table lock longer than the
+    migration's lock timeout is rolled back, so the bot's queued calls go
+    through, and the run is tried again (:mod:`lock_retries`); it resumes at
+    that revision, the ones before it being committed.
     """
+    return with_lock_retries(
+        settings,
+        lambda: _run_locked_once(
+            settings, action, target, ini=ini, connection=connection, failed=failed
+        ),
+    )
+
+
+def _run_locked_once(
+    settings: Settings,
+    action: Literal["upgrade", "downgrade"],
+    target: str,
+    *,
+    ini: Path | None,
+    connection: Connection | None,
+    failed: Callable[[Config, str | None, str | None, Exception], str],
+) -> MigrationResult:
+    """One locked run of :func:`_run_locked`; a lock wait too long is LockWaitTimedOut."""
     from alembic import command
     from alembic.util import CommandError
 
+    single = one_transaction(settings)
     with _locked_connection(settings, connection) as conn:
         before = revision_of(conn)
         _refuse_unknown(settings, before, ini)
-        if not one_transaction(settings):
+        if not single:
             # End the read's implicit transaction: Alembic must find none open, or it
             # runs every revision inside ours and a failure undoes all of them.
             conn.rollback()
         config = alembic_config(settings, connection=conn, ini=ini)
         try:
-            getattr(command, action)(config, target)
+            with lock_safe(conn, settings, local=single):
+                getattr(command, action)(config, target)
         except CommandError as exc:
             verb = "migrate" if action == "upgrade" else "downgrade"
             raise ConfigurationError(f"cannot {verb} to {target!r}: {exc}") from None
+        except LockWaitTimedOut as blocked:
+            conn.rollback()
+            at = revision_of(conn)
+            conn.rollback()
+            if single:
+                blocked.revision = f"the run {before or 'base'} -> {target}"
+            elif action == "upgrade":
+                blocked.revision = _next_revision(config, target, at) or f"the revision after {at}"
+            else:
+                blocked.revision = f"the downgrade from {at or 'base'}"
+            _give_back(conn, settings, borrowed=connection is not None and not single)
+            raise
         except Exception as exc:
             conn.rollback()
             at = revision_of(conn)
             conn.rollback()
+            _give_back(conn, settings, borrowed=connection is not None and not single)
+            refused = migration_privilege_error(exc, settings)
+            if refused is not None:
+                raise refused from exc
             raise MigrationFailedError(failed(config, before, at, exc)) from exc
         conn.commit()
-        return MigrationResult(before=before, after=revision_of(conn))
+        result = MigrationResult(before=before, after=revision_of(conn))
+        # The command's own session goes on without the migration's timeouts.
+        _give_back(conn, settings, borrowed=connection is not None and not single)
+        return result
+
+
+def _give_back(conn: Connection, settings: Settings, *, borrowed: bool) -> None:
+    """Reset the migration's timeouts on a session the run borrowed (rolled back already)."""
+    if borrowed:
+        reset_timeouts(conn, settings)
 
 
 def already_at_head(

@@ -48,8 +48,10 @@ from sqlalchemy.engine import URL
 from bot_persistence.errors import ConfigurationError, MigrationCheckError
 from bot_persistence.migrations import alembic_config
 from bot_persistence.project import squawk_config
+from bot_persistence.settings import Settings
 
 __all__ = [
+    "RUN_PREAMBLE",
     "LintFinding",
     "PendingLint",
     "as_one_transaction",
@@ -75,6 +77,12 @@ class LintFinding:
     def describe(self) -> str:
         """``rule (line N): message`` and the statement, for a person."""
         return f"{self.rule} (line {self.line}): {self.message}\n    {self.statement}"
+
+
+#: What every migration run sends before a revision's SQL (:mod:`lock_retries`, with the
+#: default BOT_DB_MIGRATION_LOCK_TIMEOUT_MS), so that squawk's ``require-lock-timeout``
+#: rule judges what really runs.
+RUN_PREAMBLE = f"SET lock_timeout = {Settings.model_fields['migration_lock_timeout_ms'].default};\n"
 
 
 def squawk_binary() -> str:
@@ -263,6 +271,8 @@ def start_lint(
                 if line.strip()
             ):
                 continue  # nothing but Alembic's comment: a merge revision, say
+            # Linted as the runner sends it: after the run's own timeouts.
+            sql = RUN_PREAMBLE + sql
             path = Path(folder.name) / f"{revision.revision}.sql"
             path.write_text(sql, encoding="utf-8")
             files[str(path)] = (revision, sql)
