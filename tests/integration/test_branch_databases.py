@@ -346,7 +346,7 @@ def strict_bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
     out.flush()
     err.flush()
-    return code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    return code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()
 
 
 def test_a_branch_name_that_is_not_utf8_breaks_no_command(server: Settings, repo: Path) -> None:

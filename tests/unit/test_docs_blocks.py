@@ -36,6 +36,10 @@ print("run elsewhere")
 ```json
 {"not": "code a reader runs"}
 ```
+
+```
+output, or a diagram: a fence without a language is not run
+```
 """
 
 

@@ -22,6 +22,7 @@ from bot_persistence.cli._branch_commands import (
     cmd_branch_reset,
 )
 from bot_persistence.cli._meta import SHELLS, cmd_completion, cmd_help
+from bot_persistence.cli._rehearsal_commands import cmd_rehearse, rehearse_arguments
 from bot_persistence.cli._schema_commands import (
     cmd_deploy,
     cmd_downgrade,
@@ -117,6 +118,24 @@ def _up(sub: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="apply seeds (default: only into an empty database)",
+    )
+    _seed_force(sub)
+
+
+def _seed(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help="instead of seeds/, generated data the size of a real bot's: N x 1,000 users, "
+        "guilds and playlists, N x 100,000 playlist tracks (seeds/ rows are kept)",
+    )
+    sub.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="with --scale: which generated data set (default 0; the same N and S, the same rows)",
     )
     _seed_force(sub)
 
@@ -230,9 +249,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("migrations", cmd_migrations, ()),
     Command("downgrade", cmd_downgrade, ("yes", "force"), _downgrade),
     Command("revision", cmd_revision, (), _revision),
-    Command("seed", cmd_seed, (), _seed_force),
+    Command("seed", cmd_seed, (), _seed),
     Command("deploy", cmd_deploy, (), _deploy),
     Command("roundtrip", cmd_roundtrip, (), _roundtrip),
+    Command("rehearse", cmd_rehearse, (), rehearse_arguments),
     Command("reset", cmd_reset, ("backend", "yes", "force"), _reset),
     Command("save", cmd_snapshot_save, ("name", "yes"), group="snapshot"),
     Command("restore", cmd_snapshot_restore, ("name", "yes", "force"), group="snapshot"),

@@ -150,10 +150,40 @@ def cmd_seed(args: argparse.Namespace, target: Target, out: Console) -> int:
     guards.guard_seeding(target.settings, force=args.force)  # refuse before connecting anywhere
     check_ours(args, target)
     health.require_known_revision(target)
+    if args.scale is not None:
+        return _seed_at_scale(args, target, out)
     with out.step("seed      applying seeds/"):
         report = seeding.apply_seeds(target, force=args.force)
     report_json(args, out, {"counts": report.counts})
     out.ok(f"seeded {report.summary()}")
+    return 0
+
+
+def _seed_at_scale(args: argparse.Namespace, target: Target, out: Console) -> int:
+    """``seed --scale N``: the generated data set N, S, loaded by COPY (nothing if it is there)."""
+    from bot_persistence.devdb import scale_seed
+    from bot_persistence.errors import ConfigurationError
+
+    if args.scale < 1:
+        raise ConfigurationError("--scale must be 1 or more (1: 100,000 playlist tracks)")
+    with out.step(f"seed      generating scale {args.scale} (seed {args.seed})"):
+        report = scale_seed.load_scale(target.connection(), args.scale, args.seed)
+    report_json(
+        args,
+        out,
+        {
+            "scale": args.scale,
+            "seed": args.seed,
+            "counts": report.counts,
+            "loaded": report.loaded,
+            "replaced": report.replaced,
+            "elapsed": round(report.elapsed, 3),
+        },
+    )
+    if report.loaded:
+        out.ok(f"seeded scale {args.scale} in {report.elapsed:.1f}s: {report.summary()}")
+    else:
+        out.ok(f"already seeded at scale {args.scale}, seed {args.seed}: {report.summary()}")
     return 0
 
 

@@ -63,8 +63,13 @@ class Page:
 
 
 def _language(info: str) -> Literal["shell", "python"] | None:
+    """``shell`` or ``python`` for a block a reader runs; None for the rest.
+
+    A fence without a language is most often output or a diagram (``text``
+    says so better); it is not run, though the commands check still reads it.
+    """
     name = info.split(maxsplit=1)[0].lower() if info.strip() else ""
-    if name in SHELL_LANGUAGES:
+    if name and name in SHELL_LANGUAGES:
         return "shell"
     if name in {"python", "py", "python3"}:
         return "python"
