@@ -243,7 +243,7 @@ def _refuse_unknown(settings: Settings, revision: str | None, ini: Path | None) 
             settings.database,
             revision,
             versions,
-            consult_git=settings.environment != "production",
+            development=settings.environment != "production",
         )
 
 
