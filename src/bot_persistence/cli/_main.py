@@ -295,7 +295,7 @@ def _database_gone(exc: BaseException, settings: Settings) -> BotPersistenceErro
     typed = translate_call_error(exc, settings)
     if isinstance(typed, ConnectionLostError):
         return ConnectionLostError(
-            f"the connection to the server at {settings.host}:{settings.port} was lost "
+            f"the connection to the server at {settings.address} was lost "
             "part-way (the server stopped or restarted); run `bot-db up`, then this "
             "command again"
         )
