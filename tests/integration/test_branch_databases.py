@@ -292,7 +292,9 @@ def test_a_database_ahead_of_the_code_is_named_in_one_line(server: Settings, rep
     with pytest.raises(SchemaAheadOfCodeError) as raised:
         asyncio.run(connect())
     assert raised.value.revision == REVISION_A
-    assert "branch 'feature/ahead'" in str(raised.value) and "\n" not in str(raised.value)
+    # The bot's process asks no git: it points at the command that does.
+    assert "bot-db check" in str(raised.value) and "\n" not in str(raised.value)
+    assert "feature/ahead" not in str(raised.value)
 
     production = single.model_copy(update={"environment": "production"})
     with pytest.raises(SchemaAheadOfCodeError) as raised:
@@ -346,7 +348,7 @@ def strict_bot_db(settings: Settings, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv), settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
     out.flush()
     err.flush()
-    return code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    return code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()
 
 
 def test_a_branch_name_that_is_not_utf8_breaks_no_command(server: Settings, repo: Path) -> None:

@@ -136,7 +136,7 @@ def checkout_root() -> Iterator[Path]:
 
 branch_bytes = st.one_of(
     st.binary(min_size=1, max_size=40),
-    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40).map(str.encode),
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40).map(str.encode),
 )
 
 
@@ -159,8 +159,8 @@ def test_any_branch_name_git_accepts_gives_every_command_one_line_or_none(
         code = cli.main(command, settings=settings, stdout=out, stderr=err, stdin=io.StringIO())
     out.flush()
     err.flush()
-    printed = out.buffer.getvalue().decode()  # type: ignore[attr-defined]
-    errors = err.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    printed = out.buffer.getvalue().decode()
+    errors = err.buffer.getvalue().decode()
     assert code in (0, 1, 2), (raw, command, errors)
     assert len(errors.splitlines()) <= 1 and "Traceback" not in printed + errors
     if command == ["url"]:

@@ -112,7 +112,7 @@ async def test_retrying_runs_a_deadlocked_unit_again_until_both_succeed(
 
         return counters_db.retrying(work)
 
-    await asyncio.wait_for(asyncio.gather(bump_both(1, 2), bump_both(2, 1)), 20)  # type: ignore[arg-type]
+    await asyncio.wait_for(asyncio.gather(bump_both(1, 2), bump_both(2, 1)), 20)  # type: ignore[call-overload]
     assert sorted(runs.values()) == [1, 2]  # one ran twice: its first run was the victim
     assert counts(counters) == {1: 2, 2: 2}
 

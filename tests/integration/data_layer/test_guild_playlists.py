@@ -97,7 +97,7 @@ async def test_edits_need_ownership_or_an_edit_share(known: Database, migrated: 
     ):
         with pytest.raises(PermissionDeniedError, match=f"user {FRIEND} may not"):
             async with known.session() as session:
-                await call(PlaylistRepository(session))
+                await call(PlaylistRepository(session))  # type: ignore[no-untyped-call]
     assert table_rows(migrated) == before
 
     async with known.session() as session:

@@ -261,7 +261,7 @@ def _music_calls() -> st.SearchStrategy[tuple[str, MusicCall]]:
             )
         ),
         st.tuples(ids, ids, flags, st.one_of(st.none(), ids)).map(
-            lambda a: ("share", lambda r: r[0].share(a[0], a[1], a[2], by=a[3]))  # type: ignore[arg-type]
+            lambda a: ("share", lambda r: r[0].share(a[0], a[1], a[2], by=a[3]))
         ),
         st.tuples(ids, ids, st.one_of(st.none(), ids)).map(
             lambda a: ("unshare", lambda r: r[0].unshare(a[0], a[1], by=a[2]))
@@ -271,7 +271,7 @@ def _music_calls() -> st.SearchStrategy[tuple[str, MusicCall]]:
         ),
         ids.map(lambda i: ("export", lambda r: r[0].export(i))),
         st.tuples(ids, documents, st.one_of(st.none(), texts)).map(
-            lambda a: ("import_playlist", lambda r: r[0].import_playlist(*a))  # type: ignore[arg-type]
+            lambda a: ("import_playlist", lambda r: r[0].import_playlist(*a))
         ),
         st.tuples(ids, tracks, st.one_of(st.none(), ids)).map(
             lambda a: ("add_track(by)", lambda r: r[0].add_track(a[0], a[1], by=a[2]))
