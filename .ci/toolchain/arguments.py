@@ -36,6 +36,7 @@ def rehearsal_runs(posargs: list[str]) -> list[list[str]]:
     none is a one-line success. `--pg`, `--from`/`--from-git` or `--scale` in
     the arguments replace the defaults.
     """
+
     def given(flag: str) -> bool:
         return any(arg == flag or arg.startswith(f"{flag}=") for arg in posargs)
 
