@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_seeding_twice_leaves_the_same_rows(settings: Settings) -> None:
     assert bot_db(settings, "seed")[0] == 0
     assert strip_times(table_rows(settings)) == strip_times(first)
     assert len(first["users"]) == 4
-    assert len(first["playlist_tracks"]) == 8
+    assert len(first["playlist_tracks"]) == 10  # playlists of 3, 4, 1 and 2 tracks
 
 
 def test_seeding_restores_a_seeded_playlist_order_in_place(settings: Settings) -> None:
@@ -141,7 +142,7 @@ def test_status_json_lists_counts(settings: Settings) -> None:
     report = json.loads(out)
     assert code == 0
     assert report["backend"] == "external"
-    assert report["counts"]["playlists"] == 3
+    assert report["counts"]["playlists"] == 4
 
 
 def test_shell_runs_psql_on_the_database(
@@ -173,6 +174,31 @@ def test_revision_autogenerates_from_the_models(
     upgrade_body = written.read_text().split("def upgrade() -> None:")[1].split("def downgrade")[0]
     assert "op." not in upgrade_body
     assert str(written) in out
+
+
+def test_revision_without_ruff_says_the_file_is_not_formatted(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CONTRIBUTING promises a formatted file; without ruff bot-db says it is not."""
+    import importlib.util
+
+    root = project_root()
+    shutil.copy(root / "alembic.ini", tmp_path / "alembic.ini")
+    shutil.copytree(
+        root / "alembic", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.chdir(tmp_path)
+    migrations.upgrade(settings)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ruff" else real(name, *a)
+    )
+    code, out, err = bot_db(settings, "revision", "-m", "no ruff here")
+    assert code == 0
+    assert "is not formatted: ruff is not installed" in err
+    migrations.upgrade(settings)
+    code, out, _ = bot_db(settings, "revision", "-m", "still no ruff", "--json")
+    assert json.loads(out)["formatted"] is False
 
 
 def test_external_down_never_stops_someone_elses_server(settings: Settings) -> None:
