@@ -69,3 +69,33 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     binding = session.config.pluginmanager.get_plugin("pytest-alembic")
     if binding is not None:
         session.config.pluginmanager.unregister(binding)
+
+
+def _nested_asked_for(config: pytest.Config, item: pytest.Item) -> bool:
+    """True when a run asks for the nested-pytest tests: by marker, or by naming their file."""
+    expression = config.option.markexpr or ""
+    if "nested" in expression or "integration" in expression:
+        return True
+    named = {str(arg).split("::")[0] for arg in config.args}
+    return any(str(item.path).endswith(name) for name in named if name.endswith(".py"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the ``nested`` tests that run pytest inside (pytester) unless asked for.
+
+    Each runs pytest again, often in a process of its own with its own server:
+    seconds apiece, and under coverage in every Python of ``nox -s tests`` most
+    of its time. They run where the marker expression names them or
+    ``integration`` (``nox -s integration`` runs ``-m integration``, which is
+    how CI runs them), or where their file is named on the command line.
+    """
+    nested = [
+        item
+        for item in items
+        if item.get_closest_marker("nested")
+        and "pytester" in getattr(item, "fixturenames", ())
+        and not _nested_asked_for(config, item)
+    ]
+    if nested:
+        config.hook.pytest_deselected(items=nested)
+        items[:] = [item for item in items if item not in set(nested)]

@@ -9,51 +9,11 @@ pydantic and SQLAlchemy load (an early Ctrl-C is one line too).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot_persistence.errors import (
-    AlreadyExistsError,
-    AuthenticationFailedError,
-    BackendUnavailableError,
-    BotPersistenceError,
-    ConfigurationError,
-    ConnectionLostError,
-    DatabaseClosedError,
-    DatabaseInUseError,
-    DatabaseMissingError,
-    DatabaseUnavailableError,
-    DiskFullError,
-    DockerEngineDownError,
-    DockerNotInstalledError,
-    ForeignServerError,
-    GuardRefusedError,
-    ImageUnavailableError,
-    ImportTooLargeError,
-    InvalidDatabaseUrlError,
-    InvalidInputError,
-    InvalidSettingError,
-    MalformedImportError,
-    MigrationCheckError,
-    MigrationFailedError,
-    NotFoundError,
-    PackageDataMissingError,
-    PermissionDeniedError,
-    PoolerModeError,
-    PoolExhaustedError,
-    PortInUseError,
-    ProvisionError,
-    RepositoryError,
-    SchemaAheadOfCodeError,
-    SchemaError,
-    SchemaNotAtHeadError,
-    SeedError,
-    ServerNotRunningError,
-    ServerStartError,
-    SmokeFailedError,
-    SnapshotError,
-    StatementTimeoutError,
-    TlsUnavailableError,
-)
+from bot_persistence import errors
+from bot_persistence.errors import *  # noqa: F403 - every error is public: errors.__all__ lists them
+from bot_persistence.exports import lazy_exports
 
 if TYPE_CHECKING:
     from bot_persistence.db import Database
@@ -80,69 +40,17 @@ _LAZY = {
     "TrackInput": "bot_persistence.repositories",
     "UserPreferencesRepository": "bot_persistence.repositories",
 }
-
-
-def __getattr__(name: str) -> Any:
-    """Load the async data layer when one of its names is first asked for (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bot_persistence' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
-    "AlreadyExistsError",
-    "AuthenticationFailedError",
-    "BackendUnavailableError",
-    "BotPersistenceError",
-    "ConfigurationError",
-    "ConnectionLostError",
     "Database",
-    "DatabaseClosedError",
-    "DatabaseInUseError",
-    "DatabaseMissingError",
-    "DatabaseUnavailableError",
-    "DiskFullError",
-    "DockerEngineDownError",
-    "DockerNotInstalledError",
-    "ForeignServerError",
-    "GuardRefusedError",
     "GuildSettingsRepository",
     "HistoryRepository",
-    "ImageUnavailableError",
-    "ImportTooLargeError",
-    "InvalidDatabaseUrlError",
-    "InvalidInputError",
-    "InvalidSettingError",
-    "MalformedImportError",
-    "MigrationCheckError",
-    "MigrationFailedError",
-    "NotFoundError",
-    "PackageDataMissingError",
-    "PermissionDeniedError",
     "PlaylistRepository",
-    "PoolExhaustedError",
-    "PoolerModeError",
-    "PortInUseError",
-    "ProvisionError",
     "QueueRepository",
     "QueueState",
-    "RepositoryError",
-    "SchemaAheadOfCodeError",
-    "SchemaError",
-    "SchemaNotAtHeadError",
-    "SeedError",
-    "ServerNotRunningError",
-    "ServerStartError",
     "Settings",
-    "SmokeFailedError",
-    "SnapshotError",
-    "StatementTimeoutError",
-    "TlsUnavailableError",
     "TrackInput",
     "UserPreferencesRepository",
 ]
+__all__ += errors.__all__

@@ -27,6 +27,7 @@ Closing waits (boundedly) for units of work in flight, then closes the pool.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -48,7 +49,7 @@ from bot_persistence.errors import (
     DatabaseClosedError,
 )
 from bot_persistence.pool import Connection, Pool, conninfo
-from bot_persistence.project import versions_dir
+from bot_persistence.project import alembic_ini, package_root, versions_dir
 from bot_persistence.retry import DEFAULT_ATTEMPTS, run_retrying
 from bot_persistence.schema_version import Revisions, check_schema, read_revision
 from bot_persistence.session import Session
@@ -104,7 +105,7 @@ class Database:
         """Probe the database (migrating first when settings say so); close on failure."""
         try:
             revision = await self._wait_for_server()
-            revisions = Revisions.read(versions_dir())  # parsed once for the whole probe
+            revisions = Revisions.read(versions_dir(package_root()))  # parsed once for the probe
             head = revisions.head
             # A database ahead of the code is not migrated: check_schema says why.
             behind = revision is None or revision in revisions.known
@@ -115,7 +116,7 @@ class Database:
                 revisions,
                 database=self.settings.database,
                 # Only a development checkout asks git where a revision came from.
-                consult_git=self.settings.environment != "production",
+                development=self.settings.environment != "production",
             )
             await self._pool.open()
         except BaseException:
@@ -131,7 +132,11 @@ class Database:
         # Alembic is synchronous; run it in a thread, under its lock, so that of
         # many shards starting at once exactly one migrates.
         # As the migration role when BOT_DB_MIGRATION_URL names one: the bot's may be DML-only.
-        result = await asyncio.to_thread(runner.upgrade, self.settings.for_migrations())
+        # And by this package's migrations, wherever the bot was started.
+        upgrade = functools.partial(
+            runner.upgrade, self.settings.for_migrations(), ini=alembic_ini(package_root())
+        )
+        result = await asyncio.to_thread(upgrade)
         if result.changed:
             _log.info("migrated %s -> %s", result.before or "base", result.after)
         return result.after

@@ -63,6 +63,11 @@ start, may well succeed (a deadlock, a serialization failure):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationFailedError",
@@ -327,12 +332,23 @@ class SchemaAheadOfCodeError(SchemaError):
     It was migrated by newer code (another git branch, a newer release), so
     Alembic cannot find the revision, to upgrade from it or downgrade. The
     message names the revision, where it comes from when that can be told, and
-    the way out; ``revision`` holds the id.
+    the way out; ``revision`` holds the id. In a development checkout,
+    ``database`` and ``checkout`` let the tooling ask git where the revision
+    came from (the bot's process never does).
     """
 
-    def __init__(self, message: str, *, revision: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        revision: str = "",
+        database: str = "",
+        checkout: Path | None = None,
+    ) -> None:
         super().__init__(message)
         self.revision = revision
+        self.database = database
+        self.checkout = checkout
 
 
 class MigrationFailedError(SchemaError):

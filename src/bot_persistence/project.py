@@ -11,6 +11,10 @@ This module is the one place that finds them. Two places can hold them:
   top-level folders), which is how the bot and ``bot-db`` work from
   ``pip install`` in an empty directory.
 
+The bot itself (``Database``) reads only the package's (:func:`package_root`):
+a bot started inside some checkout compares its schema with its own
+migrations, not with that checkout's.
+
 Neither present means a wheel built without its data: a typed error says so.
 """
 
@@ -25,6 +29,7 @@ __all__ = [
     "alembic_ini",
     "checkout_root",
     "env_file",
+    "package_root",
     "project_root",
     "psqlrc",
     "seeds_dir",
@@ -64,14 +69,26 @@ def checkout_root(start: Path | None = None) -> Path:
 def project_root(start: Path | None = None, *, data: Path | None = None) -> Path:
     """The folder holding ``alembic.ini``, ``alembic/`` and ``seeds/``: checkout, else package.
 
+    For the tooling, where a migration being written is the one that runs.
     ``data`` replaces the package's copy (tests of a broken build use it).
     """
     found = _checkout(start)
-    if found is not None:
-        return found
+    return found if found is not None else package_root(data=data)
+
+
+def package_root(*, data: Path | None = None) -> Path:
+    """The migrations and seeds this installed package carries; never the working directory's.
+
+    What the bot compares its database with and migrates by: the wheel's copy,
+    or the checkout beside the source of an editable install. A bot started
+    inside some other checkout is still this package's bot.
+    """
     packaged = PACKAGE_DATA if data is None else data
     if _is_root(packaged) and (packaged / "alembic" / "versions").is_dir():
         return packaged
+    beside_source = Path(__file__).resolve().parents[2]
+    if data is None and _is_root(beside_source):
+        return beside_source
     raise PackageDataMissingError(
         f"the installed bot_persistence has no migrations ({packaged / 'alembic'} is "
         "missing): the wheel was built without them; reinstall from a wheel built by "

@@ -135,35 +135,35 @@ def heads_in(versions: Path) -> list[str]:
 
 
 def ahead_of_code(
-    database: str, revision: str, versions: Path, *, consult_git: bool
+    database: str, revision: str, versions: Path, *, development: bool, origin: str | None = None
 ) -> SchemaAheadOfCodeError:
     """The error for ``database`` stamped with ``revision``, which ``versions`` lacks.
 
-    With ``consult_git`` (a development checkout, never production) it names the
-    branch or commit that added the revision's file, from git's history; the
-    bot in production only says that newer code migrated the database.
+    In ``development`` (never production) it speaks of the checkout, and
+    ``origin`` says where the revision came from (``"branch 'x', commit ..."``);
+    the bot's process knows nothing of git, so the tooling asks it
+    (:func:`bot_persistence.devdb.git.explain_ahead`, at the command line's edge)
+    and builds the error again with the answer. ``""`` is asked but not found.
+    In production the message only says that newer code migrated the database.
     """
-    origin = None
-    if consult_git:
-        # The one place the runtime asks git anything, and only on the dev path;
-        # loaded here so the bot's process never imports it otherwise.
-        from bot_persistence.devdb.git import revision_origin
-
-        found = revision_origin(versions.parent.parent, revision)
-        origin = found.describe() if found else None
-    if not consult_git:
+    if not development:
         return SchemaAheadOfCodeError(
             f"database {database!r} is at revision {revision}, which this release's "
             "migrations do not have: the database is ahead of the code; deploy the release "
             "that has that revision (or newer)",
             revision=revision,
         )
-    source = f"it was added on {origin}" if origin else "no branch or commit here has it"
+    if origin is None:
+        source = "`bot-db check` names the branch that added it"
+    else:
+        source = f"it was added on {origin}" if origin else "no branch or commit here has it"
     return SchemaAheadOfCodeError(
         f"database {database!r} is at revision {revision}, which this checkout's migrations "
         f"do not have ({source}); check out that code to use this database, or run "
         "`bot-db reset` to rebuild it from this checkout's migrations",
         revision=revision,
+        database=database,
+        checkout=versions.parent.parent,
     )
 
 
@@ -216,18 +216,19 @@ def _one_revision(rows: Sequence[str]) -> str | None:
 
 
 def check_schema(
-    revision: str | None, versions: Path | Revisions, *, database: str, consult_git: bool
+    revision: str | None, versions: Path | Revisions, *, database: str, development: bool
 ) -> None:
     """Raise the typed error for a database behind or ahead of the code; nothing when at head.
 
     Ahead means stamped with a revision this code has no file for (newer code
-    migrated it): neither migrating nor serving is safe. ``consult_git`` as for
-    :func:`ahead_of_code`. ``versions`` may be read already (:class:`Revisions`).
+    migrated it): neither migrating nor serving is safe. ``development`` as for
+    :func:`ahead_of_code` (``development``). ``versions`` may be read already
+    (:class:`Revisions`).
     """
     revisions = versions if isinstance(versions, Revisions) else Revisions.read(versions)
     head = revisions.head
     if revision is not None and revision not in revisions.known:
-        raise ahead_of_code(database, revision, revisions.versions, consult_git=consult_git)
+        raise ahead_of_code(database, revision, revisions.versions, development=development)
     if revision != head:
         raise SchemaNotAtHeadError(
             f"database {database!r} is at revision {revision or 'base (empty)'}, behind the "

@@ -292,7 +292,9 @@ def test_a_database_ahead_of_the_code_is_named_in_one_line(server: Settings, rep
     with pytest.raises(SchemaAheadOfCodeError) as raised:
         asyncio.run(connect())
     assert raised.value.revision == REVISION_A
-    assert "branch 'feature/ahead'" in str(raised.value) and "\n" not in str(raised.value)
+    # The bot's process asks no git: it points at the command that does.
+    assert "bot-db check" in str(raised.value) and "\n" not in str(raised.value)
+    assert "feature/ahead" not in str(raised.value)
 
     production = single.model_copy(update={"environment": "production"})
     with pytest.raises(SchemaAheadOfCodeError) as raised:

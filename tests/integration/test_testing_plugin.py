@@ -29,6 +29,9 @@ from bot_persistence.testing import TestDatabase
 from bot_persistence.testing.databases import TestDatabases, template_hash
 from bot_persistence.testing.server import RunDir, scratch_base
 
+#: The tests here that run pytest again (pytester) are deselected by default: tests/conftest.py.
+pytestmark = pytest.mark.nested
+
 
 def inner_ini(pytester: pytest.Pytester) -> None:
     """The settings a contributor's project would have for async tests."""

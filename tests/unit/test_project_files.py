@@ -59,3 +59,16 @@ def test_a_wheel_without_migrations_is_a_typed_one_line_error(outside: Path) -> 
 def test_checkout_only_commands_say_they_need_a_checkout(outside: Path) -> None:
     with pytest.raises(ConfigurationError, match="run this command inside one"):
         project.checkout_root(outside)
+
+
+def test_the_bot_reads_its_own_packages_migrations_not_the_checkout_it_runs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "some-other-checkout"
+    (other / "alembic" / "versions").mkdir(parents=True)
+    (other / "alembic.ini").write_text("[alembic]\n")
+    (other / "alembic" / "env.py").write_text("")
+    monkeypatch.chdir(other)
+    assert project.project_root() == other.resolve()  # the tooling: the checkout wins
+    assert project.package_root() != other.resolve()  # the bot: its own migrations
+    assert (project.package_root() / "alembic" / "versions").is_dir()

@@ -32,12 +32,16 @@ def test_a_lone_surrogate_is_found_wherever_it_is_nested() -> None:
     assert find_unencodable(("naïve", "日本語", 7, {"x": ["fine"]})) is None
 
 
+def _stored_row(**values: object) -> tuple[object, ...]:
+    """A ``guild_settings`` row as the repository reads it: the defaults, but ``values``."""
+    defaults = GuildConfig(guild_id=1)
+    return tuple(values.get(name, getattr(defaults, name)) for name in _SETTINGS.fields)
+
+
 def test_a_stored_row_our_validators_would_refuse_is_still_read() -> None:
     # A locale written by hand in SQL: reading the settings must not fail on it.
-    config = _SETTINGS.from_row(1, ("!", None, 50, "xx-XX", None, True, 500))
+    config = _SETTINGS.from_row(1, _stored_row(locale="xx-XX"))
     assert isinstance(config, GuildConfig)
     assert (config.locale, config.stored, config.guild_id) == ("xx-XX", True, 1)
-    assert _SETTINGS.from_row(2, ("?", 5, 60, "de", None, False, 10)).model_fields_set >= {
-        "prefix",
-        "stored",
-    }
+    valid = _stored_row(prefix="?", dj_role_id=5, default_volume=60, locale="de")
+    assert _SETTINGS.from_row(2, valid).model_fields_set >= {"prefix", "stored"}

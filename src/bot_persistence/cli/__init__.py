@@ -12,9 +12,10 @@ handling before the heavy imports (``_signals``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot_persistence.cli import _signals
+from bot_persistence.exports import lazy_exports
 
 if TYPE_CHECKING:
     from bot_persistence.cli._main import main
@@ -38,13 +39,4 @@ def run() -> None:
     run_main()
 
 
-def __getattr__(name: str) -> Any:
-    """Load ``main`` and ``build_parser`` on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bot_persistence.cli' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)

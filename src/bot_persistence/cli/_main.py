@@ -33,7 +33,12 @@ from bot_persistence.cli._signals import (
     signal_behind,
 )
 from bot_persistence.cli.output import Console
-from bot_persistence.errors import BotPersistenceError, ConfigurationError, ConnectionLostError
+from bot_persistence.errors import (
+    BotPersistenceError,
+    ConfigurationError,
+    ConnectionLostError,
+    SchemaAheadOfCodeError,
+)
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -213,6 +218,10 @@ def _dispatch(
     except BotPersistenceError as exc:
         if args.debug:
             raise
+        if isinstance(exc, SchemaAheadOfCodeError):
+            from bot_persistence.devdb import git  # only here: light commands stay light
+
+            exc = git.explain_ahead(exc)  # where the revision came from: the tooling asks git
         return _failed(out, exc, redact(str(exc), settings))
     except (KeyboardInterrupt, Terminated):
         return _interrupted(out, sys.exc_info()[1])
@@ -286,7 +295,7 @@ def _database_gone(exc: BaseException, settings: Settings) -> BotPersistenceErro
     typed = translate_call_error(exc, settings)
     if isinstance(typed, ConnectionLostError):
         return ConnectionLostError(
-            f"the connection to the server at {settings.host}:{settings.port} was lost "
+            f"the connection to the server at {settings.address} was lost "
             "part-way (the server stopped or restarted); run `bot-db up`, then this "
             "command again"
         )

@@ -11,7 +11,9 @@ do one job for the command line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bot_persistence.exports import lazy_exports
 
 if TYPE_CHECKING:
     from bot_persistence.devdb.lifecycle import (
@@ -23,18 +25,11 @@ if TYPE_CHECKING:
         up,
     )
 
-_LIFECYCLE = frozenset({"UpReport", "drop_database", "reset", "reset_branch", "table_counts", "up"})
-
-
-def __getattr__(name: str) -> Any:
-    """Load ``lifecycle`` when one of its names is first asked for (PEP 562)."""
-    if name not in _LIFECYCLE:
-        raise AttributeError(f"module 'bot_persistence.devdb' has no attribute {name!r}")
-    from bot_persistence.devdb import lifecycle
-
-    value = getattr(lifecycle, name)
-    globals()[name] = value
-    return value
-
+#: Public names that live in ``lifecycle``, loaded on first use.
+_LAZY = dict.fromkeys(
+    ("UpReport", "drop_database", "reset", "reset_branch", "table_counts", "up"),
+    "bot_persistence.devdb.lifecycle",
+)
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = ["UpReport", "drop_database", "reset", "reset_branch", "table_counts", "up"]

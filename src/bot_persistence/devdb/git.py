@@ -15,6 +15,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from bot_persistence.errors import SchemaAheadOfCodeError
+from bot_persistence.schema_version import ahead_of_code
+
 __all__ = [
     "Checkout",
     "RevisionOrigin",
@@ -209,3 +212,38 @@ def revision_origin(
     current = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
     names = [name for name in names if name != current and not name.startswith("(")]
     return RevisionOrigin(commit=commit, subject=subject, branch=names[0] if names else None)
+
+
+def explain_ahead(error: SchemaAheadOfCodeError) -> SchemaAheadOfCodeError:
+    """``error`` again, naming the branch or commit that added its revision, as git tells.
+
+    The bot's process never asks git (``schema_version`` knows nothing of it);
+    the command line does, for a database ahead of this checkout's code.
+    """
+    if error.checkout is None or not error.revision:
+        return error  # production, or not from a checkout: nothing to ask
+    found = revision_origin(error.checkout, error.revision)
+    return ahead_of_code(
+        error.database,
+        error.revision,
+        error.checkout / "alembic" / "versions",
+        development=True,
+        origin=found.describe() if found else "",
+    )
+
+
+def files_at(root: Path, ref: str, folder: str) -> dict[str, str] | None:
+    """The text of every file directly in ``folder`` at commit ``ref``; None when git cannot say.
+
+    What another branch holds, read without checking it out (``bot-db rehearse
+    --from-git main`` reads main's revisions this way).
+    """
+    listing = _git(root, "ls-tree", "--name-only", f"{ref}:{folder}")
+    if listing is None:
+        return None
+    found: dict[str, str] = {}
+    for name in _lines(listing):
+        text = _git(root, "show", f"{ref}:{folder}/{name}")
+        if text is not None:
+            found[name] = text
+    return found

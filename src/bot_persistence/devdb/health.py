@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from bot_persistence.connection import disk_full_error, translate_connect_error
+from bot_persistence.devdb import git
 from bot_persistence.devdb.target import Target
 from bot_persistence.errors import (
     AuthenticationFailedError,
@@ -148,8 +149,10 @@ def _ahead_of_code(settings: Settings, revision: str | None) -> SchemaAheadOfCod
     versions = versions_dir()
     if revision is None or revision in known_revisions(versions):
         return None
-    return ahead_of_code(
-        settings.database, revision, versions, consult_git=settings.environment != "production"
+    return git.explain_ahead(
+        ahead_of_code(
+            settings.database, revision, versions, development=settings.environment != "production"
+        )
     )
 
 
@@ -218,8 +221,10 @@ def probe(target: Target) -> HealthReport:
                 revision,
                 versions_dir(),
                 database=settings.database,
-                consult_git=settings.environment != "production",
+                development=settings.environment != "production",
             )
+        except SchemaAheadOfCodeError as exc:
+            return done(error=git.explain_ahead(exc))
         except SchemaError as exc:
             return done(error=exc)
     return done()

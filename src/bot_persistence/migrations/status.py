@@ -48,7 +48,7 @@ def migration_states(settings: Settings) -> list[MigrationState]:
             settings.database,
             at,
             Path(script.versions),
-            consult_git=settings.environment != "production",
+            development=settings.environment != "production",
         )
     applied: set[str] = set()
     if at is not None:
