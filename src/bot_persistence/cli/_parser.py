@@ -50,7 +50,7 @@ from bot_persistence.cli._snapshot_commands import (
     cmd_snapshot_restore,
     cmd_snapshot_save,
 )
-from bot_persistence.provision.scratch import DEFAULT_MAJOR
+from bot_persistence.provision.binaries import DEFAULT_MAJOR
 
 __all__ = ["COMMANDS", "GLOBAL", "GROUPS", "SHARED", "Command", "Option", "build_parser"]
 
