@@ -116,6 +116,15 @@ def migrate_roundtrip(session: nox.Session) -> None:
         session.run("bot-db", "roundtrip", *argv, env=env)
 
 
+@nox.session(name="migrate-rehearsal", python=DEFAULT_PYTHON)
+def migrate_rehearsal(session: nox.Session) -> None:
+    """Rehearse the revisions this branch adds over main under the bot's load, on PG 15 and 18."""
+    install(session, PYPROJECT)
+    env = tools.container_env(session)
+    for argv in arguments.rehearsal_runs(session.posargs):
+        session.run("bot-db", "rehearse", *argv, env=env)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: medians against a baseline measured in the same run."""

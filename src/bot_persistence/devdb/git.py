@@ -225,3 +225,20 @@ def explain_ahead(error: SchemaAheadOfCodeError) -> SchemaAheadOfCodeError:
         development=True,
         origin=found.describe() if found else "",
     )
+
+
+def files_at(root: Path, ref: str, folder: str) -> dict[str, str] | None:
+    """The text of every file directly in ``folder`` at commit ``ref``; None when git cannot say.
+
+    What another branch holds, read without checking it out (``bot-db rehearse
+    --from-git main`` reads main's revisions this way).
+    """
+    listing = _git(root, "ls-tree", "--name-only", f"{ref}:{folder}")
+    if listing is None:
+        return None
+    found: dict[str, str] = {}
+    for name in _lines(listing):
+        text = _git(root, "show", f"{ref}:{folder}/{name}")
+        if text is not None:
+            found[name] = text
+    return found
