@@ -68,7 +68,6 @@ from bot_persistence.connection import (
 from bot_persistence.errors import (
     BotPersistenceError,
     ConfigurationError,
-    MigrationCheckError,
 )
 from bot_persistence.migrations import alembic_config, schema_compare, sql_lint
 from bot_persistence.migrations.schema_compare import SchemaSnapshot
@@ -114,13 +113,6 @@ class RoundtripReport:
     def ok(self) -> bool:
         """True when no check failed."""
         return not self.findings
-
-    def raise_for_findings(self) -> None:
-        """Raise :class:`MigrationCheckError` naming the first finding, if there is one."""
-        if self.findings:
-            first = self.findings[0]
-            more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
-            raise MigrationCheckError(f"{first.check}: {first.summary}{more}")
 
 
 def _quiet(_: CheckResult) -> None:
