@@ -201,6 +201,16 @@ def test_revision_without_ruff_says_the_file_is_not_formatted(
     assert json.loads(out)["formatted"] is False
 
 
+def test_status_of_an_external_server_reports_no_branch_databases(settings: Settings) -> None:
+    migrations.upgrade(settings)
+    code, out, _ = bot_db(settings, "status", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["backend"] == "external"
+    assert document["disk"] is None and document["branch"] is None
+    code, out, _ = bot_db(settings, "status")
+    assert code == 0 and "branch databases" not in out
+
+
 def test_external_down_never_stops_someone_elses_server(settings: Settings) -> None:
     code, out, _ = bot_db(settings, "down")
     assert code == 0 and "not managed by bot-db" in out

@@ -94,7 +94,10 @@ def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
     counts = devdb.table_counts(target) if report.database_present and report.at_head else {}
     # Any connection to the server reads the disk use: the database's own, when it is there.
     on = target.connection() if report.database_present else None
-    disk = branch_databases.disk_use(target, on) if report.authenticated else None
+    # Branch databases and snapshots are the dev server's: a server someone else
+    # runs (an external DATABASE_URL) has none of ours to report.
+    ours = backend.name != "external"
+    disk = branch_databases.disk_use(target, on) if report.authenticated and ours else None
     use = health.connection_use(target) if report.database_present else None
     if args.json:
         out.json(
