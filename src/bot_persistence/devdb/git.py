@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from bot_persistence.errors import SchemaAheadOfCodeError
-from bot_persistence.schema_version import ahead_of_code
+from bot_persistence.schema_version import with_origin
 
 __all__ = [
     "Checkout",
@@ -223,10 +223,4 @@ def explain_ahead(error: SchemaAheadOfCodeError) -> SchemaAheadOfCodeError:
     if error.checkout is None or not error.revision:
         return error  # production, or not from a checkout: nothing to ask
     found = revision_origin(error.checkout, error.revision)
-    return ahead_of_code(
-        error.database,
-        error.revision,
-        error.checkout / "alembic" / "versions",
-        development=True,
-        origin=found.describe() if found else "",
-    )
+    return with_origin(error, found.describe() if found else "")
