@@ -22,6 +22,35 @@ def roundtrip_runs(posargs: list[str]) -> list[list[str]]:
     ]
 
 
+#: The branch whose revisions a rehearsal starts from (`-- --from-git REF` for another).
+REHEARSAL_BASE = "main"
+#: CI-sized data: 200,000 playlist tracks, a rehearsal in well under a minute.
+REHEARSAL_SCALE = "2"
+
+
+def rehearsal_runs(posargs: list[str]) -> list[list[str]]:
+    """One `bot-db rehearse` per major (the oldest and newest) of what a branch adds over main.
+
+    Each on a throw-away server (`--pg`, a container where an engine answers);
+    `--from-git main` starts from main's newest revision, so a branch that adds
+    none is a one-line success. `--pg`, `--from`/`--from-git` or `--scale` in
+    the arguments replace the defaults.
+    """
+
+    def given(flag: str) -> bool:
+        return any(arg == flag or arg.startswith(f"{flag}=") for arg in posargs)
+
+    common = [] if given("--scale") else ["--scale", REHEARSAL_SCALE]
+    if not (given("--from") or given("--from-git")):
+        common += ["--from-git", REHEARSAL_BASE]
+    if given("--pg"):
+        return [["--container", *common, *posargs]]
+    return [
+        ["--container", "--pg", major, *common, *posargs]
+        for major in (POSTGRES_MAJORS[0], POSTGRES_MAJORS[-1])
+    ]
+
+
 def integration_args(posargs: list[str]) -> list[str]:
     """The newest major unless `--db-pg` is given: a container where an engine answers."""
     if any(arg == "--db-pg" or arg.startswith("--db-pg=") for arg in posargs):

@@ -149,7 +149,7 @@ def connect_kwargs(settings: Settings, *, statement_timeout: bool = True) -> dic
 
 def url_parameter(settings: Settings, name: str) -> str | None:
     """The value of libpq parameter ``name`` in the URL's query (the first, if repeated)."""
-    value = settings.url.query.get(name)
+    value = settings.parsed_url.query.get(name)
     if isinstance(value, tuple):
         value = value[0] if value else None
     return value or None
@@ -298,7 +298,7 @@ def address(settings: Settings) -> str:
     connects to that address instead of resolving the host: a message naming
     only the host would send the user to the wrong machine.
     """
-    where = f"{settings.host}:{settings.port}"
+    where = settings.address  # every host of a failover URL, in libpq's order
     hostaddr = os.environ.get("PGHOSTADDR", "").strip()
     if hostaddr and "hostaddr=" not in settings.plain_url:
         where += f" (PGHOSTADDR={hostaddr}, which libpq connects to instead)"
@@ -358,11 +358,24 @@ def translate_connect_error(exc: BaseException, settings: Settings) -> BotPersis
             f"database {settings.database!r} does not exist on {where}; "
             "run `bot-db up` to create it (or fix POSTGRES_DB in .env)"
         )
+    if "read-only" in lowered or "hot standby" in lowered or "is a standby" in lowered:
+        return ServerNotRunningError(
+            f"no server at {where} accepts writes (each is a standby, or in recovery): a "
+            "failover in progress, or DATABASE_URL names only standbys; the next call "
+            "tries again, and libpq picks the new primary with target_session_attrs=read-write"
+        )
     if is_retryable(exc) or "timeout expired" in lowered or "could not connect" in lowered:
         if settings.pooler != "none":
             return ServerNotRunningError(
                 f"no PgBouncer answers at {where} (BOT_DB_POOLER={settings.pooler}); start "
                 "the pooler, or check DATABASE_URL's host and port"
+            )
+        if settings.environment == "production" or settings.url_from_environment:
+            return ServerNotRunningError(
+                f"no PostgreSQL server answers at {where} within "
+                f"BOT_DB_CONNECT_TIMEOUT={settings.connect_timeout}s; check that the server "
+                "is up and reachable from here (a restart or failover: the next call tries "
+                "again), and DATABASE_URL's hosts and ports"
             )
         return ServerNotRunningError(
             f"no PostgreSQL server answers at {where}; run `bot-db up` to start the "
@@ -433,7 +446,7 @@ def translate_call_error(
     full = disk_full_error(settings.data_dir) if settings.data_dir.exists() else None
     if full is not None:  # a server that cannot write its log stops: say why
         return full
-    where = f"{settings.host}:{settings.port}"
+    where = settings.address
     if not connection_broke(original):  # the server answered: the connection is fine
         return DatabaseUnavailableError(
             f"the server at {where} could not run a call on {settings.database!r} "

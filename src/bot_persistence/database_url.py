@@ -69,7 +69,7 @@ class DatabaseUrl:
     @classmethod
     def parse(cls, raw: str) -> DatabaseUrl:
         """Parse ``DATABASE_URL``, or say in one line what is wrong with it (never its text)."""
-        text = raw.strip()
+        text = _hosts_into_query(raw.strip())
         found = _PATTERN.match(text)
         if found is None:
             raise InvalidDatabaseUrlError(
@@ -97,7 +97,7 @@ class DatabaseUrl:
             host=parts["ipv4host"] or parts["ipv6host"],
             port=port,
             database=_unquoted(parts["database"]),
-            query=_query(parts["query"]),
+            query=_one_port_for_each_host(_query(parts["query"])),
         )
         url._refuse_unusable(scheme=parts["name"])
         return url
@@ -148,22 +148,56 @@ class DatabaseUrl:
         return text
 
     def libpq(self, *, password: bool = True) -> str:
-        """A libpq URL (``postgresql://...``), for psql and editors.
+        """A libpq URL (``postgresql://...``), for psql, editors and the bot's own connections.
 
         Every character of the user, password and database that is not plain
         is percent-encoded: libpq refuses a space (or any other raw special
-        character) that SQLAlchemy's rendering leaves in place.
+        character) that SQLAlchemy's rendering leaves in place. Several hosts
+        (any of libpq's forms, or SQLAlchemy's repeated ``?host=h:p``) are
+        written in libpq's own ``h1:p1,h2:p2`` form, which libpq tries in turn.
         """
         userinfo = quote(self.user or "", safe="")
         if password and self.password is not None:
             userinfo += ":" + quote(self.password, safe="")
-        host = self.host or ""
-        if ":" in host:  # an IPv6 address
-            host = f"[{host}]"
-        port = f":{self.port}" if self.port else ""
-        query = urlencode(sorted(self.query.items()), doseq=True, quote_via=quote)
+        endpoints = self.endpoints()
+        query_items = dict(self.query)
+        if len(endpoints) > 1:
+            query_items.pop("host", None)
+            query_items.pop("port", None)
+            netloc = ",".join(_endpoint_text(host, port) for host, port in endpoints)
+        else:
+            host = self.host or ""
+            if ":" in host:  # an IPv6 address
+                host = f"[{host}]"
+            netloc = host + (f":{self.port}" if self.port else "")
+        query = urlencode(sorted(query_items.items()), doseq=True, quote_via=quote)
         path = quote(self.database or "", safe="")
-        return f"postgresql://{userinfo}@{host}{port}/{path}" + (f"?{query}" if query else "")
+        return f"postgresql://{userinfo}@{netloc}/{path}" + (f"?{query}" if query else "")
+
+    def endpoints(self) -> list[tuple[str, int | None]]:
+        """Every ``(host, port)`` libpq tries, in order: one, or several for failover.
+
+        Read as libpq reads them, from the parameters SQLAlchemy's psycopg dialect
+        builds (``host=a,b``, ``port=p1,p2``; one port for all, or none).
+        """
+        if "host" not in self.query and "port" not in self.query:
+            return [(self.host or "localhost", self.port)]
+        params = self.connect_params()
+        hosts = [h.strip() for h in str(params.get("host") or "localhost").split(",")]
+        ports = [p.strip() for p in str(params.get("port") or "").split(",") if p.strip()]
+        if len(ports) == 1:
+            ports *= len(hosts)
+        return [
+            (host, int(ports[index]) if index < len(ports) and ports[index].isdigit() else None)
+            for index, host in enumerate(hosts)
+        ]
+
+    def address(self) -> str:
+        """``h1:5432,h2:5433``: where libpq connects, for messages (no user, no password)."""
+        return ",".join(
+            _endpoint_text(host, port or 5432) if not host.startswith("/") else host
+            for host, port in self.endpoints()
+        )
 
     def connect_params(self) -> dict[str, Any]:
         """psycopg's connect arguments, as SQLAlchemy's psycopg dialect builds them.
@@ -201,6 +235,47 @@ class DatabaseUrl:
             database=self.database,
             query=self.query,
         )
+
+
+def _endpoint_text(host: str, port: int | None) -> str:
+    if ":" in host and not host.startswith("["):  # an IPv6 address
+        host = f"[{host}]"
+    return host + (f":{port}" if port else "")
+
+
+def _hosts_into_query(text: str) -> str:
+    """libpq's ``postgresql://u:p@h1:p1,h2:p2/db`` as SQLAlchemy's ``?host=h1:p1&host=h2:p2``.
+
+    The URL pattern takes one host and one port; libpq's own multi-host form
+    puts a comma-separated list where the host goes. Moved into the query, it
+    is read like the other multi-host forms and written back in libpq's form.
+    """
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    userinfo, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return text
+    path, _, query = tail.partition("?")
+    moved = "&".join(f"host={quote(entry.strip(), safe=':[]')}" for entry in hosts.split(","))
+    query = f"{moved}&{query}" if query else moved
+    return f"{scheme}://{userinfo}{at}{path or '/'}?{query}"
+
+
+def _one_port_for_each_host(
+    query: dict[str, str | tuple[str, ...]],
+) -> dict[str, str | tuple[str, ...]]:
+    """``?host=a,b&port=6432``: libpq uses the one port for every host; say so for each.
+
+    SQLAlchemy's dialect (which builds the tools' connect arguments) wants as many
+    ports as hosts, where libpq takes one for all.
+    """
+    hosts, port = query.get("host"), query.get("port")
+    if isinstance(hosts, str) and "," in hosts and isinstance(port, str) and "," not in port:
+        return {**query, "port": ",".join([port] * len(hosts.split(",")))}
+    return query
 
 
 def _unquoted(value: str | None) -> str | None:

@@ -232,7 +232,7 @@ class Pool:
             await (await self._connect()).close()  # a server that is away says so instead
             raise PoolExhaustedError(
                 f"all {settings.pool_size + settings.max_overflow} pooled connections to "
-                f"{settings.host}:{settings.port} stayed busy for {settings.pool_timeout:g}s; "
+                f"{settings.address} stayed busy for {settings.pool_timeout:g}s; "
                 "look for units of work that do not finish, or raise BOT_DB_POOL_SIZE"
             )
         conn = await self._connect()

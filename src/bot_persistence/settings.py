@@ -277,17 +277,27 @@ class Settings(BaseSettings):
 
     @property
     def host(self) -> str:
-        """The host the URL names; a Unix-socket directory when the URL uses one."""
+        """The (first) host the URL names; a Unix-socket directory when the URL uses one.
+
+        A failover URL names several: :attr:`address` lists them all.
+        """
         url = self.parsed_url
-        socket_dir = url.query.get("host")
-        if isinstance(socket_dir, tuple):
-            socket_dir = socket_dir[0]
-        return url.host or socket_dir or "localhost"
+        if url.host:
+            return url.host
+        return url.endpoints()[0][0]
 
     @property
     def port(self) -> int:
-        """The port the URL names, 5432 when it names none."""
-        return self.parsed_url.port or 5432
+        """The (first) port the URL names, 5432 when it names none."""
+        url = self.parsed_url
+        if url.host:
+            return url.port or 5432
+        return url.endpoints()[0][1] or 5432
+
+    @property
+    def address(self) -> str:
+        """Every ``host:port`` libpq tries, in order (``h1:5432,h2:5432``), for messages."""
+        return self.parsed_url.address()
 
     @property
     def database(self) -> str:

@@ -81,7 +81,7 @@ def in_recovery(port: int) -> bool:
     return bool(row and row[0])
 
 
-@pytest.mark.parametrize("form", ["ports"])
+@pytest.mark.parametrize("form", ["netloc", "repeated", "ports"])
 async def test_a_promoted_standby_takes_writes_within_a_second_with_none_lost(
     pair: Pair, form: str
 ) -> None:

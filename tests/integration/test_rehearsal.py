@@ -193,3 +193,13 @@ def test_an_interrupted_rehearsal_drops_its_database(
             process.communicate()
     assert process.returncode == (130 if signum == signal.SIGINT else 143), err
     assert databases(admin, settings.database) == set()
+
+
+def test_from_git_starts_from_that_commits_newest_revision(settings: Settings) -> None:
+    # HEAD holds every revision this checkout has: nothing is added over it, and
+    # no throw-away server is started to find that out.
+    code, out, err = bot_db(settings, "rehearse", "--from-git", "HEAD", "--pg", "18", "--json")
+    assert code == 0, err
+    assert json.loads(out)["pending"] == []
+    code, _, err = bot_db(settings, "rehearse", "--from-git", "no-such-ref-anywhere")
+    assert code == 2 and "no-such-ref-anywhere" in err

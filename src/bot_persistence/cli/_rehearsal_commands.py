@@ -9,16 +9,20 @@ or the HTML report. The conventions every command follows are in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot_persistence.cli._commands import check_ours, report_json
 from bot_persistence.cli.output import Console
 
 if TYPE_CHECKING:
+    import psycopg
+
     from bot_persistence.devdb.rehearsal import RehearsalReport, RevisionReport
     from bot_persistence.devdb.target import Target
+    from bot_persistence.settings import Settings
 
 __all__ = ["cmd_rehearse", "rehearse_arguments"]
 
@@ -32,6 +36,22 @@ def rehearse_arguments(sub: argparse.ArgumentParser) -> None:
         dest="from_revision",
         metavar="REV",
         help="rehearse from this revision (default: the dev database's)",
+    )
+    sub.add_argument(
+        "--from-git",
+        metavar="REF",
+        help="rehearse what this checkout adds over git REF (main): from REF's newest revision",
+    )
+    sub.add_argument(
+        "--pg",
+        type=int,
+        metavar="MAJOR",
+        help="on a throw-away PostgreSQL MAJOR instead of the dev server (with --from-git/--from)",
+    )
+    sub.add_argument(
+        "--container",
+        action="store_true",
+        help="with --pg: a container where a Docker engine answers, as `roundtrip --container`",
     )
     sub.add_argument(
         "--scale",
@@ -84,6 +104,8 @@ def _ready_lines(out: Console, report: RehearsalReport) -> None:
         f"in {report.seed_seconds:.1f}s"
     )
     out.ok(f"baseline  bot p99 {report.baseline_p99_ms:,.1f} ms before the first revision")
+    for error in report.baseline_errors[:3]:
+        out.field("    bot error", f"{error} (before any revision: the code is newer)", width=14)
 
 
 def _verdict(report: RehearsalReport) -> str:
@@ -116,9 +138,71 @@ def cmd_rehearse(args: argparse.Namespace, target: Target, out: Console) -> int:
     guards.guard_seeding(settings, force=args.force)  # generated data: never production
     if args.scale < 1:
         raise ConfigurationError("--scale must be 1 or more")
+    if args.from_revision and args.from_git:
+        raise ConfigurationError("give --from or --from-git, not both")
+    if args.pg is not None:
+        from bot_persistence.provision.scratch import throwaway_server
+
+        start = _start_from_git(args.from_git) if args.from_git else args.from_revision
+        if not rehearsal.pending_steps(settings, start):
+            return _rehearse(args, out, settings, None, start)  # says so; starts no server
+        with contextlib.ExitStack() as stack:
+            with out.step(f"server    starting a throw-away PostgreSQL {args.pg}"):
+                server = stack.enter_context(
+                    throwaway_server(
+                        args.pg,
+                        image=settings.postgres_image,
+                        prefer_container=args.container,
+                        may_pull=settings.may_pull_images,
+                    )
+                )
+            out.field("server", server.source)
+            return _rehearse(args, out, server.settings, None, start)
     check_ours(args, target)
-    start = args.from_revision or database_revision(target.connection())
+    if args.from_git:
+        start = _start_from_git(args.from_git)
+    else:
+        start = args.from_revision or database_revision(target.connection())
+    return _rehearse(args, out, settings, target.admin(), start)
+
+
+def _start_from_git(ref: str) -> str | None:
+    """The newest revision in ``ref``'s alembic/versions: where this checkout's additions start."""
+    import tempfile
+    from pathlib import Path
+
+    from bot_persistence.devdb import git
+    from bot_persistence.errors import ConfigurationError
+    from bot_persistence.project import checkout_root
+    from bot_persistence.schema_version import single_head
+
+    files = git.files_at(checkout_root(), ref, "alembic/versions")
+    if files is None:
+        raise ConfigurationError(
+            f"git cannot show alembic/versions at {ref!r}: fetch it (`git fetch origin {ref}`) "
+            "or name a commit this clone has"
+        )
+    with tempfile.TemporaryDirectory(prefix="bot-db-rehearse-") as folder:
+        for name, text in files.items():
+            if name.endswith(".py"):
+                (Path(folder) / name).write_text(text, encoding="utf-8")
+        return single_head(Path(folder))
+
+
+def _rehearse(
+    args: argparse.Namespace,
+    out: Console,
+    settings: Settings,
+    admin: psycopg.Connection[Any] | None,
+    start: str | None,
+) -> int:
+    from bot_persistence.connection import MAINTENANCE_DATABASE, connect
+    from bot_persistence.devdb import rehearsal
+
     steps = rehearsal.pending_steps(settings, start)
+    if start is None and steps:
+        # Nothing to fill below the first revision: the tables come from it.
+        start, steps = steps[0].revision, steps[1:]
     document: dict[str, object] = {
         "start": start,
         "pending": [step.revision for step in steps],
@@ -127,25 +211,31 @@ def cmd_rehearse(args: argparse.Namespace, target: Target, out: Console) -> int:
               f"({len(steps)} revision{'s' if len(steps) != 1 else ''})")  # fmt: skip
     if not steps:
         report_json(args, out, {**document, "ok": True, "revisions": []})
-        out.ok("rehearsal nothing pending: the database is at head")
+        out.ok(f"rehearsal nothing pending: {start or 'base'} is the code's head")
         return 0
 
     def say(text: str) -> None:
         if out.live:
             _log.info(text)
 
-    report = rehearsal.rehearse(
-        settings,
-        target.admin(),
-        steps,
-        start=start,
-        scale=args.scale,
-        budget_ms=args.budget_ms,
-        phase=out.step,
-        say=say,
-        on_revision=lambda revision: _revision_line(out, revision, args.budget_ms),
-        on_ready=lambda ready: _ready_lines(out, ready),
-    )
+    own = admin is None
+    admin = admin or connect(settings, database=MAINTENANCE_DATABASE)
+    try:
+        report = rehearsal.rehearse(
+            settings,
+            admin,
+            steps,
+            start=start,
+            scale=args.scale,
+            budget_ms=args.budget_ms,
+            phase=out.step,
+            say=say,
+            on_revision=lambda revision: _revision_line(out, revision, args.budget_ms),
+            on_ready=lambda ready: _ready_lines(out, ready),
+        )
+    finally:
+        if own:
+            admin.close()
     if args.report is not None:
         from bot_persistence.devdb import rehearsal_html
 

@@ -34,6 +34,7 @@ def cmd_up(args: argparse.Namespace, target: Target, out: Console) -> int:
         progress=out.ok,
         step=out.step,
         force=args.force,
+        warn=out.warn,
     )
     report_json(
         args,
@@ -94,7 +95,10 @@ def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
     counts = devdb.table_counts(target) if report.database_present and report.at_head else {}
     # Any connection to the server reads the disk use: the database's own, when it is there.
     on = target.connection() if report.database_present else None
-    disk = branch_databases.disk_use(target, on) if report.authenticated else None
+    # Branch databases and snapshots are the dev server's: a server someone else
+    # runs (an external DATABASE_URL) has none of ours to report.
+    ours = backend.name != "external"
+    disk = branch_databases.disk_use(target, on) if report.authenticated and ours else None
     use = health.connection_use(target) if report.database_present else None
     if args.json:
         out.json(
@@ -109,7 +113,7 @@ def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
                 "connections": dataclasses.asdict(use) if use else None,
             }
         )
-        return 0 if report.ok else 1
+        return report.exit_code
     out.field("backend", f"{backend.name} ({reason})")
     out.field("server", server.detail)
     if branch is not None:
@@ -125,8 +129,7 @@ def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
         out.fail(str(report.error))
-        return 1
-    return 0
+    return report.exit_code
 
 
 def cmd_check(args: argparse.Namespace, target: Target, out: Console) -> int:
@@ -137,10 +140,10 @@ def cmd_check(args: argparse.Namespace, target: Target, out: Console) -> int:
     report = health.probe(target)
     if args.json:
         out.json(report.as_dict())
-        return 0 if report.ok else 1
+        return report.exit_code
     if report.error is not None:
         out.fail(str(report.error))
-        return 1
+        return report.exit_code
     out.ok(
         f"{report.url}: PostgreSQL {report.server_version}, at head {report.head} "
         f"({report.elapsed_ms:.0f} ms)"
@@ -171,7 +174,7 @@ def cmd_smoke(args: argparse.Namespace, target: Target, out: Console) -> int:
         try:
             require_usable(args, target)
         except BotPersistenceError as exc:
-            raise SmokeFailedError("connect", str(exc)) from None
+            raise SmokeFailedError("connect", str(exc), exit_code=exc.exit_code) from None
         target.close()  # the smoke test opens the bot's own pool, as the bot would
         asyncio.run(smoke.run(target.settings, progress=out.ok))
     except SmokeFailedError as exc:
@@ -215,9 +218,23 @@ def cmd_shell(args: argparse.Namespace, target: Target, out: Console) -> int:
     if rc_file.is_file():
         env["PSQLRC"] = str(rc_file)
     extra = [arg for arg in args.psql_args if arg != "--"]
+    if _runs_a_script(extra):
+        # `-c`/`-f`: psql for a script or a pipe: without .psqlrc's banner, timing
+        # and display settings, so the output is what the query printed.
+        extra = ["-X", *extra]
     command = [_psql(), where, *extra]
     with _password_for_psql(settings.password, env) as keep_open:
         return subprocess.run(command, env=env, pass_fds=keep_open, check=False).returncode
+
+
+def _runs_a_script(psql_args: list[str]) -> bool:
+    """True when psql is given a command or file to run (``-c``, ``-f``, ``-Atc``...)."""
+    for arg in psql_args:
+        if arg.startswith(("--command", "--file")):
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and ({"c", "f"} & set(arg[1:])):
+            return True
+    return False
 
 
 @contextlib.contextmanager

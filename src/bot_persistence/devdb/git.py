@@ -26,6 +26,8 @@ __all__ = [
     "checked_out_elsewhere",
     "checkout",
     "default_branch",
+    "explain_ahead",
+    "files_at",
     "is_merged",
     "revision_origin",
     "untracked",
@@ -72,11 +74,6 @@ class Checkout:
     root: Path
     commit: str
     branch: str | None
-
-    @property
-    def detached(self) -> bool:
-        """True when ``HEAD`` names a commit rather than a branch (bisect, a tag, a rebase)."""
-        return self.branch is None
 
 
 def checkout(root: Path) -> Checkout | None:
@@ -200,7 +197,9 @@ def revision_origin(
     """
     if not re.fullmatch("[0-9A-Za-z_]+", revision):
         return None  # not an id we would put in a pathspec
-    log = ("log", "--all", "--diff-filter=A", "--format=%H %s")
+    # --reflog: a deleted branch's commits are still in the repository (HEAD's reflog)
+    # until git collects them; a migration only ever in a working tree is in none.
+    log = ("log", "--all", "--reflog", "--diff-filter=A", "--format=%H %s")
     found = _git(root, *log, "--", f"{versions}/*{revision}*.py")
     if not found:
         found = _git(root, *log, f"-S{revision}", "--", versions)
@@ -224,3 +223,20 @@ def explain_ahead(error: SchemaAheadOfCodeError) -> SchemaAheadOfCodeError:
         return error  # production, or not from a checkout: nothing to ask
     found = revision_origin(error.checkout, error.revision)
     return with_origin(error, found.describe() if found else "")
+
+
+def files_at(root: Path, ref: str, folder: str) -> dict[str, str] | None:
+    """The text of every file directly in ``folder`` at commit ``ref``; None when git cannot say.
+
+    What another branch holds, read without checking it out (``bot-db rehearse
+    --from-git main`` reads main's revisions this way).
+    """
+    listing = _git(root, "ls-tree", "--name-only", f"{ref}:{folder}")
+    if listing is None:
+        return None
+    found: dict[str, str] = {}
+    for name in _lines(listing):
+        text = _git(root, "show", f"{ref}:{folder}/{name}")
+        if text is not None:
+            found[name] = text
+    return found

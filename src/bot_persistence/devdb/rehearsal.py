@@ -16,7 +16,10 @@ The rehearsal measures it before it ships:
    locks it takes and how long any bot session waits on it;
 5. per revision: wall time, locks, the longest wait of a bot call on the
    migration, the longest call and the p99 of calls during it, the errors the
-   bot saw, and the tables rewritten (a changed file node) with their rows.
+   bot saw that it had not seen before any revision ran (this checkout's code
+   is ahead of an older start revision's schema: those errors are reported
+   once, as the baseline's), and the tables rewritten (a changed file node)
+   with their rows.
 
 A revision fails the rehearsal when a bot call waited on it longer than the
 budget, when the bot saw errors while it ran, or when it failed to apply.
@@ -128,6 +131,9 @@ class RehearsalReport:
     rows: dict[str, int] = dataclasses.field(default_factory=dict)
     seed_seconds: float = 0.0
     baseline_p99_ms: float = 0.0
+    #: Errors the bot's calls got before any revision ran: the code is ahead of the
+    #: start revision's schema. Not counted against a revision that leaves them.
+    baseline_errors: tuple[str, ...] = ()
     revisions: list[RevisionReport] = dataclasses.field(default_factory=list)
     calls: list[Call] = dataclasses.field(default_factory=list)
     elapsed: float = 0.0
@@ -153,6 +159,7 @@ class RehearsalReport:
             "rows": self.rows,
             "seed_seconds": round(self.seed_seconds, 3),
             "baseline_p99_ms": round(self.baseline_p99_ms, 1),
+            "baseline_errors": list(self.baseline_errors),
             "calls": len(self.calls),
             "elapsed": round(self.elapsed, 3),
             "revisions": [report.as_dict() for report in self.revisions],
@@ -280,15 +287,16 @@ def rehearse(
                 baseline_from = clock()
                 with step("baseline  measuring the bot's calls"):
                     time.sleep(settle)  # wait-ok: the length of the measurement, not a sync
-                report.baseline_p99_ms = _p99(
-                    [c.ms for c in load.calls if c.started >= baseline_from and not c.error]
-                )
+                baseline = [c for c in load.calls if c.started >= baseline_from]
+                report.baseline_p99_ms = _p99([c.ms for c in baseline if not c.error])
+                report.baseline_errors = tuple(sorted({c.error for c in baseline if c.error}))
                 if on_ready is not None:
                     on_ready(report)
                 for pending in steps:
                     revision = _apply(
-                        pending, settings, conn, conninfo, load, clock, ini, step, say
-                    )
+                        pending, settings, conn, conninfo, load, clock, ini, step, say,
+                        known=set(report.baseline_errors),
+                    )  # fmt: skip
                     report.revisions.append(revision)
                     if on_revision is not None:
                         on_revision(revision)
@@ -312,8 +320,13 @@ def _apply(
     ini: Path | None,
     step: Callable[[str], contextlib.AbstractContextManager[object]],
     say: Callable[[str], None] | None,
+    *,
+    known: set[str],
 ) -> RevisionReport:
-    """Apply one revision through the deploy's path, watched; its report."""
+    """Apply one revision through the deploy's path, watched; its report.
+
+    Errors in ``known`` (seen before any revision ran) are not this revision's.
+    """
     before = relations(conn)
     watch = LockWatch(conninfo)
     watch.start()
@@ -345,7 +358,7 @@ def _apply(
         longest_ms=longest.ms if longest else 0.0,
         longest_call=longest.kind if longest else None,
         p99_ms=_p99([c.ms for c in during]),
-        errors=tuple(sorted({c.error for c in during if c.error})),
+        errors=tuple(sorted({c.error for c in during if c.error and c.error not in known})),
         rewritten=rewritten(before, relations(conn)),
         failure=failure,
     )

@@ -38,13 +38,6 @@ import psycopg
 
 from bot_persistence.connection import connected_engine, first_line, sync_engine
 from bot_persistence.errors import BotPersistenceError, ConfigurationError, MigrationFailedError
-from bot_persistence.migrations.grants import migration_privilege_error
-from bot_persistence.migrations.lock_retries import (
-    LockWaitTimedOut,
-    lock_safe,
-    reset_timeouts,
-    with_lock_retries,
-)
 from bot_persistence.project import alembic_ini, versions_dir
 from bot_persistence.schema_version import (
     ahead_of_code,
@@ -298,6 +291,10 @@ def _run_locked(
     through, and the run is tried again (:mod:`lock_retries`); it resumes at
     that revision, the ones before it being committed.
     """
+    # Loaded with SQLAlchemy, only to migrate: a warm `up` that finds the database
+    # at head (already_at_head) imports neither.
+    from bot_persistence.migrations.lock_retries import with_lock_retries
+
     return with_lock_retries(
         settings,
         lambda: _run_locked_once(
@@ -318,6 +315,9 @@ def _run_locked_once(
     """One locked run of :func:`_run_locked`; a lock wait too long is LockWaitTimedOut."""
     from alembic import command
     from alembic.util import CommandError
+
+    from bot_persistence.migrations.grants import migration_privilege_error
+    from bot_persistence.migrations.lock_retries import LockWaitTimedOut, lock_safe
 
     single = one_transaction(settings)
     with _locked_connection(settings, connection) as conn:
@@ -364,6 +364,8 @@ def _run_locked_once(
 
 def _give_back(conn: Connection, settings: Settings, *, borrowed: bool) -> None:
     """Reset the migration's timeouts on a session the run borrowed (rolled back already)."""
+    from bot_persistence.migrations.lock_retries import reset_timeouts
+
     if borrowed:
         reset_timeouts(conn, settings)
 

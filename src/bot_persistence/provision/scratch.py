@@ -44,7 +44,7 @@ from typing import Any
 
 from bot_persistence.errors import BackendUnavailableError, ImageUnavailableError, PortInUseError
 from bot_persistence.provision.base import free_port
-from bot_persistence.provision.binaries import embedded_bin_dir
+from bot_persistence.provision.binaries import DEFAULT_MAJOR, embedded_bin_dir
 from bot_persistence.provision.cluster import EmbeddedCluster
 from bot_persistence.provision.docker import throwaway_container
 from bot_persistence.provision.engine import (
@@ -65,8 +65,6 @@ __all__ = [
     "throwaway_server",
 ]
 
-#: The major version checks run against when none is asked for: the wheel's.
-DEFAULT_MAJOR = 18
 #: Where Debian's ``postgresql-NN`` packages put the server binaries.
 DEBIAN_BIN = "/usr/lib/postgresql/{major}/bin"
 
