@@ -66,7 +66,7 @@ def test_seeding_twice_leaves_the_same_rows(settings: Settings) -> None:
     assert bot_db(settings, "seed")[0] == 0
     assert strip_times(table_rows(settings)) == strip_times(first)
     assert len(first["users"]) == 4
-    assert len(first["playlist_tracks"]) == 8
+    assert len(first["playlist_tracks"]) == 10  # playlists of 3, 4, 1 and 2 tracks
 
 
 def test_seeding_restores_a_seeded_playlist_order_in_place(settings: Settings) -> None:
@@ -142,7 +142,7 @@ def test_status_json_lists_counts(settings: Settings) -> None:
     report = json.loads(out)
     assert code == 0
     assert report["backend"] == "external"
-    assert report["counts"]["playlists"] == 3
+    assert report["counts"]["playlists"] == 4
 
 
 def test_shell_runs_psql_on_the_database(
@@ -199,6 +199,16 @@ def test_revision_without_ruff_says_the_file_is_not_formatted(
     migrations.upgrade(settings)
     code, out, _ = bot_db(settings, "revision", "-m", "still no ruff", "--json")
     assert json.loads(out)["formatted"] is False
+
+
+def test_status_of_an_external_server_reports_no_branch_databases(settings: Settings) -> None:
+    migrations.upgrade(settings)
+    code, out, _ = bot_db(settings, "status", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["backend"] == "external"
+    assert document["disk"] is None and document["branch"] is None
+    code, out, _ = bot_db(settings, "status")
+    assert code == 0 and "branch databases" not in out
 
 
 def test_external_down_never_stops_someone_elses_server(settings: Settings) -> None:

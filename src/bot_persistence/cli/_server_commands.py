@@ -94,7 +94,10 @@ def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
     counts = devdb.table_counts(target) if report.database_present and report.at_head else {}
     # Any connection to the server reads the disk use: the database's own, when it is there.
     on = target.connection() if report.database_present else None
-    disk = branch_databases.disk_use(target, on) if report.authenticated else None
+    # Branch databases and snapshots are the dev server's: a server someone else
+    # runs (an external DATABASE_URL) has none of ours to report.
+    ours = backend.name != "external"
+    disk = branch_databases.disk_use(target, on) if report.authenticated and ours else None
     use = health.connection_use(target) if report.database_present else None
     if args.json:
         out.json(
@@ -215,9 +218,23 @@ def cmd_shell(args: argparse.Namespace, target: Target, out: Console) -> int:
     if rc_file.is_file():
         env["PSQLRC"] = str(rc_file)
     extra = [arg for arg in args.psql_args if arg != "--"]
+    if _runs_a_script(extra):
+        # `-c`/`-f`: psql for a script or a pipe: without .psqlrc's banner, timing
+        # and display settings, so the output is what the query printed.
+        extra = ["-X", *extra]
     command = [_psql(), where, *extra]
     with _password_for_psql(settings.password, env) as keep_open:
         return subprocess.run(command, env=env, pass_fds=keep_open, check=False).returncode
+
+
+def _runs_a_script(psql_args: list[str]) -> bool:
+    """True when psql is given a command or file to run (``-c``, ``-f``, ``-Atc``...)."""
+    for arg in psql_args:
+        if arg.startswith(("--command", "--file")):
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and ({"c", "f"} & set(arg[1:])):
+            return True
+    return False
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from sqlalchemy import (
     exists,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -284,13 +285,13 @@ def _playlist(conn: Connection, playlist: PlaylistSeed) -> int:
     if playlist.scope is PlaylistScope.GUILD:
         upsert = statement.on_conflict_do_update(
             index_elements=["guild_id", "name"],
-            index_where=Playlist.scope == PlaylistScope.GUILD,
+            index_where=text("scope = 'guild'"),
             set_={"owner_id": statement.excluded.owner_id},
         )
     else:
         upsert = statement.on_conflict_do_update(
             index_elements=["owner_id", "name"],
-            index_where=Playlist.scope == PlaylistScope.USER,
+            index_where=text("scope = 'user'"),
             set_={"guild_id": statement.excluded.guild_id},
         )
     playlist_id: int = conn.execute(upsert.returning(Playlist.id)).scalar_one()

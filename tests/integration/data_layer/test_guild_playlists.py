@@ -243,3 +243,21 @@ async def test_a_bad_import_is_refused_before_anything_is_written(
         async with known.session() as session:
             await PlaylistRepository(session, max_tracks=10).import_playlist(OWNER, document)  # type: ignore[arg-type]
     assert table_rows(migrated) == before
+
+
+async def test_creates_keep_working_once_the_statement_is_prepared(known: Database) -> None:
+    # psycopg prepares a statement after five runs on a connection, and the server
+    # then plans it generically: ON CONFLICT must still find the partial unique index.
+    async with known.session() as session:
+        repo = PlaylistRepository(session)
+        for n in range(15):
+            await repo.create(OWNER, f"mine {n}")
+            await repo.create(OWNER, f"ours {n}", GUILD, "guild")
+        with pytest.raises(AlreadyExistsError):
+            await repo.create(OWNER, "mine 0")
+    async with known.session() as session:
+        repo = PlaylistRepository(session)
+        for n in range(15):
+            await repo.create(FRIEND, f"theirs {n}", GUILD, "guild")
+        with pytest.raises(AlreadyExistsError):
+            await repo.create(FRIEND, "ours 0", GUILD, "guild")
