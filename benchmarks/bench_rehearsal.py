@@ -26,7 +26,7 @@ import psycopg
 from alembic import command
 
 from benchmarks._harness import Bench, Measurement
-from bot_persistence.connection import MAINTENANCE_DATABASE, connect
+from bot_persistence.connection import MAINTENANCE_DATABASE, connect, connected_engine
 from bot_persistence.devdb import scale_seed
 from bot_persistence.devdb.rehearsal import pending_steps, rehearse
 from bot_persistence.migrations import alembic_config, runner
@@ -158,7 +158,9 @@ def _rehearsal(
                     scale_seed.load_scale(conn, 1)
 
                 def upgrade() -> None:
-                    command.upgrade(alembic_config(database, ini=ini), "head")
+                    with connected_engine(database) as engine, engine.connect() as conn:
+                        command.upgrade(alembic_config(database, connection=conn, ini=ini), "head")
+                        conn.commit()
 
                 plain += bench.time("upgrade", upgrade, repeat=1).samples
     baseline = Measurement(
