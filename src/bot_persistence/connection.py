@@ -149,7 +149,7 @@ def connect_kwargs(settings: Settings, *, statement_timeout: bool = True) -> dic
 
 def url_parameter(settings: Settings, name: str) -> str | None:
     """The value of libpq parameter ``name`` in the URL's query (the first, if repeated)."""
-    value = settings.url.query.get(name)
+    value = settings.parsed_url.query.get(name)
     if isinstance(value, tuple):
         value = value[0] if value else None
     return value or None

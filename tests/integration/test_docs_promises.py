@@ -19,6 +19,7 @@ from bot_persistence.devtools.docs_check.markdown import Document
 from bot_persistence.devtools.docs_check.transcript import checkout_copy, reader_env, run
 from bot_persistence.project import project_root
 from bot_persistence.provision.base import free_port
+from bot_persistence.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.docs]
 
@@ -33,11 +34,15 @@ def install_line_of_testing_md() -> str:
     return spans[0]
 
 
-def test_testing_md_install_then_pytest_in_the_repository(tmp_path: Path) -> None:
+def test_testing_md_install_then_pytest_in_the_repository(
+    tmp_path: Path, db_server: Settings
+) -> None:
     """`pip install -e '.[embedded,testing]'`, then `pytest --help` and a test file of one's own.
 
     Nothing else installed: no hypothesis, no sybil, no pytest-alembic (the
     suite's own groups). The reader's file sits beside the suite, in tests/.
+    Its databases are made on this run's server (`DATABASE_URL`, the plugin's
+    external backend): the promise is about the install, not a second initdb.
     """
     uv = shutil.which("uv")
     if uv is None:
@@ -62,6 +67,7 @@ def test_testing_md_install_then_pytest_in_the_repository(tmp_path: Path) -> Non
         assert "--db-pg" in helped.stdout
         first_example = next(b for b in read_page(ROOT / "docs" / "testing.md", ROOT).blocks)
         (copy / "tests" / "test_mine.py").write_text(first_example.source, encoding="utf-8")
+        env["DATABASE_URL"] = db_server.plain_url
         ran = run(["pytest", "tests/test_mine.py", "-p", "no:cacheprovider", "-q"], copy, env)
         assert ran.exit_code == 0, ran.tail(12)
         assert "Unknown config option" not in ran.output

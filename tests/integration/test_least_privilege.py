@@ -100,3 +100,31 @@ async def test_a_dml_only_role_migrating_itself_is_told_to_use_the_owners_url(
     with pytest.raises(InsufficientPrivilegeError, match="BOT_DB_MIGRATION_URL") as caught:
         await Database.connect(alone)
     assert "fix the migration" not in str(caught.value)
+
+
+def test_bot_db_grants_prints_then_applies_as_the_owner(
+    settings: Settings, runtime: Settings
+) -> None:
+    from tests.helpers import bot_db
+
+    migrations.upgrade(settings)
+    owner = settings.model_copy(update={"migration_url": SecretStr(settings.plain_url)})
+    code, out, err = bot_db(owner, "grants", runtime.user)
+    assert code == 0, err
+    rows = 'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "public"'
+    assert f'{rows} TO "{runtime.user}";' in out
+    production = owner.model_copy(update={"environment": "production"})
+    code, out, err = bot_db(production, "grants", runtime.user, "--apply", "--yes")
+    assert code == 2 and "--force" in err  # guarded
+    code, out, err = bot_db(owner, "grants", runtime.user, "--apply", "--yes")
+    assert code == 0, err
+    with psycopg.connect(runtime.plain_url) as conn:
+        assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+
+
+def test_a_snapshot_of_a_production_database_needs_force(settings: Settings) -> None:
+    from tests.helpers import bot_db
+
+    production = settings.model_copy(update={"environment": "production"})
+    code, _, err = bot_db(production, "snapshot", "save", "before-deploy", "--yes")
+    assert code == 2 and "--force" in err

@@ -27,6 +27,7 @@ from bot_persistence.cli._schema_commands import (
     cmd_deploy,
     cmd_downgrade,
     cmd_erd,
+    cmd_grants,
     cmd_migrate,
     cmd_migrations,
     cmd_reset,
@@ -157,6 +158,13 @@ def _deploy(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _grants(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("role", metavar="ROLE", help="the runtime role the bot connects as")
+    sub.add_argument(
+        "--apply", action="store_true", help="run the statements as the owner (asks first)"
+    )
+
+
 def _down(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--purge", action="store_true", help="delete the data too (guarded)")
 
@@ -251,10 +259,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("revision", cmd_revision, (), _revision),
     Command("seed", cmd_seed, (), _seed),
     Command("deploy", cmd_deploy, (), _deploy),
+    Command("grants", cmd_grants, ("yes", "force"), _grants),
     Command("roundtrip", cmd_roundtrip, (), _roundtrip),
     Command("rehearse", cmd_rehearse, (), rehearse_arguments),
     Command("reset", cmd_reset, ("backend", "yes", "force"), _reset),
-    Command("save", cmd_snapshot_save, ("name", "yes"), group="snapshot"),
+    Command("save", cmd_snapshot_save, ("name", "yes", "force"), group="snapshot"),
     Command("restore", cmd_snapshot_restore, ("name", "yes", "force"), group="snapshot"),
     Command("list", cmd_snapshot_list, (), group="snapshot"),
     Command("delete", cmd_snapshot_delete, ("name", "yes", "force"), group="snapshot"),

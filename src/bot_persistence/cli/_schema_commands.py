@@ -25,6 +25,7 @@ __all__ = [
     "cmd_deploy",
     "cmd_downgrade",
     "cmd_erd",
+    "cmd_grants",
     "cmd_migrate",
     "cmd_migrations",
     "cmd_reset",
@@ -77,7 +78,8 @@ def cmd_deploy(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Deploy migrations to a real database: plan, then migrate under the lock (never seeds)."""
     from bot_persistence.migrations import deploy
 
-    settings = target.settings
+    # As BOT_DB_MIGRATION_URL's role when set: the owner migrates, the bot's role need not.
+    settings = target.settings.for_migrations()
     planned = deploy.plan(settings)
     out.ok(f"plan      {planned.summary()}")
     for step in planned.steps:
@@ -105,6 +107,33 @@ def cmd_deploy(args: argparse.Namespace, target: Target, out: Console) -> int:
     result = deploy.deploy(settings, planned)
     report_json(args, out, {**report, "ran": True, "after": result.after})
     out.ok(f"deploy    {result.before or 'base'} -> {result.after}")
+    return 0
+
+
+def cmd_grants(args: argparse.Namespace, target: Target, out: Console) -> int:
+    """Print the GRANTs a DML-only runtime role ROLE needs; --apply runs them (guarded)."""
+    from bot_persistence.connection import connected_engine
+    from bot_persistence.devdb import guards
+    from bot_persistence.migrations import grants
+
+    owner = target.settings.for_migrations()  # only the tables' owner may grant on them
+    statements = grants.runtime_grants(args.role, database=owner.database, owner=owner.user)
+    report: dict[str, object] = {"role": args.role, "owner": owner.user, "statements": statements}
+    if not args.apply:
+        report_json(args, out, {**report, "applied": False})
+        for statement in statements:
+            out.line(f"{statement};")
+        return 0
+    guards.guard_destructive(owner, action=f"grant {args.role}", force=args.force)
+    guards.confirm(
+        f"Grant {args.role!r} rows-only access to {owner.database!r} as {owner.user!r}?",
+        yes=args.yes,
+        stdin=args.stdin,
+    )
+    with connected_engine(owner) as engine, engine.connect() as conn:
+        grants.apply_grants(conn, statements)
+    report_json(args, out, {**report, "applied": True})
+    out.ok(f"granted   {args.role} rows-only access to {owner.database!r} as {owner.user}")
     return 0
 
 

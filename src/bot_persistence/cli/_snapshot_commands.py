@@ -39,6 +39,10 @@ def cmd_snapshot_save(args: argparse.Namespace, target: Target, out: Console) ->
     """Save the dev database as snapshot NAME (a server-side copy)."""
     from bot_persistence.devdb import guards, snapshots
 
+    # A copy on a production server, and the sessions it would end, are not ours to make.
+    guards.guard_destructive(
+        target.settings, action=f"snapshot {target.database}", force=args.force
+    )
     check_ours(args, target)
     others = _show_sessions(target, out)
     if others:

@@ -5,6 +5,8 @@ seeds into ``up`` and ``reset`` (re-exported here, loaded on first use so that
 ``from bot_persistence.devdb import health`` stays light); ``branches`` says
 which database the checkout's git branch uses (``git`` asks git the questions)
 and ``branch_databases`` copies, lists and prunes them on the server;
+``target`` is what one command works on (the server, the database, the
+branch and the connections it opened); ``copies`` copies a database;
 ``seeding``, ``snapshots``, ``health``, ``smoke``, ``guards`` and ``erd`` each
 do one job for the command line.
 """
@@ -18,7 +20,6 @@ from bot_persistence.exports import lazy_exports
 if TYPE_CHECKING:
     from bot_persistence.devdb.lifecycle import (
         UpReport,
-        drop_database,
         reset,
         reset_branch,
         table_counts,
@@ -27,9 +28,9 @@ if TYPE_CHECKING:
 
 #: Public names that live in ``lifecycle``, loaded on first use.
 _LAZY = dict.fromkeys(
-    ("UpReport", "drop_database", "reset", "reset_branch", "table_counts", "up"),
+    ("UpReport", "reset", "reset_branch", "table_counts", "up"),
     "bot_persistence.devdb.lifecycle",
 )
 __getattr__ = lazy_exports(__name__, _LAZY)
 
-__all__ = ["UpReport", "drop_database", "reset", "reset_branch", "table_counts", "up"]
+__all__ = ["UpReport", "reset", "reset_branch", "table_counts", "up"]

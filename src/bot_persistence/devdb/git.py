@@ -73,11 +73,6 @@ class Checkout:
     commit: str
     branch: str | None
 
-    @property
-    def detached(self) -> bool:
-        """True when ``HEAD`` names a commit rather than a branch (bisect, a tag, a rebase)."""
-        return self.branch is None
-
 
 def checkout(root: Path) -> Checkout | None:
     """The working tree at ``root``: its branch and commit; ``None`` outside git or before

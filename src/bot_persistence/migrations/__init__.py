@@ -17,7 +17,6 @@ from bot_persistence.migrations.runner import (
     downgrade,
     head_revision,
     new_revision,
-    revision_of,
     script_directory,
     upgrade,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "head_revision",
     "migration_states",
     "new_revision",
-    "revision_of",
     "script_directory",
     "upgrade",
     "upgrade_sql",

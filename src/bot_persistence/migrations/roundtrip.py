@@ -60,15 +60,14 @@ from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.exc import DBAPIError
 
 from bot_persistence.connection import (
-    admin_url,
+    MAINTENANCE_DATABASE,
+    connect,
     first_line,
     sync_engine,
-    translate_connect_error,
 )
 from bot_persistence.errors import (
     BotPersistenceError,
     ConfigurationError,
-    MigrationCheckError,
 )
 from bot_persistence.migrations import alembic_config, schema_compare, sql_lint
 from bot_persistence.migrations.schema_compare import SchemaSnapshot
@@ -115,13 +114,6 @@ class RoundtripReport:
         """True when no check failed."""
         return not self.findings
 
-    def raise_for_findings(self) -> None:
-        """Raise :class:`MigrationCheckError` naming the first finding, if there is one."""
-        if self.findings:
-            first = self.findings[0]
-            more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
-            raise MigrationCheckError(f"{first.check}: {first.summary}{more}")
-
 
 def _quiet(_: CheckResult) -> None:
     return None
@@ -143,33 +135,25 @@ def _scratch_database(server: Settings, label: str) -> Iterator[Settings]:
     connection costs a password handshake, and the roundtrip makes few of them.
     """
     name = f"bot_roundtrip_{uuid.uuid4().hex[:10]}_{label}"
-    admin = sync_engine(server, url=admin_url(server))
-    try:
+    with connect(server, database=MAINTENANCE_DATABASE) as conn:
         try:
-            conn = admin.connect().execution_options(isolation_level="AUTOCOMMIT")
-        except DBAPIError as exc:
-            raise translate_connect_error(exc, server) from None
-        with conn:
-            try:
-                create_database(conn, name)
-            except psycopg.errors.InsufficientPrivilege:
-                raise ConfigurationError(
-                    f"user {server.user!r} may not create databases on "
-                    f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
-                    "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
-                    "server"
-                ) from None
-            try:
-                yield _with_database(server, name)
-            finally:
-                drop_database(conn, name)
-    finally:
-        admin.dispose()
+            create_database(conn, name)
+        except psycopg.errors.InsufficientPrivilege:
+            raise ConfigurationError(
+                f"user {server.user!r} may not create databases on "
+                f"{server.host}:{server.port}, and the roundtrip needs one of its own: "
+                "grant CREATEDB, or leave out --url/DATABASE_URL to use a throw-away "
+                "server"
+            ) from None
+        try:
+            yield _with_database(server, name)
+        finally:
+            drop_database(conn, name)
 
 
 def _with_database(server: Settings, name: str) -> Settings:
     """``server``'s settings naming database ``name``, keeping every other URL part."""
-    url = server.url.set(database=name).render_as_string(hide_password=False)
+    url = server.parsed_url.with_database(name).render(hide_password=False)
     return server.model_copy(update={"database_url": SecretStr(url)})
 
 

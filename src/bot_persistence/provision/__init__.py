@@ -14,8 +14,9 @@ does not load every backend, the settings and psycopg, which ``bot-db
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bot_persistence.exports import lazy_exports
 
 if TYPE_CHECKING:
     from bot_persistence.provision.base import Backend, BackendStatus, ServerReady
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from bot_persistence.provision.external import ExternalBackend
     from bot_persistence.provision.selection import BACKENDS, select_backend
 
-#: Each public name and the module it lives in.
+#: Each public name and the module it lives in, loaded on first use.
 _HOMES = {
     "BACKENDS": "selection",
     "Backend": "base",
@@ -40,17 +41,7 @@ _HOMES = {
     "select_backend": "selection",
     "throwaway_container": "docker",
 }
-
-
-def __getattr__(name: str) -> Any:
-    """Load the module that holds ``name`` when it is first asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'bot_persistence.provision' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"bot_persistence.provision.{home}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, {name: f"{__name__}.{home}" for name, home in _HOMES.items()})
 
 __all__ = [
     "BACKENDS",
