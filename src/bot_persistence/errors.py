@@ -7,6 +7,7 @@ do next, and never contains a password::
     BotPersistenceError                 exit 1 unless noted
     ├── ConfigurationError              exit 2: bad settings or input
     │   ├── InvalidSettingError         a setting's value is wrong (also a ValueError)
+    │   ├── SnapshotNameError           a snapshot name breaks the naming rule
     │   ├── InvalidDatabaseUrlError
     │   ├── GuardRefusedError           a destructive command was refused
     │   ├── PoolerModeError             a pooler mode transactions cannot run in
@@ -113,6 +114,7 @@ __all__ = [
     "ServerStartError",
     "SmokeFailedError",
     "SnapshotError",
+    "SnapshotNameError",
     "StatementTimeoutError",
     "TlsUnavailableError",
 ]
@@ -139,6 +141,11 @@ class InvalidSettingError(ConfigurationError, ValueError):
     Also a ``ValueError``, as pydantic's ``ValidationError`` (which it replaces)
     was, so callers that caught that still catch it.
     """
+
+
+class SnapshotNameError(ConfigurationError):
+    """A snapshot name the rule refuses (``..``, ``/``, a newline, too long): a usage error,
+    said before anything is read or written."""
 
 
 class InvalidDatabaseUrlError(ConfigurationError):
@@ -369,10 +376,12 @@ class SeedError(BotPersistenceError):
 class SmokeFailedError(BotPersistenceError):
     """A step of ``bot-db smoke`` failed; ``step`` names it, the message says why."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, *, exit_code: int = 1) -> None:
         super().__init__(f"{step}: {message}")
         self.step = step
         self.detail = message
+        #: The cause's own: a configuration error stops the smoke test with 2, as anywhere.
+        self.exit_code = exit_code
 
 
 class RepositoryError(BotPersistenceError):

@@ -140,7 +140,8 @@ def test_up_with_an_image_nobody_can_pull_points_at_the_offline_build(
     code, _, err = bot_db(missing, "up")
     assert code == 2
     assert "image bot-persistence/no-such-image:0 is not on this machine" in err
-    assert "nox -s image" in err
+    # Build it, or, where compose/image/build.sh has built it already, use it.
+    assert "nox -s image" in err or "15-offline is on this machine already" in err
 
 
 def test_no_port_file_runs_without_publishing_a_port(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,11 @@ from sqlalchemy.pool import NullPool
 from bot_persistence import migrations
 from bot_persistence.db import Database
 from bot_persistence.errors import SchemaAheadOfCodeError, SchemaNotAtHeadError
+from bot_persistence.migrations.runner import MIGRATION_LOCK_KEY
 from bot_persistence.project import versions_dir
 from bot_persistence.schema_version import heads_in, known_revisions
 from bot_persistence.settings import Settings
-from tests.helpers import bot_db, table_rows
+from tests.helpers import bot_db, table_rows, wait_until
 
 HEAD = heads_in(versions_dir())[0]
 REVISIONS = len(known_revisions(versions_dir()))
@@ -137,3 +139,49 @@ def test_seeding_a_remote_host_needs_force(settings: Settings) -> None:
     remote = Settings.from_values(database_url="postgresql://bot:pw@db.example.invalid:5432/bot")
     code, _, err = bot_db(remote, "seed")
     assert code == 2 and "not a local host" in err and "--force" in err
+
+
+def _waiting_on_an_advisory_lock(settings: Settings) -> bool:
+    engine = create_engine(settings.url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalar()
+            return bool(found)
+    finally:
+        engine.dispose()
+
+
+def test_a_deploy_that_waited_for_another_says_nothing_to_do(settings: Settings) -> None:
+    code, out, _ = bot_db(production(settings), "deploy", "--json", "--sql", "-")
+    first = json.loads(out)["steps"][-2]["revision"]
+    assert bot_db(production(settings), "deploy")[0] == 0
+    stamp(settings, first)  # one revision behind head: the plan has one step
+    results: list[tuple[int, str, str]] = []
+    engine = create_engine(settings.url, poolclass=NullPool)
+    try:
+        with engine.connect() as holder:  # another deployer, holding the lock
+            holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            holder.commit()
+            waiting = threading.Thread(
+                target=lambda: results.append(bot_db(production(settings), "deploy"))
+            )
+            waiting.start()
+            wait_until(
+                lambda: _waiting_on_an_advisory_lock(settings),
+                timeout=30,
+                what="the deploy waiting on the migration lock",
+            )
+            stamp(settings, HEAD)  # the other deployer finished while this one waited
+            holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            holder.commit()
+            waiting.join(timeout=60)
+    finally:
+        engine.dispose()
+    code, out, err = results[0]
+    assert code == 0, err
+    assert f"plan      {settings.database}: {first} -> {HEAD} (1 revision)" in out
+    assert out.splitlines()[-1].endswith(
+        f"deploy    nothing to do: another deploy took it to {HEAD}"
+    )

@@ -138,7 +138,8 @@ def test_a_deploy_whose_blocker_ends_succeeds_on_a_retry(
         with psycopg.connect(deploying.plain_url, autocommit=True) as conn:
             row = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'ALTER TABLE tracks%%'"
+                "AND query LIKE 'ALTER TABLE tracks%%' "
+                "AND application_name = 'bot-persistence migration'"  # told from the bot
             ).fetchone()
         return bool(row and row[0])
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bot_persistence.devdb import snapshots
 from bot_persistence.devdb.target import Target
-from bot_persistence.errors import SnapshotError
+from bot_persistence.errors import SnapshotNameError
 from bot_persistence.settings import Settings
 from bot_persistence.testing import TestDatabase
 from tests.helpers import bot_db, engine_for
@@ -95,10 +95,18 @@ def test_save_refuses_a_name_in_use(dev: Settings) -> None:
     assert code == 1 and "exists already" in err
 
 
-@pytest.mark.parametrize("name", ["", "-dash-first", "has space", "x" * 60], ids=str)
+@pytest.mark.parametrize(
+    "name",
+    ["", "-dash-first", "has space", "x" * 60, "..", "a/b", "../up", "name\n", "a..b"],
+    ids=repr,
+)
 def test_names_postgres_cannot_hold_are_refused(dev: Settings, name: str) -> None:
-    with pytest.raises(SnapshotError, match="snapshot name"):
+    with pytest.raises(SnapshotNameError, match="snapshot name"):
         on_target(snapshots.save, dev, name)
+    for action in ("save", "restore", "delete"):  # a usage error, before anything is asked
+        code, out, err = bot_db(dev, "snapshot", action, name, "--yes")
+        assert (code, out) == (2, ""), (action, err)
+        assert err.count("\n") == 1 or name.startswith("-"), err  # argparse's own, for -x
 
 
 def test_restore_of_a_missing_snapshot_leaves_the_database_alone(dev: Settings) -> None:

@@ -161,3 +161,22 @@ def test_redact_hides_every_form_of_the_password() -> None:
     assert redact("host ss-word@127.0.0.1 user bot pa@ss-word", settings) == (
         "host ***@127.0.0.1 user bot ***"
     )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"database_url": "mysql://bot:pw@127.0.0.1:1/bot"},
+        {"database_url": "postgresql://bot:pw@127.0.0.1:1/"},
+        {"database_url": "not a url"},
+        {"database_url": "postgresql://bot:pw@127.0.0.1:1/bot", "pooler": "statement"},
+    ],
+    ids=["scheme", "no-database", "garbage", "statement-pooler"],
+)
+@pytest.mark.parametrize("command", [["smoke"], ["check"], ["status"], ["migrate"]])
+def test_a_configuration_error_exits_2_from_every_command_smoke_included(
+    values: dict[str, object], command: list[str]
+) -> None:
+    code, out, err = bot_db(make(backend="external", **values), *command)
+    assert code == 2, (command, out, err)
+    assert "DATABASE_URL" in out + err or "BOT_DB_POOLER" in out + err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 from bot_persistence import cli
 from bot_persistence.provision.base import free_port
 from bot_persistence.settings import Settings
+from tests.helpers import bot_db
 
 #: Both ends of every generated password carry a marker, so a partial leak shows too.
 HEAD, TAIL = "S3cr", "T0p9"
@@ -111,6 +113,36 @@ def test_every_command_gives_one_line_an_exit_code_and_never_the_password(
     else:
         for marker in (HEAD, TAIL):
             assert marker not in printed + errors, (command, printed, errors)
+
+
+#: Snapshot names: any code point, wrapped in whitespace, newlines and path separators.
+_WRAPPERS = ["", " ", "\n", "\t", "/", "\\", "..", "../", "\x00", "\u2028"]
+snapshot_names = st.one_of(
+    st.text(st.characters(exclude_categories=()), min_size=1, max_size=30),
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True),
+    st.tuples(
+        st.sampled_from(_WRAPPERS),
+        st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True),
+        st.sampled_from(_WRAPPERS),
+    ).map("".join),
+)
+
+
+@given(name=snapshot_names, action=st.sampled_from(["save", "restore", "delete"]))
+def test_a_snapshot_name_outside_the_rule_is_a_usage_error_before_anything_runs(
+    name: str, action: str
+) -> None:
+    settings = Settings.from_values(
+        postgres_port=free_port(), backend="external", connect_timeout=1, branch_databases=False
+    )
+    code, out, err = bot_db(settings, "snapshot", action, name, "--yes")
+    plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) is not None and ".." not in name
+    assert code in (1, 2) and len(err.splitlines()) == 1, (name, code, err)
+    assert "Traceback" not in out + err
+    if not plain:
+        assert code == 2, (name, err)
+    else:
+        assert code == 1, (name, err)  # a valid name: the missing server is what fails
 
 
 def _git(root: Path, *args: str | bytes) -> subprocess.CompletedProcess[bytes]:

@@ -226,3 +226,17 @@ def test_container_image_without_pulling_leaves_the_offline_image_alone(
         scratch, "image_present", lambda image: image == "bot-persistence/postgres:15-offline"
     )
     assert scratch.container_image_for(15, None) is None
+
+
+@pytest.mark.parametrize("may_pull", [True, False], ids=["offline", "pull-never"])
+def test_an_absent_image_points_at_the_offline_image_already_here(
+    monkeypatch: pytest.MonkeyPatch, may_pull: bool
+) -> None:
+    from bot_persistence.provision import engine
+
+    monkeypatch.setattr(engine, "image_present", lambda image: image == engine.OFFLINE_IMAGE)
+    message = str(engine.image_unavailable("postgres:18", may_pull=may_pull))
+    assert f"{engine.OFFLINE_IMAGE} is on this machine already" in message
+    assert "nox -s image" not in message
+    monkeypatch.setattr(engine, "image_present", lambda image: False)
+    assert "nox -s image" in str(engine.image_unavailable("postgres:18", may_pull=may_pull))

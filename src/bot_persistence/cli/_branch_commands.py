@@ -62,34 +62,69 @@ def cmd_branch_list(args: argparse.Namespace, command: Target, out: Console) -> 
         )
     out.field("disk", disk.describe())
     if branch_databases.prunable(entries):
-        out.line(out.paint("`bot-db branch prune` drops those merged, gone or detached.", "dim"))
+        out.line(
+            out.paint(
+                "`bot-db branch prune` drops those merged, gone or detached that nothing holds.",
+                "dim",
+            )
+        )
     return 0
 
 
 def cmd_branch_prune(args: argparse.Namespace, command: Target, out: Console) -> int:
-    """Drop the databases of deleted or merged branches and old detached commits (guarded)."""
-    from bot_persistence.devdb import branch_databases, guards
+    """Drop the databases of deleted or merged branches and old detached commits (guarded).
+
+    Never one that a working tree, a session or an uncommitted migration holds
+    (:mod:`bot_persistence.devdb.pruning`); every candidate is listed with the
+    reason it goes or stays before the question.
+    """
+    from bot_persistence.devdb import branch_databases, guards, pruning
 
     target = _branch(command)
     guards.guard_destructive(target.base, action="drop branch databases", force=args.force)
-    doomed = branch_databases.prunable(branch_databases.list_databases(command))
+    candidates = branch_databases.prunable(branch_databases.list_databases(command))
+    connected = pruning.sessions(command, [entry.database for entry in candidates])
+    verdicts = {v.database: v for v in pruning.decide(target, candidates, connected)}
+    doomed = [entry for entry in candidates if verdicts[entry.database].drop]
+    snapshots = pruning.snapshots_of(command, [entry.database for entry in doomed])
+    for entry in candidates:
+        verdict = verdicts[entry.database]
+        what = "drop" if verdict.drop else "keep"
+        out.line(
+            f"  {entry.branch[:40]:<40} {entry.database:<28} {entry.size:>9}  {what}: {verdict.why}"
+        )
+        for name in snapshots.get(entry.database, []):
+            out.line(f"  {'':<40} and its snapshot {name}")
+    kept = [{"database": v.database, "why": v.why} for v in verdicts.values() if not v.drop]
     if not doomed:
         if args.json:
-            out.json({"dropped": [], "freed_mb": 0.0})
-        out.ok("nothing to prune: every branch database belongs to a live branch")
+            out.json({"dropped": [], "kept": kept, "freed_mb": 0.0})
+        out.ok("nothing to prune: every branch database belongs to live work")
         return 0
-    for entry in doomed:
-        out.line(f"  {entry.branch[:40]:<40} {entry.database:<28} {entry.size:>9}  {entry.state}")
+    count = sum(len(names) for names in snapshots.values())
+    along = f" and {count} snapshot(s) of them" if count else ""
     guards.confirm(
-        f"Drop these {len(doomed)} branch database(s), ending their sessions?",
-        yes=args.yes,
-        stdin=args.stdin,
+        f"Drop these {len(doomed)} branch database(s){along}?", yes=args.yes, stdin=args.stdin
     )
-    branch_databases.drop(command, [entry.database for entry in doomed])
-    freed = sum(entry.size_bytes for entry in doomed) / 1_000_000
+    dropped, busy = pruning.prune(command, [entry.database for entry in doomed])
+    for database in busy:
+        out.line(f"  kept {database}: a session connected to it since")
+    gone = [entry for entry in doomed if entry.database in dropped]
+    freed = sum(entry.size_bytes for entry in gone) / 1_000_000
     if args.json:
-        out.json({"dropped": [entry.as_dict() for entry in doomed], "freed_mb": round(freed, 1)})
-    out.ok(f"dropped {len(doomed)} branch database(s), {freed:.1f} MB")
+        report = [
+            {
+                **entry.as_dict(),
+                "why": verdicts[entry.database].why,
+                "snapshots": snapshots[entry.database],
+            }
+            for entry in gone
+        ]
+        kept += [
+            {"database": database, "why": "a session connected to it since"} for database in busy
+        ]
+        out.json({"dropped": report, "kept": kept, "freed_mb": round(freed, 1)})
+    out.ok(f"dropped {len(gone)} branch database(s){along}, {freed:.1f} MB")
     return 0
 
 

@@ -32,7 +32,7 @@ from bot_persistence.cli._signals import (
     install,
     signal_behind,
 )
-from bot_persistence.cli.output import Console
+from bot_persistence.cli.output import Console, document_only
 from bot_persistence.errors import (
     BotPersistenceError,
     ConfigurationError,
@@ -41,8 +41,6 @@ from bot_persistence.errors import (
 )
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
     from bot_persistence.settings import Settings
 
 __all__ = ["main", "redact", "run"]
@@ -81,13 +79,6 @@ _NO_DATABASE = frozenset({"erd", "roundtrip"})
 #: Commands after which the branch's database counts as used (``up`` and the resets
 #: mark it themselves; ``status``, ``check`` and ``url`` only look).
 _USES_DATABASE = frozenset({"migrate", "downgrade", "revision", "seed", "shell", "smoke"})
-
-
-def _settings_error(exc: ValidationError) -> ConfigurationError:
-    first = exc.errors()[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
-    message = first["msg"].removeprefix("Value error, ")  # pydantic's wrapping of our own text
-    return ConfigurationError(f"{name}: {message}; fix it in .env or the environment")
 
 
 def main(
@@ -176,30 +167,20 @@ def _dispatch(
             return meta(args, parser, out)
         # Loaded only now: --version, help and completion load neither the settings
         # (pydantic) nor, through them, anything that talks to a database.
-        from pydantic import ValidationError
-
         from bot_persistence.devdb import branch_databases
         from bot_persistence.devdb.target import Target
         from bot_persistence.project import env_file
         from bot_persistence.settings import Settings
 
         if settings is None:
-            try:
-                # The project root's .env, wherever in the checkout bot-db runs, and
-                # a relative BOT_DB_DATA_DIR (`.devdb`) from that root too: `cd docs
-                # && bot-db check` finds the server `bot-db up` started at the root.
-                found = env_file()
-                settings = Settings(_env_file=found)
-                if not settings.data_dir.is_absolute():
-                    absolute = found.parent / settings.data_dir
-                    settings = settings.model_copy(update={"data_dir": absolute})
-            except ValidationError as exc:
-                raise _settings_error(exc) from None
-            except UnicodeDecodeError as exc:
-                raise ConfigurationError(
-                    f".env is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                    f"{exc.start}); save it as UTF-8"
-                ) from None
+            # The project root's .env, wherever in the checkout bot-db runs, and
+            # a relative BOT_DB_DATA_DIR (`.devdb`) from that root too: `cd docs
+            # && bot-db check` finds the server `bot-db up` started at the root.
+            found = env_file()
+            settings = Settings(_env_file=found)  # a bad value: InvalidSettingError, one line
+            if not settings.data_dir.is_absolute():
+                absolute = found.parent / settings.data_dir
+                settings = settings.model_copy(update={"data_dir": absolute})
         # The one object every command works on: built once here (git only, no
         # server), its connections opened by the steps that need them and closed
         # when the command is done.
@@ -208,7 +189,8 @@ def _dispatch(
         settings = target.settings
         try:
             handler: Handler = args.handler
-            code = handler(args, target, out)
+            with document_only(out):  # --json: Alembic's, ruff's and psql's writes go to stderr
+                code = handler(args, target, out)
             if code == 0 and target.branch is not None and args.command in _USES_DATABASE:
                 with contextlib.suppress(BotPersistenceError):  # bookkeeping never fails it
                     branch_databases.touch(target)

@@ -81,9 +81,11 @@ def cmd_deploy(args: argparse.Namespace, target: Target, out: Console) -> int:
     # As BOT_DB_MIGRATION_URL's role when set: the owner migrates, the bot's role need not.
     settings = target.settings.for_migrations()
     planned = deploy.plan(settings)
-    out.ok(f"plan      {planned.summary()}")
+    # `--sql -`: standard output is the SQL alone, to pipe into psql; the plan is for people.
+    people = Console(out.err, err=out.err, json_mode=out.json_mode) if args.sql == "-" else out
+    people.ok(f"plan      {planned.summary()}")
     for step in planned.steps:
-        out.line(f"    {step.revision}  {step.message}")
+        people.line(f"    {step.revision}  {step.message}")
     report: dict[str, object] = {
         "database": planned.database,
         "current": planned.current,
@@ -105,7 +107,10 @@ def cmd_deploy(args: argparse.Namespace, target: Target, out: Console) -> int:
         out.ok(f"deploy    nothing to do: at {planned.current or 'base'}")
         return 0
     result = deploy.deploy(settings, planned)
-    report_json(args, out, {**report, "ran": True, "after": result.after})
+    report_json(args, out, {**report, "ran": result.changed, "after": result.after})
+    if not result.changed:  # it waited for the lock while another deployer ran the plan
+        out.ok(f"deploy    nothing to do: another deploy took it to {result.after or 'base'}")
+        return 0
     out.ok(f"deploy    {result.before or 'base'} -> {result.after}")
     return 0
 

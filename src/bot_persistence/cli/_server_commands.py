@@ -34,6 +34,7 @@ def cmd_up(args: argparse.Namespace, target: Target, out: Console) -> int:
         progress=out.ok,
         step=out.step,
         force=args.force,
+        warn=out.warn,
     )
     report_json(
         args,
@@ -112,7 +113,7 @@ def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
                 "connections": dataclasses.asdict(use) if use else None,
             }
         )
-        return 0 if report.ok else 1
+        return report.exit_code
     out.field("backend", f"{backend.name} ({reason})")
     out.field("server", server.detail)
     if branch is not None:
@@ -128,8 +129,7 @@ def cmd_status(args: argparse.Namespace, target: Target, out: Console) -> int:
         out.field("rows", ", ".join(f"{name} {count}" for name, count in counts.items()))
     if report.error is not None:
         out.fail(str(report.error))
-        return 1
-    return 0
+    return report.exit_code
 
 
 def cmd_check(args: argparse.Namespace, target: Target, out: Console) -> int:
@@ -140,10 +140,10 @@ def cmd_check(args: argparse.Namespace, target: Target, out: Console) -> int:
     report = health.probe(target)
     if args.json:
         out.json(report.as_dict())
-        return 0 if report.ok else 1
+        return report.exit_code
     if report.error is not None:
         out.fail(str(report.error))
-        return 1
+        return report.exit_code
     out.ok(
         f"{report.url}: PostgreSQL {report.server_version}, at head {report.head} "
         f"({report.elapsed_ms:.0f} ms)"
@@ -174,7 +174,7 @@ def cmd_smoke(args: argparse.Namespace, target: Target, out: Console) -> int:
         try:
             require_usable(args, target)
         except BotPersistenceError as exc:
-            raise SmokeFailedError("connect", str(exc)) from None
+            raise SmokeFailedError("connect", str(exc), exit_code=exc.exit_code) from None
         target.close()  # the smoke test opens the bot's own pool, as the bot would
         asyncio.run(smoke.run(target.settings, progress=out.ok))
     except SmokeFailedError as exc:

@@ -39,6 +39,7 @@ def cmd_snapshot_save(args: argparse.Namespace, target: Target, out: Console) ->
     """Save the dev database as snapshot NAME (a server-side copy)."""
     from bot_persistence.devdb import guards, snapshots
 
+    snapshots.check_name(args.name)  # a usage error before any server is asked
     # A copy on a production server, and the sessions it would end, are not ours to make.
     guards.guard_destructive(
         target.settings, action=f"snapshot {target.database}", force=args.force
@@ -57,6 +58,7 @@ def cmd_snapshot_restore(args: argparse.Namespace, target: Target, out: Console)
     """Replace the dev database with snapshot NAME (guarded; the snapshot is kept)."""
     from bot_persistence.devdb import guards, snapshots
 
+    snapshots.check_name(args.name)  # a usage error before any server is asked
     guards.guard_destructive(
         target.settings, action=f"restore snapshot {args.name}", force=args.force
     )
@@ -95,6 +97,7 @@ def cmd_snapshot_delete(args: argparse.Namespace, target: Target, out: Console) 
     """Delete snapshot NAME (guarded)."""
     from bot_persistence.devdb import guards, snapshots
 
+    snapshots.check_name(args.name)  # a usage error before any server is asked
     guards.guard_destructive(
         target.settings, action=f"delete snapshot {args.name}", force=args.force
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import psycopg
 
 from bot_persistence.devdb import git
-from bot_persistence.devdb.branches import BranchTarget, is_branch_database
+from bot_persistence.devdb.branches import BranchTarget, is_branch_database, live_databases
 from bot_persistence.devdb.copies import copy_waiting
 from bot_persistence.devdb.target import Target
 from bot_persistence.errors import BotPersistenceError, DatabaseMissingError
@@ -45,6 +46,7 @@ __all__ = [
     "BranchDatabase",
     "DiskUse",
     "Ensured",
+    "branch_lock",
     "disk_use",
     "drop",
     "ensure",
@@ -58,6 +60,8 @@ BRANCH_LOCK_KEY = 0x626F7462726E63
 #: Seconds a new branch waits for its parent's database to be free to copy.
 COPY_WAIT = 10.0
 _COMMENT_KEY = "bot_db_branch"
+#: How a detached commit's database ends: ``__br_at-<7 hex>_<7 hex>``.
+_DETACHED_NAME = re.compile(r"__br_at-([0-9a-f]{7})_[0-9a-f]{7}\Z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +85,7 @@ Admin = psycopg.Connection[Any]
 
 
 @contextmanager
-def _branch_lock(conn: Admin) -> Iterator[None]:
+def branch_lock(conn: Admin) -> Iterator[None]:
     """The advisory lock, on the maintenance database (PostgreSQL keeps them per database)."""
     conn.execute("SELECT pg_advisory_lock(%(key)s)", {"key": BRANCH_LOCK_KEY})
     try:
@@ -193,7 +197,7 @@ def ensure(command: Target, *, wait: float = COPY_WAIT) -> Ensured:
         _write_comment(command.connection(wait=True), target)
         return Ensured(database=target.database, created=False)
     conn = command.admin(wait=True)
-    with _branch_lock(conn):
+    with branch_lock(conn):
         if database_exists(conn, target.database):  # made meanwhile by a concurrent `up`
             _write_comment(conn, target)
             return Ensured(database=target.database, created=False)
@@ -221,7 +225,7 @@ def drop(command: Target, databases: list[str]) -> None:
     if command.database in databases:
         command.disconnect()
     conn = command.admin(wait=True)
-    with _branch_lock(conn):
+    with branch_lock(conn):
         for database in databases:
             drop_database(conn, database)
 
@@ -324,6 +328,7 @@ def list_databases(command: Target) -> list[BranchDatabase]:
     local = git.branches(target.root)
     by_name = {target.database_of(name): name for name in local}
     busy = git.checked_out_elsewhere(target.root)
+    live = live_databases(target)
     rows = [
         row for row in _rows(command.admin()) if row[0] == base or is_branch_database(base, row[0])
     ]
@@ -342,15 +347,15 @@ def list_databases(command: Target) -> list[BranchDatabase]:
             branch, state = target.label, "current"
         elif database == base:  # POSTGRES_DB itself is never pruned, default branch or not
             branch, state = target.default or "(the configured database)", "default"
-        else:
+        else:  # no local branch: the comment's label, else the commit in the name
             named = comment.get(_COMMENT_KEY)
-            commit = str(comment.get("commit") or "")
-            if named is None and commit in busy:
-                branch, state = f"detached at {commit[:7]}", "branch"
-            elif named is None:
+            commit = str(comment.get("commit") or "") or _commit_in_name(database)
+            if named is None:
                 branch, state = f"detached at {commit[:7] or '?'}", "detached"
             else:
                 branch, state = str(named), "gone"
+            if database in live:  # a working tree is there now, whatever the label says
+                state = "branch"
         if state is None:
             state = _state(target, branch, database, busy)
         revision = None
@@ -359,6 +364,12 @@ def list_databases(command: Target) -> list[BranchDatabase]:
         found.append(BranchDatabase(database, branch, state, revision, size, last_used))
     order = {"default": 0, "current": 1}
     return sorted(found, key=lambda entry: (order.get(entry.state, 2), entry.branch))
+
+
+def _commit_in_name(database: str) -> str:
+    """The short commit a detached ``HEAD``'s database is named for (``__br_at-1a2b3c4_``)."""
+    found = _DETACHED_NAME.search(database)
+    return found.group(1) if found else ""
 
 
 def prunable(entries: list[BranchDatabase]) -> list[BranchDatabase]:

@@ -56,6 +56,7 @@ __all__ = [
     "applies",
     "database_name",
     "is_branch_database",
+    "live_databases",
     "resolve",
     "with_database",
 ]
@@ -188,3 +189,17 @@ def resolve(settings: Settings, root: Path | None = None) -> BranchTarget | None
         commit=found.commit,
         default=default,
     )
+
+
+def live_databases(target: BranchTarget) -> dict[str, str]:
+    """Each database some working tree's ``HEAD`` maps to, with that tree: from git alone."""
+    found: dict[str, str] = {}
+    for head in git.worktree_heads(target.root):
+        if head.branch is not None:
+            database = target.database_of(head.branch)
+            where = f"{head.branch!r} is checked out in {head.root}"
+        else:
+            database = database_name(target.base.database, None, head.commit)
+            where = f"{head.root} is at its commit {head.commit[:7]} (detached)"
+        found.setdefault(database, where)
+    return found

@@ -195,7 +195,9 @@ def revision_origin(
     """
     if not re.fullmatch("[0-9A-Za-z_]+", revision):
         return None  # not an id we would put in a pathspec
-    log = ("log", "--all", "--diff-filter=A", "--format=%H %s")
+    # --reflog: a deleted branch's commits are still in the repository (HEAD's reflog)
+    # until git collects them; a migration only ever in a working tree is in none.
+    log = ("log", "--all", "--reflog", "--diff-filter=A", "--format=%H %s")
     found = _git(root, *log, "--", f"{versions}/*{revision}*.py")
     if not found:
         found = _git(root, *log, f"-S{revision}", "--", versions)

@@ -114,6 +114,12 @@ class HealthReport:
         """True when every step passed."""
         return self.error is None
 
+    @property
+    def exit_code(self) -> int:
+        """0 when every step passed; else the error's own: 1 for a failed check, 2 for a
+        configuration error (a statement pooler, a bad URL), as every command exits."""
+        return 0 if self.error is None else self.error.exit_code
+
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view, for ``--json``."""
         return {

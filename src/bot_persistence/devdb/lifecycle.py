@@ -83,17 +83,47 @@ def _database_is_empty(target: Target) -> bool:
     return not (row and row[0])
 
 
-def _migrate(target: Target) -> MigrationResult:
+def _migrate(target: Target, warn: Progress = _quiet) -> MigrationResult:
     """Migrate the target database to head, on the command's own session.
 
     At head already (a warm ``up``), that is found with one query and the
     revision files read as text: SQLAlchemy and Alembic load only to migrate.
+    A revision about to be applied from a file git does not track is named
+    through ``warn`` first: such a file follows ``git switch`` to every branch.
     """
     done = already_at_head(target.settings, target.connection())
     if done is not None:
         return done
+    for line in _untracked_pending(target):
+        warn(line)
     with target.sqlalchemy() as conn:
         return upgrade(target.settings, connection=conn)
+
+
+def _untracked_pending(target: Target) -> list[str]:
+    """One line per pending revision whose file git does not track (none outside git)."""
+    from pathlib import Path
+
+    from bot_persistence.devdb import git
+    from bot_persistence.migrations.runner import script_directory
+    from bot_persistence.project import project_root, versions_dir
+    from bot_persistence.schema_version import database_revision
+
+    with contextlib.suppress(BotPersistenceError):
+        root = target.branch.root if target.branch is not None else project_root()
+        untracked = {path.resolve() for path in git.untracked(root, versions_dir(root))}
+        if not untracked:
+            return []
+        current = database_revision(target.connection())
+        pending = script_directory(target.settings).iterate_revisions("heads", current)
+        return [
+            f"{Path(script.path).name} is not tracked by git: applying revision "
+            f"{script.revision} to {target.database!r} (commit it on its branch, or "
+            "`git stash -u` it before switching)"
+            for script in pending
+            if script.path is not None and Path(script.path).resolve() in untracked
+        ]
+    return []
 
 
 def up(
@@ -104,6 +134,7 @@ def up(
     progress: Progress = _quiet,
     step: Step = _unseen,
     force: bool = False,
+    warn: Progress = _quiet,
 ) -> UpReport:
     """Bring the dev database to a usable state; idempotent and quick when it is.
 
@@ -133,8 +164,9 @@ def up(
     progress(f"server    {state} ({time.perf_counter() - started:.2f}s)")
     try:
         return _after_server(
-            target, chosen, reason, server, seed, progress, started, force=force, step=step
-        )
+            target, chosen, reason, server, seed, progress, started, force=force, step=step,
+            warn=warn,
+        )  # fmt: skip
     except BotPersistenceError as exc:
         if server.started:
             # The line the user reads must not leave them guessing about a process.
@@ -174,11 +206,12 @@ def _after_server(
     *,
     force: bool,
     step: Step,
+    warn: Progress = _quiet,
 ) -> UpReport:
     """The database, migrate, seed when asked or empty, probe: ``up`` after the server."""
     _database(target, chosen, progress, step)
     with step("migrate   running migrations"):
-        migration = _migrate(target)
+        migration = _migrate(target, warn)
     progress(
         f"migrate   {migration.before or 'base'} -> {migration.after}"
         if migration.changed

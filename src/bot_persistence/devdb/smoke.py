@@ -89,7 +89,7 @@ async def _step(name: str, progress: Callable[[str], None], detail: str) -> Asyn
     except SmokeFailedError:
         raise
     except BotPersistenceError as exc:
-        raise SmokeFailedError(name, str(exc)) from exc
+        raise SmokeFailedError(name, str(exc), exit_code=exc.exit_code) from exc
     except Exception as exc:
         raise SmokeFailedError(name, f"unexpected {type(exc).__name__}: {exc}") from exc
     progress(f"{name:<19} {detail}")

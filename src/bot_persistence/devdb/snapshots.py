@@ -40,7 +40,7 @@ from bot_persistence.devdb.copies import (
     sessions,
 )
 from bot_persistence.devdb.target import Target
-from bot_persistence.errors import DatabaseMissingError, SnapshotError
+from bot_persistence.errors import DatabaseMissingError, SnapshotError, SnapshotNameError
 from bot_persistence.provision.base import restoring_name
 from bot_persistence.provision.databases import (
     allow_connections,
@@ -54,6 +54,7 @@ __all__ = [
     "AUTO_PREFIX",
     "Session",
     "Snapshot",
+    "check_name",
     "delete",
     "list_snapshots",
     "other_sessions",
@@ -63,7 +64,8 @@ __all__ = [
 ]
 
 _SEPARATOR = "__snap_"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: A snapshot's name, matched in full (``$`` would also match before a final newline).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _MAX_IDENTIFIER = 63
 #: Names of the snapshots ``reset`` takes by itself; only the newest few are kept.
 AUTO_PREFIX = "pre-reset-"
@@ -94,16 +96,24 @@ class Snapshot:
         }
 
 
-def _snapshot_database(target: Target, name: str) -> str:
-    if not _NAME.match(name):
-        raise SnapshotError(
-            f"snapshot name {name!r} may hold only letters, digits, '.', '_' and '-', "
-            "and must start with a letter or digit"
+def check_name(name: str) -> str:
+    """``name`` when the naming rule takes it; else :class:`SnapshotNameError` (exit 2).
+
+    Commands call it first, so a bad name is a usage error before any server is asked.
+    """
+    if not _NAME.fullmatch(name) or ".." in name:
+        raise SnapshotNameError(
+            f"snapshot name {name!r} may hold only letters, digits, '.', '_' and '-' "
+            "(no '..'), and must start with a letter or digit"
         )
-    full = f"{target.database}{_SEPARATOR}{name}"
+    return name
+
+
+def _snapshot_database(target: Target, name: str) -> str:
+    full = f"{target.database}{_SEPARATOR}{check_name(name)}"
     if len(full.encode()) > _MAX_IDENTIFIER:
         room = _MAX_IDENTIFIER - len(f"{target.database}{_SEPARATOR}".encode())
-        raise SnapshotError(
+        raise SnapshotNameError(
             f"snapshot name {name!r} is too long: PostgreSQL names hold 63 bytes, so "
             f"use at most {room} characters"
         )
@@ -145,6 +155,14 @@ def save(target: Target, name: str, *, end_sessions: bool = False) -> Snapshot:
     allow_connections(conn, copy_name, False)
     size = _size(conn, copy_name)
     return Snapshot(name=name, database=copy_name, created=created, size_bytes=size)
+
+
+def _comment_of(conn: psycopg.Connection[Any], database: str) -> str | None:
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %(n)s",
+        {"n": database},
+    ).fetchone()
+    return str(row[0]) if row and row[0] is not None else None
 
 
 def _size(conn: psycopg.Connection[Any], database: str) -> int:
@@ -197,7 +215,8 @@ def restore(target: Target, name: str, *, end_sessions: bool = False) -> Snapsho
     drop_database(conn, incoming)
     copy(conn, source, incoming)
     allow_connections(conn, incoming, True)
-    comment_on(conn, incoming, None)
+    # What the database's comment says of it (whose branch, which commit) stays with it.
+    comment_on(conn, incoming, _comment_of(conn, database))
     # Ctrl-C or SIGTERM waits until both steps are done; a crash between them
     # is finished by the next `bot-db up` (provision.base.ensure_database).
     with _signals_deferred():

@@ -33,7 +33,7 @@ from psycopg import errors as pg
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from bot_persistence.connection import connect_kwargs
+from bot_persistence.connection import application_name, connect_kwargs
 from bot_persistence.errors import LockTimeoutError
 from bot_persistence.settings import Settings
 
@@ -120,6 +120,7 @@ def reset_timeouts(conn: Connection, settings: Settings) -> None:
     for statement in timeout_statements(settings, local=False):
         setting = statement.split()[1]
         conn.execute(text(f"RESET {setting}"))
+    conn.execute(text("RESET application_name"))
     conn.commit()
 
 
@@ -176,7 +177,7 @@ class BlockerWatch:
                         self._settings.plain_url,
                         **connect_kwargs(self._settings, statement_timeout=False),
                         autocommit=True,
-                        application_name="bot-persistence migration watch",
+                        application_name=application_name(self._settings, "migration watch"),
                     )
                 rows = conn.execute(_BLOCKERS, (self._pid,)).fetchall()
                 if rows:
@@ -208,6 +209,11 @@ def lock_safe(conn: Connection, settings: Settings, *, local: bool) -> Iterator[
     pid: int = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
     for statement in timeout_statements(settings, local=local):
         conn.execute(text(statement))
+    # The migration is told from the bot (and from a waiting shard) in pg_stat_activity.
+    conn.execute(
+        text("SELECT set_config('application_name', :name, :local)"),
+        {"name": application_name(settings, "migration"), "local": local},
+    )
     if not local:
         conn.commit()
     watch = BlockerWatch(settings, pid) if settings.migration_lock_timeout_ms else None

@@ -74,16 +74,25 @@ def engine_down(detail: str) -> DockerEngineDownError:
 
 def image_unavailable(image: str, *, may_pull: bool = True) -> ImageUnavailableError:
     """The error for an image that is absent and cannot (or may not) be pulled."""
+    if image != OFFLINE_IMAGE and image_present(OFFLINE_IMAGE):
+        # Built already (compose/image/build.sh): point at it, not at building it again.
+        offline = (
+            f"{OFFLINE_IMAGE} is on this machine already: set POSTGRES_IMAGE={OFFLINE_IMAGE} "
+            "in .env"
+        )
+    else:
+        offline = (
+            f"run `nox -s image` to build {OFFLINE_IMAGE} offline and set "
+            f"POSTGRES_IMAGE={OFFLINE_IMAGE} in .env"
+        )
     if not may_pull:
         return ImageUnavailableError(
             f"image {image} is not on this machine and BOT_DB_IMAGE_PULL=never forbids "
-            f"pulling it: run `nox -s image` to build {OFFLINE_IMAGE} offline and set "
-            f"POSTGRES_IMAGE={OFFLINE_IMAGE} in .env, or `docker pull {image}` yourself"
+            f"pulling it: {offline}, or `docker pull {image}` yourself"
         )
     return ImageUnavailableError(
         f"image {image} is not on this machine and no registry could be reached to pull it: "
-        f"run `nox -s image` to build {OFFLINE_IMAGE} offline and set "
-        f"POSTGRES_IMAGE={OFFLINE_IMAGE} in .env, or connect to a registry"
+        f"{offline}, or connect to a registry"
     )
 
 
