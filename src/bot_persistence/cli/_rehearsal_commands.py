@@ -239,6 +239,9 @@ def _rehearse(
         if out.live:
             _log.info(text)
 
+    if not args.verbose:
+        # The bot's slow-unit warnings are what the rehearsal measures and reports.
+        logging.getLogger("bot_persistence.db").setLevel(logging.ERROR)
     own = admin is None
     admin = admin or connect(settings, database=MAINTENANCE_DATABASE)
     try:
