@@ -2,7 +2,7 @@
 
 Sessions call the package (`bot-db ...`, `pytest ...`); the logic lives in
 `src/bot_persistence`, where it is typed and tested. What a session needs
-besides (finding interpreters, installing from uv.lock, the linters' tools)
+besides (finding interpreters, installing from requirements-lock.txt, the linters' tools)
 lives in `.ci/toolchain`, so this file reads as the list of sessions.
 """
 
@@ -19,7 +19,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent / ".ci"))
 
 from toolchain import arguments, interpreters, tools
-from toolchain.installs import install
+from toolchain.installs import install, lock_command
 
 nox.needs_version = ">=2025.10.14"  # download_python
 # uv where it is installed (`python3 -m pip install nox uv`), else venv + pip.
@@ -100,11 +100,18 @@ def lint(session: nox.Session) -> None:
     )  # fmt: skip
     # The package's one-way import graph: [tool.importlinter] in pyproject.toml.
     session.run("lint-imports")
-    # uv.lock agrees with pyproject.toml (`uv lock` after changing a dependency).
-    if shutil.which("uv"):
-        session.run("uv", "lock", "--check", external=True)
+    # That the lock covers every requirement of pyproject.toml is a unit test
+    # (tests/unit/test_noxfile.py): it needs no index, so lint works offline.
     tools.actionlint(session)
     tools.zizmor(session)
+
+
+@nox.session(python=False, default=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve requirements-lock.txt after a dependency change (pins that still fit stay)."""
+    if not shutil.which("uv"):
+        session.error("nox -s lock needs uv: python3 -m pip install uv")
+    session.run(*lock_command(), external=True)
 
 
 @nox.session(name="migrate-roundtrip", python=DEFAULT_PYTHON)

@@ -1,10 +1,14 @@
 """Installing a session's environment from the lock, and only when something changed.
 
-uv.lock (written by `uv lock`) pins every package the project and its
-dependency groups can install. A session installs through pip or uv with those
-pins as constraints, so a run installs the same versions on every machine and
-on every backend (venv + pip needs no uv). The stamp in the environment
-records what was installed; a warm `nox -s db` skips the install altogether.
+requirements-lock.txt pins every package the project, its extras and its
+dependency groups can install, for every supported Python (`nox -s lock`
+writes it with `uv pip compile --universal`, keeping the pins that still fit).
+It is plain `name==version ; marker` lines: the versions are the lock, and
+the file records no download addresses, so it says nothing about where a
+machine's packages come from. A session installs through pip or uv with it as
+constraints, so a run installs the same versions on every machine and on
+every backend (venv + pip needs no uv). The stamp in the environment records
+what was installed; a warm `nox -s db` skips the install altogether.
 """
 
 from __future__ import annotations
@@ -21,30 +25,27 @@ import nox.virtualenv
 DEV_INSTALL = ["-e", ".[embedded,docker,docs,completion]"]
 #: Written into a session's environment after an install: what was installed.
 INSTALL_STAMP = ".bot-persistence-install"
-LOCK = Path("uv.lock")
+LOCK = Path("requirements-lock.txt")
+#: The dependency groups the lock covers (every group of pyproject.toml).
+LOCKED_GROUPS = ("test", "lint", "bench", "migrations")
 
 
-def lock_constraints(lock: dict[str, Any]) -> list[str]:
-    """One `name==version` line per locked package, with its markers where the lock forks.
+def lock_command(output: Path = LOCK) -> list[str]:
+    """`uv pip compile` writing the lock for every supported Python, from the oldest up.
 
-    Where the lock holds two versions of a package (one for Python 3.10, one
-    for 3.11 and later, say), each line carries its resolution markers. The
-    project itself (an editable source) is not pinned.
+    uv reads the file it writes as preferences, so running it again after a
+    dependency change moves only what the change needs.
     """
-    lines: list[str] = []
-    for package in lock.get("package", []):
-        if "registry" not in package.get("source", {}):
-            continue
-        line = f"{package['name']}=={package['version']}"
-        markers = package.get("resolution-markers") or []
-        if markers:
-            line += " ; " + " or ".join(f"({marker})" for marker in markers)
-        lines.append(line)
-    return lines
+    groups = [arg for group in LOCKED_GROUPS for arg in ("--group", group)]
+    return [
+        "uv", "pip", "compile", "pyproject.toml", "--universal", "--all-extras", *groups,
+        "--python-version", "3.10", "--no-header", "--no-annotate", "--quiet",
+        "--output-file", str(output),
+    ]  # fmt: skip
 
 
 def install_key(args: list[str]) -> str:
-    """What an environment's install depends on: pyproject.toml, uv.lock and the arguments."""
+    """What an environment's install depends on: pyproject.toml, the lock and the arguments."""
     digest = hashlib.sha256(Path("pyproject.toml").read_bytes())
     if LOCK.is_file():
         digest.update(LOCK.read_bytes())
@@ -53,10 +54,10 @@ def install_key(args: list[str]) -> str:
 
 
 def install(session: nox.Session, pyproject: dict[str, Any], *groups: str) -> None:
-    """The package with its development extras plus dependency groups, pinned by uv.lock.
+    """The package with its development extras plus dependency groups, pinned by the lock.
 
     Skipped when the environment already holds them: the stamp records the
-    hash of pyproject.toml, uv.lock and what was asked for. When any changed,
+    hash of pyproject.toml, the lock and what was asked for. When any changed,
     the install runs again and pip or uv installs only what is different.
     """
     requirements = [
@@ -70,17 +71,9 @@ def install(session: nox.Session, pyproject: dict[str, Any], *groups: str) -> No
     stamp = Path(venv.location) / INSTALL_STAMP
     wanted = install_key(args)
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
-        session.log("dependencies unchanged since the last install (pyproject.toml, uv.lock)")
+        session.log("dependencies unchanged since the last install (pyproject.toml, the lock)")
         return
-    constraints: list[str] = []
-    if LOCK.is_file():
-        pins = Path(venv.location) / "uv-lock-constraints.txt"
-        # nox reads TOML by suffix only (tomllib, or tomli before 3.11): a copy named .toml.
-        copy = Path(venv.location) / "uv-lock.toml"
-        copy.write_bytes(LOCK.read_bytes())
-        lock = nox.project.load_toml(copy)
-        pins.write_text("\n".join(lock_constraints(lock)) + "\n", encoding="utf-8")
-        constraints = ["--constraint", str(pins)]
+    constraints = ["--constraint", str(LOCK)] if LOCK.is_file() else []
     # uv, unlike pip, leaves byte-code to the first import; compiled at install,
     # the first `bot-db` does not pay for it (nor every one, where
     # PYTHONDONTWRITEBYTECODE is set).

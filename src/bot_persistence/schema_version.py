@@ -43,6 +43,7 @@ __all__ = [
     "known_revisions",
     "read_revision",
     "single_head",
+    "with_origin",
 ]
 
 _KEYS = ("revision", "down_revision")
@@ -153,10 +154,7 @@ def ahead_of_code(
             "that has that revision (or newer)",
             revision=revision,
         )
-    if origin is None:
-        source = "`bot-db check` names the branch that added it"
-    else:
-        source = f"it was added on {origin}" if origin else "no branch or commit here has it"
+    source = _UNASKED if origin is None else _source(origin)
     return SchemaAheadOfCodeError(
         f"database {database!r} is at revision {revision}, which this checkout's migrations "
         f"do not have ({source}); check out that code to use this database, or run "
@@ -164,6 +162,31 @@ def ahead_of_code(
         revision=revision,
         database=database,
         checkout=versions.parent.parent,
+    )
+
+
+#: What a development message says where nobody asked git (the bot's process).
+_UNASKED = "`bot-db check` names the branch that added it"
+
+
+def _source(origin: str) -> str:
+    return f"it was added on {origin}" if origin else "no branch or commit here has it"
+
+
+def with_origin(error: SchemaAheadOfCodeError, origin: str) -> SchemaAheadOfCodeError:
+    """``error`` saying where its revision came from (``""``: nowhere here), the rest kept.
+
+    What a caller added to the message on its way up (``up`` says its server
+    still runs) stays: only the part that was not asked is replaced.
+    """
+    message = str(error)
+    if _UNASKED not in message:
+        return error
+    return SchemaAheadOfCodeError(
+        message.replace(_UNASKED, _source(origin)),
+        revision=error.revision,
+        database=error.database,
+        checkout=error.checkout,
     )
 
 

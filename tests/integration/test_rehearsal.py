@@ -137,10 +137,22 @@ def test_nothing_pending_is_a_quick_success(settings: Settings) -> None:
     from bot_persistence import migrations
 
     migrations.upgrade(settings)
-    code, out, err = bot_db(settings, "rehearse", "--json")
+    head = migrations.current_revision(settings)
+    code, out, err = bot_db(settings, "rehearse", "--from", str(head), "--json")
     assert code == 0, err
-    assert json.loads(out) == {"start": migrations.current_revision(settings), "pending": [],
-                               "ok": True, "revisions": []}  # fmt: skip
+    assert json.loads(out) == {"start": head, "pending": [], "ok": True, "revisions": []}
+
+
+def test_a_dev_database_at_head_rehearses_the_newest_revision(settings: Settings) -> None:
+    from bot_persistence import migrations
+
+    migrations.upgrade(settings)
+    head = str(migrations.current_revision(settings))
+    parent = migrations.script_directory(settings).get_revision(head).down_revision
+    code, out, err = bot_db(settings, "rehearse", "--json")
+    document = json.loads(out)
+    assert (document["start"], document["pending"]) == (parent, [head]), err
+    assert code == (0 if document["ok"] else 1)
 
 
 class _Page(html.parser.HTMLParser):

@@ -96,10 +96,10 @@ def test_the_security_policy_says_how_to_report_and_what_the_guards_promise() ->
 def test_pre_commit_runs_ruff() -> None:
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
     hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
-    assert {"ruff-check", "ruff-format", "uv-lock", "docs-check"} <= hooks
+    assert {"ruff-check", "ruff-format", "lock", "docs-check"} <= hooks
 
 
 def test_dependabot_updates_the_lock_and_the_pinned_actions() -> None:
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
     ecosystems = {update["package-ecosystem"] for update in config["updates"]}
-    assert ecosystems == {"uv", "github-actions"}
+    assert ecosystems == {"pip", "github-actions"}

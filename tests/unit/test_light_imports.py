@@ -94,3 +94,12 @@ def test_version_help_and_completion_load_neither_sqlalchemy_nor_alembic(argv: l
 def test_status_counts_exactly_the_model_tables() -> None:
     models = (User, Guild, GuildSettings, UserPreferences, Playlist, Track, PlaylistTrack)
     assert tuple(model.__tablename__ for model in models) == COUNTED
+
+
+def test_help_does_not_look_up_the_version() -> None:
+    # importlib.metadata is for --version alone: the parser no longer asks it at build time.
+    probe = META_PROBE.replace('("sqlalchemy", "alembic")', '("importlib.metadata",)')
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "help"], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +37,34 @@ def test_a_process_that_is_gone_is_neither_alive_nor_a_zombie() -> None:
     child.wait()
     assert not pid_alive(child.pid)
     assert not is_zombie(child.pid)
+
+
+def test_the_proc_answer_agrees_with_psutil(tmp_path: Path) -> None:
+    # is_postgres_process reads /proc on Linux, so a warm `up` needs no psutil;
+    # psutil is what it stands in for: the two must agree.
+    import psutil
+
+    def psutil_says(pid: int) -> bool:
+        try:
+            process = psutil.Process(pid)
+            return process.status() != psutil.STATUS_ZOMBIE and "postgres" in process.name()
+        except psutil.Error:
+            return False
+
+    named = tmp_path / "postgres"
+    named.symlink_to(shutil.which("sleep") or "/bin/sleep")
+    server_like = subprocess.Popen([str(named), "60"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        wait_until(lambda: psutil_says(server_like.pid), timeout=10, what="the server to exec")
+        for pid, expected in ((server_like.pid, True), (other.pid, False), (gone.pid, False)):
+            assert is_postgres_process(pid) is psutil_says(pid) is expected
+        server_like.kill()
+        wait_until(lambda: is_zombie(server_like.pid), timeout=10, what="the server to exit")
+        assert is_postgres_process(server_like.pid) is psutil_says(server_like.pid) is False
+    finally:
+        for child in (server_like, other):
+            child.kill()
+            child.wait()

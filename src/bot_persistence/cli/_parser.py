@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Mapping
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot_persistence.cli._branch_commands import (
@@ -279,10 +278,30 @@ COMMANDS: tuple[Command, ...] = (
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("bot-persistence")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
+
+
+class _VersionAction(argparse._VersionAction):
+    """``--version``, its number looked up only when asked.
+
+    importlib.metadata costs about 40 ms to import: paid by every command
+    when the parser was built with the number in it, now by ``--version`` alone.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        self.version = f"%(prog)s {_version()}"
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _add_global(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -302,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bot-db",
         description="The bot's development PostgreSQL: up, migrate, seed, check, reset.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     _add_global(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}

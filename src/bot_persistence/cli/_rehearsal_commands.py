@@ -161,9 +161,30 @@ def cmd_rehearse(args: argparse.Namespace, target: Target, out: Console) -> int:
     check_ours(args, target)
     if args.from_git:
         start = _start_from_git(args.from_git)
+    elif args.from_revision:
+        start = args.from_revision
     else:
-        start = args.from_revision or database_revision(target.connection())
+        start = database_revision(target.connection())
+        if start is not None and not rehearsal.pending_steps(settings, start):
+            start = _parent_of_head(out, settings, start)
     return _rehearse(args, out, settings, target.admin(), start)
+
+
+def _parent_of_head(out: Console, settings: Settings, head: str) -> str:
+    """Where to start when the dev database is at head already: the newest revision's parent.
+
+    The usual order is write a revision, `bot-db migrate`, try it, then
+    rehearse it: by then nothing is pending, and the revision worth
+    rehearsing is the newest one.
+    """
+    from bot_persistence.migrations import runner
+
+    parent = runner.script_directory(settings).get_revision(head).down_revision
+    if not isinstance(parent, str):
+        return head  # the first revision, or a merge: nothing single to rehearse
+    out.field("start", f"the dev database is at head: rehearsing {head} from {parent} "
+              "(--from REV to choose)")  # fmt: skip
+    return parent
 
 
 def _start_from_git(ref: str) -> str | None:
@@ -218,6 +239,9 @@ def _rehearse(
         if out.live:
             _log.info(text)
 
+    if not args.verbose:
+        # The bot's slow-unit warnings are what the rehearsal measures and reports.
+        logging.getLogger("bot_persistence.db").setLevel(logging.ERROR)
     own = admin is None
     admin = admin or connect(settings, database=MAINTENANCE_DATABASE)
     try:

