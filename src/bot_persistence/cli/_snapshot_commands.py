@@ -35,17 +35,27 @@ def _show_sessions(target: Target, out: Console) -> int:
     return len(sessions)
 
 
+def _guarded_copy(args: argparse.Namespace, target: Target, out: Console, *, action: str) -> int:
+    """The checks before a copy to or from the dev database; how many others are connected.
+
+    The name first (a usage error before any server is asked), then the
+    production guard, then that the database is ours; the sessions a copy would
+    end are shown.
+    """
+    from bot_persistence.devdb import guards, snapshots
+
+    snapshots.check_name(args.name)
+    guards.guard_destructive(target.settings, action=action, force=args.force)
+    check_ours(args, target)
+    return _show_sessions(target, out)
+
+
 def cmd_snapshot_save(args: argparse.Namespace, target: Target, out: Console) -> int:
     """Save the dev database as snapshot NAME (a server-side copy)."""
     from bot_persistence.devdb import guards, snapshots
 
-    snapshots.check_name(args.name)  # a usage error before any server is asked
     # A copy on a production server, and the sessions it would end, are not ours to make.
-    guards.guard_destructive(
-        target.settings, action=f"snapshot {target.database}", force=args.force
-    )
-    check_ours(args, target)
-    others = _show_sessions(target, out)
+    others = _guarded_copy(args, target, out, action=f"snapshot {target.database}")
     if others:
         guards.confirm(f"End them to copy {target.database!r}?", yes=args.yes, stdin=args.stdin)
     snap = snapshots.save(target, args.name, end_sessions=bool(others))
@@ -58,12 +68,7 @@ def cmd_snapshot_restore(args: argparse.Namespace, target: Target, out: Console)
     """Replace the dev database with snapshot NAME (guarded; the snapshot is kept)."""
     from bot_persistence.devdb import guards, snapshots
 
-    snapshots.check_name(args.name)  # a usage error before any server is asked
-    guards.guard_destructive(
-        target.settings, action=f"restore snapshot {args.name}", force=args.force
-    )
-    check_ours(args, target)
-    others = _show_sessions(target, out)
+    others = _guarded_copy(args, target, out, action=f"restore snapshot {args.name}")
     ending = f", ending those {others} session(s)" if others else ""
     guards.confirm(
         f"Replace database {target.database!r} with snapshot {args.name!r}{ending}?",

@@ -45,6 +45,7 @@ from bot_persistence.devdb.rehearsal_watch import LockWatch, relations, rewritte
 from bot_persistence.devdb.scale_seed import load_scale
 from bot_persistence.errors import BotPersistenceError
 from bot_persistence.migrations import runner
+from bot_persistence.migrations.deploy import Step, steps_between
 from bot_persistence.provision.databases import create_database, drop_database
 from bot_persistence.settings import Settings
 
@@ -62,14 +63,6 @@ __all__ = [
 DEFAULT_BUDGET_MS = 1000.0
 #: Seconds of load measured before the first revision, and after the last.
 SETTLE = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One pending revision."""
-
-    revision: str
-    message: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,12 +166,7 @@ def pending_steps(settings: Settings, start: str | None, *, ini: Path | None = N
     heads = script.get_heads()
     if not heads:
         return []
-    pending = list(script.iterate_revisions(heads[0], start, implicit_base=True))
-    pending.reverse()
-    return [
-        Step(rev.revision, (rev.doc or "").strip().splitlines()[0] if rev.doc else "")
-        for rev in pending
-    ]
+    return list(steps_between(script, start, heads[0]))
 
 
 def _conninfo(settings: Settings) -> str:

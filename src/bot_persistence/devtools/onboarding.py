@@ -23,7 +23,6 @@ import io
 import json
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +32,7 @@ from typing import Literal, TextIO
 from bot_persistence.cli.output import Console
 from bot_persistence.devtools.adoption import git_identity, write_record
 from bot_persistence.devtools.command_catalog import CommandSpec
-from bot_persistence.provision.engine import engine_version
+from bot_persistence.provision.engine import TIMED_OUT, engine_version, run_command
 
 __all__ = [
     "GOAL_SECONDS",
@@ -231,17 +230,12 @@ def smoke_step(
 
 def unit_tests_step(root: Path, timeout: float = 240.0) -> StepResult:
     """The quick tests: ``pytest tests/unit`` (no database needed)."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"],
-            cwd=root,
-            capture_output=True,
-            encoding="utf-8",
-            errors="backslashreplace",  # a path or message need not be UTF-8
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+    done = run_command(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"],
+        cwd=root,
+        timeout=timeout,
+    )
+    if done.returncode == TIMED_OUT:  # pytest's own exit codes stop at 5
         return StepResult("fail", f"the unit tests took longer than {timeout:.0f}s")
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     summary = lines[-1].strip("= ") if lines else "no output"

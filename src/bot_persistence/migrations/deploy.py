@@ -28,12 +28,12 @@ from bot_persistence.migrations.runner import (
 from bot_persistence.schema_version import database_revision
 from bot_persistence.settings import Settings
 
-__all__ = ["DeployPlan", "Step", "deploy", "plan", "upgrade_sql"]
+__all__ = ["DeployPlan", "Step", "deploy", "plan", "steps_between", "upgrade_sql"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One revision the deploy will run."""
+    """One revision to run (a deploy's, a rehearsal's), with its message's first line."""
 
     revision: str
     message: str
@@ -62,7 +62,8 @@ class DeployPlan:
         )
 
 
-def _steps(script: ScriptDirectory, current: str | None, target: str) -> tuple[Step, ...]:
+def steps_between(script: ScriptDirectory, current: str | None, target: str) -> tuple[Step, ...]:
+    """The revisions from ``current`` (exclusive) to ``target``, oldest first."""
     pending = list(script.iterate_revisions(target, current, implicit_base=True))
     pending.reverse()  # iterate_revisions walks from the target down
     return tuple(
@@ -87,7 +88,7 @@ def plan(settings: Settings) -> DeployPlan:
                 "deploy the release that migrated it (nothing was written)",
                 revision=current,
             ) from None
-    steps = _steps(script, current, target) if target is not None else ()
+    steps = steps_between(script, current, target) if target is not None else ()
     return DeployPlan(settings.database, current, target, steps)
 
 

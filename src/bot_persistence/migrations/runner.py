@@ -295,71 +295,59 @@ def _run_locked(
     # at head (already_at_head) imports neither.
     from bot_persistence.migrations.lock_retries import with_lock_retries
 
-    return with_lock_retries(
-        settings,
-        lambda: _run_locked_once(
-            settings, action, target, ini=ini, connection=connection, failed=failed
-        ),
-    )
+    def once() -> MigrationResult:
+        """One locked run; a lock wait too long is LockWaitTimedOut."""
+        from alembic import command
+        from alembic.util import CommandError
 
+        from bot_persistence.migrations.grants import migration_privilege_error
+        from bot_persistence.migrations.lock_retries import LockWaitTimedOut, lock_safe
 
-def _run_locked_once(
-    settings: Settings,
-    action: Literal["upgrade", "downgrade"],
-    target: str,
-    *,
-    ini: Path | None,
-    connection: Connection | None,
-    failed: Callable[[Config, str | None, str | None, Exception], str],
-) -> MigrationResult:
-    """One locked run of :func:`_run_locked`; a lock wait too long is LockWaitTimedOut."""
-    from alembic import command
-    from alembic.util import CommandError
-
-    from bot_persistence.migrations.grants import migration_privilege_error
-    from bot_persistence.migrations.lock_retries import LockWaitTimedOut, lock_safe
-
-    single = one_transaction(settings)
-    with _locked_connection(settings, connection) as conn:
-        before = revision_of(conn)
-        _refuse_unknown(settings, before, ini)
-        if not single:
-            # End the read's implicit transaction: Alembic must find none open, or it
-            # runs every revision inside ours and a failure undoes all of them.
-            conn.rollback()
-        config = alembic_config(settings, connection=conn, ini=ini)
-        try:
-            with lock_safe(conn, settings, local=single):
-                getattr(command, action)(config, target)
-        except CommandError as exc:
-            verb = "migrate" if action == "upgrade" else "downgrade"
-            raise ConfigurationError(f"cannot {verb} to {target!r}: {exc}") from None
-        except LockWaitTimedOut as blocked:
-            conn.rollback()
-            at = revision_of(conn)
-            conn.rollback()
-            if single:
-                blocked.revision = f"the run {before or 'base'} -> {target}"
-            elif action == "upgrade":
-                blocked.revision = _next_revision(config, target, at) or f"the revision after {at}"
-            else:
-                blocked.revision = f"the downgrade from {at or 'base'}"
+        single = one_transaction(settings)
+        with _locked_connection(settings, connection) as conn:
+            before = revision_of(conn)
+            _refuse_unknown(settings, before, ini)
+            if not single:
+                # End the read's implicit transaction: Alembic must find none open, or it
+                # runs every revision inside ours and a failure undoes all of them.
+                conn.rollback()
+            config = alembic_config(settings, connection=conn, ini=ini)
+            try:
+                with lock_safe(conn, settings, local=single):
+                    getattr(command, action)(config, target)
+            except CommandError as exc:
+                verb = "migrate" if action == "upgrade" else "downgrade"
+                raise ConfigurationError(f"cannot {verb} to {target!r}: {exc}") from None
+            except LockWaitTimedOut as blocked:
+                conn.rollback()
+                at = revision_of(conn)
+                conn.rollback()
+                if single:
+                    blocked.revision = f"the run {before or 'base'} -> {target}"
+                elif action == "upgrade":
+                    blocked.revision = (
+                        _next_revision(config, target, at) or f"the revision after {at}"
+                    )
+                else:
+                    blocked.revision = f"the downgrade from {at or 'base'}"
+                _give_back(conn, settings, borrowed=connection is not None and not single)
+                raise
+            except Exception as exc:
+                conn.rollback()
+                at = revision_of(conn)
+                conn.rollback()
+                _give_back(conn, settings, borrowed=connection is not None and not single)
+                refused = migration_privilege_error(exc, settings)
+                if refused is not None:
+                    raise refused from exc
+                raise MigrationFailedError(failed(config, before, at, exc)) from exc
+            conn.commit()
+            result = MigrationResult(before=before, after=revision_of(conn))
+            # The command's own session goes on without the migration's timeouts.
             _give_back(conn, settings, borrowed=connection is not None and not single)
-            raise
-        except Exception as exc:
-            conn.rollback()
-            at = revision_of(conn)
-            conn.rollback()
-            _give_back(conn, settings, borrowed=connection is not None and not single)
-            refused = migration_privilege_error(exc, settings)
-            if refused is not None:
-                raise refused from exc
-            raise MigrationFailedError(failed(config, before, at, exc)) from exc
-        conn.commit()
-        result = MigrationResult(before=before, after=revision_of(conn))
-        # The command's own session goes on without the migration's timeouts.
-        _give_back(conn, settings, borrowed=connection is not None and not single)
-        return result
+            return result
+
+    return with_lock_retries(settings, once)
 
 
 def _give_back(conn: Connection, settings: Settings, *, borrowed: bool) -> None:

@@ -351,6 +351,13 @@ def _drop_sync_sql(table: str, old: str, new: str, schema: str | None) -> list[s
     ]
 
 
+def _end_sync(table: str, old: str, new: str, schema: str | None, *, drop: str) -> None:
+    """Drop the rename's trigger and function, then column ``drop`` (which the trigger names)."""
+    for statement in _drop_sync_sql(table, old, new, schema):
+        op.execute(sa.text(statement))
+    op.drop_column(table, drop, schema=schema)
+
+
 def start_column_rename(
     table: str,
     old: str,
@@ -392,9 +399,7 @@ def start_column_rename(
 
 def undo_start_column_rename(table: str, old: str, new: str, *, schema: str | None = None) -> None:
     """The downgrade of :func:`start_column_rename`: the trigger and ``new`` go, ``old`` stays."""
-    for statement in _drop_sync_sql(table, old, new, schema):
-        op.execute(sa.text(statement))
-    op.drop_column(table, new, schema=schema)
+    _end_sync(table, old, new, schema, drop=new)
 
 
 def finish_column_rename(table: str, old: str, new: str, *, schema: str | None = None) -> None:
@@ -403,9 +408,7 @@ def finish_column_rename(table: str, old: str, new: str, *, schema: str | None =
     Dropping a column is a catalogue change (an instant ACCESS EXCLUSIVE, no
     rewrite); the trigger goes first, since it names the column.
     """
-    for statement in _drop_sync_sql(table, old, new, schema):
-        op.execute(sa.text(statement))
-    op.drop_column(table, old, schema=schema)
+    _end_sync(table, old, new, schema, drop=old)
 
 
 def undo_finish_column_rename(

@@ -8,12 +8,13 @@ the one SQLAlchemy's documentation recommends.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, MetaData, func
+from sqlalchemy import BigInteger, DateTime, Enum, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["NAMING_CONVENTION", "Base", "Snowflake", "TimestampMixin"]
+__all__ = ["NAMING_CONVENTION", "Base", "Snowflake", "TimestampMixin", "value_enum"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -25,6 +26,11 @@ NAMING_CONVENTION = {
 
 #: Discord ids are 64-bit "snowflakes"; they do not fit in INTEGER.
 Snowflake = BigInteger
+
+
+def value_enum(members: type[enum.Enum], name: str) -> Enum:
+    """The PostgreSQL enum type ``name``, holding the members' values, not their names."""
+    return Enum(members, name=name, values_callable=lambda kinds: [kind.value for kind in kinds])
 
 
 class Base(DeclarativeBase):

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Identity,
     Index,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot_persistence.models.base import Base, Snowflake, TimestampMixin
+from bot_persistence.models.base import Base, Snowflake, TimestampMixin, value_enum
 from bot_persistence.models.users import User
 
 __all__ = ["Playlist", "PlaylistScope", "PlaylistShare", "PlaylistTrack", "Track", "TrackSource"]
@@ -89,11 +88,7 @@ class Playlist(TimestampMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     scope: Mapped[PlaylistScope] = mapped_column(
-        Enum(
-            PlaylistScope,
-            name="playlist_scope",
-            values_callable=lambda members: [member.value for member in members],
-        ),
+        value_enum(PlaylistScope, "playlist_scope"),
         server_default=PlaylistScope.USER.value,
     )
 
@@ -159,11 +154,7 @@ class Track(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     # Lets the player pick the right extractor without parsing the URL again.
     source: Mapped[TrackSource] = mapped_column(
-        Enum(
-            TrackSource,
-            name="track_source",
-            values_callable=lambda members: [member.value for member in members],
-        ),
+        value_enum(TrackSource, "track_source"),
         server_default=TrackSource.OTHER.value,
     )
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, SmallInteger, String, false, text
+from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot_persistence.models.base import Base, Snowflake, TimestampMixin
+from bot_persistence.models.base import Base, Snowflake, TimestampMixin, value_enum
 
 if TYPE_CHECKING:
     from bot_persistence.models.playlists import Playlist
@@ -26,11 +26,7 @@ class RepeatMode(str, enum.Enum):
 
 #: The one ``repeat_mode`` type, shared by every column that holds a repeat mode (one
 #: PostgreSQL type, created once by ``create_all`` whichever table comes first).
-REPEAT_MODE = Enum(
-    RepeatMode,
-    name="repeat_mode",
-    values_callable=lambda members: [member.value for member in members],
-)
+REPEAT_MODE = value_enum(RepeatMode, "repeat_mode")
 
 
 class User(TimestampMixin, Base):
