@@ -161,16 +161,41 @@ SHARD_STARTUP = (
 )
 
 
-def waiting_on_lock(conn: Connection) -> int:
-    """How many sessions wait for an advisory lock in this database right now."""
-    count = conn.execute(
+def lock_waiters(conn: Connection) -> set[str]:
+    """The application_name of each session waiting for an advisory lock in this database now.
+
+    A waiter asks for the migration lock in short slices (so a concurrent index
+    build is never deadlocked behind it), so between two slices it is briefly
+    not waiting: a test that needs every process at the lock collects the
+    names it has seen (each process named by ``BOT_DB_APPLICATION_NAME``)
+    rather than counting the waiters of one instant.
+    """
+    names = conn.execute(
         text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            "SELECT coalesce(a.application_name, '') FROM pg_locks l "
+            "JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND NOT l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
-    ).scalar_one()
+    ).scalars()
+    found = {str(name) for name in names}
     conn.rollback()
-    return int(count)
+    return found
+
+
+def wait_for_lock_waiters(conn: Connection, names: set[str], *, what: str) -> None:
+    """Until every process named in ``names`` has been seen waiting for the lock (60 s).
+
+    A waiting session's name starts with its process's ``BOT_DB_APPLICATION_NAME``
+    (a tool's connection adds its role: ``proc-1 migration``).
+    """
+    seen: set[str] = set()
+
+    def all_seen() -> bool:
+        seen.update(name.split(" ", 1)[0] for name in lock_waiters(conn))
+        return names <= seen
+
+    wait_until(all_seen, timeout=60, what=what)
 
 
 #: The newest revision in alembic/versions (what a test's revision goes on top of).

@@ -225,6 +225,9 @@ def connect(
     url = settings.parsed_url
     params = (url if database is None else url.with_database(database)).connect_params()
     params.update(connect_kwargs(settings, statement_timeout=False))
+    # bot-db's own sessions are told from the bot's in pg_stat_activity, as
+    # sync_engine's are (a deploy waiting on the migration lock, a snapshot).
+    params["application_name"] = application_name(settings, "bot-db")
     named = settings if database is None else settings.model_copy(update={"postgres_db": database})
 
     def attempt() -> psycopg.Connection[Any]:

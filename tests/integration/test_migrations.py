@@ -16,7 +16,7 @@ from bot_persistence.errors import MigrationFailedError
 from bot_persistence.project import project_root, versions_dir
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import Settings
-from tests.helpers import SHARD_STARTUP, engine_for, scalar, wait_until, waiting_on_lock
+from tests.helpers import SHARD_STARTUP, engine_for, scalar, wait_for_lock_waiters
 
 INITIAL = "51d3e20ba02e"
 TRACK_SOURCE = "ebaf3bf6b546"
@@ -42,11 +42,12 @@ def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings
         commands = [[sys.executable, "-m", "bot_persistence", "migrate"]] * 2 + [
             [sys.executable, "-c", SHARD_STARTUP]
         ] * 2
-        for command in commands:
+        names = {f"proc-{n}" for n in range(len(commands))}
+        for name, command in zip(sorted(names), commands, strict=True):
             processes.append(
                 subprocess.Popen(
                     command,
-                    env=env,
+                    env={**env, "BOT_DB_APPLICATION_NAME": name},
                     cwd=project_root(),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
@@ -54,11 +55,8 @@ def test_many_processes_starting_at_once_migrate_exactly_once(settings: Settings
                 )
             )
 
-        def all_queued() -> bool:
-            assert all(p.poll() is None for p in processes), "a process ended early"
-            return waiting_on_lock(watcher) >= len(processes)
-
-        wait_until(all_queued, timeout=60, what="every process queued on the lock")
+        wait_for_lock_waiters(watcher, names, what="every process queued on the lock")
+        assert all(p.poll() is None for p in processes), "a process ended early"
         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY})
         conn.commit()
     outputs = []

@@ -32,7 +32,7 @@ from bot_persistence.provision.pgbouncer import pgbouncer_binary, throwaway_pgbo
 from bot_persistence.schema_version import heads_in
 from bot_persistence.settings import PoolerMode, Settings
 from bot_persistence.testing import TestDatabase
-from tests.helpers import SHARD_STARTUP, wait_until, waiting_on_lock
+from tests.helpers import SHARD_STARTUP, wait_for_lock_waiters
 
 HEAD = heads_in(versions_dir())[0]
 
@@ -107,11 +107,16 @@ def test_eight_shards_migrating_on_start_up_through_the_pooler_migrate_once(
             # so they contend at once instead of finishing one after another.
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY})
             conn.commit()
-            for _ in range(8):
+            names = {f"shard-{shard}" for shard in range(8)}
+            for name in sorted(names):
                 processes.append(
                     subprocess.Popen(
                         [sys.executable, "-c", SHARD_STARTUP],
-                        env=_env(through, BOT_DB_MIGRATE_ON_STARTUP="true"),
+                        env=_env(
+                            through,
+                            BOT_DB_MIGRATE_ON_STARTUP="true",
+                            BOT_DB_APPLICATION_NAME=name,
+                        ),
                         cwd=checkout_root(),
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
@@ -119,11 +124,8 @@ def test_eight_shards_migrating_on_start_up_through_the_pooler_migrate_once(
                     )
                 )
 
-            def all_queued() -> bool:
-                assert all(p.poll() is None for p in processes), "a shard ended early"
-                return waiting_on_lock(watcher) >= len(processes)
-
-            wait_until(all_queued, timeout=60, what="all eight shards queued on the lock")
+            wait_for_lock_waiters(watcher, names, what="all eight shards queued on the lock")
+            assert all(p.poll() is None for p in processes), "a shard ended early"
             conn.execute(
                 text("SELECT pg_advisory_unlock(:k)"), {"k": migrations.MIGRATION_LOCK_KEY}
             )

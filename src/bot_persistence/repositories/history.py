@@ -28,6 +28,7 @@ from bot_persistence.repositories.base import (
     validate,
 )
 from bot_persistence.repositories.playlists import TrackInfo, TrackInput
+from bot_persistence.repositories.playlists._statements import TRACK_BY_URL, TRACK_COLUMNS
 from bot_persistence.session import Session
 
 __all__ = ["HistoryEntry", "HistoryRepository", "TrackPlayCount"]
@@ -61,19 +62,10 @@ _plays = Base.metadata.tables["track_plays"]
 _tracks = Base.metadata.tables["tracks"]
 _GUILD = bindparam("guild_id", type_=BigInteger)
 _TRACK = bindparam("track_id", type_=BigInteger)
-_TRACK_COLUMNS = (
-    _tracks.c.id,
-    _tracks.c.source_url,
-    _tracks.c.title,
-    _tracks.c.artist,
-    _tracks.c.duration_seconds,
-    _tracks.c.extra,
-)
 
 _NEW_TRACK = (
     pg_insert(_tracks).on_conflict_do_nothing(index_elements=["source_url"]).returning(_tracks.c.id)
 )
-_TRACK_BY_URL = select(*_TRACK_COLUMNS).where(_tracks.c.source_url == bindparam("source_url"))
 # The play and its count in one statement: two tables, no ordering between them.
 _played = (
     _history.insert()
@@ -99,7 +91,7 @@ _ENTRY_COLUMNS = (
     _history.c.guild_id,
     _history.c.user_id,
     _history.c.played_at,
-    *_TRACK_COLUMNS,
+    *TRACK_COLUMNS,
 )
 _NEWEST = (_history.c.played_at.desc(), _history.c.id.desc())
 _LIMIT = bindparam("limit", type_=Integer)
@@ -120,7 +112,7 @@ _RECENT_IN_GUILD = _recent(_history.c.guild_id == _GUILD)
 _RECENT_OF_USER = _recent(_history.c.user_id == _USER)
 _RECENT_OF_USER_IN_GUILD = _recent(_history.c.guild_id == _GUILD, _history.c.user_id == _USER)
 _MOST_PLAYED = (
-    select(_plays.c.play_count, _plays.c.last_played_at, *_TRACK_COLUMNS)
+    select(_plays.c.play_count, _plays.c.last_played_at, *TRACK_COLUMNS)
     .join_from(_plays, _tracks, _tracks.c.id == _plays.c.track_id)
     .where(_plays.c.guild_id == _GUILD)
     .order_by(_plays.c.play_count.desc(), _plays.c.last_played_at.desc(), _tracks.c.id)
@@ -212,5 +204,5 @@ class HistoryRepository(Repository):
         if track_id is not None:
             return TrackInfo(track_id, **values)
         # Known, possibly since a moment ago (this statement's snapshot sees it).
-        found = await self.session.execute(_TRACK_BY_URL, {"source_url": item.source_url})
+        found = await self.session.execute(TRACK_BY_URL, {"source_url": item.source_url})
         return TrackInfo(*found.one())

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, model_validator
-from sqlalchemy import BigInteger, Integer, Text, bindparam, delete, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import BigInteger, Text, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bot_persistence.errors import InvalidInputError
@@ -34,6 +34,7 @@ from bot_persistence.repositories.base import (
     validate,
 )
 from bot_persistence.repositories.playlists import TrackInput
+from bot_persistence.repositories.playlists._statements import NEW_TRACKS_FROM_ARRAYS
 
 __all__ = ["MAX_QUEUE_TRACKS", "QueueRepository", "QueueState"]
 
@@ -91,22 +92,6 @@ _SAVE_HEAD = _new_head.on_conflict_do_update(
     set_={**{name: _new_head.excluded[name] for name in _HEAD_FIELDS}, "saved_at": func.now()},
 ).returning(_queues.c.saved_at)
 _CLEAR_TRACKS = delete(_queue_tracks).where(_queue_tracks.c.guild_id == _GUILD)
-_staged = (
-    func.unnest(
-        bindparam("urls", type_=ARRAY(Text)),
-        bindparam("titles", type_=ARRAY(Text)),
-        bindparam("artists", type_=ARRAY(Text)),
-        bindparam("durations", type_=ARRAY(Integer)),
-        bindparam("extras", type_=ARRAY(JSONB)),
-    )
-    .table_valued("source_url", "title", "artist", "duration_seconds", "extra")
-    .render_derived(name="staged")
-)
-_NEW_TRACKS = (
-    pg_insert(_tracks)
-    .from_select(["source_url", "title", "artist", "duration_seconds", "extra"], select(*_staged.c))
-    .on_conflict_do_nothing(index_elements=["source_url"])
-)
 _order = (
     func.unnest(bindparam("order", type_=ARRAY(Text)))
     .table_valued("source_url", with_ordinality="n")
@@ -161,7 +146,7 @@ class QueueRepository(Repository):
         urls = sorted(first)
         with translate_constraint_errors():
             await self.session.execute(
-                _NEW_TRACKS,
+                NEW_TRACKS_FROM_ARRAYS,
                 {
                     "urls": urls,
                     "titles": [first[url].title for url in urls],

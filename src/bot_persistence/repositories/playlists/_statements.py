@@ -8,9 +8,13 @@ of tracks costs tuples rather than tracked instances.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Integer,
+    Select,
     Text,
     any_,
     bindparam,
@@ -111,20 +115,17 @@ BY_NAME = select(*SUMMARY).where(
     USER_SCOPE,
 )
 _PAGE = (bindparam("limit", type_=Integer), bindparam("offset", type_=Integer))
-LIST = (
-    select(*SUMMARY)
-    .where(_playlists.c.owner_id == bindparam("owner_id"), USER_SCOPE)
-    .order_by(_playlists.c.name)
-    .limit(_PAGE[0])
-    .offset(_PAGE[1])
-)
-LIST_FOR_GUILD = (
-    select(*SUMMARY)
-    .where(_playlists.c.guild_id == bindparam("guild_id"), GUILD_SCOPE)
-    .order_by(_playlists.c.name)
-    .limit(_PAGE[0])
-    .offset(_PAGE[1])
-)
+
+
+def _by_name(*where: ColumnElement[bool]) -> Select[Any]:
+    """One page of the playlists matching ``where``, by name, with their track counts."""
+    return (
+        select(*SUMMARY).where(*where).order_by(_playlists.c.name).limit(_PAGE[0]).offset(_PAGE[1])
+    )
+
+
+LIST = _by_name(_playlists.c.owner_id == bindparam("owner_id"), USER_SCOPE)
+LIST_FOR_GUILD = _by_name(_playlists.c.guild_id == bindparam("guild_id"), GUILD_SCOPE)
 LIST_SHARED_WITH = (
     select(*SUMMARY)
     .join_from(_playlists, _shares, _shares.c.playlist_id == _playlists.c.id)
@@ -193,15 +194,16 @@ _staged_tracks = (
     .table_valued("source_url", "title", "artist", "duration_seconds", "extra")
     .render_derived(name="staged")
 )
-INSERT_TRACKS = (
+#: The tracks not stored yet, from the arrays; a saved queue adds its tracks so too.
+NEW_TRACKS_FROM_ARRAYS = (
     pg_insert(_tracks)
     .from_select(
         ["source_url", "title", "artist", "duration_seconds", "extra"],
         select(*_staged_tracks.c),
     )
     .on_conflict_do_nothing(index_elements=["source_url"])
-    .returning(_tracks.c.source_url, _tracks.c.id)
 )
+INSERT_TRACKS = NEW_TRACKS_FROM_ARRAYS.returning(_tracks.c.source_url, _tracks.c.id)
 _staged_entries = (
     func.unnest(bindparam("track_ids", type_=ARRAY(BigInteger)))
     .table_valued("track_id", with_ordinality="n")

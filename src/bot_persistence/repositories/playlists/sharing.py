@@ -11,7 +11,7 @@ a share and an unshare racing end in one state or the other, never an error.
 from __future__ import annotations
 
 from bot_persistence.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from bot_persistence.repositories.base import check_id, check_position, translate_constraint_errors
+from bot_persistence.repositories.base import check_id, translate_constraint_errors
 from bot_persistence.repositories.playlists import _statements as sql
 from bot_persistence.repositories.playlists.store import PlaylistStore
 from bot_persistence.repositories.playlists.values import PlaylistShareInfo, PlaylistSummary
@@ -26,27 +26,17 @@ class PlaylistSharing(PlaylistStore):
         self, guild_id: int, *, limit: int = 100, offset: int = 0
     ) -> list[PlaylistSummary]:
         """The guild's playlists (guild scope) by name, with their track counts (one query)."""
-        guild_id = check_id(guild_id, "guild id")
-        params = {
-            "guild_id": guild_id,
-            "limit": check_position(limit, "limit"),
-            "offset": check_position(offset, "offset"),
-        }
-        rows = await self.session.execute(sql.LIST_FOR_GUILD, params)
-        return [PlaylistSummary(*row) for row in rows]
+        return await self._summaries(
+            sql.LIST_FOR_GUILD, "guild_id", guild_id, limit=limit, offset=offset
+        )
 
     async def list_shared_with(
         self, user_id: int, *, limit: int = 100, offset: int = 0
     ) -> list[PlaylistSummary]:
         """The playlists others shared with the user, by name (one query)."""
-        user_id = check_id(user_id, "user id")
-        params = {
-            "user_id": user_id,
-            "limit": check_position(limit, "limit"),
-            "offset": check_position(offset, "offset"),
-        }
-        rows = await self.session.execute(sql.LIST_SHARED_WITH, params)
-        return [PlaylistSummary(*row) for row in rows]
+        return await self._summaries(
+            sql.LIST_SHARED_WITH, "user_id", user_id, limit=limit, offset=offset
+        )
 
     async def share(
         self, playlist_id: int, user_id: int, can_edit: bool = False, *, by: int | None = None

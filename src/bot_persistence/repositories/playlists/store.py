@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy.sql import ClauseElement
+
 from bot_persistence.errors import (
     AlreadyExistsError,
     InvalidInputError,
@@ -195,11 +197,7 @@ class PlaylistStore(Repository):
         self, owner_id: int, *, limit: int = 100, offset: int = 0
     ) -> list[PlaylistSummary]:
         """The owner's own (user-scope) playlists by name, with their track counts (one query)."""
-        owner_id = check_id(owner_id, "owner id")
-        limit = check_position(limit, "limit")
-        offset = check_position(offset, "offset")
-        params = {"owner_id": owner_id, "limit": limit, "offset": offset}
-        return [PlaylistSummary(*row) for row in await self.session.execute(sql.LIST, params)]
+        return await self._summaries(sql.LIST, "owner_id", owner_id, limit=limit, offset=offset)
 
     async def count(self, playlist_id: int) -> int:
         """How many tracks the playlist holds."""
@@ -330,6 +328,17 @@ class PlaylistStore(Repository):
         )
 
     # -- internals -------------------------------------------------------------------
+
+    async def _summaries(
+        self, statement: ClauseElement, key: str, id_: int, *, limit: int, offset: int
+    ) -> list[PlaylistSummary]:
+        """One page of a listing: ``id_`` (bound as ``key``) checked, then the summaries."""
+        params = {
+            key: check_id(id_, key.replace("_", " ")),
+            "limit": check_position(limit, "limit"),
+            "offset": check_position(offset, "offset"),
+        }
+        return [PlaylistSummary(*row) for row in await self.session.execute(statement, params)]
 
     async def _lock(self, playlist_id: int, by: int | None = None) -> tuple[int, int]:
         """Lock the playlist for this unit of work; return its track count and next position.
