@@ -84,13 +84,17 @@ print(json.dumps({"code": code, "heavy": heavy}))
 """
 
 #: What a warm ``up`` must not import: the ORM and migrations (the database is
-#: at head), and on Linux psutil (the pid file and ``/proc`` say the server runs).
-WARM_UP_SKIPS = ("sqlalchemy", "alembic", *(("psutil",) if sys.platform == "linux" else ()))
+#: at head), filelock (a server already running as configured needs no lock),
+#: and on Linux psutil (the pid file and ``/proc`` say the server runs).
+WARM_UP_SKIPS = (
+    "sqlalchemy",
+    "alembic",
+    "filelock",
+    *(("psutil",) if sys.platform == "linux" else ()),
+)
 
 
-def test_a_warm_up_loads_neither_sqlalchemy_alembic_nor_psutil(
-    server: Settings, repo: Path
-) -> None:
+def test_a_warm_up_loads_no_orm_migrations_lock_or_psutil(server: Settings, repo: Path) -> None:
     assert bot_db(server, "up")[0] == 0  # migrated and seeded: the next one is warm
     values = server.model_dump(mode="json", exclude={"database_url"})
     values["postgres_password"] = server.password

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,20 @@ def test_shell_uses_the_project_psqlrc(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # the per-database history lands here
-    code = cli.main(
-        ["shell", "--", "-c", "SELECT NULL AS nothing"],
-        settings=settings,
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
+    # A session typed at the prompt (psql reads its input, not -c, which runs
+    # without .psqlrc): the query comes on psql's standard input.
+    script = tmp_path / "typed.sql"
+    script.write_text("SELECT NULL AS nothing;\n", encoding="utf-8")
+    saved = os.dup(0)
+    try:
+        with script.open("rb") as typed:
+            os.dup2(typed.fileno(), 0)
+            code = cli.main(
+                ["shell"], settings=settings, stdout=io.StringIO(), stderr=io.StringIO()
+            )
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
     out = capfd.readouterr().out
     assert code == 0
     assert f"bot-persistence shell on {settings.database}" in out

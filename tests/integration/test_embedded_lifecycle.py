@@ -61,6 +61,24 @@ def test_up_on_a_fresh_clone_gives_a_migrated_seeded_probed_database(
     assert hba_methods == "scram-sha-256"
 
 
+def test_a_warm_up_still_tidies_what_a_killed_up_left(dev_settings: Settings) -> None:
+    # A running server lets `up` skip its lock, but not what the locked way tidies:
+    # a killed initdb's password file, and the data folder's 0700.
+    assert bot_db(dev_settings, "up")[0] == 0
+    cluster = cluster_of(dev_settings)
+    assert cluster.serving()
+    leftover = dev_settings.data_dir / "pw-left-by-a-killed-initdb"
+    leftover.write_text("secret\n")
+    dev_settings.data_dir.chmod(0o755)
+    assert not cluster.serving()
+    pid_before = cluster.running_pid()
+    assert bot_db(dev_settings, "up")[0] == 0
+    assert not leftover.exists()
+    assert dev_settings.data_dir.stat().st_mode & 0o777 == 0o700
+    assert cluster.running_pid() == pid_before
+    assert cluster.serving()
+
+
 def test_up_again_reuses_the_server_and_does_not_duplicate_seeds(dev_settings: Settings) -> None:
     assert bot_db(dev_settings, "up")[0] == 0
     pid_before = cluster_of(dev_settings).running_pid()

@@ -141,6 +141,26 @@ class EmbeddedCluster:
         found = self.postmaster()
         return found.port or None if found else None
 
+    def serving(self) -> bool:
+        """True when this server runs as configured and ``up`` has nothing to change or tidy.
+
+        What a warm ``up`` finds: initdb finished, ``.devdb`` still ``0700``,
+        no password file left by a killed initdb, and the server's own pid file
+        naming a live postmaster on the configured port. ``up`` then takes no
+        lock (nor imports filelock); anything else goes the locked way, as does
+        a concurrent ``up`` or ``down`` that changes one of these.
+        """
+        try:
+            private = self.root.stat().st_mode & 0o777 == 0o700
+        except OSError:
+            return False
+        if not (private and self.initialized):
+            return False
+        if any(self.root.glob(f"{_PASSWORD_FILE_PREFIX}*")):
+            return False
+        found = self.postmaster()
+        return found is not None and found.pid_file_ok and found.port == self.port
+
     def refuse_orphan(self) -> None:
         """Raise when a server still runs on a data directory deleted under it."""
         found = self.postmaster()

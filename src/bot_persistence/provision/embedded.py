@@ -42,6 +42,8 @@ class EmbeddedBackend(Backend):
         )
 
     def up(self) -> ServerReady:
+        if self.cluster.serving():  # warm: nothing to change, so nothing to lock
+            return ServerReady(created=False, started=False, detail=str(self.cluster.root))
         with self.cluster.locked():
             self.cluster.refuse_orphan()  # before initdb: it would share the orphan's paths
             port = self.cluster.port
