@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -76,9 +75,15 @@ def test_a_data_directory_deleted_under_its_server_gets_one_consistent_story(
 
 
 def test_another_checkouts_server_on_our_port_is_named_and_never_written(
-    dev_settings: Settings, tmp_path: Path
+    dev_settings: Settings,
 ) -> None:
-    other = dev_settings.model_copy(update={"data_dir": tmp_path / "other-checkout"})
+    # Beside dev_settings' own folder, not under pytest's tmp_path: as root the
+    # server runs as another user, who must pass through the folders above its
+    # data, and every pytest that starts (a nested run, another worker's)
+    # takes /tmp/pytest-of-root back to 0700.
+    other = dev_settings.model_copy(
+        update={"data_dir": dev_settings.data_dir.parent / "other-checkout"}
+    )
     try:
         assert bot_db(other, "up")[0] == 0
         for command in (["status"], ["check"], ["seed"], ["migrate"], ["smoke"], ["up"]):
