@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from bot_persistence.provision import compose
@@ -196,7 +197,6 @@ async def test_the_pgbouncer_profile_puts_a_transaction_pooler_in_front(
     from sqlalchemy.engine import URL
 
     from bot_persistence.db import Database
-    from bot_persistence.provision.base import port_accepts
     from bot_persistence.provision.compose import (
         _compose_environment,
         compose_command,
@@ -245,9 +245,20 @@ async def test_the_pgbouncer_profile_puts_a_transaction_pooler_in_front(
             pooler="transaction",
             backend="external",
         )
-        wait_until(lambda: port_accepts("127.0.0.1", port), timeout=60, what="pgbouncer listening")
-        code, _, err = bot_db(through, "check")
-        assert code == 0, err
+
+        def pooler_answers() -> bool:
+            # Docker's proxy accepts on the published port before PgBouncer
+            # listens inside the container: wait for an answer, not a socket.
+            try:
+                with psycopg.connect(through.plain_url, connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+            except psycopg.OperationalError:
+                return False
+            return True
+
+        wait_until(pooler_answers, timeout=60, what="pgbouncer answering")
+        code, out, err = bot_db(through, "check")
+        assert code == 0, out + err
         async with Database.connect(through) as db:
             await db.ping()
     finally:
