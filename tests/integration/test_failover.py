@@ -111,7 +111,7 @@ async def test_a_promoted_standby_takes_writes_within_a_second_with_none_lost(
                         await session.execute(text("INSERT INTO writes VALUES (:n)"), {"n": n})
                 except DatabaseUnavailableError as exc:
                     failures.append((time.monotonic(), exc))
-                    await asyncio.sleep(0.05)  # the bot's pause before the user's next command
+                    await asyncio.sleep(0.05)  # wait-ok: paces the writer; synchronises nothing
                     continue
                 acknowledged.append(n)
                 written_at.append(time.monotonic())
