@@ -30,6 +30,7 @@ from bot_persistence.repositories import (
     UserPreferencesRepository,
 )
 from bot_persistence.repositories.base import MAX_BIGINT
+from bot_persistence.session import Session
 from bot_persistence.settings import Settings
 from tests.helpers import table_rows as snapshot
 
@@ -176,23 +177,15 @@ async def base_rows(db: Database) -> Database:
     return db
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(call=_calls())
-async def test_every_repository_call_succeeds_or_raises_ours_and_an_error_changes_nothing(
-    base_rows: Database, migrated: Settings, call: tuple[str, Call]
+async def _succeeds_or_raises_ours_unchanged(
+    db: Database, migrated: Settings, name: str, call: Callable[[Session], Any]
 ) -> None:
-    name, make_call = call
+    """Run ``call`` in a unit of work: success, or our one-line error and no row changed."""
     before = snapshot(migrated)
     error: BaseException | None = None
     try:
-        async with base_rows.session() as session:
-            repos: Repos = (
-                PlaylistRepository(session),
-                GuildSettingsRepository(session),
-                UserPreferencesRepository(session),
-            )
-            result: Any = make_call(repos)
-            await result
+        async with db.session() as session:
+            await call(session)
     except RepositoryError as exc:
         error = exc
     except Exception as exc:  # anything else is the bug this test exists to find
@@ -200,6 +193,25 @@ async def test_every_repository_call_succeeds_or_raises_ours_and_an_error_change
     if error is not None:
         assert "\n" not in str(error), f"{name}: a typed error of more than one line"
         assert snapshot(migrated) == before, f"{name} failed with {error} yet changed rows"
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(call=_calls())
+async def test_every_repository_call_succeeds_or_raises_ours_and_an_error_changes_nothing(
+    base_rows: Database, migrated: Settings, call: tuple[str, Call]
+) -> None:
+    name, make_call = call
+
+    def repos(session: Session) -> Repos:
+        return (
+            PlaylistRepository(session),
+            GuildSettingsRepository(session),
+            UserPreferencesRepository(session),
+        )
+
+    await _succeeds_or_raises_ours_unchanged(
+        base_rows, migrated, name, lambda s: make_call(repos(s))
+    )
 
 
 MusicRepos = tuple[
@@ -299,22 +311,15 @@ async def test_every_music_call_succeeds_or_raises_ours_and_an_error_changes_not
     base_rows: Database, migrated: Settings, call: tuple[str, MusicCall]
 ) -> None:
     name, make_call = call
-    before = snapshot(migrated)
-    error: BaseException | None = None
-    try:
-        async with base_rows.session() as session:
-            repos: MusicRepos = (
-                PlaylistRepository(session),
-                QueueRepository(session),
-                HistoryRepository(session),
-                UserPreferencesRepository(session),
-            )
-            result: Any = make_call(repos)
-            await result
-    except RepositoryError as exc:
-        error = exc
-    except Exception as exc:  # anything else is the bug this test exists to find
-        pytest.fail(f"{name} raised {type(exc).__name__}, not a RepositoryError: {exc!r:.300}")
-    if error is not None:
-        assert "\n" not in str(error), f"{name}: a typed error of more than one line"
-        assert snapshot(migrated) == before, f"{name} failed with {error} yet changed rows"
+
+    def repos(session: Session) -> MusicRepos:
+        return (
+            PlaylistRepository(session),
+            QueueRepository(session),
+            HistoryRepository(session),
+            UserPreferencesRepository(session),
+        )
+
+    await _succeeds_or_raises_ours_unchanged(
+        base_rows, migrated, name, lambda s: make_call(repos(s))
+    )
